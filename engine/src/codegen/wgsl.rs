@@ -1,0 +1,194 @@
+//! The WGSL renderer: linear IR → WGSL source. Output is validated by naga (`validate`) before
+//! it reaches a device, so a renderer bug surfaces as an `Error::Compile` carrying the source.
+//!
+//! Storage conventions: every dtype is 4 bytes; `bool` buffers are `array<u32>` holding 0/1.
+//! The grid is flat: the workgroup id is rebuilt from up to three dispatch dimensions (grids
+//! larger than the per-dimension limit are folded into y and z by the runtime), and workgroups
+//! past the end return at once (a uniform branch, so later barriers stay legal).
+
+use std::fmt::Write;
+
+use crate::dtype::{DType, Scalar};
+use crate::error::{Error, Result};
+use crate::ops::{BinaryOp, UnaryOp};
+
+use super::ir::{Program, Special, UOp};
+
+fn ty(d: DType) -> &'static str {
+    match d {
+        DType::F32 => "f32",
+        DType::I32 => "i32",
+        DType::U32 => "u32",
+        DType::Bool => "bool",
+    }
+}
+
+fn storage_ty(d: DType) -> &'static str {
+    if d == DType::Bool {
+        "u32"
+    } else {
+        ty(d)
+    }
+}
+
+/// A WGSL literal that round-trips the value exactly.
+pub fn literal(s: Scalar) -> String {
+    match s {
+        Scalar::F32(v) if v.is_finite() => format!("{v:?}f"),
+        Scalar::F32(v) => format!("bitcast<f32>({:#x}u)", v.to_bits()),
+        Scalar::I32(i32::MIN) => "i32(-2147483648)".into(),
+        Scalar::I32(v) => format!("{v}i"),
+        Scalar::U32(v) => format!("{v}u"),
+        Scalar::Bool(v) => format!("{v}"),
+    }
+}
+
+/// Renders `p` as a WGSL compute shader with entry point `main`.
+pub fn render(p: &Program) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "// kernel {}", p.name);
+    for (i, b) in p.bufs.iter().enumerate() {
+        let access = if b.output { "read_write" } else { "read" };
+        let _ = writeln!(
+            s,
+            "@group(0) @binding({i}) var<storage, {access}> data{i}: array<{}>;",
+            storage_ty(b.dtype)
+        );
+    }
+    for (i, inst) in p.insts.iter().enumerate() {
+        if let UOp::DefineLocal { len } = inst.op {
+            let _ = writeln!(
+                s,
+                "var<workgroup> local{i}: array<{}, {len}>;",
+                storage_ty(inst.dtype)
+            );
+        }
+    }
+    let _ = writeln!(s, "@compute @workgroup_size({})", p.local_size);
+    let _ = writeln!(
+        s,
+        "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lidx: u32) {{"
+    );
+    let _ = writeln!(s, "  let gflat = wid.x + nwg.x * (wid.y + nwg.y * wid.z);");
+    let _ = writeln!(s, "  if (gflat >= {}u) {{ return; }}", p.num_groups);
+    let mut depth = 1;
+    let v = |r: usize| format!("v{r}");
+    for (i, inst) in p.insts.iter().enumerate() {
+        let t = ty(inst.dtype);
+        let line = match &inst.op {
+            UOp::Special(Special::GroupId) => format!("let v{i}: i32 = i32(gflat);"),
+            UOp::Special(Special::LocalId) => format!("let v{i}: i32 = i32(lidx);"),
+            UOp::Const(c) => format!("let v{i}: {t} = {};", literal(*c)),
+            UOp::Unary(op, a) => {
+                let a = v(*a);
+                let e = match op {
+                    UnaryOp::Neg if inst.dtype == DType::U32 => format!("0u - {a}"),
+                    UnaryOp::Neg if inst.dtype == DType::Bool => a,
+                    UnaryOp::Neg => format!("-{a}"),
+                    UnaryOp::Exp2 => format!("exp2({a})"),
+                    UnaryOp::Log2 => format!("log2({a})"),
+                    UnaryOp::Sin => format!("sin({a})"),
+                    UnaryOp::Sqrt => format!("sqrt({a})"),
+                    UnaryOp::Recip => format!("1.0f / {a}"),
+                };
+                format!("let v{i}: {t} = {e};")
+            }
+            UOp::Binary(op, a, b) => {
+                let operand = p.insts[*a].dtype;
+                let (a, b) = (v(*a), v(*b));
+                let e = match (op, operand == DType::Bool) {
+                    (BinaryOp::Add, false) => format!("{a} + {b}"),
+                    (BinaryOp::Mul, false) => format!("{a} * {b}"),
+                    (BinaryOp::Div, _) => format!("{a} / {b}"),
+                    (BinaryOp::Mod, _) => format!("{a} % {b}"),
+                    (BinaryOp::Max, false) => format!("max({a}, {b})"),
+                    (BinaryOp::CmpLt, false) => format!("{a} < {b}"),
+                    (BinaryOp::CmpLt, true) => format!("!{a} && {b}"),
+                    (BinaryOp::CmpEq, _) => format!("{a} == {b}"),
+                    (BinaryOp::And, _) | (BinaryOp::Mul, true) => format!("{a} & {b}"),
+                    (BinaryOp::Or, _) | (BinaryOp::Add, true) | (BinaryOp::Max, true) => {
+                        format!("{a} | {b}")
+                    }
+                    (BinaryOp::Xor, false) => format!("{a} ^ {b}"),
+                    (BinaryOp::Xor, true) => format!("{a} != {b}"),
+                };
+                format!("let v{i}: {t} = {e};")
+            }
+            UOp::Where(c, a, b) => {
+                format!("let v{i}: {t} = select({}, {}, {});", v(*b), v(*a), v(*c))
+            }
+            UOp::Cast(a) => format!("let v{i}: {t} = {t}({});", v(*a)),
+            UOp::Load { buf, index, valid } => {
+                let raw = |idx: String| {
+                    if inst.dtype == DType::Bool {
+                        format!("(data{buf}[{idx}] != 0u)")
+                    } else {
+                        format!("data{buf}[{idx}]")
+                    }
+                };
+                match valid {
+                    None => format!("let v{i}: {t} = {};", raw(v(*index))),
+                    Some(g) => {
+                        let zero = literal(Scalar::from_f64(0.0, inst.dtype));
+                        let safe = format!("select(0i, {}, {})", v(*index), v(*g));
+                        format!("let v{i}: {t} = select({zero}, {}, {});", raw(safe), v(*g))
+                    }
+                }
+            }
+            UOp::Store { buf, index, value } => {
+                let val = if inst.dtype == DType::Bool {
+                    format!("select(0u, 1u, {})", v(*value))
+                } else {
+                    v(*value)
+                };
+                format!("data{buf}[{}] = {val};", v(*index))
+            }
+            UOp::DefineAcc(init) => format!("var v{i}: {t} = {};", literal(*init)),
+            UOp::Assign { acc, value } => format!("v{acc} = {};", v(*value)),
+            UOp::Range { end } => {
+                format!("for (var v{i}: i32 = 0i; v{i} < {end}i; v{i} = v{i} + 1i) {{")
+            }
+            UOp::If(c) => format!("if ({}) {{", v(*c)),
+            UOp::EndRange | UOp::EndIf => "}".into(),
+            UOp::DefineLocal { .. } => continue,
+            UOp::LoadLocal { local, index } => {
+                format!("let v{i}: {t} = local{local}[{}];", v(*index))
+            }
+            UOp::StoreLocal {
+                local,
+                index,
+                value,
+            } => format!("local{local}[{}] = {};", v(*index), v(*value)),
+            UOp::Barrier => "workgroupBarrier();".into(),
+        };
+        if matches!(inst.op, UOp::EndRange | UOp::EndIf) {
+            depth -= 1;
+        }
+        let _ = writeln!(s, "{:width$}{line}", "", width = depth * 2);
+        if matches!(inst.op, UOp::Range { .. } | UOp::If(_)) {
+            depth += 1;
+        }
+    }
+    s.push_str("}\n");
+    s
+}
+
+/// Parses and validates `source` with naga. `f16`/`i64` capabilities are not requested: kiln
+/// does not emit them yet.
+pub fn validate(kernel: &str, source: &str) -> Result<()> {
+    let module = naga::front::wgsl::parse_str(source).map_err(|e| Error::Compile {
+        kernel: kernel.to_string(),
+        message: e.emit_to_string(source),
+        wgsl: source.to_string(),
+    })?;
+    let mut validator = naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::empty(),
+    );
+    validator.validate(&module).map_err(|e| Error::Compile {
+        kernel: kernel.to_string(),
+        message: e.emit_to_string(source),
+        wgsl: source.to_string(),
+    })?;
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! Visibility: process-wide counters ([`Stats`]) and the `DEBUG=N` printer, following
+//! tinygrad's conventions.
+//!
+//! | level | prints |
+//! |---|---|
+//! | 1 | one line per realize: kernels scheduled, schedule time, program cache hits/misses |
+//! | 2 | one line per kernel: device, index, name, args, memory in use, time / cumulative, GFLOPS, GB/s |
+//! | 3 | + the opts chosen and each buffer (index, elements, dtype, in/out) |
+//! | 4 | + the WGSL source |
+//! | 5 | + the kernel AST |
+//! | 6 | + the linear IR |
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use crate::codegen::ast::KernelAst;
+use crate::codegen::ir::Program;
+
+/// The `DEBUG` level (0 when unset), read once.
+pub fn level() -> u32 {
+    static LEVEL: OnceLock<u32> = OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        std::env::var("DEBUG")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    })
+}
+
+/// `NOOPT=1` turns the optimizer's heuristics off.
+pub fn noopt() -> bool {
+    static NOOPT: OnceLock<bool> = OnceLock::new();
+    *NOOPT.get_or_init(|| {
+        std::env::var("NOOPT")
+            .map(|v| v != "0" && !v.is_empty())
+            .unwrap_or(false)
+    })
+}
+
+static KERNELS_LAUNCHED: AtomicU64 = AtomicU64::new(0);
+static REALIZES: AtomicU64 = AtomicU64::new(0);
+static PROGRAMS_COMPILED: AtomicU64 = AtomicU64::new(0);
+static PROGRAM_CACHE_HITS: AtomicU64 = AtomicU64::new(0);
+static KERNEL_NANOS: AtomicU64 = AtomicU64::new(0);
+
+/// Cumulative, process-wide counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Kernels dispatched on any device.
+    pub kernels_launched: u64,
+    /// Calls that scheduled at least one kernel or alias.
+    pub realizes: u64,
+    /// Programs generated (cache misses).
+    pub programs_compiled: u64,
+    /// Programs found in the cache.
+    pub program_cache_hits: u64,
+    /// Measured kernel time, when DEBUG >= 2 timed kernels.
+    pub kernel_time_ns: u64,
+}
+
+/// A snapshot of the process-wide counters.
+pub fn stats() -> Stats {
+    Stats {
+        kernels_launched: KERNELS_LAUNCHED.load(Ordering::Relaxed),
+        realizes: REALIZES.load(Ordering::Relaxed),
+        programs_compiled: PROGRAMS_COMPILED.load(Ordering::Relaxed),
+        program_cache_hits: PROGRAM_CACHE_HITS.load(Ordering::Relaxed),
+        kernel_time_ns: KERNEL_NANOS.load(Ordering::Relaxed),
+    }
+}
+
+pub(crate) fn count_realize() {
+    REALIZES.fetch_add(1, Ordering::Relaxed);
+}
+pub(crate) fn count_program(hit: bool) {
+    if hit {
+        PROGRAM_CACHE_HITS.fetch_add(1, Ordering::Relaxed);
+    } else {
+        PROGRAMS_COMPILED.fetch_add(1, Ordering::Relaxed);
+    }
+}
+pub(crate) fn count_launches(n: u64) {
+    KERNELS_LAUNCHED.fetch_add(n, Ordering::Relaxed);
+}
+
+/// DEBUG=1: one line per realize.
+pub(crate) fn print_schedule(
+    kernels: usize,
+    aliases: usize,
+    seconds: f64,
+    hits: usize,
+    misses: usize,
+) {
+    if level() >= 1 {
+        eprintln!(
+            "scheduled {kernels:5} kernels in {:8.2} ms | {aliases} aliased | programs: {hits} cache hit, {misses} cache miss",
+            seconds * 1e3
+        );
+    }
+}
+
+/// DEBUG>=3..6: what a kernel became, printed once when it is compiled.
+pub(crate) fn print_program(ast: &KernelAst, p: &Program, wgsl: Option<&str>) {
+    let lvl = level();
+    if lvl >= 3 {
+        let opts: Vec<String> = p.opts.iter().map(|o| o.to_string()).collect();
+        eprintln!("{}  opts: ({})", p.colored_name, opts.join(", "));
+        for (i, b) in p.bufs.iter().enumerate() {
+            eprintln!(
+                "  buf {i}: {:>10} x {:<4} {}",
+                b.numel,
+                b.dtype.name(),
+                if b.output { "out" } else { "in" }
+            );
+        }
+    }
+    if lvl >= 4 {
+        match wgsl {
+            Some(src) => eprintln!("{src}"),
+            None => eprintln!("(CPU device: no WGSL; the interpreter runs the linear IR)"),
+        }
+    }
+    if lvl >= 5 {
+        eprintln!(
+            "AST full_shape={:?} reduce_axes={:?}",
+            ast.full_shape, ast.reduce_axes
+        );
+        for (i, n) in ast.nodes.iter().enumerate() {
+            eprintln!("  {i:3} {:<5} {n:?}", ast.dtypes[i].name());
+        }
+        for (b, v) in &ast.stores {
+            eprintln!("  store data{b} <- {v}");
+        }
+    }
+    if lvl >= 6 {
+        eprint!("{p}");
+    }
+}
+
+/// DEBUG=2: one line per kernel, tinygrad's format.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn print_kernel(
+    device: &str,
+    index: u64,
+    p: &Program,
+    mem_bytes: usize,
+    seconds: Option<f64>,
+    cumulative: f64,
+    clock: &str,
+) {
+    if let Some(s) = seconds {
+        KERNEL_NANOS.fetch_add((s * 1e9) as u64, Ordering::Relaxed);
+    }
+    if level() < 2 {
+        return;
+    }
+    let pad = 44usize.saturating_sub(p.name.len());
+    let (tm, gflops, gbs) = match seconds {
+        Some(s) if s > 0.0 => (
+            s * 1e3,
+            p.flops as f64 / s * 1e-9,
+            p.bytes_moved() as f64 / s * 1e-9,
+        ),
+        _ => (0.0, 0.0, 0.0),
+    };
+    eprintln!(
+        "*** {device:<10} {index:4} {}{:pad$} arg {:2} mem {:6.2} GB tm {tm:9.2}ms/{:9.2}ms ({gflops:7.0} GFLOPS {gbs:7.2} GB/s) [{clock}]",
+        p.colored_name,
+        "",
+        p.bufs.len(),
+        mem_bytes as f64 / 1e9,
+        cumulative * 1e3,
+    );
+}

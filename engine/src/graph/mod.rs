@@ -1,0 +1,207 @@
+//! The lazy graph: immutable, hash-consed nodes of primitive ops.
+//!
+//! Building the same expression twice yields the same node (a global intern table keyed by op,
+//! sources, dtype, shape and device), so shared subexpressions are computed once. The table holds
+//! only weak references: once no tensor refers to a node, the node, its sources and its buffer
+//! are freed. dtype and shape are computed when a node is built; the tensor layer checks the
+//! operands first and panics with a message that names the op and the shapes.
+//!
+//! A node is either lazy (it has sources) or realized (it has a device buffer). Realizing a node
+//! drops its sources, so a long chain of realized steps does not keep its history alive.
+
+pub mod oracle;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use crate::dtype::{DType, Scalar};
+use crate::ops::{BinaryOp, ReduceOp, UnaryOp};
+use crate::runtime::{Buffer, Device};
+use crate::view::Movement;
+
+/// A primitive op of the lazy graph.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// Data that came from the host (`from_slice`); realized from birth. The id makes every
+    /// upload a distinct node.
+    Source(u64),
+    /// One value broadcast over the node's shape (dtype, bits).
+    Const(DType, u32),
+    Unary(UnaryOp),
+    Binary(BinaryOp),
+    /// `cond ? a : b`, sources (cond, a, b).
+    Where,
+    Cast(DType),
+    /// Reduce over the given (sorted) axes, keeping them as size 1.
+    Reduce(ReduceOp, Vec<usize>),
+    Movement(Movement),
+    /// Forces its source to be materialized in a contiguous buffer.
+    Contiguous,
+}
+
+impl Op {
+    pub fn is_elementwise(&self) -> bool {
+        matches!(self, Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast(_))
+    }
+    pub fn const_value(&self) -> Option<Scalar> {
+        match self {
+            Op::Const(d, bits) => Some(Scalar::from_bits(*bits, *d)),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct NodeKey {
+    op: Op,
+    srcs: Vec<u64>,
+    dtype: DType,
+    shape: Vec<usize>,
+    device: u64,
+}
+
+struct NodeState {
+    srcs: Vec<NodeRef>,
+    buffer: Option<Arc<Buffer>>,
+}
+
+/// One node of the lazy graph. Shared through [`NodeRef`].
+pub struct Node {
+    pub id: u64,
+    pub op: Op,
+    pub dtype: DType,
+    pub shape: Vec<usize>,
+    pub device: Device,
+    key: NodeKey,
+    state: Mutex<NodeState>,
+}
+
+pub type NodeRef = Arc<Node>;
+
+fn intern_table() -> &'static Mutex<HashMap<NodeKey, Weak<Node>>> {
+    static TABLE: OnceLock<Mutex<HashMap<NodeKey, Weak<Node>>>> = OnceLock::new();
+    TABLE.get_or_init(Default::default)
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Returns the node for `op(srcs)`, building it only if an identical live node does not exist.
+pub fn intern(
+    op: Op,
+    srcs: Vec<NodeRef>,
+    dtype: DType,
+    shape: Vec<usize>,
+    device: &Device,
+) -> NodeRef {
+    let key = NodeKey {
+        op: op.clone(),
+        srcs: srcs.iter().map(|s| s.id).collect(),
+        dtype,
+        shape: shape.clone(),
+        device: device.id(),
+    };
+    let mut table = intern_table().lock().unwrap();
+    if let Some(existing) = table.get(&key).and_then(Weak::upgrade) {
+        drop(table);
+        return existing; // `srcs` drops here, outside the lock
+    }
+    let node = Arc::new(Node {
+        id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        op,
+        dtype,
+        shape,
+        device: device.clone(),
+        key: key.clone(),
+        state: Mutex::new(NodeState { srcs, buffer: None }),
+    });
+    table.insert(key, Arc::downgrade(&node));
+    node
+}
+
+/// A realized leaf holding `buffer` (host data uploaded by `from_slice`, or `to(device)`).
+pub fn source(buffer: Buffer, dtype: DType, shape: Vec<usize>) -> NodeRef {
+    let device = buffer.device().clone();
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let node = intern(Op::Source(id), vec![], dtype, shape, &device);
+    node.state.lock().unwrap().buffer = Some(Arc::new(buffer));
+    node
+}
+
+impl Node {
+    pub fn srcs(&self) -> Vec<NodeRef> {
+        self.state.lock().unwrap().srcs.clone()
+    }
+    pub fn src(&self, i: usize) -> NodeRef {
+        self.state.lock().unwrap().srcs[i].clone()
+    }
+    pub fn buffer(&self) -> Option<Arc<Buffer>> {
+        self.state.lock().unwrap().buffer.clone()
+    }
+    pub fn is_realized(&self) -> bool {
+        self.state.lock().unwrap().buffer.is_some()
+    }
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+    /// Attaches the computed buffer and drops the sources (the value no longer needs them).
+    pub fn set_realized(&self, buffer: Arc<Buffer>) {
+        let old_srcs = {
+            let mut st = self.state.lock().unwrap();
+            st.buffer = Some(buffer);
+            std::mem::take(&mut st.srcs)
+        };
+        drop(old_srcs); // may free upstream nodes; done outside our lock
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let mut table = intern_table().lock().unwrap();
+        if let Some(w) = table.get(&self.key) {
+            if w.strong_count() == 0 {
+                table.remove(&self.key);
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Node#{}({:?}, {:?}, {})",
+            self.id, self.op, self.shape, self.dtype
+        )
+    }
+}
+
+/// Number of live graph nodes (for leak tests and DEBUG).
+pub fn live_nodes() -> usize {
+    intern_table().lock().unwrap().len()
+}
+
+/// All nodes reachable from `roots` without passing through a realized node, sources first.
+pub fn toposort(roots: &[NodeRef]) -> Vec<NodeRef> {
+    let mut seen = std::collections::HashSet::new();
+    let mut order = vec![];
+    let mut stack: Vec<(NodeRef, bool)> = roots.iter().rev().map(|r| (r.clone(), false)).collect();
+    while let Some((n, expanded)) = stack.pop() {
+        if expanded {
+            order.push(n);
+            continue;
+        }
+        if !seen.insert(n.id) {
+            continue;
+        }
+        stack.push((n.clone(), true));
+        if !n.is_realized() {
+            for s in n.srcs().into_iter().rev() {
+                if !seen.contains(&s.id) {
+                    stack.push((s, false));
+                }
+            }
+        }
+    }
+    order
+}

@@ -1,0 +1,153 @@
+//! The graph oracle: a deliberately naive host evaluator of the lazy graph, one simple loop per
+//! primitive, sharing nothing with the scheduler, the views or the code generator. Tests compare
+//! it with the CPU interpreter and with wgpu.
+
+use std::collections::HashMap;
+
+use crate::dtype::{DType, Scalar};
+use crate::error::Result;
+use crate::ops::{eval_binary, eval_unary};
+use crate::view::Movement;
+
+use super::{NodeRef, Op};
+
+/// A host array: row-major values with their shape and dtype.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostArray {
+    pub shape: Vec<usize>,
+    pub dtype: DType,
+    pub data: Vec<Scalar>,
+}
+
+impl HostArray {
+    pub fn to_f64(&self) -> Vec<f64> {
+        self.data.iter().map(|s| s.to_f64()).collect()
+    }
+}
+
+fn multi_index(mut flat: usize, shape: &[usize]) -> Vec<usize> {
+    let mut idx = vec![0; shape.len()];
+    for (i, &d) in shape.iter().enumerate().rev() {
+        idx[i] = flat % d.max(1);
+        flat /= d.max(1);
+    }
+    idx
+}
+
+fn flat_index(idx: &[usize], shape: &[usize]) -> usize {
+    idx.iter().zip(shape).fold(0, |acc, (&i, &d)| acc * d + i)
+}
+
+/// Evaluates `node` on the host. Realized nodes are read from their buffers.
+pub fn evaluate(node: &NodeRef) -> Result<HostArray> {
+    let mut memo = HashMap::new();
+    eval(node, &mut memo)
+}
+
+fn eval(n: &NodeRef, memo: &mut HashMap<u64, HostArray>) -> Result<HostArray> {
+    if let Some(v) = memo.get(&n.id) {
+        return Ok(v.clone());
+    }
+    let numel = n.numel();
+    let out = |data: Vec<Scalar>| HostArray {
+        shape: n.shape.clone(),
+        dtype: n.dtype,
+        data,
+    };
+    let result = if let Some(buf) = n.buffer() {
+        let words = buf.read_words()?;
+        out(words
+            .iter()
+            .map(|&w| Scalar::from_bits(w, n.dtype))
+            .collect())
+    } else {
+        let srcs = n.srcs();
+        let mut args = vec![];
+        for s in &srcs {
+            args.push(eval(s, memo)?);
+        }
+        match &n.op {
+            Op::Source(_) => unreachable!("sources are realized"),
+            Op::Const(..) => out(vec![n.op.const_value().expect("const"); numel]),
+            Op::Unary(op) => out(args[0].data.iter().map(|&x| eval_unary(*op, x)).collect()),
+            Op::Binary(op) => out(args[0]
+                .data
+                .iter()
+                .zip(&args[1].data)
+                .map(|(&a, &b)| eval_binary(*op, a, b))
+                .collect()),
+            Op::Where => out((0..numel)
+                .map(|i| {
+                    if args[0].data[i] == Scalar::Bool(true) {
+                        args[1].data[i]
+                    } else {
+                        args[2].data[i]
+                    }
+                })
+                .collect()),
+            Op::Cast(d) => out(args[0].data.iter().map(|x| x.cast(*d)).collect()),
+            Op::Contiguous => out(args[0].data.clone()),
+            Op::Reduce(op, axes) => {
+                let mut acc = vec![op.identity(n.dtype); numel];
+                let src_shape = &srcs[0].shape;
+                for (i, &x) in args[0].data.iter().enumerate() {
+                    let mut idx = multi_index(i, src_shape);
+                    for &a in axes {
+                        idx[a] = 0;
+                    }
+                    let o = flat_index(&idx, &n.shape);
+                    acc[o] = op.combine(acc[o], x);
+                }
+                out(acc)
+            }
+            Op::Movement(mv) => {
+                let src_shape = &srcs[0].shape;
+                let zero = Scalar::from_f64(0.0, n.dtype);
+                let data = (0..numel)
+                    .map(|o| {
+                        let idx = multi_index(o, &n.shape);
+                        let src_idx: Option<Vec<usize>> = match mv {
+                            Movement::Reshape(_) => return args[0].data[o],
+                            Movement::Permute(p) => {
+                                let mut s = vec![0; p.len()];
+                                for (i, &pi) in p.iter().enumerate() {
+                                    s[pi] = idx[i];
+                                }
+                                Some(s)
+                            }
+                            Movement::Expand(_) => Some(
+                                idx.iter()
+                                    .zip(src_shape)
+                                    .map(|(&i, &d)| if d == 1 { 0 } else { i })
+                                    .collect(),
+                            ),
+                            Movement::Pad(p) => idx
+                                .iter()
+                                .zip(p)
+                                .zip(src_shape)
+                                .map(|((&i, &(b, _)), &d)| (i >= b && i < b + d).then(|| i - b))
+                                .collect(),
+                            Movement::Shrink(s) => {
+                                Some(idx.iter().zip(s).map(|(&i, &(b, _))| i + b).collect())
+                            }
+                            Movement::Flip(f) => Some(
+                                idx.iter()
+                                    .zip(f)
+                                    .zip(src_shape)
+                                    .map(|((&i, &f), &d)| if f { d - 1 - i } else { i })
+                                    .collect(),
+                            ),
+                        };
+                        match src_idx {
+                            Some(s) => args[0].data[flat_index(&s, src_shape)],
+                            None => zero,
+                        }
+                    })
+                    .collect();
+                out(data)
+            }
+        }
+    };
+    memo.insert(n.id, result.clone());
+    Ok(result)
+}

@@ -1,0 +1,246 @@
+//! Runtimes: where buffers live and kernels run.
+//!
+//! A [`Device`] is a cheap handle (an `Arc`) to one of two backends: `wgpu` (a real GPU adapter,
+//! or lavapipe on a machine without one) or `cpu` (the reference interpreter of the linear IR).
+//! Both consume the same [`Program`]s. A [`Buffer`] owns device memory and returns it to the
+//! device's pool when dropped; the graph holds buffers in `Arc`s, so dropping the last tensor
+//! that refers to a value frees its memory.
+
+pub mod cpu;
+pub mod wgpu;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use crate::codegen::ir::Program;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+
+/// What a device can do that the compiler must respect.
+#[derive(Clone, Debug)]
+pub struct DeviceLimits {
+    pub max_storage_buffers: usize,
+    pub max_workgroup_size: usize,
+    pub max_workgroups_per_dim: usize,
+    pub workgroup_memory_bytes: usize,
+}
+
+pub(crate) enum Backend {
+    Cpu(cpu::CpuDevice),
+    Wgpu(wgpu::WgpuDevice),
+}
+
+struct DeviceInner {
+    id: u64,
+    backend: Backend,
+}
+
+/// A compute device: a wgpu adapter or the CPU reference interpreter.
+#[derive(Clone)]
+pub struct Device(Arc<DeviceInner>);
+
+static NEXT_DEVICE: AtomicU64 = AtomicU64::new(1);
+
+impl Device {
+    fn wrap(backend: Backend) -> Device {
+        Device(Arc::new(DeviceInner {
+            id: NEXT_DEVICE.fetch_add(1, Ordering::Relaxed),
+            backend,
+        }))
+    }
+
+    /// The CPU reference device (one per process).
+    pub fn cpu() -> Device {
+        static CPU: OnceLock<Device> = OnceLock::new();
+        CPU.get_or_init(|| Device::wrap(Backend::Cpu(cpu::CpuDevice::new())))
+            .clone()
+    }
+
+    /// The best wgpu adapter (one device per process, created on first use).
+    pub fn gpu() -> Result<Device> {
+        static GPU: OnceLock<std::result::Result<Device, String>> = OnceLock::new();
+        GPU.get_or_init(|| {
+            wgpu::WgpuDevice::new()
+                .map(|d| Device::wrap(Backend::Wgpu(d)))
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(Error::Device)
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.0.id
+    }
+    pub(crate) fn backend(&self) -> &Backend {
+        &self.0.backend
+    }
+    pub fn is_cpu(&self) -> bool {
+        matches!(self.0.backend, Backend::Cpu(_))
+    }
+
+    /// A short name for DEBUG output and errors: `CPU` or `WGPU:<adapter> (<backend>)`.
+    pub fn name(&self) -> String {
+        match &self.0.backend {
+            Backend::Cpu(_) => "CPU".into(),
+            Backend::Wgpu(w) => format!("WGPU:{}", w.adapter_name()),
+        }
+    }
+
+    /// `CPU` or `WGPU`, for the DEBUG=2 device column.
+    pub fn short_name(&self) -> &'static str {
+        match &self.0.backend {
+            Backend::Cpu(_) => "CPU",
+            Backend::Wgpu(_) => "WGPU",
+        }
+    }
+
+    pub fn limits(&self) -> DeviceLimits {
+        match &self.0.backend {
+            Backend::Cpu(_) => DeviceLimits {
+                max_storage_buffers: usize::MAX,
+                max_workgroup_size: 1024,
+                max_workgroups_per_dim: usize::MAX,
+                workgroup_memory_bytes: 1 << 20,
+            },
+            Backend::Wgpu(w) => w.limits(),
+        }
+    }
+
+    /// Allocates `numel` elements of `dtype` (contents unspecified).
+    pub(crate) fn alloc(&self, numel: usize, dtype: DType) -> Result<Buffer> {
+        let bytes = numel * dtype.storage_bytes();
+        let raw = match &self.0.backend {
+            Backend::Cpu(c) => RawBuffer::Cpu(c.alloc(bytes)),
+            Backend::Wgpu(w) => RawBuffer::Wgpu(w.alloc(bytes)?),
+        };
+        Ok(Buffer {
+            device: self.clone(),
+            raw: Some(raw),
+            numel,
+            dtype,
+        })
+    }
+
+    /// Uploads host words (4 bytes per element).
+    pub(crate) fn upload(&self, words: &[u32], dtype: DType) -> Result<Buffer> {
+        let buf = self.alloc(words.len(), dtype)?;
+        match (&self.0.backend, buf.raw()) {
+            (Backend::Cpu(_), RawBuffer::Cpu(b)) => b.write(words),
+            (Backend::Wgpu(w), RawBuffer::Wgpu(b)) => w.write(b, words),
+            _ => unreachable!("buffer of another backend"),
+        }
+        Ok(buf)
+    }
+
+    /// Runs kernels in order. `timed` asks for per-kernel device time in seconds.
+    pub(crate) fn run(&self, launches: &[Launch], timed: bool) -> Result<Vec<Option<f64>>> {
+        match &self.0.backend {
+            Backend::Cpu(c) => c.run(launches, timed),
+            Backend::Wgpu(w) => w.run(launches, timed),
+        }
+    }
+
+    /// Checks that `program` can run here (and compiles it on wgpu, cached by source).
+    pub(crate) fn prepare(&self, program: &Arc<Program>) -> Result<Compiled> {
+        match &self.0.backend {
+            Backend::Cpu(_) => Ok(Compiled {
+                wgsl: None,
+                pipeline: None,
+            }),
+            Backend::Wgpu(w) => w.compile(program),
+        }
+    }
+
+    /// Bytes of device memory held by live buffers.
+    pub fn memory_in_use(&self) -> usize {
+        match &self.0.backend {
+            Backend::Cpu(c) => c.memory_in_use(),
+            Backend::Wgpu(w) => w.memory_in_use(),
+        }
+    }
+}
+
+impl PartialEq for Device {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.id == other.0.id
+    }
+}
+impl Eq for Device {}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// A compiled program: WGSL source and pipeline on wgpu, nothing on the CPU.
+#[derive(Clone)]
+pub(crate) struct Compiled {
+    pub wgsl: Option<Arc<String>>,
+    pub pipeline: Option<Arc<wgpu::Pipeline>>,
+}
+
+/// One kernel launch: the program and its buffers in `program.bufs` order.
+pub(crate) struct Launch {
+    pub program: Arc<Program>,
+    pub compiled: Compiled,
+    pub bufs: Vec<Arc<Buffer>>,
+}
+
+pub(crate) enum RawBuffer {
+    Cpu(Arc<cpu::CpuBuffer>),
+    Wgpu(wgpu::PooledBuffer),
+}
+
+/// Device memory holding `numel` elements of `dtype`; freed (pooled) on drop.
+pub struct Buffer {
+    device: Device,
+    raw: Option<RawBuffer>,
+    numel: usize,
+    dtype: DType,
+}
+
+impl Buffer {
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+    pub fn numel(&self) -> usize {
+        self.numel
+    }
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+    pub(crate) fn raw(&self) -> &RawBuffer {
+        self.raw.as_ref().expect("live buffer")
+    }
+    /// Reads the buffer back as 4-byte words.
+    pub(crate) fn read_words(&self) -> Result<Vec<u32>> {
+        match (self.device.backend(), self.raw()) {
+            (Backend::Cpu(_), RawBuffer::Cpu(b)) => Ok(b.read(self.numel)),
+            (Backend::Wgpu(w), RawBuffer::Wgpu(b)) => w.read(b, self.numel),
+            _ => unreachable!("buffer of another backend"),
+        }
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        match (self.device.backend(), self.raw.take()) {
+            (Backend::Cpu(c), Some(RawBuffer::Cpu(b))) => c.free(b),
+            (Backend::Wgpu(w), Some(RawBuffer::Wgpu(b))) => w.free(b),
+            _ => {}
+        }
+    }
+}
+
+impl std::fmt::Debug for Buffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Buffer({} x {} on {})",
+            self.numel,
+            self.dtype,
+            self.device.name()
+        )
+    }
+}

@@ -1,0 +1,427 @@
+//! The wgpu runtime: one device per process on the best adapter, a size-class buffer pool, a
+//! pipeline cache keyed by WGSL source, and batched dispatch.
+//!
+//! - The device is created with the adapter's own limits (not WebGPU's defaults) and with
+//!   TIMESTAMP_QUERY when the adapter has it.
+//! - Kernels are encoded into one command buffer per `run` and submitted together; the host
+//!   only waits when a value is read (or when DEBUG asks for per-kernel times).
+//! - Per-kernel time comes from timestamp queries where supported, else from a synchronized
+//!   host clock (DEBUG output says which).
+//! - Grids beyond the per-dimension workgroup limit are folded into y and z; the shader
+//!   rebuilds the flat id and returns early past the end.
+
+use std::collections::HashMap;
+use std::num::NonZeroU64;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+
+use crate::codegen::ir::Program;
+use crate::codegen::wgsl;
+use crate::error::{Error, Result};
+
+use super::{Compiled, DeviceLimits, Launch, RawBuffer};
+
+/// A compiled compute pipeline and its bind group layout.
+pub(crate) struct Pipeline {
+    pipeline: ::wgpu::ComputePipeline,
+    layout: ::wgpu::BindGroupLayout,
+}
+
+pub(crate) struct PooledBuffer {
+    buffer: ::wgpu::Buffer,
+    class: u64,
+}
+
+pub(crate) struct WgpuDevice {
+    device: ::wgpu::Device,
+    queue: ::wgpu::Queue,
+    info: ::wgpu::AdapterInfo,
+    limits: ::wgpu::Limits,
+    timestamps: bool,
+    pool: Mutex<HashMap<u64, Vec<::wgpu::Buffer>>>,
+    pooled_bytes: AtomicUsize,
+    in_use: AtomicUsize,
+    pipelines: Mutex<HashMap<String, Arc<Pipeline>>>,
+}
+
+/// Freed buffers kept for reuse, at most this many bytes.
+const POOL_CAP_BYTES: usize = 1 << 30;
+
+/// Buffer sizes are rounded up to a size class so freed buffers can be reused: powers of two
+/// up to 1 MiB, then whole MiBs (at most 1/1024 wasted... plus the rounding of small sizes).
+fn size_class(bytes: usize) -> u64 {
+    let b = bytes.max(4) as u64;
+    if b <= 1 << 20 {
+        b.next_power_of_two()
+    } else {
+        b.div_ceil(1 << 20) << 20
+    }
+}
+
+impl WgpuDevice {
+    pub fn new() -> Result<WgpuDevice> {
+        let mut desc = ::wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+        // Validation layers slow every call down; wgpu-core still validates everything we do.
+        desc.flags = ::wgpu::InstanceFlags::empty().with_env();
+        let instance = ::wgpu::Instance::new(desc);
+        let adapter =
+            pollster::block_on(instance.request_adapter(&::wgpu::RequestAdapterOptions {
+                power_preference: ::wgpu::PowerPreference::HighPerformance,
+                force_fallback_adapter: false,
+                compatible_surface: None,
+                apply_limit_buckets: false,
+            }))
+            .map_err(|e| Error::Device(format!("no wgpu adapter: {e}")))?;
+        let info = adapter.get_info();
+        let limits = adapter.limits();
+        let timestamps = adapter
+            .features()
+            .contains(::wgpu::Features::TIMESTAMP_QUERY);
+        let required_features = if timestamps {
+            ::wgpu::Features::TIMESTAMP_QUERY
+        } else {
+            ::wgpu::Features::empty()
+        };
+        let (device, queue) =
+            pollster::block_on(adapter.request_device(&::wgpu::DeviceDescriptor {
+                label: Some("kiln"),
+                required_features,
+                required_limits: limits.clone(),
+                experimental_features: ::wgpu::ExperimentalFeatures::disabled(),
+                memory_hints: ::wgpu::MemoryHints::Performance,
+                trace: ::wgpu::Trace::Off,
+            }))
+            .map_err(|e| Error::Device(format!("creating a device on {}: {e}", info.name)))?;
+        device.on_uncaptured_error(Arc::new(|e| log::error!("wgpu: {e}")));
+        Ok(WgpuDevice {
+            device,
+            queue,
+            info,
+            limits,
+            timestamps,
+            pool: Mutex::new(HashMap::new()),
+            pooled_bytes: AtomicUsize::new(0),
+            in_use: AtomicUsize::new(0),
+            pipelines: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn adapter_name(&self) -> String {
+        format!("{} ({:?})", self.info.name, self.info.backend)
+    }
+
+    pub fn has_timestamps(&self) -> bool {
+        self.timestamps
+    }
+
+    pub fn limits(&self) -> DeviceLimits {
+        DeviceLimits {
+            max_storage_buffers: self.limits.max_storage_buffers_per_shader_stage as usize,
+            max_workgroup_size: self.limits.max_compute_invocations_per_workgroup as usize,
+            max_workgroups_per_dim: self.limits.max_compute_workgroups_per_dimension as usize,
+            workgroup_memory_bytes: self.limits.max_compute_workgroup_storage_size as usize,
+        }
+    }
+
+    pub fn memory_in_use(&self) -> usize {
+        self.in_use.load(Ordering::Relaxed)
+    }
+
+    pub fn alloc(&self, bytes: usize) -> Result<PooledBuffer> {
+        let class = size_class(bytes);
+        if class > self.limits.max_buffer_size {
+            return Err(Error::Memory(format!(
+                "{bytes} bytes exceeds the adapter's max_buffer_size of {}",
+                self.limits.max_buffer_size
+            )));
+        }
+        self.in_use.fetch_add(class as usize, Ordering::Relaxed);
+        if let Some(buffer) = self.pool.lock().unwrap().get_mut(&class).and_then(Vec::pop) {
+            self.pooled_bytes
+                .fetch_sub(class as usize, Ordering::Relaxed);
+            return Ok(PooledBuffer { buffer, class });
+        }
+        let buffer = self.device.create_buffer(&::wgpu::BufferDescriptor {
+            label: None,
+            size: class,
+            usage: ::wgpu::BufferUsages::STORAGE
+                | ::wgpu::BufferUsages::COPY_SRC
+                | ::wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        Ok(PooledBuffer { buffer, class })
+    }
+
+    pub fn free(&self, b: PooledBuffer) {
+        self.in_use.fetch_sub(b.class as usize, Ordering::Relaxed);
+        if self.pooled_bytes.load(Ordering::Relaxed) + b.class as usize <= POOL_CAP_BYTES {
+            self.pooled_bytes
+                .fetch_add(b.class as usize, Ordering::Relaxed);
+            self.pool
+                .lock()
+                .unwrap()
+                .entry(b.class)
+                .or_default()
+                .push(b.buffer);
+        }
+    }
+
+    pub fn write(&self, b: &PooledBuffer, words: &[u32]) {
+        if !words.is_empty() {
+            self.queue
+                .write_buffer(&b.buffer, 0, bytemuck::cast_slice(words));
+        }
+    }
+
+    pub fn read(&self, b: &PooledBuffer, numel: usize) -> Result<Vec<u32>> {
+        if numel == 0 {
+            return Ok(vec![]);
+        }
+        let bytes = (numel * 4) as u64;
+        let staging = self.device.create_buffer(&::wgpu::BufferDescriptor {
+            label: Some("kiln readback"),
+            size: bytes,
+            usage: ::wgpu::BufferUsages::MAP_READ | ::wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self.device.create_command_encoder(&Default::default());
+        enc.copy_buffer_to_buffer(&b.buffer, 0, &staging, 0, bytes);
+        self.queue.submit([enc.finish()]);
+        self.map_and_read(&staging, bytes)
+    }
+
+    fn map_and_read(&self, staging: &::wgpu::Buffer, bytes: u64) -> Result<Vec<u32>> {
+        let (tx, rx) = mpsc::channel();
+        staging.map_async(::wgpu::MapMode::Read, 0..bytes, move |r| {
+            let _ = tx.send(r);
+        });
+        self.device
+            .poll(::wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Device(format!("waiting for the device: {e}")))?;
+        rx.recv()
+            .map_err(|_| Error::Memory("readback callback never ran".into()))?
+            .map_err(|e| Error::Memory(format!("mapping a readback buffer: {e}")))?;
+        let out = {
+            let view = staging
+                .get_mapped_range(0..bytes)
+                .map_err(|e| Error::Memory(format!("{e}")))?;
+            bytemuck::cast_slice::<u8, u32>(&view).to_vec()
+        };
+        staging.unmap();
+        Ok(out)
+    }
+
+    /// Validates with naga, then builds (or fetches from the cache) the pipeline.
+    pub fn compile(&self, program: &Arc<Program>) -> Result<Compiled> {
+        let source = wgsl::render(program);
+        if let Some(p) = self.pipelines.lock().unwrap().get(&source) {
+            return Ok(Compiled {
+                wgsl: Some(Arc::new(source)),
+                pipeline: Some(p.clone()),
+            });
+        }
+        wgsl::validate(&program.name, &source)?;
+        for b in &program.bufs {
+            let bytes = (b.numel * b.dtype.storage_bytes()) as u64;
+            if bytes > self.limits.max_storage_buffer_binding_size {
+                return Err(Error::Unsupported {
+                    device: self.adapter_name(),
+                    message: format!(
+                        "kernel {} binds a buffer of {bytes} bytes; max_storage_buffer_binding_size is {}",
+                        program.name, self.limits.max_storage_buffer_binding_size
+                    ),
+                });
+            }
+        }
+        if program.bufs.len() > self.limits.max_storage_buffers_per_shader_stage as usize {
+            return Err(Error::Unsupported {
+                device: self.adapter_name(),
+                message: format!(
+                    "kernel {} needs {} storage buffers; the adapter allows {} per stage",
+                    program.name,
+                    program.bufs.len(),
+                    self.limits.max_storage_buffers_per_shader_stage
+                ),
+            });
+        }
+        let scope = self
+            .device
+            .push_error_scope(::wgpu::ErrorFilter::Validation);
+        let module = self
+            .device
+            .create_shader_module(::wgpu::ShaderModuleDescriptor {
+                label: Some(&program.name),
+                source: ::wgpu::ShaderSource::Wgsl(source.as_str().into()),
+            });
+        let entries: Vec<::wgpu::BindGroupLayoutEntry> = program
+            .bufs
+            .iter()
+            .enumerate()
+            .map(|(i, b)| ::wgpu::BindGroupLayoutEntry {
+                binding: i as u32,
+                visibility: ::wgpu::ShaderStages::COMPUTE,
+                ty: ::wgpu::BindingType::Buffer {
+                    ty: ::wgpu::BufferBindingType::Storage {
+                        read_only: !b.output,
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            })
+            .collect();
+        let layout = self
+            .device
+            .create_bind_group_layout(&::wgpu::BindGroupLayoutDescriptor {
+                label: None,
+                entries: &entries,
+            });
+        let pipeline_layout =
+            self.device
+                .create_pipeline_layout(&::wgpu::PipelineLayoutDescriptor {
+                    label: None,
+                    bind_group_layouts: &[Some(&layout)],
+                    immediate_size: 0,
+                });
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&::wgpu::ComputePipelineDescriptor {
+                label: Some(&program.name),
+                layout: Some(&pipeline_layout),
+                module: &module,
+                entry_point: Some("main"),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Compile {
+                kernel: program.name.clone(),
+                message: e.to_string(),
+                wgsl: source,
+            });
+        }
+        let p = Arc::new(Pipeline { pipeline, layout });
+        self.pipelines
+            .lock()
+            .unwrap()
+            .insert(source.clone(), p.clone());
+        Ok(Compiled {
+            wgsl: Some(Arc::new(source)),
+            pipeline: Some(p),
+        })
+    }
+
+    fn grid(&self, n: usize) -> (u32, u32, u32) {
+        let max = self.limits.max_compute_workgroups_per_dimension as usize;
+        let x = n.clamp(1, max);
+        let rest = n.div_ceil(x);
+        let y = rest.clamp(1, max);
+        let z = rest.div_ceil(y).max(1);
+        (x as u32, y as u32, z as u32)
+    }
+
+    pub fn run(&self, launches: &[Launch], timed: bool) -> Result<Vec<Option<f64>>> {
+        if timed && !self.timestamps {
+            // Host clock around each synchronized kernel.
+            let mut out = vec![];
+            for l in launches {
+                let start = std::time::Instant::now();
+                self.encode_and_submit(std::slice::from_ref(l), None)?;
+                self.device
+                    .poll(::wgpu::PollType::wait_indefinitely())
+                    .map_err(|e| Error::Device(format!("waiting for the device: {e}")))?;
+                out.push(Some(start.elapsed().as_secs_f64()));
+            }
+            return Ok(out);
+        }
+        if !timed {
+            self.encode_and_submit(launches, None)?;
+            return Ok(vec![None; launches.len()]);
+        }
+        let n = launches.len() as u32 * 2;
+        let qs = self.device.create_query_set(&::wgpu::QuerySetDescriptor {
+            label: None,
+            ty: ::wgpu::QueryType::Timestamp,
+            count: n,
+        });
+        let bytes = n as u64 * 8;
+        let resolve = self.device.create_buffer(&::wgpu::BufferDescriptor {
+            label: None,
+            size: bytes,
+            usage: ::wgpu::BufferUsages::QUERY_RESOLVE | ::wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let staging = self.device.create_buffer(&::wgpu::BufferDescriptor {
+            label: None,
+            size: bytes,
+            usage: ::wgpu::BufferUsages::MAP_READ | ::wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.encode_and_submit(launches, Some((&qs, &resolve, &staging)))?;
+        let words = self.map_and_read(&staging, bytes)?;
+        let period = self.queue.get_timestamp_period() as f64;
+        Ok(words
+            .chunks(4)
+            .map(|w| {
+                let start = w[0] as u64 | (w[1] as u64) << 32;
+                let end = w[2] as u64 | (w[3] as u64) << 32;
+                Some(end.saturating_sub(start) as f64 * period * 1e-9)
+            })
+            .collect())
+    }
+
+    fn encode_and_submit(
+        &self,
+        launches: &[Launch],
+        timing: Option<(&::wgpu::QuerySet, &::wgpu::Buffer, &::wgpu::Buffer)>,
+    ) -> Result<()> {
+        let mut enc = self.device.create_command_encoder(&Default::default());
+        for (i, l) in launches.iter().enumerate() {
+            let p = l.compiled.pipeline.as_ref().expect("compiled for wgpu");
+            let entries: Vec<::wgpu::BindGroupEntry> = l
+                .bufs
+                .iter()
+                .enumerate()
+                .map(|(b, buf)| {
+                    let RawBuffer::Wgpu(pb) = buf.raw() else {
+                        unreachable!("CPU buffer on wgpu")
+                    };
+                    let size = (buf.numel() * buf.dtype().storage_bytes()).max(4) as u64;
+                    ::wgpu::BindGroupEntry {
+                        binding: b as u32,
+                        resource: ::wgpu::BindingResource::Buffer(::wgpu::BufferBinding {
+                            buffer: &pb.buffer,
+                            offset: 0,
+                            size: NonZeroU64::new(size),
+                        }),
+                    }
+                })
+                .collect();
+            let bg = self.device.create_bind_group(&::wgpu::BindGroupDescriptor {
+                label: None,
+                layout: &p.layout,
+                entries: &entries,
+            });
+            let timestamp_writes = timing.map(|(qs, _, _)| ::wgpu::ComputePassTimestampWrites {
+                query_set: qs,
+                beginning_of_pass_write_index: Some(2 * i as u32),
+                end_of_pass_write_index: Some(2 * i as u32 + 1),
+            });
+            let mut pass = enc.begin_compute_pass(&::wgpu::ComputePassDescriptor {
+                label: None,
+                timestamp_writes,
+            });
+            pass.set_pipeline(&p.pipeline);
+            pass.set_bind_group(0, &bg, &[]);
+            let (x, y, z) = self.grid(l.program.num_groups);
+            pass.dispatch_workgroups(x, y, z);
+        }
+        if let Some((qs, resolve, staging)) = timing {
+            let n = launches.len() as u32 * 2;
+            enc.resolve_query_set(qs, 0..n, resolve, 0);
+            enc.copy_buffer_to_buffer(resolve, 0, staging, 0, n as u64 * 8);
+        }
+        self.queue.submit([enc.finish()]);
+        Ok(())
+    }
+}

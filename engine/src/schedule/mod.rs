@@ -1,0 +1,477 @@
+//! The scheduler: turns the lazy graph under a set of targets into as few kernels as possible.
+//!
+//! 1. **Materialization.** A node gets its own buffer only when it must: it is a requested
+//!    target, a `contiguous()`, or a reduction that cannot live inside its consumer's kernel.
+//!    A reduction fuses into a consumer kernel when every path from that kernel's output to it
+//!    goes only through elementwise ops and reshapes (the consumer's output domain *is* the
+//!    reduction's output domain, element for element): matmul + bias + relu is one kernel. It is
+//!    materialized when it is reached through another movement op (it is broadcast back, as in
+//!    softmax), from inside another reduction, or by kernels of different loop domains.
+//!    Elementwise producers are never materialized for their own sake: they are recomputed
+//!    inside each consumer (cheap, and it saves a round trip through memory).
+//! 2. **Grouping.** Materialized roots with the same loop domain (full shape and reduce axes)
+//!    that do not depend on each other become one multi-output kernel, sharing every common
+//!    subexpression: `realize(&[x.sum(), x.mean()])` reads `x` once.
+//! 3. **Lowering.** Each kernel's roots are lowered to a [`KernelAst`]: walking from the output
+//!    toward the loads, movement ops re-index symbolically (see `view`), materialized or realized
+//!    nodes become loads, and everything else is inlined.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::codegen::ast::{AstNode, AstRef, BufArg, KernelAst};
+use crate::graph::{toposort, NodeRef, Op};
+use crate::view::symbolic::{Lin, Valid};
+use crate::view::{unflatten, Movement};
+
+/// One kernel to run: its AST, the nodes whose buffers it reads (in `ast.bufs` order, inputs
+/// only) and the nodes it realizes (in `ast.bufs` order, outputs only).
+#[derive(Debug)]
+pub struct ScheduleItem {
+    pub ast: KernelAst,
+    pub inputs: Vec<NodeRef>,
+    pub outputs: Vec<NodeRef>,
+}
+
+/// A step of a schedule: run a kernel, or give a node the buffer of another (a reshape of a
+/// materialized value is the same bytes).
+#[derive(Debug)]
+pub enum Step {
+    Kernel(ScheduleItem),
+    Alias { node: NodeRef, of: NodeRef },
+}
+
+/// The loop domain of a kernel: (full shape, reduce axes).
+type Domain = (Vec<usize>, Vec<usize>);
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Mode {
+    /// Index of the root's output, element for element (only elementwise ops and reshapes so far).
+    Identity,
+    /// Re-indexed by a movement op other than reshape.
+    Other,
+    /// Inside the input of a fused reduction.
+    InsideReduce,
+}
+
+struct Walk {
+    fused: Vec<NodeRef>,
+    bad: Vec<NodeRef>,
+}
+
+/// Builds the schedule for realizing `targets` (which must all be unrealized and on one device).
+pub fn schedule(targets: &[NodeRef]) -> Vec<Step> {
+    let nodes = toposort(targets);
+    let target_ids: HashSet<u64> = targets.iter().map(|t| t.id).collect();
+    // Forced barriers: always materialized, never recomputed by a consumer.
+    let mut forced: HashSet<u64> = nodes
+        .iter()
+        .filter(|n| !n.is_realized() && matches!(n.op, Op::Contiguous))
+        .map(|n| n.id)
+        .collect();
+    let by_id: HashMap<u64, NodeRef> = nodes.iter().map(|n| (n.id, n.clone())).collect();
+
+    // Fixpoint: materialize reductions until every remaining one fuses cleanly.
+    let (roots, walks) = loop {
+        let roots: Vec<NodeRef> = nodes
+            .iter()
+            .filter(|n| !n.is_realized() && (target_ids.contains(&n.id) || forced.contains(&n.id)))
+            .cloned()
+            .collect();
+        let mut walks = HashMap::new();
+        let mut to_force = HashSet::new();
+        let mut users: HashMap<u64, HashSet<Domain>> = HashMap::new();
+        for root in &roots {
+            let mut w = walk_root(root, &forced);
+            for b in &w.bad {
+                to_force.insert(b.id);
+            }
+            // One reduce domain per kernel: keep the first, materialize the others.
+            if let Some(first) = w.fused.first().map(reduce_domain) {
+                for r in w.fused.iter().filter(|r| reduce_domain(r) != first) {
+                    to_force.insert(r.id);
+                }
+                w.fused.retain(|r| reduce_domain(r) == first);
+            }
+            let dom = root_domain(root, &w);
+            for r in &w.fused {
+                users.entry(r.id).or_default().insert(dom.clone());
+            }
+            walks.insert(root.id, w);
+        }
+        // A reduction fused into kernels of different domains would be computed twice.
+        for (id, doms) in &users {
+            if doms.len() > 1 {
+                to_force.insert(*id);
+            }
+        }
+        to_force.retain(|id| !forced.contains(id));
+        if to_force.is_empty() {
+            break (roots, walks);
+        }
+        forced.extend(to_force);
+    };
+
+    // Barriers as seen by lowering: realized nodes and forced materializations.
+    let mut steps = vec![];
+    let mut kernel_roots: Vec<NodeRef> = vec![];
+    for root in &roots {
+        if let Some(base) = reshape_of_barrier(root, &forced) {
+            steps.push((root.clone(), Some(base)));
+        } else {
+            kernel_roots.push(root.clone());
+        }
+    }
+
+    // Dependencies between roots: a root reads the forced roots its walk stops at.
+    let deps: HashMap<u64, HashSet<u64>> = kernel_roots
+        .iter()
+        .map(|r| (r.id, barrier_inputs(r, &forced)))
+        .collect();
+    let depends = |a: u64, b: u64| -> bool {
+        // does a (transitively) read b?
+        let mut stack = vec![a];
+        let mut seen = HashSet::new();
+        while let Some(x) = stack.pop() {
+            if !seen.insert(x) {
+                continue;
+            }
+            for &d in deps.get(&x).into_iter().flatten() {
+                if d == b {
+                    return true;
+                }
+                stack.push(d);
+            }
+        }
+        false
+    };
+
+    // Group roots by domain, never putting a root together with one it depends on.
+    let mut groups: Vec<(Domain, Vec<NodeRef>)> = vec![];
+    for root in &kernel_roots {
+        let dom = root_domain(root, &walks[&root.id]);
+        let slot = groups.iter_mut().find(|(d, members)| {
+            *d == dom
+                && members
+                    .iter()
+                    .all(|m| !depends(m.id, root.id) && !depends(root.id, m.id))
+        });
+        match slot {
+            Some((_, members)) => members.push(root.clone()),
+            None => groups.push((dom, vec![root.clone()])),
+        }
+    }
+
+    // Order kernels so that producers run first.
+    let mut ordered: Vec<Step> = vec![];
+    let mut done: HashSet<u64> = nodes
+        .iter()
+        .filter(|n| n.is_realized())
+        .map(|n| n.id)
+        .collect();
+    let mut pending_groups = groups;
+    let mut pending_alias = steps;
+    while !pending_groups.is_empty() || !pending_alias.is_empty() {
+        let before = pending_groups.len() + pending_alias.len();
+        pending_alias.retain(|(node, base)| {
+            let base = base.as_ref().expect("alias has a base");
+            if done.contains(&base.id) {
+                ordered.push(Step::Alias {
+                    node: node.clone(),
+                    of: base.clone(),
+                });
+                done.insert(node.id);
+                false
+            } else {
+                true
+            }
+        });
+        let mut i = 0;
+        while i < pending_groups.len() {
+            let ready = pending_groups[i]
+                .1
+                .iter()
+                .all(|r| deps[&r.id].iter().all(|d| done.contains(d)));
+            if ready {
+                let (dom, members) = pending_groups.remove(i);
+                for m in &members {
+                    done.insert(m.id);
+                }
+                ordered.push(Step::Kernel(lower_kernel(
+                    dom, &members, &walks, &forced, &by_id,
+                )));
+            } else {
+                i += 1;
+            }
+        }
+        assert!(
+            pending_groups.len() + pending_alias.len() < before,
+            "scheduler: dependency cycle between kernels (this is a kiln bug)"
+        );
+    }
+    ordered
+}
+
+fn reduce_domain(r: &NodeRef) -> Domain {
+    match &r.op {
+        Op::Reduce(_, axes) => (r.src(0).shape.clone(), axes.clone()),
+        _ => unreachable!("not a reduce"),
+    }
+}
+
+fn root_domain(root: &NodeRef, w: &Walk) -> Domain {
+    match w.fused.first() {
+        Some(r) => reduce_domain(r),
+        None => (root.shape.clone(), vec![]),
+    }
+}
+
+fn is_barrier(n: &NodeRef, root: &NodeRef, forced: &HashSet<u64>) -> bool {
+    n.id != root.id && (n.is_realized() || forced.contains(&n.id))
+}
+
+fn walk_root(root: &NodeRef, forced: &HashSet<u64>) -> Walk {
+    let mut w = Walk {
+        fused: vec![],
+        bad: vec![],
+    };
+    let mut seen = HashSet::new();
+    let mut stack = vec![(root.clone(), Mode::Identity)];
+    while let Some((n, mode)) = stack.pop() {
+        if is_barrier(&n, root, forced) || !seen.insert((n.id, mode)) {
+            continue;
+        }
+        match &n.op {
+            Op::Reduce(..) => {
+                if mode == Mode::Identity {
+                    if !w.fused.iter().any(|f| f.id == n.id) {
+                        w.fused.push(n.clone());
+                    }
+                    stack.push((n.src(0), Mode::InsideReduce));
+                } else if !w.bad.iter().any(|b| b.id == n.id) {
+                    w.bad.push(n.clone());
+                }
+            }
+            Op::Movement(Movement::Reshape(_)) | Op::Contiguous => stack.push((n.src(0), mode)),
+            Op::Movement(_) => {
+                let m = if mode == Mode::Identity {
+                    Mode::Other
+                } else {
+                    mode
+                };
+                stack.push((n.src(0), m));
+            }
+            _ => {
+                for s in n.srcs() {
+                    stack.push((s, mode));
+                }
+            }
+        }
+    }
+    w
+}
+
+/// `Some(base)` when `root` is only reshapes of a realized or materialized node.
+fn reshape_of_barrier(root: &NodeRef, forced: &HashSet<u64>) -> Option<NodeRef> {
+    let mut n = root.clone();
+    loop {
+        if !matches!(n.op, Op::Movement(Movement::Reshape(_))) {
+            return None;
+        }
+        let s = n.src(0);
+        if s.is_realized() || forced.contains(&s.id) {
+            return Some(s);
+        }
+        n = s;
+    }
+}
+
+/// The forced (not yet realized) nodes that `root`'s kernel reads.
+fn barrier_inputs(root: &NodeRef, forced: &HashSet<u64>) -> HashSet<u64> {
+    let mut out = HashSet::new();
+    let mut seen = HashSet::new();
+    let mut stack = vec![root.clone()];
+    while let Some(n) = stack.pop() {
+        if !seen.insert(n.id) {
+            continue;
+        }
+        if is_barrier(&n, root, forced) {
+            if !n.is_realized() {
+                out.insert(n.id);
+            }
+            continue;
+        }
+        stack.extend(n.srcs());
+    }
+    out
+}
+
+struct Lowerer<'a> {
+    ast: KernelAst,
+    memo: HashMap<AstNode, AstRef>,
+    lowered: HashMap<(u64, Vec<Lin>, Valid), AstRef>,
+    ranges: Vec<(i64, i64)>,
+    root: NodeRef,
+    fused: HashSet<u64>,
+    forced: &'a HashSet<u64>,
+    input_bufs: Vec<NodeRef>,
+    buf_of: HashMap<u64, usize>,
+}
+
+fn lower_kernel(
+    (full_shape, reduce_axes): Domain,
+    roots: &[NodeRef],
+    walks: &HashMap<u64, Walk>,
+    forced: &HashSet<u64>,
+    _by_id: &HashMap<u64, NodeRef>,
+) -> ScheduleItem {
+    let ast = KernelAst::new(full_shape, reduce_axes);
+    let ranges = ast.var_ranges();
+    let mut lw = Lowerer {
+        ast,
+        memo: HashMap::new(),
+        lowered: HashMap::new(),
+        ranges,
+        root: roots[0].clone(),
+        fused: HashSet::new(),
+        forced,
+        input_bufs: vec![],
+        buf_of: HashMap::new(),
+    };
+    let mut outputs = vec![];
+    let mut values = vec![];
+    for root in roots {
+        lw.root = root.clone();
+        lw.fused = walks[&root.id].fused.iter().map(|r| r.id).collect();
+        let idx: Vec<Lin> = if lw.ast.reduce_axes.is_empty() {
+            (0..root.shape.len()).map(|a| Lin::var(a as u32)).collect()
+        } else {
+            unflatten(&lw.ast.output_index(), &root.shape, &lw.ranges)
+        };
+        let v = lw.lower(root, &idx, &Valid::always());
+        values.push(v);
+        outputs.push(root.clone());
+    }
+    // Outputs come after inputs in the buffer list.
+    for (root, v) in outputs.iter().zip(values) {
+        lw.ast.bufs.push(BufArg {
+            dtype: root.dtype,
+            numel: root.numel(),
+            output: true,
+        });
+        let b = lw.ast.bufs.len() - 1;
+        lw.ast.stores.push((b, v));
+    }
+    ScheduleItem {
+        ast: lw.ast,
+        inputs: lw.input_bufs,
+        outputs,
+    }
+}
+
+impl Lowerer<'_> {
+    fn load(&mut self, n: &NodeRef, idx: &[Lin], valid: &Valid) -> AstRef {
+        if valid.is_never() {
+            return self
+                .ast
+                .constant(crate::dtype::Scalar::from_f64(0.0, n.dtype), &mut self.memo);
+        }
+        let buf = match self.buf_of.get(&n.id) {
+            Some(&b) => b,
+            None => {
+                self.ast.bufs.push(BufArg {
+                    dtype: n.dtype,
+                    numel: n.numel(),
+                    output: false,
+                });
+                self.input_bufs.push(n.clone());
+                let b = self.ast.bufs.len() - 1;
+                self.buf_of.insert(n.id, b);
+                b
+            }
+        };
+        let index = crate::view::flatten(idx, &n.shape);
+        self.ast.push(
+            AstNode::Load {
+                buf,
+                index,
+                valid: valid.clone(),
+            },
+            n.dtype,
+            &mut self.memo,
+        )
+    }
+
+    fn lower(&mut self, n: &NodeRef, idx: &[Lin], valid: &Valid) -> AstRef {
+        let key = (n.id, idx.to_vec(), valid.clone());
+        if let Some(&r) = self.lowered.get(&key) {
+            return r;
+        }
+        let r = self.lower_uncached(n, idx, valid);
+        self.lowered.insert(key, r);
+        r
+    }
+
+    fn lower_uncached(&mut self, n: &NodeRef, idx: &[Lin], valid: &Valid) -> AstRef {
+        if is_barrier(n, &self.root, self.forced) {
+            return self.load(n, idx, valid);
+        }
+        let d = n.dtype;
+        match &n.op {
+            Op::Source(_) => self.load(n, idx, valid),
+            Op::Const(..) => {
+                let s = n.op.const_value().expect("const");
+                self.ast.constant(s, &mut self.memo)
+            }
+            Op::Unary(op) => {
+                let a = self.lower(&n.src(0), idx, valid);
+                self.ast.push(AstNode::Unary(*op, a), d, &mut self.memo)
+            }
+            Op::Binary(op) => {
+                let a = self.lower(&n.src(0), idx, valid);
+                let b = self.lower(&n.src(1), idx, valid);
+                self.ast.push(AstNode::Binary(*op, a, b), d, &mut self.memo)
+            }
+            Op::Where => {
+                let c = self.lower(&n.src(0), idx, valid);
+                let a = self.lower(&n.src(1), idx, valid);
+                let b = self.lower(&n.src(2), idx, valid);
+                self.ast.push(AstNode::Where(c, a, b), d, &mut self.memo)
+            }
+            Op::Cast(_) => {
+                let a = self.lower(&n.src(0), idx, valid);
+                self.ast.push(AstNode::Cast(a), d, &mut self.memo)
+            }
+            Op::Contiguous => self.lower(&n.src(0), idx, valid),
+            Op::Reduce(op, _) => {
+                assert!(
+                    self.fused.contains(&n.id),
+                    "scheduler: unfused reduce reached lowering (kiln bug)"
+                );
+                let src = n.src(0);
+                let full: Vec<Lin> = (0..src.shape.len()).map(|a| Lin::var(a as u32)).collect();
+                let v = self.lower(&src, &full, &Valid::always());
+                self.ast.push(AstNode::Reduce(*op, v), d, &mut self.memo)
+            }
+            Op::Movement(mv) => {
+                let src = n.src(0);
+                let mut inner = valid.clone();
+                let src_idx = mv.source_index(&src.shape, idx, &mut inner, &self.ranges);
+                if inner.is_never() {
+                    return self
+                        .ast
+                        .constant(crate::dtype::Scalar::from_f64(0.0, d), &mut self.memo);
+                }
+                let v = self.lower(&src, &src_idx, &inner);
+                if inner == *valid || matches!(self.ast.nodes[v], AstNode::Load { .. }) {
+                    return v; // loads are gated by their own mask
+                }
+                // Padding of a computed value: the pad's own constraints gate it to zero.
+                let mut own = Valid::always();
+                let mut scratch = Valid::always();
+                let _ = mv.source_index(&src.shape, idx, &mut scratch, &self.ranges);
+                own.and_all(&scratch, &self.ranges);
+                self.ast.push(AstNode::Gate(own, v), d, &mut self.memo)
+            }
+        }
+    }
+}

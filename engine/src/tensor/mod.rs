@@ -1,0 +1,301 @@
+//! The public `Tensor`: a cheap handle (an `Arc`) to a node of the lazy graph.
+//!
+//! This module holds construction, inspection, evaluation modes and devices; `ops.rs` holds
+//! the ops (elementwise, reductions, movement, composites and operator overloads).
+
+mod ops;
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::OnceLock;
+
+use crate::dtype::{DType, Element, Scalar};
+use crate::error::{Error, Result};
+use crate::graph::{self, NodeRef, Op};
+use crate::realize::realize_nodes;
+use crate::runtime::Device;
+
+/// A lazy n-dimensional array. Cloning is cheap; ops build graph nodes and compute nothing
+/// until a value is read or [`Tensor::realize`] is called.
+///
+/// ```
+/// use kiln::{Device, Tensor};
+/// let dev = Device::cpu();
+/// let a = Tensor::from_slice_on(&[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3], &dev)?;
+/// let b = Tensor::from_slice_on(&[0.5f32, 1.0, 2.0], &[3], &dev)?;
+/// let y = (&a * &b).sum(&[1]); // lazy: nothing has run yet
+/// assert_eq!(y.to_vec::<f32>()?, vec![8.5, 19.0]);
+/// # Ok::<(), kiln::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Tensor {
+    pub(crate) node: NodeRef,
+}
+
+/// When computation happens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EvalMode {
+    /// Reading a value realizes it (default).
+    Lazy,
+    /// Every op realizes at once (movement ops stay zero-copy views); for debugging.
+    Eager,
+    /// Reading an unrealized tensor is `Err(Error::NotRealized)`: realization is always explicit.
+    Explicit,
+}
+
+static MODE: AtomicU8 = AtomicU8::new(u8::MAX);
+
+fn mode_from_env() -> EvalMode {
+    match std::env::var("KILN_EVAL").as_deref() {
+        Ok("eager") => EvalMode::Eager,
+        Ok("explicit") => EvalMode::Explicit,
+        _ => EvalMode::Lazy,
+    }
+}
+
+/// Sets the process-wide evaluation mode (overrides `KILN_EVAL`).
+pub fn set_eval_mode(mode: EvalMode) {
+    MODE.store(mode as u8, Ordering::Relaxed);
+}
+
+/// The current evaluation mode (`KILN_EVAL=lazy|eager|explicit` until `set_eval_mode`).
+pub fn eval_mode() -> EvalMode {
+    match MODE.load(Ordering::Relaxed) {
+        0 => EvalMode::Lazy,
+        1 => EvalMode::Eager,
+        2 => EvalMode::Explicit,
+        _ => {
+            let m = mode_from_env();
+            let _ = MODE.compare_exchange(u8::MAX, m as u8, Ordering::Relaxed, Ordering::Relaxed);
+            m
+        }
+    }
+}
+
+/// The device tensors are created on when none is named: `KILN_DEVICE=cpu|gpu` if set, else the
+/// best wgpu adapter, else the CPU device (with a one-line notice on stderr). With
+/// `KILN_REQUIRE_GPU=1` a missing adapter is an error instead.
+pub fn default_device() -> Result<Device> {
+    static DEFAULT: OnceLock<std::result::Result<Device, String>> = OnceLock::new();
+    DEFAULT
+        .get_or_init(|| {
+            let require = std::env::var("KILN_REQUIRE_GPU").is_ok_and(|v| v == "1");
+            match std::env::var("KILN_DEVICE").as_deref() {
+                Ok("cpu") if !require => return Ok(Device::cpu()),
+                Ok("cpu") => return Err("KILN_DEVICE=cpu contradicts KILN_REQUIRE_GPU=1".into()),
+                Ok("gpu") | Ok("wgpu") => return Device::gpu().map_err(|e| e.to_string()),
+                Ok(other) if !other.is_empty() => {
+                    return Err(format!("KILN_DEVICE={other} is not one of cpu, gpu"));
+                }
+                _ => {}
+            }
+            match Device::gpu() {
+                Ok(d) => Ok(d),
+                Err(e) if require => Err(format!("KILN_REQUIRE_GPU=1 but {e}")),
+                Err(e) => {
+                    eprintln!("kiln: no GPU adapter ({e}); falling back to the CPU device");
+                    Ok(Device::cpu())
+                }
+            }
+        })
+        .clone()
+        .map_err(Error::Device)
+}
+
+fn default_device_or_panic(op: &str) -> Device {
+    default_device().unwrap_or_else(|e| panic!("{op}: no default device: {e}"))
+}
+
+impl Tensor {
+    pub(crate) fn wrap(node: NodeRef) -> Tensor {
+        if eval_mode() == EvalMode::Eager
+            && !node.is_realized()
+            && !matches!(node.op, Op::Movement(_) | Op::Const(..))
+        {
+            if let Err(e) = realize_nodes(std::slice::from_ref(&node)) {
+                panic!("eager mode: realizing {:?} failed: {e}", node.op);
+            }
+        }
+        Tensor { node }
+    }
+
+    // ---- creation ----
+
+    /// A tensor holding `data` (row-major) with `shape`, on the default device.
+    pub fn from_slice<T: Element>(data: &[T], shape: &[usize]) -> Result<Tensor> {
+        Tensor::from_slice_on(data, shape, &default_device()?)
+    }
+
+    /// A tensor holding `data` (row-major) with `shape`, on `device`.
+    pub fn from_slice_on<T: Element>(
+        data: &[T],
+        shape: &[usize],
+        device: &Device,
+    ) -> Result<Tensor> {
+        let expected: usize = shape.iter().product();
+        if data.len() != expected {
+            return Err(Error::DataLength {
+                op: "from_slice",
+                len: data.len(),
+                shape: shape.to_vec(),
+                expected,
+            });
+        }
+        let words: Vec<u32> = data.iter().map(|x| x.to_scalar().to_bits()).collect();
+        let buf = device.upload(&words, T::DTYPE)?;
+        Ok(Tensor {
+            node: graph::source(buf, T::DTYPE, shape.to_vec()),
+        })
+    }
+
+    /// A 0-d tensor (a constant: no device memory until it is used).
+    pub fn scalar<T: Element>(v: T) -> Tensor {
+        Tensor::full_on(
+            &[],
+            v.to_scalar().to_f64(),
+            T::DTYPE,
+            &default_device_or_panic("scalar"),
+        )
+    }
+
+    pub fn zeros(shape: &[usize], dtype: DType) -> Tensor {
+        Tensor::full(shape, 0.0, dtype)
+    }
+    pub fn ones(shape: &[usize], dtype: DType) -> Tensor {
+        Tensor::full(shape, 1.0, dtype)
+    }
+    /// `value` converted to `dtype`, broadcast over `shape`.
+    pub fn full(shape: &[usize], value: f64, dtype: DType) -> Tensor {
+        Tensor::full_on(shape, value, dtype, &default_device_or_panic("full"))
+    }
+    pub fn zeros_on(shape: &[usize], dtype: DType, device: &Device) -> Tensor {
+        Tensor::full_on(shape, 0.0, dtype, device)
+    }
+    pub fn ones_on(shape: &[usize], dtype: DType, device: &Device) -> Tensor {
+        Tensor::full_on(shape, 1.0, dtype, device)
+    }
+    pub fn full_on(shape: &[usize], value: f64, dtype: DType, device: &Device) -> Tensor {
+        Tensor::constant(Scalar::from_f64(value, dtype), shape, device)
+    }
+    pub(crate) fn constant(s: Scalar, shape: &[usize], device: &Device) -> Tensor {
+        let (d, bits) = s.key();
+        Tensor {
+            node: graph::intern(Op::Const(d, bits), vec![], d, shape.to_vec(), device),
+        }
+    }
+
+    // ---- inspection ----
+
+    pub fn shape(&self) -> &[usize] {
+        &self.node.shape
+    }
+    pub fn dtype(&self) -> DType {
+        self.node.dtype
+    }
+    pub fn ndim(&self) -> usize {
+        self.node.shape.len()
+    }
+    pub fn numel(&self) -> usize {
+        self.node.numel()
+    }
+    pub fn device(&self) -> &Device {
+        &self.node.device
+    }
+    /// Whether the value is computed and held in a device buffer.
+    pub fn is_realized(&self) -> bool {
+        self.node.is_realized()
+    }
+
+    // ---- evaluation ----
+
+    /// Computes the value now (a no-op if it is already realized). Returns `self` for chaining.
+    pub fn realize(&self) -> Result<Tensor> {
+        realize_nodes(std::slice::from_ref(&self.node))?;
+        Ok(self.clone())
+    }
+
+    fn readable(&self, op: &'static str) -> Result<()> {
+        if !self.is_realized() {
+            if eval_mode() == EvalMode::Explicit {
+                return Err(Error::NotRealized {
+                    op,
+                    shape: self.shape().to_vec(),
+                    dtype: self.dtype(),
+                });
+            }
+            realize_nodes(std::slice::from_ref(&self.node))?;
+        }
+        Ok(())
+    }
+
+    /// The values, row-major. `T` must be the tensor's dtype (use `cast` first otherwise).
+    pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
+        if T::DTYPE != self.dtype() {
+            return Err(Error::DTypeMismatch {
+                requested: T::DTYPE,
+                actual: self.dtype(),
+            });
+        }
+        self.readable("to_vec")?;
+        let words = self.node.buffer().expect("realized").read_words()?;
+        Ok(words
+            .into_iter()
+            .map(|w| T::from_scalar(Scalar::from_bits(w, T::DTYPE)).expect("dtype checked"))
+            .collect())
+    }
+
+    /// The single value of a one-element tensor.
+    pub fn item<T: Element>(&self) -> Result<T> {
+        if self.numel() != 1 {
+            return Err(Error::DataLength {
+                op: "item",
+                len: self.numel(),
+                shape: self.shape().to_vec(),
+                expected: 1,
+            });
+        }
+        Ok(self.to_vec::<T>()?[0])
+    }
+
+    /// A copy of this tensor's value on `device` (the same tensor if it is already there).
+    pub fn to(&self, device: &Device) -> Result<Tensor> {
+        if self.device() == device {
+            return Ok(self.clone());
+        }
+        if let Some(s) = self.node.op.const_value() {
+            return Ok(Tensor::constant(s, self.shape(), device));
+        }
+        self.readable("to")?;
+        let words = self.node.buffer().expect("realized").read_words()?;
+        let buf = device.upload(&words, self.dtype())?;
+        Ok(Tensor {
+            node: graph::source(buf, self.dtype(), self.shape().to_vec()),
+        })
+    }
+
+    /// The graph oracle's value of this tensor: a naive host evaluation of the lazy graph that
+    /// shares no code with the compiler (for differential tests).
+    pub fn oracle(&self) -> Result<graph::oracle::HostArray> {
+        graph::oracle::evaluate(&self.node)
+    }
+}
+
+/// Realizes all `tensors` in one schedule, so common work is done once and kernels over the
+/// same domain are fused (`realize(&[&x.sum_all(), &x.mean_all()])` is one kernel).
+pub fn realize(tensors: &[&Tensor]) -> Result<()> {
+    let nodes: Vec<NodeRef> = tensors.iter().map(|t| t.node.clone()).collect();
+    realize_nodes(&nodes)
+}
+
+impl std::fmt::Debug for Tensor {
+    /// Never computes anything.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Tensor(shape={:?}, dtype={}, device={}, realized={})",
+            self.shape(),
+            self.dtype(),
+            self.device().name(),
+            self.is_realized()
+        )
+    }
+}
