@@ -111,6 +111,8 @@ impl Scalar {
             (Scalar::U32(v), DType::I32) => Scalar::I32(v as i32),
             (Scalar::F32(v), DType::Bool) => Scalar::Bool(v != 0.0),
             (s, DType::Bool) => Scalar::Bool(s.to_bits() != 0),
+            (Scalar::F32(v), DType::I32) => Scalar::I32(f32_to_i32(v)),
+            (Scalar::F32(v), DType::U32) => Scalar::U32(f32_to_u32(v)),
             (s, t) => Scalar::from_f64(s.to_f64(), t),
         }
     }
@@ -150,6 +152,17 @@ impl fmt::Display for Scalar {
             Scalar::F32(v) => write!(f, "{v:?}"),
         }
     }
+}
+
+/// WGSL's `i32(f32)`: truncate, clamping to the range exactly representable in both types
+/// (so values at or above 2^31 give 2147483520, the largest f32 below 2^31), NaN gives 0.
+pub fn f32_to_i32(v: f32) -> i32 {
+    v.clamp(-2147483648.0, 2147483520.0) as i32
+}
+
+/// WGSL's `u32(f32)`: truncate, clamping to [0, 4294967040] (the largest f32 below 2^32).
+pub fn f32_to_u32(v: f32) -> u32 {
+    v.clamp(0.0, 4294967040.0) as u32
 }
 
 mod sealed {

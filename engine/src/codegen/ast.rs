@@ -28,7 +28,8 @@ pub enum AstNode {
     Unary(UnaryOp, AstRef),
     Binary(BinaryOp, AstRef, AstRef),
     Where(AstRef, AstRef, AstRef),
-    Cast(AstRef),
+    /// Conversion to the given dtype (part of the node so casts to different dtypes differ).
+    Cast(DType, AstRef),
     /// `valid ? src : 0`: the zeros of a padded computed value.
     Gate(Valid, AstRef),
     /// Reduction of `src` over every reduce axis of the kernel.
@@ -129,7 +130,7 @@ impl KernelAst {
         match &self.nodes[r] {
             AstNode::Reduce(..) => true,
             AstNode::Load { .. } | AstNode::Const(..) => false,
-            AstNode::Unary(_, a) | AstNode::Cast(a) | AstNode::Gate(_, a) => {
+            AstNode::Unary(_, a) | AstNode::Cast(_, a) | AstNode::Gate(_, a) => {
                 self.depends_on_reduce(*a)
             }
             AstNode::Binary(_, a, b) => self.depends_on_reduce(*a) || self.depends_on_reduce(*b),

@@ -450,7 +450,7 @@ impl Linearizer<'_> {
                 let (c, a, b) = (self.node(c), self.node(a), self.node(b));
                 self.push(UOp::Where(c, a, b), d)
             }
-            AstNode::Cast(a) => {
+            AstNode::Cast(_, a) => {
                 let a = self.node(a);
                 self.push(UOp::Cast(a), d)
             }

@@ -71,8 +71,23 @@ impl CpuDevice {
             let mut words: Vec<std::sync::MutexGuard<'_, Vec<u32>>> =
                 guards.iter_mut().map(|b| b.words.lock().unwrap()).collect();
             let mut mem: Vec<&mut [u32]> = words.iter_mut().map(|w| w.as_mut_slice()).collect();
-            for group in 0..l.program.num_groups {
-                run_workgroup(&l.program, group, &mut mem);
+            // Workgroups that share no memory are independent, so many run as one batch of
+            // lanes; that amortizes the per-instruction interpretation cost.
+            let p = &l.program;
+            let uses_locals = p
+                .insts
+                .iter()
+                .any(|i| matches!(i.op, UOp::DefineLocal { .. }));
+            let batch = if uses_locals {
+                1
+            } else {
+                (LANES_PER_BATCH / p.local_size).max(1)
+            };
+            let mut group = 0;
+            while group < p.num_groups {
+                let count = batch.min(p.num_groups - group);
+                run_workgroups(p, group, count, &mut mem);
+                group += count;
             }
             times.push(timed.then(|| start.elapsed().as_secs_f64()));
         }
@@ -240,8 +255,12 @@ fn select(c: &[bool], a: &Lanes, b: &Lanes) -> Lanes {
 fn cast(a: &Lanes, to: DType) -> Lanes {
     match (a, to) {
         (Lanes::F32(v), DType::F32) => Lanes::F32(v.clone()),
-        (Lanes::F32(v), DType::I32) => Lanes::I32(v.iter().map(|&x| x as i32).collect()),
-        (Lanes::F32(v), DType::U32) => Lanes::U32(v.iter().map(|&x| x as u32).collect()),
+        (Lanes::F32(v), DType::I32) => {
+            Lanes::I32(v.iter().map(|&x| crate::dtype::f32_to_i32(x)).collect())
+        }
+        (Lanes::F32(v), DType::U32) => {
+            Lanes::U32(v.iter().map(|&x| crate::dtype::f32_to_u32(x)).collect())
+        }
         (Lanes::F32(v), DType::Bool) => Lanes::Bool(v.iter().map(|&x| x != 0.0).collect()),
         (Lanes::I32(v), DType::F32) => Lanes::F32(v.iter().map(|&x| x as f32).collect()),
         (Lanes::I32(v), DType::I32) => Lanes::I32(v.clone()),
@@ -276,8 +295,14 @@ fn block_pairs(p: &Program) -> Vec<usize> {
     pair
 }
 
-fn run_workgroup(p: &Program, group: usize, mem: &mut [&mut [u32]]) {
-    let n = p.local_size;
+/// Lanes interpreted together when workgroups can be batched.
+const LANES_PER_BATCH: usize = 4096;
+
+/// Runs workgroups `first..first + count` as one batch of lanes (`count` is 1 when the program
+/// uses workgroup memory).
+fn run_workgroups(p: &Program, first: usize, count: usize, mem: &mut [&mut [u32]]) {
+    let local = p.local_size;
+    let n = local * count;
     let pair = block_pairs(p);
     let mut vals: Vec<Option<Lanes>> = vec![None; p.insts.len()];
     let mut locals: Vec<Vec<u32>> = vec![vec![]; p.insts.len()];
@@ -286,15 +311,21 @@ fn run_workgroup(p: &Program, group: usize, mem: &mut [&mut [u32]]) {
     let mut pc = 0;
     while pc < p.insts.len() {
         let inst = &p.insts[pc];
-        let mask = masks.last().expect("mask").clone();
+        let mask: &[bool] = masks.last().expect("mask");
+        let mut push_mask = None;
+        let mut pop_mask = false;
         let get = |r: usize, vals: &Vec<Option<Lanes>>| -> Lanes {
             vals[r]
                 .clone()
                 .unwrap_or_else(|| panic!("interpreter: use of undefined v{r}"))
         };
         let out: Option<Lanes> = match &inst.op {
-            UOp::Special(Special::GroupId) => Some(Lanes::I32(vec![group as i32; n])),
-            UOp::Special(Special::LocalId) => Some(Lanes::I32((0..n as i32).collect())),
+            UOp::Special(Special::GroupId) => Some(Lanes::I32(
+                (0..n).map(|l| (first + l / local) as i32).collect(),
+            )),
+            UOp::Special(Special::LocalId) => {
+                Some(Lanes::I32((0..n).map(|l| (l % local) as i32).collect()))
+            }
             UOp::Const(s) => Some(Lanes::splat(*s, n)),
             UOp::Unary(op, a) => Some(unary(*op, vals[*a].as_ref().expect("def"))),
             UOp::Binary(op, a, b) => Some(binary(
@@ -345,7 +376,7 @@ fn run_workgroup(p: &Program, group: usize, mem: &mut [&mut [u32]]) {
             UOp::DefineAcc(init) => Some(Lanes::splat(*init, n)),
             UOp::Assign { acc, value } => {
                 let v = get(*value, &vals);
-                vals[*acc].as_mut().expect("acc").assign_masked(&v, &mask);
+                vals[*acc].as_mut().expect("acc").assign_masked(&v, mask);
                 None
             }
             UOp::Range { end } => {
@@ -376,11 +407,11 @@ fn run_workgroup(p: &Program, group: usize, mem: &mut [&mut [u32]]) {
                     pc = pair[pc] + 1;
                     continue;
                 }
-                masks.push(m);
+                push_mask = Some(m);
                 None
             }
             UOp::EndIf => {
-                masks.pop();
+                pop_mask = true;
                 None
             }
             UOp::DefineLocal { len } => {
@@ -409,6 +440,12 @@ fn run_workgroup(p: &Program, group: usize, mem: &mut [&mut [u32]]) {
         };
         if out.is_some() {
             vals[pc] = out;
+        }
+        if let Some(m) = push_mask {
+            masks.push(m);
+        }
+        if pop_mask {
+            masks.pop();
         }
         pc += 1;
     }

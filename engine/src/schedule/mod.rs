@@ -439,7 +439,7 @@ impl Lowerer<'_> {
             }
             Op::Cast(_) => {
                 let a = self.lower(&n.src(0), idx, valid);
-                self.ast.push(AstNode::Cast(a), d, &mut self.memo)
+                self.ast.push(AstNode::Cast(d, a), d, &mut self.memo)
             }
             Op::Contiguous => self.lower(&n.src(0), idx, valid),
             Op::Reduce(op, _) => {

@@ -107,10 +107,15 @@ fn default_device_or_panic(op: &str) -> Device {
 
 impl Tensor {
     pub(crate) fn wrap(node: NodeRef) -> Tensor {
-        if eval_mode() == EvalMode::Eager
-            && !node.is_realized()
-            && !matches!(node.op, Op::Movement(_) | Op::Const(..))
-        {
+        // Eager mode computes every op except movement ops, which stay zero-copy views; a
+        // reshape of a realized value is realized too, by sharing its buffer (no kernel).
+        let eager_target = match &node.op {
+            Op::Const(..) => false,
+            Op::Movement(crate::view::Movement::Reshape(_)) => node.src(0).is_realized(),
+            Op::Movement(_) => false,
+            _ => true,
+        };
+        if eval_mode() == EvalMode::Eager && !node.is_realized() && eager_target {
             if let Err(e) = realize_nodes(std::slice::from_ref(&node)) {
                 panic!("eager mode: realizing {:?} failed: {e}", node.op);
             }
@@ -299,3 +304,8 @@ impl std::fmt::Debug for Tensor {
         )
     }
 }
+
+// Contract violations panic before any shared state changes, and node state sits behind
+// mutexes, so observing a tensor after a caught panic is sound (as with ndarray's arrays).
+impl std::panic::UnwindSafe for Tensor {}
+impl std::panic::RefUnwindSafe for Tensor {}

@@ -141,7 +141,9 @@ pub fn unflatten(flat: &Lin, shape: &[usize], r: &dyn Ranges) -> Vec<Lin> {
         .iter()
         .zip(strides(shape))
         .map(|(&d, s)| {
-            if d == 1 {
+            // Size-1 axes are always 0; in an empty shape (s == 0 after a 0-sized axis) nothing
+            // is ever indexed.
+            if d <= 1 || s == 0 {
                 Lin::constant(0)
             } else {
                 flat.div(s, r).rem(d as i64, r)

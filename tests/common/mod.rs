@@ -1,0 +1,204 @@
+//! Shared test harness: build an expression on the CPU device and on wgpu, and check that the
+//! graph oracle, the CPU interpreter and wgpu agree.
+#![allow(dead_code)]
+
+use kiln::{DType, Device, Scalar, Tensor};
+
+/// The wgpu device, or `None` (with a note) when there is no adapter. With
+/// `KILN_REQUIRE_GPU=1` a missing adapter fails the test instead.
+pub fn gpu() -> Option<Device> {
+    match Device::gpu() {
+        Ok(d) => Some(d),
+        Err(e) if std::env::var("KILN_REQUIRE_GPU").is_ok_and(|v| v == "1") => {
+            panic!("KILN_REQUIRE_GPU=1 but no wgpu adapter: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipping the wgpu leg: {e}");
+            None
+        }
+    }
+}
+
+/// The devices every differential test runs on.
+pub fn devices() -> Vec<Device> {
+    let mut d = vec![Device::cpu()];
+    d.extend(gpu());
+    d
+}
+
+/// Host data for one input.
+#[derive(Clone, Debug)]
+pub enum Data {
+    F32(Vec<f32>),
+    I32(Vec<i32>),
+    U32(Vec<u32>),
+    Bool(Vec<bool>),
+}
+
+#[derive(Clone, Debug)]
+pub struct Input {
+    pub data: Data,
+    pub shape: Vec<usize>,
+}
+
+impl Input {
+    pub fn on(&self, dev: &Device) -> Tensor {
+        match &self.data {
+            Data::F32(v) => Tensor::from_slice_on(v, &self.shape, dev),
+            Data::I32(v) => Tensor::from_slice_on(v, &self.shape, dev),
+            Data::U32(v) => Tensor::from_slice_on(v, &self.shape, dev),
+            Data::Bool(v) => Tensor::from_slice_on(v, &self.shape, dev),
+        }
+        .expect("upload")
+    }
+}
+
+/// Deterministic pseudo-random values (xorshift), so failures reproduce.
+pub struct Rng(u64);
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E3779B97F4A7C15) | 1)
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    /// Uniform in [lo, hi).
+    pub fn f32(&mut self, lo: f32, hi: f32) -> f32 {
+        lo + (hi - lo) * ((self.next() >> 40) as f32 / (1u64 << 24) as f32)
+    }
+}
+
+pub fn rand_input(dtype: DType, shape: &[usize], seed: u64) -> Input {
+    let n: usize = shape.iter().product();
+    let mut r = Rng::new(seed);
+    let data = match dtype {
+        DType::F32 => Data::F32((0..n).map(|_| r.f32(-2.0, 2.0)).collect()),
+        DType::I32 => Data::I32((0..n).map(|_| (r.next() % 41) as i32 - 20).collect()),
+        DType::U32 => Data::U32((0..n).map(|_| (r.next() % 40) as u32).collect()),
+        DType::Bool => Data::Bool((0..n).map(|_| r.next() % 2 == 0).collect()),
+        other => panic!("no random data for {other}"),
+    };
+    Input {
+        data,
+        shape: shape.to_vec(),
+    }
+}
+
+pub fn positive_input(shape: &[usize], seed: u64) -> Input {
+    let n: usize = shape.iter().product();
+    let mut r = Rng::new(seed);
+    Input {
+        data: Data::F32((0..n).map(|_| r.f32(0.1, 3.0)).collect()),
+        shape: shape.to_vec(),
+    }
+}
+
+/// Reads any tensor as scalars.
+pub fn read(t: &Tensor) -> Vec<Scalar> {
+    match t.dtype() {
+        DType::F32 => t
+            .to_vec::<f32>()
+            .unwrap()
+            .into_iter()
+            .map(Scalar::F32)
+            .collect(),
+        DType::I32 => t
+            .to_vec::<i32>()
+            .unwrap()
+            .into_iter()
+            .map(Scalar::I32)
+            .collect(),
+        DType::U32 => t
+            .to_vec::<u32>()
+            .unwrap()
+            .into_iter()
+            .map(Scalar::U32)
+            .collect(),
+        DType::Bool => t
+            .to_vec::<bool>()
+            .unwrap()
+            .into_iter()
+            .map(Scalar::Bool)
+            .collect(),
+        other => panic!("cannot read {other}"),
+    }
+}
+
+/// tinygrad's default tolerances for f32 (atol 1e-6, rtol 1e-3); integers and bools exact.
+pub fn close(a: Scalar, b: Scalar, atol: f64, rtol: f64) -> bool {
+    match (a, b) {
+        (Scalar::F32(x), Scalar::F32(y)) => {
+            if x.is_nan() || y.is_nan() {
+                return x.is_nan() && y.is_nan();
+            }
+            if x.is_infinite() || y.is_infinite() {
+                return x == y;
+            }
+            ((x - y).abs() as f64) <= atol + rtol * (y.abs() as f64)
+        }
+        (x, y) => x == y,
+    }
+}
+
+pub fn assert_close(what: &str, got: &[Scalar], want: &[Scalar], atol: f64, rtol: f64) {
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{what}: {} values, expected {}",
+        got.len(),
+        want.len()
+    );
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            close(*g, *w, atol, rtol),
+            "{what}: element {i}: got {g:?}, expected {w:?}\n got: {got:?}\nwant: {want:?}"
+        );
+    }
+}
+
+/// Builds `f(inputs)` on every device and checks oracle == CPU interpreter == wgpu.
+pub fn check3_tol(
+    name: &str,
+    inputs: &[Input],
+    atol: f64,
+    rtol: f64,
+    f: impl Fn(&[Tensor]) -> Tensor,
+) {
+    let mut oracle: Option<(Vec<usize>, DType, Vec<Scalar>)> = None;
+    for dev in devices() {
+        let ts: Vec<Tensor> = inputs.iter().map(|i| i.on(&dev)).collect();
+        let out = f(&ts);
+        // The oracle evaluates the graph before anything is realized.
+        let host = out.oracle().expect("oracle");
+        assert_eq!(host.shape, out.shape(), "{name}: oracle shape");
+        let want = match &oracle {
+            None => {
+                oracle = Some((host.shape.clone(), host.dtype, host.data.clone()));
+                host.data
+            }
+            Some((s, d, data)) => {
+                assert_eq!(
+                    (s, d),
+                    (&out.shape().to_vec(), &out.dtype()),
+                    "{name}: graph differs between devices"
+                );
+                data.clone()
+            }
+        };
+        let got = read(&out);
+        assert_close(
+            &format!("{name} on {}", dev.name()),
+            &got,
+            &want,
+            atol,
+            rtol,
+        );
+    }
+}
+
+pub fn check3(name: &str, inputs: &[Input], f: impl Fn(&[Tensor]) -> Tensor) {
+    check3_tol(name, inputs, 1e-6, 1e-3, f)
+}

@@ -1,0 +1,115 @@
+//! Bad input gets a clear message that names the op, the shapes and the dtypes.
+
+use kiln::{DType, Device, Error, Tensor};
+
+fn t(shape: &[usize]) -> Tensor {
+    let n: usize = shape.iter().product();
+    Tensor::from_slice_on(&vec![1.0f32; n], shape, &Device::cpu()).unwrap()
+}
+
+fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
+    let err = std::panic::catch_unwind(f).expect_err("should panic");
+    err.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap()
+}
+
+#[test]
+fn binary_shape_mismatch_names_op_and_shapes() {
+    let m = panic_message(|| drop(t(&[2, 3]).add(&t(&[4]))));
+    assert!(
+        m.contains("add") && m.contains("[2, 3]") && m.contains("[4]") && m.contains("f32"),
+        "{m}"
+    );
+    let m = panic_message(|| drop(t(&[2, 3]).matmul(&t(&[4, 5]))));
+    assert!(
+        m.contains("matmul") && m.contains("3") && m.contains("4"),
+        "{m}"
+    );
+}
+
+#[test]
+fn bad_axis_names_op_and_shape() {
+    let m = panic_message(|| drop(t(&[2, 3]).sum(&[2])));
+    assert!(
+        m.contains("sum") && m.contains("axis 2") && m.contains("[2, 3]"),
+        "{m}"
+    );
+    let m = panic_message(|| drop(t(&[2, 3]).max(&[-3])));
+    assert!(m.contains("max") && m.contains("-3"), "{m}");
+    let m = panic_message(|| drop(t(&[2, 3]).permute(&[0, 0])));
+    assert!(m.contains("permute") && m.contains("[0, 0]"), "{m}");
+}
+
+#[test]
+fn bad_reshape_names_shapes() {
+    let m = panic_message(|| drop(t(&[2, 3]).reshape(&[4, -1])));
+    assert!(
+        m.contains("reshape") && m.contains("[2, 3]") && m.contains("[4, -1]"),
+        "{m}"
+    );
+    let m = panic_message(|| drop(t(&[2, 3]).reshape(&[-1, -1])));
+    assert!(m.contains("reshape"), "{m}");
+    let m = panic_message(|| drop(t(&[2, 3]).expand(&[3, 3])));
+    assert!(
+        m.contains("expand") && m.contains("[2, 3]") && m.contains("[3, 3]"),
+        "{m}"
+    );
+    let m = panic_message(|| drop(t(&[2, 3]).shrink(&[(0, 3), (0, 3)])));
+    assert!(m.contains("shrink"), "{m}");
+}
+
+#[test]
+fn from_slice_with_wrong_length_is_an_error() {
+    let e = Tensor::from_slice_on(&[1.0f32, 2.0, 3.0], &[2, 2], &Device::cpu()).unwrap_err();
+    assert!(matches!(
+        e,
+        Error::DataLength {
+            len: 3,
+            expected: 4,
+            ..
+        }
+    ));
+    let m = e.to_string();
+    assert!(
+        m.contains("from_slice") && m.contains("3") && m.contains("[2, 2]") && m.contains("4"),
+        "{m}"
+    );
+}
+
+#[test]
+fn to_vec_with_wrong_type_is_an_error() {
+    let x = t(&[3]);
+    let e = x.to_vec::<i32>().unwrap_err();
+    assert!(matches!(
+        e,
+        Error::DTypeMismatch {
+            requested: DType::I32,
+            actual: DType::F32
+        }
+    ));
+    assert!(
+        e.to_string().contains("i32") && e.to_string().contains("f32"),
+        "{e}"
+    );
+    assert_eq!(x.cast(DType::I32).to_vec::<i32>().unwrap(), vec![1, 1, 1]);
+}
+
+#[test]
+fn cross_device_ops_name_both_devices() {
+    let m = panic_message(|| {
+        let other =
+            Device::gpu().unwrap_or_else(|_| panic!("different devices (no gpu: CPU and CPU)"));
+        drop(t(&[2]).add(&Tensor::from_slice_on(&[1.0f32, 2.0], &[2], &other).unwrap()))
+    });
+    assert!(m.contains("different devices"), "{m}");
+}
+
+#[test]
+fn int_ops_without_float_meaning_are_refused() {
+    let i = Tensor::from_slice_on(&[1i32, 2], &[2], &Device::cpu()).unwrap();
+    let b = i.gt(&i);
+    let m = panic_message(|| drop(b.neg()));
+    assert!(m.contains("neg") && m.contains("bool"), "{m}");
+}

@@ -1,0 +1,516 @@
+//! Every op, dtype and shape class, checked three ways: graph oracle, CPU interpreter, wgpu.
+
+mod common;
+use common::*;
+use kiln::{DType, Tensor};
+
+/// Shapes covering scalars, empty tensors, size-1 dims and odd sizes.
+const SHAPES: &[&[usize]] = &[
+    &[],
+    &[0],
+    &[1],
+    &[7],
+    &[3, 5],
+    &[1, 4],
+    &[2, 0, 3],
+    &[3, 1, 5],
+    &[2, 3, 4],
+    &[65, 3],
+];
+const ALL: &[DType] = &[DType::F32, DType::I32, DType::U32, DType::Bool];
+
+#[test]
+fn float_unary_ops() {
+    type F = fn(&Tensor) -> Tensor;
+    let ops: &[(&str, F)] = &[
+        ("neg", |x| x.neg()),
+        ("exp", |x| x.exp()),
+        ("exp2", |x| x.exp2()),
+        ("sin", |x| x.sin()),
+        ("cos", |x| x.cos()),
+        ("tanh", |x| x.tanh()),
+        ("sigmoid", |x| x.sigmoid()),
+        ("relu", |x| x.relu()),
+        ("abs", |x| x.abs()),
+    ];
+    for (name, op) in ops {
+        for (i, shape) in SHAPES.iter().enumerate() {
+            check3(
+                &format!("{name} {shape:?}"),
+                &[rand_input(DType::F32, shape, i as u64)],
+                |t| op(&t[0]),
+            );
+        }
+    }
+    type P = fn(&Tensor) -> Tensor;
+    let positive: &[(&str, P)] = &[
+        ("log", |x| x.log()),
+        ("log2", |x| x.log2()),
+        ("sqrt", |x| x.sqrt()),
+        ("rsqrt", |x| x.rsqrt()),
+        ("recip", |x| x.recip()),
+    ];
+    for (name, op) in positive {
+        for (i, shape) in SHAPES.iter().enumerate() {
+            check3(
+                &format!("{name} {shape:?}"),
+                &[positive_input(shape, i as u64)],
+                |t| op(&t[0]),
+            );
+        }
+    }
+}
+
+#[test]
+fn unary_ops_on_integers_promote_to_float() {
+    for d in [DType::I32, DType::U32, DType::Bool] {
+        let x = rand_input(d, &[3, 5], 7);
+        check3(&format!("exp of {d}"), &[x.clone()], |t| {
+            assert_eq!(t[0].exp().dtype(), DType::F32);
+            t[0].cast(DType::F32).mul_scalar_for_test(0.1).exp()
+        });
+        check3(&format!("abs of {d}"), &[x.clone()], |t| t[0].abs());
+        check3(&format!("relu of {d}"), &[x], |t| t[0].relu());
+    }
+    check3("neg i32", &[rand_input(DType::I32, &[9], 1)], |t| {
+        t[0].neg()
+    });
+    check3("neg u32 wraps", &[rand_input(DType::U32, &[9], 1)], |t| {
+        t[0].neg()
+    });
+}
+
+trait TestExt {
+    fn mul_scalar_for_test(&self, v: f32) -> Tensor;
+}
+impl TestExt for Tensor {
+    fn mul_scalar_for_test(&self, v: f32) -> Tensor {
+        self * v
+    }
+}
+
+#[test]
+fn binary_ops_every_dtype() {
+    type B = fn(&Tensor, &Tensor) -> Tensor;
+    let ops: &[(&str, B)] = &[
+        ("add", |a, b| a.add(b)),
+        ("mul", |a, b| a.mul(b)),
+        ("maximum", |a, b| a.maximum(b)),
+        ("minimum", |a, b| a.minimum(b)),
+        ("lt", |a, b| a.lt(b)),
+        ("le", |a, b| a.le(b)),
+        ("gt", |a, b| a.gt(b)),
+        ("ge", |a, b| a.ge(b)),
+        ("eq", |a, b| a.eq(b)),
+        ("ne", |a, b| a.ne(b)),
+    ];
+    for &d in ALL {
+        for (name, op) in ops {
+            for (i, shape) in [&[5][..], &[2, 3], &[0, 2], &[]].iter().enumerate() {
+                let (a, b) = (
+                    rand_input(d, shape, 10 + i as u64),
+                    rand_input(d, shape, 20 + i as u64),
+                );
+                check3(&format!("{name} {d} {shape:?}"), &[a, b], |t| {
+                    op(&t[0], &t[1])
+                });
+            }
+        }
+        if d != DType::Bool {
+            let (a, b) = (rand_input(d, &[4, 3], 3), rand_input(d, &[4, 3], 4));
+            check3(&format!("sub {d}"), &[a, b], |t| t[0].sub(&t[1]));
+        }
+    }
+}
+
+#[test]
+fn division_and_pow() {
+    let a = rand_input(DType::F32, &[3, 7], 1);
+    let b = positive_input(&[3, 7], 2);
+    check3("div f32", &[a.clone(), b.clone()], |t| t[0].div(&t[1]));
+    check3(
+        "div i32 is true division",
+        &[
+            rand_input(DType::I32, &[9], 3),
+            Input {
+                data: Data::I32(vec![1, 2, 3, 4, 5, 6, 7, -8, 9]),
+                shape: vec![9],
+            },
+        ],
+        |t| {
+            let q = t[0].div(&t[1]);
+            assert_eq!(q.dtype(), DType::F32);
+            q
+        },
+    );
+    check3("pow positive base", &[b.clone(), a.clone()], |t| {
+        t[0].pow(&t[1])
+    });
+    let base = Input {
+        data: Data::F32(vec![-2.0, -2.0, -1.5, 0.0, 0.0, 3.0]),
+        shape: vec![6],
+    };
+    let exp = Input {
+        data: Data::F32(vec![2.0, 3.0, 0.5, 0.0, 2.0, -1.0]),
+        shape: vec![6],
+    };
+    check3("pow signs and zeros", &[base, exp], |t| t[0].pow(&t[1]));
+}
+
+#[test]
+fn broadcasting_and_promotion() {
+    let cases: &[(&[usize], &[usize])] = &[
+        (&[3, 4], &[4]),
+        (&[3, 1], &[1, 5]),
+        (&[2, 1, 3], &[4, 1]),
+        (&[], &[2, 3]),
+        (&[0, 3], &[3]),
+        (&[1], &[5]),
+    ];
+    for (i, (sa, sb)) in cases.iter().enumerate() {
+        let (a, b) = (
+            rand_input(DType::F32, sa, i as u64),
+            rand_input(DType::F32, sb, 50 + i as u64),
+        );
+        check3(&format!("broadcast {sa:?} {sb:?}"), &[a, b], |t| {
+            &t[0] * &t[1] + &t[0]
+        });
+    }
+    for (da, db, want) in [
+        (DType::Bool, DType::U32, DType::U32),
+        (DType::U32, DType::I32, DType::I32),
+        (DType::I32, DType::F32, DType::F32),
+        (DType::Bool, DType::F32, DType::F32),
+    ] {
+        let (a, b) = (rand_input(da, &[2, 3], 1), rand_input(db, &[3], 2));
+        check3(&format!("promote {da}+{db}"), &[a, b], |t| {
+            let r = t[0].add(&t[1]);
+            assert_eq!(r.dtype(), want, "{da} + {db}");
+            r
+        });
+    }
+    check3(
+        "scalar operators",
+        &[rand_input(DType::F32, &[2, 3], 9)],
+        |t| {
+            let x = &t[0];
+            (2.0f32 * x - 1.0f32) / 3.0f32 + (1.0f32 - x) * 0.5f32 + -x
+        },
+    );
+    check3(
+        "f32 scalar promotes ints",
+        &[rand_input(DType::I32, &[4], 9)],
+        |t| {
+            let r = &t[0] * 0.5f32;
+            assert_eq!(r.dtype(), DType::F32);
+            r
+        },
+    );
+}
+
+#[test]
+fn where_and_cast() {
+    let c = rand_input(DType::Bool, &[3, 4], 1);
+    let a = rand_input(DType::F32, &[4], 2);
+    let b = rand_input(DType::I32, &[3, 1], 3);
+    check3("where broadcasts and promotes", &[c, a, b], |t| {
+        t[0].where_(&t[1], &t[2])
+    });
+    for &from in ALL {
+        for &to in ALL {
+            check3(
+                &format!("cast {from}->{to}"),
+                &[rand_input(from, &[11], 4)],
+                |t| t[0].cast(to),
+            );
+        }
+    }
+    let special = Input {
+        data: Data::F32(vec![-2.7, 2.7, -0.0, 1e10, -1e10, 0.5]),
+        shape: vec![6],
+    };
+    check3("cast edge values", &[special], |t| {
+        t[0].cast(DType::I32)
+            .add(&t[0].cast(DType::U32).cast(DType::I32))
+    });
+}
+
+#[test]
+fn reductions_every_axis_and_dtype() {
+    for &d in ALL {
+        for (i, shape) in [
+            &[7][..],
+            &[3, 5],
+            &[2, 3, 4],
+            &[4, 1, 3],
+            &[0, 3],
+            &[3, 0],
+            &[1],
+        ]
+        .iter()
+        .enumerate()
+        {
+            let x = rand_input(d, shape, 100 + i as u64);
+            let nd = shape.len() as isize;
+            for axis in -nd..nd {
+                check3(
+                    &format!("sum {d} {shape:?} axis {axis}"),
+                    &[x.clone()],
+                    |t| t[0].sum(&[axis]),
+                );
+                check3(
+                    &format!("max {d} {shape:?} axis {axis}"),
+                    &[x.clone()],
+                    |t| t[0].max(&[axis]),
+                );
+                check3(
+                    &format!("min {d} {shape:?} keepdim {axis}"),
+                    &[x.clone()],
+                    |t| t[0].min_keepdim(&[axis]),
+                );
+                check3(
+                    &format!("mean {d} {shape:?} axis {axis}"),
+                    &[x.clone()],
+                    |t| t[0].mean(&[axis]),
+                );
+            }
+            check3(&format!("sum_all {d} {shape:?}"), &[x.clone()], |t| {
+                t[0].sum_all()
+            });
+            if !shape.contains(&0) {
+                check3(&format!("max_all {d} {shape:?}"), &[x.clone()], |t| {
+                    t[0].max_all()
+                });
+                check3(&format!("min_all {d} {shape:?}"), &[x.clone()], |t| {
+                    t[0].min_all()
+                });
+            }
+            check3(&format!("mean_all {d} {shape:?}"), &[x.clone()], |t| {
+                t[0].mean_all()
+            });
+        }
+    }
+    let x = rand_input(DType::F32, &[3, 4, 5], 7);
+    check3("sum two axes", &[x.clone()], |t| t[0].sum(&[0, 2]));
+    check3("sum_keepdim two axes", &[x.clone()], |t| {
+        t[0].sum_keepdim(&[-1, 0])
+    });
+    check3("max of negative axes", &[x.clone()], |t| t[0].max(&[-2]));
+    check3("prod", &[positive_input(&[3, 4], 1)], |t| t[0].prod(&[1]));
+    // A large full reduction goes through the grouped (workgroup-shared) path.
+    check3_tol(
+        "large sum_all",
+        &[rand_input(DType::F32, &[70001], 8)],
+        1e-3,
+        1e-3,
+        |t| t[0].sum_all(),
+    );
+    check3(
+        "large max over rows",
+        &[rand_input(DType::F32, &[3, 3001], 9)],
+        |t| t[0].max(&[1]),
+    );
+    check3(
+        "large i32 sum",
+        &[rand_input(DType::I32, &[5000], 9)],
+        |t| t[0].sum_all(),
+    );
+}
+
+#[test]
+fn composites() {
+    for (i, shape) in [&[2, 5][..], &[3, 1], &[1, 7], &[4, 3, 6]]
+        .iter()
+        .enumerate()
+    {
+        let x = rand_input(DType::F32, shape, i as u64);
+        check3(&format!("softmax {shape:?}"), &[x.clone()], |t| {
+            t[0].softmax(-1)
+        });
+        check3(&format!("softmax axis 0 {shape:?}"), &[x.clone()], |t| {
+            t[0].softmax(0)
+        });
+        check3(&format!("log_softmax {shape:?}"), &[x.clone()], |t| {
+            t[0].log_softmax(-1)
+        });
+    }
+}
+
+#[test]
+fn movement_ops_are_views() {
+    let x = rand_input(DType::F32, &[2, 3, 4], 1);
+    check3("reshape", &[x.clone()], |t| t[0].reshape(&[4, -1]));
+    check3("reshape to 1d", &[x.clone()], |t| t[0].reshape(&[-1]));
+    check3("permute", &[x.clone()], |t| t[0].permute(&[2, 0, 1]));
+    check3("transpose", &[x.clone()], |t| t[0].transpose(0, -1));
+    check3("reshape of permute", &[x.clone()], |t| {
+        t[0].permute(&[1, 2, 0]).reshape(&[6, 4])
+    });
+    check3("permute of reshape", &[x.clone()], |t| {
+        t[0].reshape(&[6, 4]).permute(&[1, 0])
+    });
+    check3("expand", &[rand_input(DType::F32, &[3, 1], 2)], |t| {
+        t[0].expand(&[2, 3, 5])
+    });
+    check3("pad", &[x.clone()], |t| t[0].pad(&[(1, 0), (0, 2), (1, 1)]));
+    check3("shrink", &[x.clone()], |t| {
+        t[0].shrink(&[(1, 2), (0, 3), (1, 3)])
+    });
+    check3("flip", &[x.clone()], |t| t[0].flip(&[0, 2]));
+    check3("pad of computed value is zero", &[x.clone()], |t| {
+        t[0].exp().pad(&[(0, 0), (2, 1), (0, 0)])
+    });
+    check3("shrink of pad", &[x.clone()], |t| {
+        t[0].pad(&[(1, 1), (1, 1), (1, 1)])
+            .shrink(&[(0, 3), (1, 5), (2, 6)])
+    });
+    check3("pad of pad", &[x.clone()], |t| {
+        t[0].pad(&[(1, 0), (0, 1), (0, 0)])
+            .flip(&[1])
+            .pad(&[(0, 2), (1, 0), (3, 0)])
+    });
+    check3("flip of shrink of permute", &[x.clone()], |t| {
+        t[0].permute(&[2, 1, 0])
+            .shrink(&[(1, 4), (0, 2), (0, 2)])
+            .flip(&[0, 1])
+    });
+    check3("contiguous", &[x.clone()], |t| {
+        t[0].permute(&[2, 0, 1]).contiguous()
+    });
+    check3("views feed math", &[x.clone()], |t| {
+        t[0].transpose(0, 2)
+            .add(&t[0].flip(&[0, 1, 2]).permute(&[2, 1, 0]))
+    });
+    check3("empty views", &[rand_input(DType::F32, &[0, 3], 1)], |t| {
+        t[0].transpose(0, 1).pad(&[(1, 0), (0, 0)])
+    });
+    check3(
+        "size-1 expand then reduce",
+        &[rand_input(DType::I32, &[1, 4], 1)],
+        |t| t[0].expand(&[5, 4]).sum(&[0]),
+    );
+    for &d in ALL {
+        check3(
+            &format!("views of {d}"),
+            &[rand_input(d, &[3, 4], 2)],
+            |t| t[0].flip(&[1]).pad(&[(0, 1), (2, 0)]).transpose(0, 1),
+        );
+    }
+}
+
+#[test]
+fn matmul_shapes() {
+    let cases: &[(&[usize], &[usize])] = &[
+        (&[3, 4], &[4, 5]),
+        (&[4], &[4, 5]),
+        (&[3, 4], &[4]),
+        (&[4], &[4]),
+        (&[2, 3, 4], &[4, 5]),
+        (&[2, 1, 3, 4], &[3, 4, 2]),
+        (&[1, 1], &[1, 1]),
+        (&[7, 13], &[13, 3]),
+        (&[3, 0], &[0, 2]),
+    ];
+    for (i, (sa, sb)) in cases.iter().enumerate() {
+        let (a, b) = (
+            rand_input(DType::F32, sa, i as u64),
+            rand_input(DType::F32, sb, 30 + i as u64),
+        );
+        check3(&format!("matmul {sa:?} @ {sb:?}"), &[a, b], |t| {
+            t[0].matmul(&t[1])
+        });
+    }
+    let (a, b) = (
+        rand_input(DType::I32, &[3, 4], 1),
+        rand_input(DType::I32, &[4, 2], 2),
+    );
+    check3("matmul i32", &[a, b], |t| t[0].matmul(&t[1]));
+    let (a, b, bias) = (
+        rand_input(DType::F32, &[5, 6], 1),
+        rand_input(DType::F32, &[6, 3], 2),
+        rand_input(DType::F32, &[3], 3),
+    );
+    check3("relu(a@b + bias)", &[a, b, bias], |t| {
+        t[0].matmul(&t[1]).add(&t[2]).relu()
+    });
+    let (a, b) = (
+        rand_input(DType::F32, &[6, 5], 1),
+        rand_input(DType::F32, &[6, 4], 2),
+    );
+    check3("a.T @ b", &[a, b], |t| t[0].transpose(0, 1).matmul(&t[1]));
+}
+
+#[test]
+fn realize_together_shares_work() {
+    for dev in devices() {
+        let x = rand_input(DType::F32, &[6, 7], 1).on(&dev);
+        let (s, m, mx) = (x.sum(&[0]), x.mean(&[0]), x.max(&[0]));
+        kiln::realize(&[&s, &m, &mx]).unwrap();
+        let xs: Vec<f32> = x.to_vec().unwrap();
+        let want_s: Vec<f32> = (0..7)
+            .map(|j| (0..6).map(|i| xs[i * 7 + j]).sum())
+            .collect();
+        let got_s: Vec<f32> = s.to_vec().unwrap();
+        let got_m: Vec<f32> = m.to_vec().unwrap();
+        for j in 0..7 {
+            assert!((got_s[j] - want_s[j]).abs() < 1e-4);
+            assert!((got_m[j] - want_s[j] / 6.0).abs() < 1e-4);
+        }
+        assert_eq!(mx.to_vec::<f32>().unwrap().len(), 7);
+    }
+}
+
+#[test]
+fn constructors_and_inspection() {
+    for dev in devices() {
+        let z = Tensor::zeros_on(&[2, 3], DType::F32, &dev);
+        assert_eq!(z.to_vec::<f32>().unwrap(), vec![0.0; 6]);
+        let o = Tensor::ones_on(&[4], DType::I32, &dev);
+        assert_eq!(o.to_vec::<i32>().unwrap(), vec![1; 4]);
+        let f = Tensor::full_on(&[2], 2.5, DType::F32, &dev);
+        assert_eq!(f.to_vec::<f32>().unwrap(), vec![2.5, 2.5]);
+        let b = Tensor::full_on(&[3], 1.0, DType::Bool, &dev);
+        assert_eq!(b.to_vec::<bool>().unwrap(), vec![true; 3]);
+        let e = Tensor::from_slice_on::<f32>(&[], &[0, 4], &dev).unwrap();
+        assert_eq!((e.numel(), e.ndim(), e.shape()), (0, 2, &[0usize, 4][..]));
+        assert_eq!(e.exp().to_vec::<f32>().unwrap(), Vec::<f32>::new());
+        let x = Tensor::from_slice_on(&[1u32, 2, 3], &[3], &dev).unwrap();
+        assert_eq!(
+            (x.dtype(), x.device(), x.is_realized()),
+            (DType::U32, &dev, true)
+        );
+        let y = &x.cast(DType::F32) * 2.0f32;
+        assert!(!y.is_realized());
+        let dbg = format!("{y:?}");
+        assert!(
+            dbg.contains("shape=[3]") && dbg.contains("f32") && dbg.contains("realized=false"),
+            "{dbg}"
+        );
+        assert!(!y.is_realized(), "Debug must not compute");
+        y.realize().unwrap();
+        assert!(y.is_realized());
+        assert_eq!(
+            y.item::<f32>()
+                .err()
+                .map(|e| e.to_string().contains("item")),
+            Some(true)
+        );
+        assert_eq!(y.sum_all().item::<f32>().unwrap(), 12.0);
+    }
+    let s = Tensor::scalar(3.0f32);
+    assert_eq!((s.ndim(), s.numel()), (0, 1));
+}
+
+#[test]
+fn tensors_move_between_devices() {
+    let Some(gpu) = gpu() else { return };
+    let cpu = kiln::Device::cpu();
+    let x = Tensor::from_slice_on(&[1.0f32, 2.0, 3.0], &[3], &cpu).unwrap();
+    let g = (&x * 2.0f32).to(&gpu).unwrap();
+    assert_eq!(g.device(), &gpu);
+    let back = g.exp().to(&cpu).unwrap();
+    let want: Vec<f32> = [2.0f32, 4.0, 6.0].iter().map(|v| v.exp()).collect();
+    for (a, b) in back.to_vec::<f32>().unwrap().iter().zip(want) {
+        assert!((a - b).abs() <= 1e-3 * b);
+    }
+}
