@@ -136,7 +136,14 @@ pub fn linearize(ast: &KernelAst, shaped: &Shaped) -> Program {
         .iter()
         .map(|&(r, op, _)| lz.push(UOp::DefineAcc(op.identity(ast.dtypes[r])), ast.dtypes[r]))
         .collect();
-    if !reduces.is_empty() {
+    // An empty reduce domain (a 0-sized reduce axis) never runs its body: the accumulators
+    // keep their identity, and no load with an impossible index is emitted.
+    let empty_reduce = red_guard.is_never() || reduce_parts.iter().any(|p| p.size == 0);
+    if !reduces.is_empty() && empty_reduce {
+        for (&(r, _, _), &acc) in reduces.iter().zip(&accs) {
+            lz.reduce_values.insert(r, acc);
+        }
+    } else if !reduces.is_empty() {
         for (j, p) in reduce_parts.iter().enumerate() {
             let r = lz.open(UOp::Range { end: p.size as i64 });
             lz.var_refs[2 + j] = r;
@@ -429,10 +436,14 @@ impl Linearizer<'_> {
             AstNode::Load { buf, index, valid } => {
                 let valid =
                     valid.substitute(&|v| self.axis_value[v as usize].clone(), &self.ranges);
-                if valid.is_never() {
+                let index = self.subst(&index);
+                let numel = self.ast.bufs[buf].numel as i64;
+                let impossible = index.as_const().is_some_and(|i| i < 0 || i >= numel);
+                if valid.is_never() || impossible {
+                    // Never read: either masked off, or code that no valid lane reaches.
                     self.constant(Scalar::from_f64(0.0, d))
                 } else {
-                    let index = self.lin(&self.subst(&index));
+                    let index = self.lin(&index);
                     let valid = (!valid.is_always()).then(|| self.valid(&valid));
                     self.push(UOp::Load { buf, index, valid }, d)
                 }
