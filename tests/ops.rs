@@ -514,3 +514,15 @@ fn tensors_move_between_devices() {
         assert!((a - b).abs() <= 1e-3 * b);
     }
 }
+
+#[test]
+fn tensors_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Tensor>();
+    assert_send_sync::<kiln::Device>();
+    let x = Tensor::from_slice_on(&[1.0f32, 2.0], &[2], &kiln::Device::cpu()).unwrap();
+    let y = std::thread::spawn(move || (&x * 3.0f32).to_vec::<f32>().unwrap())
+        .join()
+        .unwrap();
+    assert_eq!(y, vec![3.0, 6.0]);
+}
