@@ -82,7 +82,9 @@ pub fn default_device() -> Result<Device> {
             match std::env::var("KILN_DEVICE").as_deref() {
                 Ok("cpu") if !require => return Ok(Device::cpu()),
                 Ok("cpu") => return Err("KILN_DEVICE=cpu contradicts KILN_REQUIRE_GPU=1".into()),
-                Ok("gpu") | Ok("wgpu") => return Device::gpu().map_err(|e| e.to_string()),
+                Ok("gpu") | Ok("wgpu") => {
+                    return Device::gpu().map_err(|e| format!("KILN_DEVICE=gpu: {e}"))
+                }
                 Ok(other) if !other.is_empty() => {
                     return Err(format!("KILN_DEVICE={other} is not one of cpu, gpu"));
                 }
