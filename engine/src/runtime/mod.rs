@@ -62,7 +62,10 @@ impl Device {
         GPU.get_or_init(|| {
             wgpu::WgpuDevice::new()
                 .map(|d| Device::wrap(Backend::Wgpu(d)))
-                .map_err(|e| e.to_string())
+                .map_err(|e| match e {
+                    Error::Device(msg) => msg,
+                    other => other.to_string(),
+                })
         })
         .clone()
         .map_err(Error::Device)
