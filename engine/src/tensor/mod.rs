@@ -18,13 +18,13 @@ use crate::runtime::Device;
 /// until a value is read or [`Tensor::realize`] is called.
 ///
 /// ```
-/// use kiln::{Device, Tensor};
+/// use kiln_engine::{Device, Tensor};
 /// let dev = Device::cpu();
 /// let a = Tensor::from_slice_on(&[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3], &dev)?;
 /// let b = Tensor::from_slice_on(&[0.5f32, 1.0, 2.0], &[3], &dev)?;
 /// let y = (&a * &b).sum(&[1]); // lazy: nothing has run yet
 /// assert_eq!(y.to_vec::<f32>()?, vec![8.5, 19.0]);
-/// # Ok::<(), kiln::Error>(())
+/// # Ok::<(), kiln_engine::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct Tensor {
