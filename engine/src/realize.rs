@@ -18,6 +18,7 @@ type ProgramKey = (
     usize, /* max local */
 );
 
+/// Programs are never evicted: devices key their compiled pipelines by program address.
 fn program_cache() -> &'static Mutex<HashMap<ProgramKey, Arc<Program>>> {
     static CACHE: OnceLock<Mutex<HashMap<ProgramKey, Arc<Program>>>> = OnceLock::new();
     CACHE.get_or_init(Default::default)

@@ -42,6 +42,9 @@ pub(crate) struct WgpuDevice {
     pooled_bytes: AtomicUsize,
     in_use: AtomicUsize,
     pipelines: Mutex<HashMap<String, Arc<Pipeline>>>,
+    /// Compiled form of each program, keyed by the program's address: programs live in the
+    /// process-wide program cache for good, so a launch of a cached program skips rendering.
+    by_program: Mutex<HashMap<usize, Compiled>>,
 }
 
 /// Freed buffers kept for reuse, at most this many bytes.
@@ -103,6 +106,7 @@ impl WgpuDevice {
             pooled_bytes: AtomicUsize::new(0),
             in_use: AtomicUsize::new(0),
             pipelines: Mutex::new(HashMap::new()),
+            by_program: Mutex::new(HashMap::new()),
         })
     }
 
@@ -213,6 +217,19 @@ impl WgpuDevice {
 
     /// Validates with naga, then builds (or fetches from the cache) the pipeline.
     pub fn compile(&self, program: &Arc<Program>) -> Result<Compiled> {
+        let key = Arc::as_ptr(program) as usize;
+        if let Some(c) = self.by_program.lock().unwrap().get(&key) {
+            return Ok(c.clone());
+        }
+        let compiled = self.compile_source(program)?;
+        self.by_program
+            .lock()
+            .unwrap()
+            .insert(key, compiled.clone());
+        Ok(compiled)
+    }
+
+    fn compile_source(&self, program: &Arc<Program>) -> Result<Compiled> {
         let source = wgsl::render(program);
         if let Some(p) = self.pipelines.lock().unwrap().get(&source) {
             return Ok(Compiled {
