@@ -68,7 +68,6 @@ pub fn schedule(targets: &[NodeRef]) -> Vec<Step> {
         .filter(|n| !n.is_realized() && matches!(n.op, Op::Contiguous))
         .map(|n| n.id)
         .collect();
-    let by_id: HashMap<u64, NodeRef> = nodes.iter().map(|n| (n.id, n.clone())).collect();
 
     // Fixpoint: materialize reductions until every remaining one fuses cleanly.
     let (roots, walks) = loop {
@@ -116,7 +115,7 @@ pub fn schedule(targets: &[NodeRef]) -> Vec<Step> {
     let mut kernel_roots: Vec<NodeRef> = vec![];
     for root in &roots {
         if let Some(base) = reshape_of_barrier(root, &forced) {
-            steps.push((root.clone(), Some(base)));
+            steps.push((root.clone(), base));
         } else {
             kernel_roots.push(root.clone());
         }
@@ -173,7 +172,6 @@ pub fn schedule(targets: &[NodeRef]) -> Vec<Step> {
     while !pending_groups.is_empty() || !pending_alias.is_empty() {
         let before = pending_groups.len() + pending_alias.len();
         pending_alias.retain(|(node, base)| {
-            let base = base.as_ref().expect("alias has a base");
             if done.contains(&base.id) {
                 ordered.push(Step::Alias {
                     node: node.clone(),
@@ -196,9 +194,7 @@ pub fn schedule(targets: &[NodeRef]) -> Vec<Step> {
                 for m in &members {
                     done.insert(m.id);
                 }
-                ordered.push(Step::Kernel(lower_kernel(
-                    dom, &members, &walks, &forced, &by_id,
-                )));
+                ordered.push(Step::Kernel(lower_kernel(dom, &members, &walks, &forced)));
             } else {
                 i += 1;
             }
@@ -322,7 +318,6 @@ fn lower_kernel(
     roots: &[NodeRef],
     walks: &HashMap<u64, Walk>,
     forced: &HashSet<u64>,
-    _by_id: &HashMap<u64, NodeRef>,
 ) -> ScheduleItem {
     let ast = KernelAst::new(full_shape, reduce_axes);
     let ranges = ast.var_ranges();
