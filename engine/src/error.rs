@@ -41,6 +41,14 @@ pub enum Error {
         wgsl: String,
     },
 
+    /// An opt list that does not fit a kernel (see [`crate::OptError`]).
+    #[error("opts: {0}")]
+    Opt(#[from] crate::codegen::opt::OptError),
+
+    /// `Schedule::run` after some of its kernels' outputs were realized by another realize.
+    #[error("schedule: some of its outputs were realized since it was made; call kiln::schedule again")]
+    StaleSchedule,
+
     /// A device buffer could not be allocated or mapped.
     #[error("memory: {0}")]
     Memory(String),

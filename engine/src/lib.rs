@@ -11,6 +11,7 @@ pub mod dtype;
 pub mod error;
 pub mod graph;
 pub mod ops;
+mod kernel;
 mod realize;
 pub mod runtime;
 pub mod schedule;
@@ -22,7 +23,10 @@ pub use dtype::{DType, Element, Scalar};
 pub use error::{Error, Result};
 pub use graph::oracle::HostArray;
 pub use runtime::Device;
-pub use tensor::{default_device, eval_mode, realize, set_eval_mode, EvalMode, Tensor};
+pub use codegen::opt::{Opt, OptError, OptOp};
+pub use kernel::{Kernel, Schedule};
+pub use runtime::DeviceLimits;
+pub use tensor::{default_device, eval_mode, realize, schedule, set_eval_mode, EvalMode, Tensor};
 
 /// Live graph nodes in this process (for leak tests).
 pub fn live_nodes() -> usize {

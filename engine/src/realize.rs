@@ -1,28 +1,20 @@
-//! Realization: schedule → compile (cached) → allocate → launch → attach buffers.
+//! Realization: plan (schedule → kernels with opts) → execute (allocate → launch → attach).
+//!
+//! `realize()` plans with the heuristics' opts and executes at once; `kiln::schedule` returns
+//! the plan as a [`Schedule`] whose opts the caller may change before `Schedule::run` executes
+//! it through the same path.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::codegen::ast::KernelAst;
-use crate::codegen::ir::Program;
+use crate::codegen::opt::{heuristic_opts, Opt};
 use crate::debug;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::graph::NodeRef;
-use crate::runtime::{Buffer, Device, Launch};
+use crate::kernel::{Kernel, Planned, Schedule};
+use crate::runtime::{Buffer, Device, DeviceLimits, Launch};
 use crate::schedule::{schedule, Step};
-
-type ProgramKey = (
-    KernelAst,
-    bool,  /* cpu */
-    bool,  /* noopt */
-    usize, /* max local */
-);
-
-/// Programs are never evicted: devices key their compiled pipelines by program address.
-fn program_cache() -> &'static Mutex<HashMap<ProgramKey, Arc<Program>>> {
-    static CACHE: OnceLock<Mutex<HashMap<ProgramKey, Arc<Program>>>> = OnceLock::new();
-    CACHE.get_or_init(Default::default)
-}
 
 /// One realize at a time: schedules read node state that realizes write.
 fn realize_lock() -> &'static Mutex<()> {
@@ -30,11 +22,65 @@ fn realize_lock() -> &'static Mutex<()> {
     LOCK.get_or_init(Default::default)
 }
 
+/// The heuristics' choice per (kernel, device limits), so a repeated kernel skips them.
+fn heuristic_cache() -> &'static Mutex<HashMap<(Arc<KernelAst>, DeviceLimits), Vec<Opt>>> {
+    static CACHE: OnceLock<Mutex<HashMap<(Arc<KernelAst>, DeviceLimits), Vec<Opt>>>> =
+        OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
 static CUMULATIVE: Mutex<f64> = Mutex::new(0.0);
 
 /// Realizes every target (already realized ones are skipped), one schedule per device.
 pub fn realize_nodes(targets: &[NodeRef]) -> Result<()> {
     let _guard = realize_lock().lock().unwrap_or_else(|e| e.into_inner());
+    for (device, nodes) in by_device(targets) {
+        let plan = plan(&device, &nodes)?;
+        execute(&plan)?;
+    }
+    Ok(())
+}
+
+/// The schedule a realize of `targets` would run (all unrealized targets on one device).
+pub fn schedule_nodes(targets: &[NodeRef]) -> Result<Schedule> {
+    let _guard = realize_lock().lock().unwrap_or_else(|e| e.into_inner());
+    let groups = by_device(targets);
+    match groups.len() {
+        0 => {
+            let device = targets
+                .first()
+                .map(|t| t.device.clone())
+                .unwrap_or_else(Device::cpu);
+            plan(&device, &[])
+        }
+        1 => plan(&groups[0].0, &groups[0].1),
+        _ => {
+            let names: Vec<String> = groups.iter().map(|(d, _)| d.name()).collect();
+            Err(Error::Unsupported {
+                device: names.join(", "),
+                message: "schedule: the targets live on several devices; schedule each device's tensors separately".into(),
+            })
+        }
+    }
+}
+
+/// Executes a schedule made by [`schedule_nodes`] (with whatever opts it now has).
+pub fn run_schedule(s: Schedule) -> Result<()> {
+    let _guard = realize_lock().lock().unwrap_or_else(|e| e.into_inner());
+    if s.targets.iter().all(|t| t.is_realized()) {
+        return Ok(());
+    }
+    let stale = s.steps.iter().any(|step| match step {
+        Planned::Kernel { outputs, .. } => outputs.iter().any(|o| o.is_realized()),
+        Planned::Alias { node, .. } => node.is_realized(),
+    });
+    if stale {
+        return Err(Error::StaleSchedule);
+    }
+    execute(&s)
+}
+
+fn by_device(targets: &[NodeRef]) -> Vec<(Device, Vec<NodeRef>)> {
     let mut by_device: Vec<(Device, Vec<NodeRef>)> = vec![];
     for t in targets.iter().filter(|t| !t.is_realized()) {
         match by_device.iter_mut().find(|(d, _)| *d == t.device) {
@@ -43,64 +89,94 @@ pub fn realize_nodes(targets: &[NodeRef]) -> Result<()> {
             None => by_device.push((t.device.clone(), vec![t.clone()])),
         }
     }
-    for (device, nodes) in by_device {
-        realize_on(&device, &nodes)?;
-    }
-    Ok(())
+    by_device
 }
 
-fn realize_on(device: &Device, targets: &[NodeRef]) -> Result<()> {
+fn heuristics_for(ast: &Arc<KernelAst>, limits: &DeviceLimits) -> Vec<Opt> {
+    if debug::noopt() {
+        return vec![];
+    }
+    let key = (ast.clone(), limits.clone());
+    if let Some(o) = heuristic_cache().lock().unwrap().get(&key) {
+        return o.clone();
+    }
+    let opts = heuristic_opts(ast, limits);
+    heuristic_cache().lock().unwrap().insert(key, opts.clone());
+    opts
+}
+
+/// Schedules `targets` and builds each kernel with the heuristics' opts.
+fn plan(device: &Device, targets: &[NodeRef]) -> Result<Schedule> {
     let t0 = std::time::Instant::now();
     let steps = schedule(targets);
-    let sched_time = t0.elapsed().as_secs_f64();
-    debug::count_realize();
-
+    let schedule_seconds = t0.elapsed().as_secs_f64();
     let limits = device.limits();
-    let max_local = limits.max_workgroup_size.min(256);
+    let mut planned = vec![];
+    let mut kernels = vec![];
+    for step in steps {
+        match step {
+            Step::Alias { node, of } => planned.push(Planned::Alias { node, of }),
+            Step::Kernel(item) => {
+                let ast = Arc::new(item.ast);
+                let opts = heuristics_for(&ast, &limits);
+                kernels.push(Kernel::new(ast, &opts, device)?);
+                planned.push(Planned::Kernel {
+                    index: kernels.len() - 1,
+                    inputs: item.inputs,
+                    outputs: item.outputs,
+                });
+            }
+        }
+    }
+    Ok(Schedule {
+        device: device.clone(),
+        targets: targets.to_vec(),
+        steps: planned,
+        kernels,
+        schedule_seconds,
+    })
+}
+
+fn execute(s: &Schedule) -> Result<()> {
+    let device = &s.device;
+    debug::count_realize();
     let (mut hits, mut misses) = (0, 0);
     let mut produced: HashMap<u64, Arc<Buffer>> = HashMap::new();
     let mut launches = vec![];
-    let mut aliases = vec![];
+    let mut aliases = 0;
     let mut realized: Vec<(NodeRef, Arc<Buffer>)> = vec![];
     let buffer_of = |n: &NodeRef, produced: &HashMap<u64, Arc<Buffer>>| -> Arc<Buffer> {
         n.buffer()
             .or_else(|| produced.get(&n.id).cloned())
             .expect("scheduler orders producers first")
     };
-    for step in steps {
+    for step in &s.steps {
         match step {
-            Step::Alias { node, of } => {
-                let b = buffer_of(&of, &produced);
+            Planned::Alias { node, of } => {
+                let b = buffer_of(of, &produced);
                 produced.insert(node.id, b.clone());
-                aliases.push(node.clone());
-                realized.push((node, b));
+                aliases += 1;
+                realized.push((node.clone(), b));
             }
-            Step::Kernel(item) => {
-                let mut bufs: Vec<Arc<Buffer>> = item
-                    .inputs
-                    .iter()
-                    .map(|n| buffer_of(n, &produced))
-                    .collect();
-                for out in &item.outputs {
+            Planned::Kernel {
+                index,
+                inputs,
+                outputs,
+            } => {
+                let kernel = &s.kernels[*index];
+                let mut bufs: Vec<Arc<Buffer>> =
+                    inputs.iter().map(|n| buffer_of(n, &produced)).collect();
+                for out in outputs {
                     let b = Arc::new(device.alloc(out.numel(), out.dtype)?);
                     produced.insert(out.id, b.clone());
                     realized.push((out.clone(), b.clone()));
                     bufs.push(b);
                 }
-                if item.ast.output_numel() == 0 {
+                if kernel.kernel_ast().output_numel() == 0 {
                     continue; // nothing to compute for an empty output
                 }
-                let key = (item.ast, device.is_cpu(), debug::noopt(), max_local);
-                let cached = program_cache().lock().unwrap().get(&key).cloned();
-                let hit = cached.is_some();
-                let program = cached.unwrap_or_else(|| {
-                    let p = Arc::new(crate::codegen::compile(&key.0, max_local, key.2));
-                    program_cache()
-                        .lock()
-                        .unwrap()
-                        .insert(key.clone(), p.clone());
-                    p
-                });
+                let program = kernel.program().clone();
+                let hit = kernel.cache_hit();
                 if hit {
                     hits += 1;
                 } else {
@@ -110,7 +186,7 @@ fn realize_on(device: &Device, targets: &[NodeRef]) -> Result<()> {
                 let compiled = device.prepare(&program)?;
                 if !hit {
                     debug::print_program(
-                        &key.0,
+                        kernel.kernel_ast(),
                         &program,
                         compiled.wgsl.as_deref().map(|s| s.as_str()),
                     );
@@ -123,7 +199,7 @@ fn realize_on(device: &Device, targets: &[NodeRef]) -> Result<()> {
             }
         }
     }
-    debug::print_schedule(launches.len(), aliases.len(), sched_time, hits, misses);
+    debug::print_schedule(launches.len(), aliases, s.schedule_seconds, hits, misses);
     let timed = debug::level() >= 2;
     let times = device.run(&launches, timed)?;
     debug::count_launches(launches.len() as u64);

@@ -1,39 +1,59 @@
 //! The kernel AST: what one kernel computes, before any optimization.
 //!
-//! A kernel is a loop domain `full_shape` whose axes are either output axes or reduce axes, a
-//! list of global buffers, a hash-consed expression DAG over loads and constants, and the
-//! stores of its outputs. Index expressions are symbolic ([`Lin`]) over one variable per axis
-//! of `full_shape` (variable `i` ranges over `0..full_shape[i]`). Every `Reduce` node reduces
-//! over all reduce axes, so all reductions of a kernel share one loop nest. Outputs are stored
-//! contiguously, at the row-major index over the output axes.
+//! A kernel is a loop domain `full_shape` (one variable per axis: variable `i` ranges over
+//! `0..full_shape[i]`), a list of global buffers, a hash-consed expression DAG ([`Expr`] in a
+//! [`UniqueArena`]) over loads and constants, and the stores of its outputs.
+//!
+//! - Every [`AstNode::Reduce`] names the axes it reduces, as tinygrad's REDUCE keeps its
+//!   ranges. The axes that some reduce names are the kernel's *reduce axes*; the others are its
+//!   *output axes*. Several reduces may share their axes (one loop nest computes them all) or
+//!   reduce different axes, one after another, a later one reading an earlier one's result
+//!   (softmax: the max over one copy of the row, then the sum of `exp(x - max)` over another).
+//! - Every [`Store`] carries its own index and validity mask over the output axes, so outputs
+//!   need not be the row-major image of the loop domain.
+//! - Index expressions are symbolic ([`Lin`]) over the axis variables.
+//!
+//! Arena order is a topological order (an expression's operands come before it), which every
+//! analysis here relies on to stay linear in the number of distinct expressions.
 
-use std::collections::HashMap;
+use std::fmt;
 
 use crate::dtype::{DType, Scalar};
 use crate::ops::{BinaryOp, ReduceOp, UnaryOp};
 use crate::view::symbolic::{Lin, Valid};
 
-pub type AstRef = usize;
+use super::arena::{Handle, UniqueArena};
+
+/// A handle to an expression of a kernel AST.
+pub type ExprRef = Handle<Expr>;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum AstNode {
     /// `valid ? buf[index] : 0`.
-    Load {
-        buf: usize,
-        index: Lin,
-        valid: Valid,
-    },
-    /// (dtype, bits) of a constant.
-    Const(DType, u32),
-    Unary(UnaryOp, AstRef),
-    Binary(BinaryOp, AstRef, AstRef),
-    Where(AstRef, AstRef, AstRef),
-    /// Conversion to the given dtype (part of the node so casts to different dtypes differ).
-    Cast(DType, AstRef),
+    Load { buf: usize, index: Lin, valid: Valid },
+    /// The constant's bits (its dtype is the expression's).
+    Const(u32),
+    Unary(UnaryOp, ExprRef),
+    Binary(BinaryOp, ExprRef, ExprRef),
+    Where(ExprRef, ExprRef, ExprRef),
+    /// Conversion to the expression's dtype.
+    Cast(ExprRef),
     /// `valid ? src : 0`: the zeros of a padded computed value.
-    Gate(Valid, AstRef),
-    /// Reduction of `src` over every reduce axis of the kernel.
-    Reduce(ReduceOp, AstRef),
+    Gate(Valid, ExprRef),
+    /// Reduction of `src` over `axes` (sorted, non-empty) of the kernel's domain.
+    Reduce {
+        op: ReduceOp,
+        src: ExprRef,
+        axes: Vec<usize>,
+    },
+}
+
+/// One expression: an op and its dtype (part of the hash-consing key, so casts of one value
+/// to two dtypes stay two expressions).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Expr {
+    pub op: AstNode,
+    pub dtype: DType,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -43,26 +63,29 @@ pub struct BufArg {
     pub output: bool,
 }
 
+/// `if valid { buf[index] = value }`, over the output axes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Store {
+    pub buf: usize,
+    pub index: Lin,
+    pub valid: Valid,
+    pub value: ExprRef,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct KernelAst {
     pub full_shape: Vec<usize>,
-    /// Sorted indices of the reduce axes in `full_shape`.
-    pub reduce_axes: Vec<usize>,
     pub bufs: Vec<BufArg>,
-    pub nodes: Vec<AstNode>,
-    pub dtypes: Vec<DType>,
-    /// (output buffer, value) pairs.
-    pub stores: Vec<(usize, AstRef)>,
+    pub exprs: UniqueArena<Expr>,
+    pub stores: Vec<Store>,
 }
 
 impl KernelAst {
-    pub fn new(full_shape: Vec<usize>, reduce_axes: Vec<usize>) -> KernelAst {
+    pub fn new(full_shape: Vec<usize>) -> KernelAst {
         KernelAst {
             full_shape,
-            reduce_axes,
             bufs: vec![],
-            nodes: vec![],
-            dtypes: vec![],
+            exprs: UniqueArena::new(),
             stores: vec![],
         }
     }
@@ -72,9 +95,26 @@ impl KernelAst {
         self.full_shape.iter().map(|&d| (0, d as i64 - 1)).collect()
     }
 
+    /// Sorted axes reduced by some `Reduce`.
+    pub fn reduce_axes(&self) -> Vec<usize> {
+        let mut axes: Vec<usize> = self
+            .exprs
+            .iter()
+            .filter_map(|(_, e)| match &e.op {
+                AstNode::Reduce { axes, .. } => Some(axes.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        axes.sort_unstable();
+        axes.dedup();
+        axes
+    }
+
     pub fn output_axes(&self) -> Vec<usize> {
+        let red = self.reduce_axes();
         (0..self.full_shape.len())
-            .filter(|a| !self.reduce_axes.contains(a))
+            .filter(|a| !red.contains(a))
             .collect()
     }
 
@@ -85,16 +125,14 @@ impl KernelAst {
             .product()
     }
 
-    pub fn reduce_numel(&self) -> usize {
-        self.reduce_axes
+    pub fn has_reduce(&self) -> bool {
+        self.exprs
             .iter()
-            .map(|&a| self.full_shape[a])
-            .product()
+            .any(|(_, e)| matches!(e.op, AstNode::Reduce { .. }))
     }
 
-    /// The row-major index of the current element among the output axes.
-    pub fn output_index(&self) -> Lin {
-        let axes = self.output_axes();
+    /// The row-major index of the current element among the given axes.
+    pub fn row_major_index(&self, axes: &[usize]) -> Lin {
         let mut stride = 1i64;
         let mut flat = Lin::constant(0);
         for &a in axes.iter().rev() {
@@ -104,65 +142,169 @@ impl KernelAst {
         flat
     }
 
-    /// Adds a node (or returns the identical existing one).
-    pub fn push(
-        &mut self,
-        node: AstNode,
-        dtype: DType,
-        memo: &mut HashMap<AstNode, AstRef>,
-    ) -> AstRef {
-        if let Some(&r) = memo.get(&node) {
-            return r;
-        }
-        self.nodes.push(node.clone());
-        self.dtypes.push(dtype);
-        let r = self.nodes.len() - 1;
-        memo.insert(node, r);
-        r
+    /// Adds an expression (or returns the identical existing one).
+    pub fn push(&mut self, op: AstNode, dtype: DType) -> ExprRef {
+        self.exprs.insert(Expr { op, dtype })
     }
 
-    pub fn constant(&mut self, s: Scalar, memo: &mut HashMap<AstNode, AstRef>) -> AstRef {
-        self.push(AstNode::Const(s.dtype(), s.to_bits()), s.dtype(), memo)
+    pub fn constant(&mut self, s: Scalar) -> ExprRef {
+        self.push(AstNode::Const(s.to_bits()), s.dtype())
     }
 
-    /// Whether node `r` is (or depends on) a reduction result.
-    pub fn depends_on_reduce(&self, r: AstRef) -> bool {
-        match &self.nodes[r] {
-            AstNode::Reduce(..) => true,
-            AstNode::Load { .. } | AstNode::Const(..) => false,
-            AstNode::Unary(_, a) | AstNode::Cast(_, a) | AstNode::Gate(_, a) => {
-                self.depends_on_reduce(*a)
+    /// For every expression, the reduces it (transitively) reads, as a sorted list of handles.
+    /// One pass in arena order: linear in the number of expressions.
+    pub fn reduce_deps(&self) -> Vec<Vec<ExprRef>> {
+        let mut deps: Vec<Vec<ExprRef>> = Vec::with_capacity(self.exprs.len());
+        for (h, e) in self.exprs.iter() {
+            let mut d: Vec<ExprRef> = e
+                .op
+                .operands()
+                .into_iter()
+                .flat_map(|o| deps[o.index()].iter().copied())
+                .collect();
+            if matches!(e.op, AstNode::Reduce { .. }) {
+                d.push(h);
             }
-            AstNode::Binary(_, a, b) => self.depends_on_reduce(*a) || self.depends_on_reduce(*b),
-            AstNode::Where(c, a, b) => {
-                self.depends_on_reduce(*c)
-                    || self.depends_on_reduce(*a)
-                    || self.depends_on_reduce(*b)
-            }
+            d.sort_unstable();
+            d.dedup();
+            deps.push(d);
         }
+        deps
     }
 
-    /// Floating/integer ops per output element and reduce element (for GFLOPS in DEBUG).
+    /// Estimated ALU ops of the whole kernel (for GFLOPS in DEBUG): each ALU expression
+    /// counts once per point of the loop axes its value varies over. One pass in arena order.
     pub fn flop_estimate(&self) -> u64 {
-        let reduce_n = self.reduce_numel().max(1) as u64;
-        let out_n = self.output_numel() as u64;
+        // Axes each expression varies over (a bit set; axes past 63 saturate to "all").
+        let mut axes: Vec<u64> = Vec::with_capacity(self.exprs.len());
+        let out_mask: u64 = self
+            .output_axes()
+            .iter()
+            .filter(|&&a| a < 64)
+            .fold(0, |m, &a| m | 1 << a);
+        let size_of = |mask: u64| -> u64 {
+            (0..self.full_shape.len().min(64))
+                .filter(|a| mask & (1 << a) != 0)
+                .map(|a| self.full_shape[a] as u64)
+                .product()
+        };
         let mut flops = 0u64;
-        for (i, n) in self.nodes.iter().enumerate() {
+        for (_, e) in self.exprs.iter() {
+            let mut m = e
+                .op
+                .operands()
+                .iter()
+                .fold(0u64, |m, o| m | axes[o.index()]);
+            match &e.op {
+                AstNode::Load { index, valid, .. } => {
+                    for v in index.vars().into_iter().chain(valid.vars()) {
+                        m |= 1u64.checked_shl(v).unwrap_or(0);
+                    }
+                }
+                AstNode::Gate(valid, _) => {
+                    for v in valid.vars() {
+                        m |= 1u64.checked_shl(v).unwrap_or(0);
+                    }
+                }
+                _ => {}
+            }
             let counted = matches!(
-                n,
-                AstNode::Unary(..) | AstNode::Binary(..) | AstNode::Where(..) | AstNode::Reduce(..)
+                e.op,
+                AstNode::Unary(..)
+                    | AstNode::Binary(..)
+                    | AstNode::Where(..)
+                    | AstNode::Reduce { .. }
             );
             if counted {
-                let inside = !matches!(n, AstNode::Reduce(..))
-                    && !self.depends_on_reduce(i)
-                    && !self.reduce_axes.is_empty();
-                flops += if inside || matches!(n, AstNode::Reduce(..)) {
-                    out_n * reduce_n
-                } else {
-                    out_n
-                };
+                // Work happens at every point of the output axes, times the axes it spans.
+                flops = flops.saturating_add(size_of(m | out_mask));
             }
+            if let AstNode::Reduce { axes: red, .. } = &e.op {
+                for &a in red.iter().filter(|&&a| a < 64) {
+                    m &= !(1 << a);
+                }
+            }
+            axes.push(m);
         }
         flops
+    }
+}
+
+impl AstNode {
+    /// The expressions this one reads.
+    pub fn operands(&self) -> Vec<ExprRef> {
+        match self {
+            AstNode::Load { .. } | AstNode::Const(_) => vec![],
+            AstNode::Unary(_, a) | AstNode::Cast(a) | AstNode::Gate(_, a) => vec![*a],
+            AstNode::Reduce { src, .. } => vec![*src],
+            AstNode::Binary(_, a, b) => vec![*a, *b],
+            AstNode::Where(c, a, b) => vec![*c, *a, *b],
+        }
+    }
+}
+
+fn fmt_valid(v: &Valid) -> String {
+    if v.is_never() {
+        return "false".into();
+    }
+    v.constraints()
+        .iter()
+        .map(|(l, lo, hi)| format!("{lo} <= {l} <= {hi}"))
+        .collect::<Vec<_>>()
+        .join(" && ")
+}
+
+/// A readable listing: the domain, one line per expression, one per store. Axis variable `i`
+/// prints as `v{i}`.
+impl fmt::Display for KernelAst {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let red = self.reduce_axes();
+        let axes: Vec<String> = self
+            .full_shape
+            .iter()
+            .enumerate()
+            .map(|(i, d)| format!("v{i}:{d}{}", if red.contains(&i) { "r" } else { "" }))
+            .collect();
+        writeln!(f, "domain [{}]", axes.join(", "))?;
+        for (i, b) in self.bufs.iter().enumerate() {
+            let dir = if b.output { "out" } else { "in" };
+            writeln!(f, "  data{i}: {} x {} {dir}", b.numel, b.dtype.name())?;
+        }
+        for (h, e) in self.exprs.iter() {
+            let body = match &e.op {
+                AstNode::Load { buf, index, valid } if valid.is_always() => {
+                    format!("load data{buf}[{index}]")
+                }
+                AstNode::Load { buf, index, valid } => {
+                    format!("load data{buf}[{index}] if {}", fmt_valid(valid))
+                }
+                AstNode::Const(bits) => format!("const {}", Scalar::from_bits(*bits, e.dtype)),
+                AstNode::Unary(op, a) => format!("{} {a}", op.name()),
+                AstNode::Binary(op, a, b) => format!("{} {a} {b}", op.name()),
+                AstNode::Where(c, a, b) => format!("where {c} {a} {b}"),
+                AstNode::Cast(a) => format!("cast {a}"),
+                AstNode::Gate(v, a) => format!("gate {a} if {}", fmt_valid(v)),
+                AstNode::Reduce { op, src, axes } => {
+                    let ax: Vec<String> = axes.iter().map(|a| format!("v{a}")).collect();
+                    format!("reduce_{op:?} {src} over [{}]", ax.join(", ")).to_lowercase()
+                }
+            };
+            writeln!(f, "  {h:>4} {:<4} {body}", e.dtype.name())?;
+        }
+        for s in &self.stores {
+            if s.valid.is_always() {
+                writeln!(f, "  store data{}[{}] = {}", s.buf, s.index, s.value)?;
+            } else {
+                writeln!(
+                    f,
+                    "  store data{}[{}] = {} if {}",
+                    s.buf,
+                    s.index,
+                    s.value,
+                    fmt_valid(&s.valid)
+                )?;
+            }
+        }
+        Ok(())
     }
 }

@@ -1,18 +1,25 @@
 //! The linear IR: a flat SSA list that both the WGSL renderer and the CPU interpreter consume.
 //!
-//! Every instruction produces at most one value, named by its position ([`Ref`]). Structured
-//! control flow is explicit (`Range`/`EndRange`, `If`/`EndIf`) and always properly nested; a
-//! value defined inside a block is only used inside it. Index math is `i32`.
+//! Every instruction produces at most one value, named by its handle ([`Ref`]). A value has a
+//! dtype and a width: 1 for scalars, 2 or 4 for the vectors of vectorized loads and stores
+//! (`Gep` takes a component, `Vectorize` builds a vector). Structured control flow is explicit
+//! (`Range`/`EndRange`, `If`/`EndIf`) and always properly nested; a value defined inside a
+//! block is only used inside it; barriers are never inside an `If` (they must be reached by
+//! every lane of a workgroup). Index math is `i32`; load and store indices are element indices
+//! (a vector access at index `i` touches `i .. i + width`, `i` a multiple of the width).
+//! [`super::validate`] checks all of this.
 
 use std::fmt;
 
 use crate::dtype::{DType, Scalar};
 use crate::ops::{BinaryOp, UnaryOp};
 
+use super::arena::{Arena, Handle};
 use super::ast::BufArg;
 use super::opt::Opt;
 
-pub type Ref = usize;
+/// A handle to an instruction (and the value it defines).
+pub type Ref = Handle<Inst>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Special {
@@ -32,17 +39,24 @@ pub enum UOp {
     Where(Ref, Ref, Ref),
     /// Conversion to the instruction's dtype.
     Cast(Ref),
-    /// `valid ? buf[index] : 0` (the index is not evaluated when `valid` is false).
+    /// `valid ? buf[index .. index + width] : 0` (the memory is not touched when `valid` is
+    /// false).
     Load {
         buf: usize,
         index: Ref,
         valid: Option<Ref>,
     },
+    /// `if mask { buf[index .. index + width] = value }` (width of `value`).
     Store {
         buf: usize,
         index: Ref,
         value: Ref,
+        mask: Option<Ref>,
     },
+    /// Component `lane` of a vector.
+    Gep(Ref, u8),
+    /// A vector of scalars (the instruction's width).
+    Vectorize(Vec<Ref>),
     /// A mutable register starting at the given value; reading the `Ref` reads it.
     DefineAcc(Scalar),
     Assign {
@@ -72,31 +86,78 @@ pub enum UOp {
     Barrier,
 }
 
+impl UOp {
+    /// The values this instruction reads.
+    pub fn operands(&self) -> Vec<Ref> {
+        match self {
+            UOp::Special(_)
+            | UOp::Const(_)
+            | UOp::DefineAcc(_)
+            | UOp::Range { .. }
+            | UOp::EndRange
+            | UOp::EndIf
+            | UOp::DefineLocal { .. }
+            | UOp::Barrier => vec![],
+            UOp::Unary(_, a) | UOp::Cast(a) | UOp::Gep(a, _) | UOp::If(a) => vec![*a],
+            UOp::Binary(_, a, b) => vec![*a, *b],
+            UOp::Where(c, a, b) => vec![*c, *a, *b],
+            UOp::Load { index, valid, .. } => std::iter::once(*index).chain(*valid).collect(),
+            UOp::Store {
+                index, value, mask, ..
+            } => [*index, *value].into_iter().chain(*mask).collect(),
+            UOp::Vectorize(v) => v.clone(),
+            UOp::Assign { acc, value } => vec![*acc, *value],
+            UOp::LoadLocal { local, index } => vec![*local, *index],
+            UOp::StoreLocal {
+                local,
+                index,
+                value,
+            } => vec![*local, *index, *value],
+        }
+    }
+    pub fn opens_block(&self) -> bool {
+        matches!(self, UOp::Range { .. } | UOp::If(_))
+    }
+    pub fn closes_block(&self) -> bool {
+        matches!(self, UOp::EndRange | UOp::EndIf)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Inst {
     pub op: UOp,
     pub dtype: DType,
+    /// 1 for scalars; 2 or 4 for vectors.
+    pub width: u8,
 }
 
 /// A kernel ready to render or interpret.
 #[derive(Clone, Debug)]
 pub struct Program {
-    /// tinygrad-style name: `E_`/`r_` and the loop sizes.
+    /// tinygrad-style name: `E_`/`r_` and the loop part sizes.
     pub name: String,
-    /// The same name with ANSI colors per axis kind.
+    /// The same name with ANSI colors per part kind.
     pub colored_name: String,
-    pub insts: Vec<Inst>,
+    pub insts: Arena<Inst>,
     pub bufs: Vec<BufArg>,
-    /// Invocations per workgroup.
-    pub local_size: usize,
-    /// Workgroups in the (flat) grid.
-    pub num_groups: usize,
+    /// Sizes of the global parts (their product is the number of workgroups).
+    pub global_sizes: Vec<usize>,
+    /// Sizes of the local and group parts (their product is the lanes per workgroup).
+    pub local_sizes: Vec<usize>,
     pub opts: Vec<Opt>,
     /// Estimated ALU ops for the whole launch.
     pub flops: u64,
 }
 
 impl Program {
+    /// Invocations per workgroup.
+    pub fn local_size(&self) -> usize {
+        self.local_sizes.iter().product()
+    }
+    /// Workgroups in the (flat) grid.
+    pub fn num_groups(&self) -> usize {
+        self.global_sizes.iter().product()
+    }
     /// Bytes read and written, counting each buffer once (for GB/s).
     pub fn bytes_moved(&self) -> u64 {
         self.bufs
@@ -104,25 +165,94 @@ impl Program {
             .map(|b| (b.numel * b.dtype.storage_bytes()) as u64)
             .sum()
     }
+    /// Per buffer: the width of its vector accesses when they all agree (the renderer binds it
+    /// as an array of such vectors), else 1.
+    pub fn buffer_widths(&self) -> Vec<u8> {
+        let mut widths: Vec<Option<u8>> = vec![None; self.bufs.len()];
+        let mut mixed = vec![false; self.bufs.len()];
+        for (_, inst) in self.insts.iter() {
+            let (buf, w) = match &inst.op {
+                UOp::Load { buf, .. } => (*buf, inst.width),
+                UOp::Store { buf, value, .. } => (*buf, self.insts[*value].width),
+                _ => continue,
+            };
+            if w > 1 {
+                match widths[buf] {
+                    None => widths[buf] = Some(w),
+                    Some(prev) if prev != w => mixed[buf] = true,
+                    _ => {}
+                }
+            }
+        }
+        widths
+            .iter()
+            .zip(&mixed)
+            .map(|(w, &m)| if m { 1 } else { w.unwrap_or(1) })
+            .collect()
+    }
 }
 
+fn type_name(inst: &Inst) -> String {
+    if inst.width == 1 {
+        inst.dtype.name().to_string()
+    } else {
+        format!("{}x{}", inst.dtype.name(), inst.width)
+    }
+}
+
+/// A readable listing, one instruction per line, indented by block.
 impl fmt::Display for Program {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut depth = 0;
-        for (i, inst) in self.insts.iter().enumerate() {
-            if matches!(inst.op, UOp::EndRange | UOp::EndIf) {
-                depth -= 1;
+        let mut depth = 0usize;
+        for (h, inst) in self.insts.iter() {
+            if inst.op.closes_block() {
+                depth = depth.saturating_sub(1);
             }
-            writeln!(
-                f,
-                "{:4} {:width$}{:<5} {:?}",
-                i,
-                "",
-                inst.dtype.name(),
-                inst.op,
-                width = depth * 2
-            )?;
-            if matches!(inst.op, UOp::Range { .. } | UOp::If(_)) {
+            let ind = "  ".repeat(depth);
+            let def = format!("{ind}{:<5} {:<6} = ", h.to_string(), type_name(inst));
+            let line = match &inst.op {
+                UOp::Special(Special::GroupId) => format!("{def}group_id"),
+                UOp::Special(Special::LocalId) => format!("{def}local_id"),
+                UOp::Const(c) => format!("{def}{c}"),
+                UOp::Unary(op, a) => format!("{def}{} {a}", op.name()),
+                UOp::Binary(op, a, b) => format!("{def}{} {a} {b}", op.name()),
+                UOp::Where(c, a, b) => format!("{def}where {c} {a} {b}"),
+                UOp::Cast(a) => format!("{def}cast {a}"),
+                UOp::Load { buf, index, valid } => match valid {
+                    None => format!("{def}load data{buf}[{index}]"),
+                    Some(v) => format!("{def}load data{buf}[{index}] if {v}"),
+                },
+                UOp::Store {
+                    buf,
+                    index,
+                    value,
+                    mask,
+                } => match mask {
+                    None => format!("{ind}store data{buf}[{index}] = {value}"),
+                    Some(m) => format!("{ind}store data{buf}[{index}] = {value} if {m}"),
+                },
+                UOp::Gep(v, lane) => format!("{def}{v}.{lane}"),
+                UOp::Vectorize(v) => {
+                    let parts: Vec<String> = v.iter().map(|r| r.to_string()).collect();
+                    format!("{def}vec({})", parts.join(", "))
+                }
+                UOp::DefineAcc(init) => format!("{def}acc {init}"),
+                UOp::Assign { acc, value } => format!("{ind}{acc} <- {value}"),
+                UOp::Range { end } => format!("{def}range 0..{end} {{"),
+                UOp::EndRange => format!("{ind}}} (range)"),
+                UOp::If(c) => format!("{ind}if {c} {{"),
+                UOp::EndIf => format!("{ind}}} (if)"),
+                UOp::DefineLocal { len } => format!("{def}local[{len}]"),
+                UOp::LoadLocal { local, index } => format!("{def}{local}[{index}]"),
+                UOp::StoreLocal {
+                    local,
+                    index,
+                    value,
+                } => format!("{ind}{local}[{index}] = {value}"),
+                UOp::Barrier => format!("{ind}barrier"),
+            };
+            writeln!(f, "{}", line.trim_end())?;
+            if inst.op.opens_block() {
                 depth += 1;
             }
         }

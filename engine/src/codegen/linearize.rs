@@ -1,19 +1,27 @@
 //! The linearizer: (kernel AST, opts) → linear IR.
 //!
-//! The optimized kernel's loop parts (see `opt`) become: global parts ← the flat workgroup id,
-//! local and group parts ← the flat invocation id, reduce parts ← nested `Range` loops. Every
-//! original axis is then an affine expression of those, substituted into the AST's symbolic
-//! indices and re-simplified, which is where a contiguous load folds back to `gid*n + lid`.
+//! The optimized kernel's parts (see `opt`) become values: global parts ← the flat workgroup
+//! id, local and group parts ← the flat invocation id (group parts fastest), reduce parts ←
+//! nested `Range` loops, and upcast and unroll parts ← *lanes*: the code is emitted once per
+//! lane with the part's value a constant (memo key (expression, lane)). Every domain axis is an
+//! affine expression of those, substituted into the AST's symbolic indices and re-simplified,
+//! which is where a contiguous load folds back to `gid*n + lid`.
 //!
 //! Layout of the emitted program:
 //! ```text
-//! [if output in bounds] {                  (kernels without a group reduce)
-//!   acc = identity                         (one per Reduce node)
-//!   for r0 { for r1 { [if reduce in bounds] { acc = acc ⊕ value } } }
-//!   [group: local[lid] = acc; barrier; tree halving with barriers; acc = local[0]]
-//!   [if lid == 0] { out[index] = epilogue(acc) }
-//! }
+//! for each reduce nest (reduces over the same axes, in dependency order):
+//!   acc[r][u] = identity                      one per reduce r and upcast lane u
+//!   for r0 { for r1 {                          reduce parts
+//!     acc[r][u] = acc[r][u] ⊕ [mask ?] src(u, unroll lane)   for every unroll lane
+//!   } }
+//!   [group: local[..] = acc; barrier; tree steps (if g < n-s: combine; barrier); read slot 0]
+//! for each store, upcast lane: out[index] = value  (masked: padding, group leader)
 //! ```
+//! Guards never become control flow around code that may contain a barrier: a padded axis
+//! masks loads (they read nothing), reduce contributions (they add the identity) and stores.
+//! Pure instructions are hash-consed within their block (CSE), so lanes that share a load or an
+//! index computation share the instruction. Loads and stores whose lanes touch contiguous,
+//! aligned elements along an upcast or unroll part of size 2 or 4·k become one vector access.
 
 use std::collections::HashMap;
 
@@ -21,227 +29,226 @@ use crate::dtype::{DType, Scalar};
 use crate::ops::{BinaryOp, ReduceOp};
 use crate::view::symbolic::{Atom, Lin, Valid};
 
-use super::ast::{AstNode, AstRef, KernelAst};
+use super::arena::Arena;
+use super::ast::{AstNode, ExprRef, KernelAst};
 use super::ir::{Inst, Program, Ref, Special, UOp};
-use super::opt::{AxisKind, Shaped};
+use super::opt::{AxisKind, Part, Shaped};
+
+/// Hash-consing key of a pure instruction: (tag, operands..., dtype, width).
+type CseKey = (u8, u64, u64, u64, u64, DType, u8);
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 enum Key {
     Lin(Lin),
     Valid(Valid),
-    Ast(AstRef),
-    Const(DType, u32),
-}
-
-struct Linearizer<'a> {
-    ast: &'a KernelAst,
-    insts: Vec<Inst>,
-    scopes: Vec<HashMap<Key, Ref>>,
-    var_refs: Vec<Ref>,
-    ranges: Vec<(i64, i64)>,
-    axis_value: Vec<Lin>,
-    reduce_values: HashMap<AstRef, Ref>,
+    Node(ExprRef, usize),
+    Cse(CseKey),
 }
 
 const VAR_GROUP: u32 = 0;
 const VAR_LOCAL: u32 = 1;
 
+/// The lane parts (upcast then unroll) and how a lane id decomposes over them.
+struct Lanes {
+    /// Indices into `shaped.parts`.
+    parts: Vec<usize>,
+    /// Number of upcast lanes (a lane id is `upcast_lane * unroll_lanes + unroll_lane`).
+    upcast: usize,
+    unroll: usize,
+}
+
+impl Lanes {
+    fn id(&self, u: usize, r: usize) -> usize {
+        u * self.unroll + r
+    }
+    fn upcast_of(&self, lane: usize) -> usize {
+        lane / self.unroll
+    }
+}
+
+struct Linearizer<'a> {
+    ast: &'a KernelAst,
+    shaped: &'a Shaped,
+    insts: Arena<Inst>,
+    scopes: Vec<HashMap<Key, Ref>>,
+    var_refs: Vec<Option<Ref>>,
+    ranges: Vec<(i64, i64)>,
+    /// Per domain axis, its value from the non-lane parts.
+    base_value: Vec<Lin>,
+    lanes: Lanes,
+    /// Per lane id, the value of every lane part.
+    lane_values: Vec<Vec<usize>>,
+    axis_cache: HashMap<usize, Vec<Lin>>,
+    /// Reduce axes whose loop variables are in scope (the nest being emitted).
+    active_reduce_axes: Vec<usize>,
+    reduce_values: HashMap<(ExprRef, usize), Ref>,
+    /// Workgroup arrays per dtype, for grouped reductions.
+    locals: HashMap<DType, (Ref, usize)>,
+}
+
 /// Lowers `ast` shaped by `shaped` (from `apply_opts`) to a [`Program`].
-pub fn linearize(ast: &KernelAst, shaped: &Shaped) -> Program {
-    let num_groups = shaped.size_of(AxisKind::Global);
+pub fn linearize(ast: &KernelAst, shaped: &Shaped, workgroup_memory_bytes: usize) -> Program {
+    let parts = &shaped.parts;
+    let num_groups = shaped.num_groups();
     let local_size = shaped.local_size();
-    let reduce_parts = shaped.of_kind(AxisKind::Reduce);
+    let loop_parts: Vec<usize> = (0..parts.len())
+        .filter(|&i| parts[i].kind == AxisKind::Reduce)
+        .collect();
 
     // Variable space: 0 = group id, 1 = local id, 2.. = reduce loop variables.
-    let mut ranges = vec![(0, num_groups as i64 - 1), (0, local_size as i64 - 1)];
-    ranges.extend(reduce_parts.iter().map(|p| (0, p.size as i64 - 1)));
+    let mut ranges = vec![
+        (0, num_groups as i64 - 1),
+        (0, local_size as i64 - 1),
+    ];
+    ranges.extend(loop_parts.iter().map(|&i| (0, parts[i].size as i64 - 1)));
 
-    // Each part's value in terms of the variables.
-    let mut part_value = vec![Lin::constant(0); shaped.parts.len()];
-    for (kind, var) in [
-        (AxisKind::Global, VAR_GROUP),
-        (AxisKind::Local, VAR_LOCAL),
-        (AxisKind::GroupReduce, VAR_LOCAL),
-    ] {
-        let mut stride = 1i64;
-        let idx: Vec<usize> = (0..shaped.parts.len())
-            .filter(|&i| shaped.parts[i].kind == kind)
+    // Each non-lane part's value in terms of the variables.
+    let mut part_value: Vec<Option<Lin>> = vec![None; parts.len()];
+    let decompose = |kinds: &[AxisKind], var: u32, part_value: &mut Vec<Option<Lin>>| {
+        let idx: Vec<usize> = (0..parts.len())
+            .filter(|&i| kinds.contains(&parts[i].kind))
             .collect();
+        let mut stride = 1i64;
         for &i in idx.iter().rev() {
-            let size = shaped.parts[i].size as i64;
-            part_value[i] = Lin::var(var).div(stride, &ranges).rem(size, &ranges);
-            stride *= size;
+            let size = parts[i].size as i64;
+            // An empty part leaves nothing to run (its kernel is never launched).
+            part_value[i] = Some(if size == 0 {
+                Lin::constant(0)
+            } else {
+                Lin::var(var).div(stride, &ranges).rem(size, &ranges)
+            });
+            stride *= size.max(1);
+        }
+    };
+    decompose(&[AxisKind::Global], VAR_GROUP, &mut part_value);
+    decompose(&[AxisKind::Local, AxisKind::GroupReduce], VAR_LOCAL, &mut part_value);
+    for (j, &i) in loop_parts.iter().enumerate() {
+        part_value[i] = Some(Lin::var(2 + j as u32));
+    }
+    let mut base_value = vec![Lin::constant(0); ast.full_shape.len()];
+    for (i, p) in parts.iter().enumerate() {
+        if let Some(v) = &part_value[i] {
+            base_value[p.axis] = base_value[p.axis].add(&v.scale(p.mult as i64));
         }
     }
-    let mut loop_var = 2u32;
-    for (i, p) in shaped.parts.iter().enumerate() {
-        if p.kind == AxisKind::Reduce {
-            part_value[i] = Lin::var(loop_var);
-            loop_var += 1;
-        }
-    }
-    let mut axis_value = vec![Lin::constant(0); ast.full_shape.len()];
-    let mut out_guard = Valid::always();
-    let mut red_guard = Valid::always();
-    for (i, p) in shaped.parts.iter().enumerate() {
-        axis_value[p.axis] = axis_value[p.axis].add(&part_value[i].scale(p.mult as i64));
-    }
-    for (axis, v) in axis_value.iter().enumerate() {
-        let guard = if ast.reduce_axes.contains(&axis) {
-            &mut red_guard
-        } else {
-            &mut out_guard
-        };
-        guard.and(v.clone(), 0, ast.full_shape[axis] as i64 - 1, &ranges);
-    }
+
+    let upcast: Vec<usize> = (0..parts.len())
+        .filter(|&i| parts[i].kind == AxisKind::Upcast)
+        .collect();
+    let unroll: Vec<usize> = (0..parts.len())
+        .filter(|&i| parts[i].kind == AxisKind::Unroll)
+        .collect();
+    let lanes = Lanes {
+        upcast: upcast.iter().map(|&i| parts[i].size).product(),
+        unroll: unroll.iter().map(|&i| parts[i].size).product(),
+        parts: upcast.iter().chain(&unroll).copied().collect(),
+    };
+    let lane_values: Vec<Vec<usize>> = (0..lanes.upcast * lanes.unroll)
+        .map(|mut id| {
+            let mut v = vec![0; lanes.parts.len()];
+            for (k, &i) in lanes.parts.iter().enumerate().rev() {
+                v[k] = id % parts[i].size;
+                id /= parts[i].size;
+            }
+            v
+        })
+        .collect();
 
     let mut lz = Linearizer {
         ast,
-        insts: vec![],
+        shaped,
+        insts: Arena::new(),
         scopes: vec![HashMap::new()],
-        var_refs: vec![0; ranges.len()],
+        var_refs: vec![None; ranges.len()],
         ranges,
-        axis_value,
+        base_value,
+        lanes,
+        lane_values,
+        axis_cache: HashMap::new(),
+        active_reduce_axes: vec![],
         reduce_values: HashMap::new(),
+        locals: HashMap::new(),
     };
-    lz.var_refs[VAR_GROUP as usize] = lz.push(UOp::Special(Special::GroupId), DType::I32);
-    lz.var_refs[VAR_LOCAL as usize] = if local_size > 1 {
-        lz.push(UOp::Special(Special::LocalId), DType::I32)
+    lz.var_refs[VAR_GROUP as usize] = Some(lz.emit(UOp::Special(Special::GroupId), DType::I32));
+    lz.var_refs[VAR_LOCAL as usize] = Some(if local_size > 1 {
+        lz.emit(UOp::Special(Special::LocalId), DType::I32)
     } else {
         lz.constant(Scalar::I32(0))
-    };
+    });
 
-    let group = shaped.of_kind(AxisKind::GroupReduce);
-    assert!(
-        group.is_empty() || out_guard.is_always(),
-        "group reduce with a masked output axis"
-    );
-    let guarded = !out_guard.is_always();
-    if guarded {
-        let g = lz.valid(&out_guard);
-        lz.open(UOp::If(g));
-    }
-
-    // Reductions: one accumulator each, one shared loop nest.
-    let reduces: Vec<(AstRef, ReduceOp, AstRef)> = ast
-        .nodes
-        .iter()
-        .enumerate()
-        .filter_map(|(i, n)| match n {
-            AstNode::Reduce(op, src) => Some((i, *op, *src)),
-            _ => None,
-        })
-        .collect();
-    let accs: Vec<Ref> = reduces
-        .iter()
-        .map(|&(r, op, _)| lz.push(UOp::DefineAcc(op.identity(ast.dtypes[r])), ast.dtypes[r]))
-        .collect();
-    // An empty reduce domain (a 0-sized reduce axis) never runs its body: the accumulators
-    // keep their identity, and no load with an impossible index is emitted.
-    let empty_reduce = red_guard.is_never() || reduce_parts.iter().any(|p| p.size == 0);
-    if !reduces.is_empty() && empty_reduce {
-        for (&(r, _, _), &acc) in reduces.iter().zip(&accs) {
-            lz.reduce_values.insert(r, acc);
-        }
-    } else if !reduces.is_empty() {
-        for (j, p) in reduce_parts.iter().enumerate() {
-            let r = lz.open(UOp::Range { end: p.size as i64 });
-            lz.var_refs[2 + j] = r;
-        }
-        let red_if = !red_guard.is_always();
-        if red_if {
-            let g = lz.valid(&red_guard);
-            lz.open(UOp::If(g));
-        }
-        for (&(r, op, src), &acc) in reduces.iter().zip(&accs) {
-            let v = lz.node(src);
-            let combined = lz.combine(op, acc, v, ast.dtypes[r]);
-            lz.push(
-                UOp::Assign {
-                    acc,
-                    value: combined,
-                },
-                ast.dtypes[r],
-            );
-        }
-        if red_if {
-            lz.close(UOp::EndIf);
-        }
-        for _ in &reduce_parts {
-            lz.close(UOp::EndRange);
-        }
-        if group.is_empty() {
-            for (&(r, _, _), &acc) in reduces.iter().zip(&accs) {
-                lz.reduce_values.insert(r, acc);
-            }
-        } else {
-            lz.group_reduce(&reduces, &accs, group.iter().map(|p| p.size).product());
-        }
-    }
-
-    // Stores (only one thread of a group reduce writes).
-    let leader_if = !group.is_empty();
-    if leader_if {
-        let lid = lz.var_refs[VAR_LOCAL as usize];
-        let zero = lz.constant(Scalar::I32(0));
-        let is_leader = lz.push(UOp::Binary(BinaryOp::CmpEq, lid, zero), DType::Bool);
-        lz.open(UOp::If(is_leader));
-    }
-    let out_index = lz.subst(&ast.output_index());
-    for &(buf, v) in &ast.stores {
-        let value = lz.node(v);
-        let index = lz.lin(&out_index);
-        lz.push(UOp::Store { buf, index, value }, ast.bufs[buf].dtype);
-    }
-    if leader_if {
-        lz.close(UOp::EndIf);
-    }
-    if guarded {
-        lz.close(UOp::EndIf);
-    }
+    lz.reduce_nests(&loop_parts, workgroup_memory_bytes);
+    lz.stores();
 
     let (name, colored_name) = kernel_name(ast, shaped);
+    let sizes = |kinds: &[AxisKind]| -> Vec<usize> {
+        parts
+            .iter()
+            .filter(|p| kinds.contains(&p.kind))
+            .map(|p| p.size)
+            .collect()
+    };
     Program {
         name,
         colored_name,
         insts: lz.insts,
         bufs: ast.bufs.clone(),
-        local_size,
-        num_groups,
+        global_sizes: sizes(&[AxisKind::Global]),
+        local_sizes: sizes(&[AxisKind::Local, AxisKind::GroupReduce]),
         opts: shaped.opts.clone(),
         flops: ast.flop_estimate(),
     }
 }
 
-/// tinygrad's naming: `r_` for kernels with a reduction, `E_` otherwise, then the loop part
-/// sizes (global, local, group, reduce), colored by kind unless NO_COLOR is set.
-fn kernel_name(ast: &KernelAst, shaped: &Shaped) -> (String, String) {
-    let prefix = if ast.reduce_axes.is_empty() { "E" } else { "r" };
+/// tinygrad's naming: `r_` for kernels with a reduction, `E_` otherwise, then the part sizes
+/// in canonical order, colored by kind unless NO_COLOR is set.
+pub fn kernel_name(ast: &KernelAst, shaped: &Shaped) -> (String, String) {
+    let prefix = if ast.has_reduce() { "r" } else { "E" };
     let mut plain = prefix.to_string();
     let mut colored = prefix.to_string();
     let no_color = std::env::var_os("NO_COLOR").is_some();
-    for (kind, color) in [
-        (AxisKind::Global, 34),
-        (AxisKind::Local, 36),
-        (AxisKind::GroupReduce, 32),
-        (AxisKind::Reduce, 31),
-    ] {
-        for p in shaped.of_kind(kind) {
-            plain.push_str(&format!("_{}", p.size));
-            if no_color {
-                colored.push_str(&format!("_{}", p.size));
-            } else {
-                colored.push_str(&format!("_\x1b[{color}m{}\x1b[0m", p.size));
-            }
+    for p in &shaped.parts {
+        plain.push_str(&format!("_{}", p.size));
+        if no_color {
+            colored.push_str(&format!("_{}", p.size));
+        } else {
+            colored.push_str(&format!("_\x1b[{}m{}\x1b[0m", p.kind.color(), p.size));
         }
     }
     (plain, colored)
 }
 
+fn identity(op: ReduceOp, d: DType) -> Scalar {
+    op.identity(d)
+}
+
 impl Linearizer<'_> {
-    fn push(&mut self, op: UOp, dtype: DType) -> Ref {
-        self.insts.push(Inst { op, dtype });
-        self.insts.len() - 1
+    // ---- instruction emission ----
+
+    fn push(&mut self, op: UOp, dtype: DType, width: u8) -> Ref {
+        self.insts.append(Inst { op, dtype, width })
+    }
+
+    /// Emits a pure instruction, reusing an identical one already in scope. Instructions that
+    /// read an accumulator are never shared: the accumulator changes under them.
+    fn emit_w(&mut self, op: UOp, dtype: DType, width: u8) -> Ref {
+        let reads_acc = op
+            .operands()
+            .iter()
+            .any(|r| matches!(self.insts[*r].op, UOp::DefineAcc(_)));
+        let key = if reads_acc { None } else { cse_key(&op, dtype, width) };
+        if let Some(k) = &key {
+            if let Some(r) = self.lookup(&Key::Cse(*k)) {
+                return r;
+            }
+        }
+        let r = self.push(op, dtype, width);
+        if let Some(k) = key {
+            self.remember(Key::Cse(k), r);
+        }
+        r
+    }
+    fn emit(&mut self, op: UOp, dtype: DType) -> Ref {
+        self.emit_w(op, dtype, 1)
     }
     fn open(&mut self, op: UOp) -> Ref {
         let dtype = if matches!(op, UOp::Range { .. }) {
@@ -249,13 +256,13 @@ impl Linearizer<'_> {
         } else {
             DType::Bool
         };
-        let r = self.push(op, dtype);
+        let r = self.push(op, dtype, 1);
         self.scopes.push(HashMap::new());
         r
     }
     fn close(&mut self, op: UOp) {
         self.scopes.pop();
-        self.push(op, DType::Bool);
+        self.push(op, DType::Bool, 1);
     }
     fn lookup(&self, k: &Key) -> Option<Ref> {
         self.scopes.iter().rev().find_map(|s| s.get(k).copied())
@@ -265,17 +272,69 @@ impl Linearizer<'_> {
         r
     }
     fn constant(&mut self, s: Scalar) -> Ref {
-        let k = Key::Const(s.dtype(), s.to_bits());
-        if let Some(r) = self.lookup(&k) {
-            return r;
+        self.emit(UOp::Const(s), s.dtype())
+    }
+    fn binary(&mut self, op: BinaryOp, a: Ref, b: Ref, d: DType) -> Ref {
+        self.emit(UOp::Binary(op, a, b), d)
+    }
+    fn and(&mut self, a: Option<Ref>, b: Option<Ref>) -> Option<Ref> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(self.binary(BinaryOp::And, a, b, DType::Bool)),
+            (a, None) => a,
+            (None, b) => b,
         }
-        let r = self.push(UOp::Const(s), s.dtype());
-        self.remember(k, r)
     }
 
-    /// An original-axis expression rewritten over the kernel's variables.
-    fn subst(&self, l: &Lin) -> Lin {
-        l.substitute(&|v| self.axis_value[v as usize].clone(), &self.ranges)
+    // ---- index math ----
+
+    /// The value of every domain axis in `lane`.
+    fn axis_values(&mut self, lane: usize) -> Vec<Lin> {
+        if let Some(v) = self.axis_cache.get(&lane) {
+            return v.clone();
+        }
+        let mut vals = self.base_value.clone();
+        for (k, &i) in self.lanes.parts.iter().enumerate() {
+            let p: Part = self.shaped.parts[i];
+            let v = self.lane_values[lane][k] * p.mult;
+            vals[p.axis] = vals[p.axis].add_const(v as i64);
+        }
+        self.axis_cache.insert(lane, vals.clone());
+        vals
+    }
+
+    fn subst(&mut self, l: &Lin, lane: usize) -> Lin {
+        let vals = self.axis_values(lane);
+        l.substitute(&|v| vals[v as usize].clone(), &self.ranges)
+    }
+    fn subst_valid(&mut self, v: &Valid, lane: usize) -> Valid {
+        let vals = self.axis_values(lane);
+        v.substitute(&|x| vals[x as usize].clone(), &self.ranges)
+    }
+
+    /// Validity of `lane` on padded axes: output axes always, reduce axes of the active nest.
+    fn pad_guard(&mut self, lane: usize, reduce: bool) -> Valid {
+        let vals = self.axis_values(lane);
+        let red = self.ast.reduce_axes();
+        let mut g = Valid::always();
+        for (axis, &size) in self.ast.full_shape.iter().enumerate() {
+            let is_red = red.contains(&axis);
+            let wanted = if reduce {
+                self.active_reduce_axes.contains(&axis)
+            } else {
+                !is_red
+            };
+            if wanted && self.shaped.padded[axis] > size {
+                g.and(vals[axis].clone(), 0, size as i64 - 1, &self.ranges);
+            }
+        }
+        g
+    }
+    /// Every guard that applies to code in `lane` right now.
+    fn lane_guard(&mut self, lane: usize) -> Valid {
+        let mut g = self.pad_guard(lane, false);
+        let r = self.pad_guard(lane, true);
+        g.and_all(&r, &self.ranges);
+        g
     }
 
     fn lin(&mut self, l: &Lin) -> Ref {
@@ -286,7 +345,8 @@ impl Linearizer<'_> {
         let mut acc: Option<Ref> = None;
         for (atom, coef) in l.terms() {
             let a = match atom {
-                Atom::Var(v) => self.var_refs[*v as usize],
+                Atom::Var(v) => self.var_refs[*v as usize]
+                    .unwrap_or_else(|| panic!("linearizer: variable v{v} used outside its loop")),
                 Atom::Div(x, c) | Atom::Mod(x, c) => {
                     let x = self.lin(x);
                     let c = self.constant(Scalar::I32(*c as i32));
@@ -295,18 +355,18 @@ impl Linearizer<'_> {
                     } else {
                         BinaryOp::Mod
                     };
-                    self.push(UOp::Binary(op, x, c), DType::I32)
+                    self.binary(op, x, c, DType::I32)
                 }
             };
             let term = if coef == 1 {
                 a
             } else {
                 let k = self.constant(Scalar::I32(coef as i32));
-                self.push(UOp::Binary(BinaryOp::Mul, a, k), DType::I32)
+                self.binary(BinaryOp::Mul, a, k, DType::I32)
             };
             acc = Some(match acc {
                 None => term,
-                Some(prev) => self.push(UOp::Binary(BinaryOp::Add, prev, term), DType::I32),
+                Some(prev) => self.binary(BinaryOp::Add, prev, term, DType::I32),
             });
         }
         let c = l.const_part();
@@ -315,16 +375,20 @@ impl Linearizer<'_> {
             Some(a) if c == 0 => a,
             Some(a) => {
                 let k = self.constant(Scalar::I32(c as i32));
-                self.push(UOp::Binary(BinaryOp::Add, a, k), DType::I32)
+                self.binary(BinaryOp::Add, a, k, DType::I32)
             }
         };
         self.remember(k, r)
     }
 
-    fn valid(&mut self, v: &Valid) -> Ref {
+    /// `None` when always valid.
+    fn valid(&mut self, v: &Valid) -> Option<Ref> {
+        if v.is_always() {
+            return None;
+        }
         let k = Key::Valid(v.clone());
         if let Some(r) = self.lookup(&k) {
-            return r;
+            return Some(r);
         }
         let mut acc: Option<Ref> = None;
         if v.is_never() {
@@ -333,152 +397,499 @@ impl Linearizer<'_> {
         for (l, lo, hi) in v.constraints().to_vec() {
             let (vlo, vhi) = l.range(&self.ranges);
             let x = self.lin(&l);
-            let mut conds = vec![];
             if vlo < lo {
                 let c = self.constant(Scalar::I32(lo as i32 - 1));
-                conds.push(self.push(UOp::Binary(BinaryOp::CmpLt, c, x), DType::Bool));
+                let t = self.binary(BinaryOp::CmpLt, c, x, DType::Bool);
+                acc = self.and(acc, Some(t));
             }
             if vhi > hi {
                 let c = self.constant(Scalar::I32(hi as i32 + 1));
-                conds.push(self.push(UOp::Binary(BinaryOp::CmpLt, x, c), DType::Bool));
-            }
-            for c in conds {
-                acc = Some(match acc {
-                    None => c,
-                    Some(p) => self.push(UOp::Binary(BinaryOp::And, p, c), DType::Bool),
-                });
+                let t = self.binary(BinaryOp::CmpLt, x, c, DType::Bool);
+                acc = self.and(acc, Some(t));
             }
         }
         let r = acc.unwrap_or_else(|| self.constant(Scalar::Bool(true)));
-        self.remember(k, r)
+        Some(self.remember(k, r))
     }
 
-    fn combine(&mut self, op: ReduceOp, acc: Ref, v: Ref, d: DType) -> Ref {
-        match op {
-            ReduceOp::Sum => self.push(UOp::Binary(BinaryOp::Add, acc, v), d),
-            ReduceOp::Prod => self.push(UOp::Binary(BinaryOp::Mul, acc, v), d),
-            ReduceOp::Max => self.push(UOp::Binary(BinaryOp::Max, acc, v), d),
-            ReduceOp::Min => {
-                let lt = self.push(UOp::Binary(BinaryOp::CmpLt, v, acc), DType::Bool);
-                self.push(UOp::Where(lt, v, acc), d)
+    // ---- vectorization ----
+
+    /// Lanes of `lane`'s vector when the index `idx_of(lane)` runs contiguously and aligned
+    /// along a lane part of size 2 or 4·k with the same validity in every component:
+    /// (first lane of the vector, width, position of `lane` in it, lane-id stride between
+    /// components).
+    fn vector_of(
+        &mut self,
+        lane: usize,
+        idx: &Lin,
+        valid: &Valid,
+        of: &dyn Fn(&mut Self, usize) -> (Lin, Valid),
+    ) -> Option<(usize, u8, u8, usize)> {
+        for (k, &i) in self.lanes.parts.clone().iter().enumerate() {
+            let p = self.shaped.parts[i];
+            let is_unroll = p.kind == AxisKind::Unroll;
+            // Unroll parts vary only inside the active nest; upcast parts everywhere.
+            if is_unroll && !self.active_reduce_axes.contains(&p.axis) {
+                continue;
+            }
+            let w = if p.size % 4 == 0 {
+                4
+            } else if p.size == 2 {
+                2
+            } else {
+                continue;
+            };
+            let pos = self.lane_values[lane][k];
+            let t = pos % w;
+            // The lane id of component 0: step this part back by t.
+            let stride: usize = self.lanes.parts[k + 1..]
+                .iter()
+                .map(|&j| self.shaped.parts[j].size)
+                .product();
+            let first = lane - t * stride;
+            let (i0, v0) = of(self, first);
+            if i0 != idx.add_const(-(t as i64)) || v0 != *valid {
+                continue;
+            }
+            let aligned = i0.const_part() % w as i64 == 0
+                && i0.terms().all(|(_, c)| c % w as i64 == 0)
+                && i0.range(&self.ranges).0 >= 0;
+            if !aligned {
+                continue;
+            }
+            let contiguous = (1..w).all(|s| {
+                let (is, vs) = of(self, first + s * stride);
+                is == i0.add_const(s as i64) && vs == v0
+            });
+            if contiguous {
+                return Some((first, w as u8, t as u8, stride));
             }
         }
+        None
     }
 
-    /// Tree reduction of every accumulator across the `g` invocations of the workgroup.
-    fn group_reduce(&mut self, reduces: &[(AstRef, ReduceOp, AstRef)], accs: &[Ref], g: usize) {
-        let lid = self.var_refs[VAR_LOCAL as usize];
-        let locals: Vec<Ref> = reduces
-            .iter()
-            .zip(accs)
-            .map(|(&(r, _, _), &acc)| {
-                let d = self.ast.dtypes[r];
-                let local = self.push(UOp::DefineLocal { len: g }, d);
-                self.push(
-                    UOp::StoreLocal {
-                        local,
-                        index: lid,
-                        value: acc,
-                    },
-                    d,
-                );
-                local
-            })
-            .collect();
-        self.push(UOp::Barrier, DType::Bool);
-        let mut s = g / 2;
-        while s >= 1 {
-            let sc = self.constant(Scalar::I32(s as i32));
-            let active = self.push(UOp::Binary(BinaryOp::CmpLt, lid, sc), DType::Bool);
-            self.open(UOp::If(active));
-            let other = self.push(UOp::Binary(BinaryOp::Add, lid, sc), DType::I32);
-            for (&(r, op, _), &local) in reduces.iter().zip(&locals) {
-                let d = self.ast.dtypes[r];
-                let a = self.push(UOp::LoadLocal { local, index: lid }, d);
-                let b = self.push(
-                    UOp::LoadLocal {
-                        local,
-                        index: other,
-                    },
-                    d,
-                );
-                let c = self.combine(op, a, b, d);
-                self.push(
-                    UOp::StoreLocal {
-                        local,
-                        index: lid,
-                        value: c,
-                    },
-                    d,
-                );
-            }
-            self.close(UOp::EndIf);
-            self.push(UOp::Barrier, DType::Bool);
-            s /= 2;
-        }
-        let zero = self.constant(Scalar::I32(0));
-        for (&(r, _, _), &local) in reduces.iter().zip(&locals) {
-            let v = self.push(UOp::LoadLocal { local, index: zero }, self.ast.dtypes[r]);
-            self.reduce_values.insert(r, v);
-        }
+    /// The substituted index and validity (with lane guards) of a load in `lane`.
+    fn load_access(&mut self, index: &Lin, valid: &Valid, lane: usize) -> (Lin, Valid) {
+        let mut v = self.subst_valid(valid, lane);
+        let g = self.lane_guard(lane);
+        v.and_all(&g, &self.ranges);
+        (self.subst(index, lane), v)
     }
 
-    fn node(&mut self, r: AstRef) -> Ref {
-        if let Some(&v) = self.reduce_values.get(&r) {
-            return v;
+    // ---- expressions ----
+
+    fn node(&mut self, e: ExprRef, lane: usize) -> Ref {
+        if let AstNode::Reduce { .. } = self.ast.exprs[e].op {
+            let u = self.lanes.upcast_of(lane);
+            return *self
+                .reduce_values
+                .get(&(e, u))
+                .expect("reduce values are computed before their users");
         }
-        let k = Key::Ast(r);
+        let k = Key::Node(e, lane);
         if let Some(v) = self.lookup(&k) {
             return v;
         }
-        let d = self.ast.dtypes[r];
-        let v = match self.ast.nodes[r].clone() {
-            AstNode::Load { buf, index, valid } => {
-                let valid =
-                    valid.substitute(&|v| self.axis_value[v as usize].clone(), &self.ranges);
-                let index = self.subst(&index);
-                let numel = self.ast.bufs[buf].numel as i64;
-                let impossible = index.as_const().is_some_and(|i| i < 0 || i >= numel);
-                if valid.is_never() || impossible {
-                    // Never read: either masked off, or code that no valid lane reaches.
-                    self.constant(Scalar::from_f64(0.0, d))
-                } else {
-                    let index = self.lin(&index);
-                    let valid = (!valid.is_always()).then(|| self.valid(&valid));
-                    self.push(UOp::Load { buf, index, valid }, d)
-                }
-            }
-            AstNode::Const(dt, bits) => self.constant(Scalar::from_bits(bits, dt)),
+        let d = self.ast.exprs[e].dtype;
+        let v = match self.ast.exprs[e].op.clone() {
+            AstNode::Load { buf, index, valid } => self.load(buf, &index, &valid, d, lane),
+            AstNode::Const(bits) => self.constant(Scalar::from_bits(bits, d)),
             AstNode::Unary(op, a) => {
-                let a = self.node(a);
-                self.push(UOp::Unary(op, a), d)
+                let a = self.node(a, lane);
+                self.emit(UOp::Unary(op, a), d)
             }
             AstNode::Binary(op, a, b) => {
-                let (a, b) = (self.node(a), self.node(b));
-                self.push(UOp::Binary(op, a, b), d)
+                let (a, b) = (self.node(a, lane), self.node(b, lane));
+                self.emit(UOp::Binary(op, a, b), d)
             }
             AstNode::Where(c, a, b) => {
-                let (c, a, b) = (self.node(c), self.node(a), self.node(b));
-                self.push(UOp::Where(c, a, b), d)
+                let (c, a, b) = (self.node(c, lane), self.node(a, lane), self.node(b, lane));
+                self.emit(UOp::Where(c, a, b), d)
             }
-            AstNode::Cast(_, a) => {
-                let a = self.node(a);
-                self.push(UOp::Cast(a), d)
+            AstNode::Cast(a) => {
+                let a = self.node(a, lane);
+                self.emit(UOp::Cast(a), d)
             }
             AstNode::Gate(valid, a) => {
-                let valid =
-                    valid.substitute(&|v| self.axis_value[v as usize].clone(), &self.ranges);
-                let a = self.node(a);
-                if valid.is_always() {
-                    a
-                } else {
-                    let c = self.valid(&valid);
-                    let zero = self.constant(Scalar::from_f64(0.0, d));
-                    self.push(UOp::Where(c, a, zero), d)
+                let valid = self.subst_valid(&valid, lane);
+                let a = self.node(a, lane);
+                match self.valid(&valid) {
+                    None => a,
+                    Some(c) => {
+                        let zero = self.constant(Scalar::from_f64(0.0, d));
+                        self.emit(UOp::Where(c, a, zero), d)
+                    }
                 }
             }
-            AstNode::Reduce(..) => unreachable!("reduce values are computed before their users"),
+            AstNode::Reduce { .. } => unreachable!("handled above"),
         };
         self.remember(k, v)
     }
+
+    fn load(&mut self, buf: usize, index: &Lin, valid: &Valid, d: DType, lane: usize) -> Ref {
+        let (idx, v) = self.load_access(index, valid, lane);
+        let numel = self.ast.bufs[buf].numel as i64;
+        let impossible = idx.as_const().is_some_and(|i| i < 0 || i >= numel);
+        if v.is_never() || impossible {
+            // Never read: either masked off, or code that no valid lane reaches.
+            return self.constant(Scalar::from_f64(0.0, d));
+        }
+        if d != DType::Bool {
+            let (index_ast, valid_ast) = (index.clone(), valid.clone());
+            let of = move |lz: &mut Self, l: usize| lz.load_access(&index_ast, &valid_ast, l);
+            if let Some((_, w, t, _)) = self.vector_of(lane, &idx, &v, &of) {
+                let base = self.lin(&idx.add_const(-(t as i64)));
+                let valid = self.valid(&v);
+                let vec = self.emit_w(
+                    UOp::Load {
+                        buf,
+                        index: base,
+                        valid,
+                    },
+                    d,
+                    w,
+                );
+                return self.emit(UOp::Gep(vec, t), d);
+            }
+        }
+        let index = self.lin(&idx);
+        let valid = self.valid(&v);
+        self.emit(UOp::Load { buf, index, valid }, d)
+    }
+
+    fn combine(&mut self, op: ReduceOp, a: Ref, b: Ref, d: DType) -> Ref {
+        // Not hash-consed: `a` is an accumulator or a workgroup-memory read.
+        match op {
+            ReduceOp::Sum => self.push(UOp::Binary(BinaryOp::Add, a, b), d, 1),
+            ReduceOp::Prod => self.push(UOp::Binary(BinaryOp::Mul, a, b), d, 1),
+            ReduceOp::Max => self.push(UOp::Binary(BinaryOp::Max, a, b), d, 1),
+            ReduceOp::Min => {
+                let lt = self.push(UOp::Binary(BinaryOp::CmpLt, b, a), DType::Bool, 1);
+                self.push(UOp::Where(lt, b, a), d, 1)
+            }
+        }
+    }
+
+    // ---- reductions ----
+
+    /// Emits every reduce nest in dependency order: a nest is the reduces over one set of axes
+    /// whose own inputs are already computed.
+    fn reduce_nests(&mut self, loop_parts: &[usize], wg_bytes: usize) {
+        let deps = self.ast.reduce_deps();
+        let mut pending: Vec<(ExprRef, ReduceOp, ExprRef, Vec<usize>)> = self
+            .ast
+            .exprs
+            .iter()
+            .filter_map(|(h, e)| match &e.op {
+                AstNode::Reduce { op, src, axes } => Some((h, *op, *src, axes.clone())),
+                _ => None,
+            })
+            .collect();
+        let mut done: Vec<ExprRef> = vec![];
+        while !pending.is_empty() {
+            let ready: Vec<usize> = (0..pending.len())
+                .filter(|&i| deps[pending[i].2.index()].iter().all(|d| done.contains(d)))
+                .collect();
+            let axes = pending[*ready.first().expect("reduce dependencies are acyclic")]
+                .3
+                .clone();
+            let nest: Vec<(ExprRef, ReduceOp, ExprRef)> = ready
+                .iter()
+                .filter(|&&i| pending[i].3 == axes)
+                .map(|&i| (pending[i].0, pending[i].1, pending[i].2))
+                .collect();
+            pending.retain(|p| !nest.iter().any(|n| n.0 == p.0));
+            self.nest(&nest, &axes, loop_parts, wg_bytes);
+            done.extend(nest.iter().map(|n| n.0));
+        }
+    }
+
+    fn nest(
+        &mut self,
+        nest: &[(ExprRef, ReduceOp, ExprRef)],
+        axes: &[usize],
+        loop_parts: &[usize],
+        wg_bytes: usize,
+    ) {
+        let parts = self.shaped.parts.clone();
+        let own_loops: Vec<(usize, usize)> = loop_parts
+            .iter()
+            .enumerate()
+            .filter(|(_, &i)| axes.contains(&parts[i].axis))
+            .map(|(j, &i)| (j, i))
+            .collect();
+        // Unroll lanes of this nest: the lane ids whose other unroll parts are 0.
+        let own_unroll: Vec<usize> = (0..self.lanes.unroll)
+            .filter(|&r| {
+                let lane = self.lanes.id(0, r);
+                self.lanes.parts.iter().enumerate().all(|(k, &i)| {
+                    parts[i].kind != AxisKind::Unroll
+                        || axes.contains(&parts[i].axis)
+                        || self.lane_values[lane][k] == 0
+                })
+            })
+            .collect();
+        let nu = self.lanes.upcast;
+        let accs: Vec<Vec<Ref>> = nest
+            .iter()
+            .map(|&(r, op, _)| {
+                let d = self.ast.exprs[r].dtype;
+                (0..nu)
+                    .map(|_| self.push(UOp::DefineAcc(identity(op, d)), d, 1))
+                    .collect()
+            })
+            .collect();
+        let empty = own_loops.iter().any(|&(_, i)| parts[i].size == 0)
+            || axes.iter().any(|&a| self.ast.full_shape[a] == 0);
+        if !empty {
+            self.active_reduce_axes = axes.to_vec();
+            for &(j, i) in &own_loops {
+                let r = self.open(UOp::Range {
+                    end: parts[i].size as i64,
+                });
+                self.var_refs[2 + j] = Some(r);
+            }
+            for (n, &(r, op, src)) in nest.iter().enumerate() {
+                let d = self.ast.exprs[r].dtype;
+                for u in 0..nu {
+                    for &ur in &own_unroll {
+                        let lane = self.lanes.id(u, ur);
+                        let mut v = self.node(src, lane);
+                        let g = self.pad_guard(lane, true);
+                        if let Some(c) = self.valid(&g) {
+                            let id = self.constant(identity(op, d));
+                            v = self.emit(UOp::Where(c, v, id), d);
+                        }
+                        let acc = accs[n][u];
+                        let c = self.combine(op, acc, v, d);
+                        self.push(UOp::Assign { acc, value: c }, d, 1);
+                    }
+                }
+            }
+            for &(j, _) in own_loops.iter().rev() {
+                self.close(UOp::EndRange);
+                self.var_refs[2 + j] = None;
+            }
+            self.active_reduce_axes.clear();
+        }
+        let groups: usize = parts
+            .iter()
+            .filter(|p| p.kind == AxisKind::GroupReduce && axes.contains(&p.axis))
+            .map(|p| p.size)
+            .product();
+        if groups > 1 {
+            self.group_reduce(nest, &accs, groups, wg_bytes);
+        } else {
+            for (n, &(r, _, _)) in nest.iter().enumerate() {
+                for u in 0..nu {
+                    self.reduce_values.insert((r, u), accs[n][u]);
+                }
+            }
+        }
+    }
+
+    /// Tree reduction of every accumulator across the `g` group lanes of the workgroup (the
+    /// fastest-varying part of the local id). Accumulators go through one workgroup array per
+    /// dtype, in batches small enough for the device's workgroup memory.
+    fn group_reduce(
+        &mut self,
+        nest: &[(ExprRef, ReduceOp, ExprRef)],
+        accs: &[Vec<Ref>],
+        g: usize,
+        wg_bytes: usize,
+    ) {
+        let lsize = self.shaped.local_size();
+        let lid = self.var_refs[VAR_LOCAL as usize].expect("local id");
+        let gi = self.constant(Scalar::I32(g as i32));
+        let gpos = self.binary(BinaryOp::Mod, lid, gi, DType::I32);
+        // The slot of group lane 0 in this lane's row: (lid / g) * g.
+        let row = self.binary(BinaryOp::Div, lid, gi, DType::I32);
+        let row0 = self.binary(BinaryOp::Mul, row, gi, DType::I32);
+        // (reduce, upcast lane) pairs by dtype.
+        let mut by_dtype: Vec<(DType, Vec<(usize, usize)>)> = vec![];
+        for (n, &(r, _, _)) in nest.iter().enumerate() {
+            let d = self.ast.exprs[r].dtype;
+            let slot = match by_dtype.iter().position(|(t, _)| *t == d) {
+                Some(i) => i,
+                None => {
+                    by_dtype.push((d, vec![]));
+                    by_dtype.len() - 1
+                }
+            };
+            for u in 0..accs[n].len() {
+                by_dtype[slot].1.push((n, u));
+            }
+        }
+        let per_array = (wg_bytes / (by_dtype.len() * lsize * 4)).max(1);
+        for (d, items) in by_dtype {
+            let batch = per_array.min(items.len());
+            let len = batch * lsize;
+            let local = match self.locals.get(&d) {
+                Some(&(l, have)) if have >= len => l,
+                _ => {
+                    let l = self.push(UOp::DefineLocal { len }, d, 1);
+                    self.locals.insert(d, (l, len));
+                    l
+                }
+            };
+            for chunk in items.chunks(batch) {
+                let mut slots = vec![];
+                for (j, &(n, u)) in chunk.iter().enumerate() {
+                    let off = self.constant(Scalar::I32((j * lsize) as i32));
+                    let slot = self.binary(BinaryOp::Add, lid, off, DType::I32);
+                    self.push(
+                        UOp::StoreLocal {
+                            local,
+                            index: slot,
+                            value: accs[n][u],
+                        },
+                        d,
+                        1,
+                    );
+                    slots.push(slot);
+                }
+                self.push(UOp::Barrier, DType::Bool, 1);
+                let mut live = g;
+                while live > 1 {
+                    let s = live.div_ceil(2);
+                    let bound = self.constant(Scalar::I32((live - s) as i32));
+                    let active = self.binary(BinaryOp::CmpLt, gpos, bound, DType::Bool);
+                    self.open(UOp::If(active));
+                    let sc = self.constant(Scalar::I32(s as i32));
+                    for (j, &(n, _)) in chunk.iter().enumerate() {
+                        let op = nest[n].1;
+                        let other = self.binary(BinaryOp::Add, slots[j], sc, DType::I32);
+                        let a = self.push(
+                            UOp::LoadLocal {
+                                local,
+                                index: slots[j],
+                            },
+                            d,
+                            1,
+                        );
+                        let b = self.push(
+                            UOp::LoadLocal {
+                                local,
+                                index: other,
+                            },
+                            d,
+                            1,
+                        );
+                        let c = self.combine(op, a, b, d);
+                        self.push(
+                            UOp::StoreLocal {
+                                local,
+                                index: slots[j],
+                                value: c,
+                            },
+                            d,
+                            1,
+                        );
+                    }
+                    self.close(UOp::EndIf);
+                    self.push(UOp::Barrier, DType::Bool, 1);
+                    live = s;
+                }
+                for (j, &(n, u)) in chunk.iter().enumerate() {
+                    let off = self.constant(Scalar::I32((j * lsize) as i32));
+                    let slot = self.binary(BinaryOp::Add, row0, off, DType::I32);
+                    let v = self.push(UOp::LoadLocal { local, index: slot }, d, 1);
+                    self.reduce_values.insert((nest[n].0, u), v);
+                }
+                // Every lane has read its results before the array is reused.
+                self.push(UOp::Barrier, DType::Bool, 1);
+            }
+        }
+    }
+
+    // ---- stores ----
+
+    fn stores(&mut self) {
+        let groups = self.shaped.size_of(AxisKind::GroupReduce);
+        let leader = if groups > 1 {
+            let lid = self.var_refs[VAR_LOCAL as usize].expect("local id");
+            let gi = self.constant(Scalar::I32(groups as i32));
+            let gpos = self.binary(BinaryOp::Mod, lid, gi, DType::I32);
+            let zero = self.constant(Scalar::I32(0));
+            Some(self.binary(BinaryOp::CmpEq, gpos, zero, DType::Bool))
+        } else {
+            None
+        };
+        for s in self.ast.stores.clone() {
+            let buf = s.buf;
+            let d = self.ast.bufs[buf].dtype;
+            let mut done = vec![false; self.lanes.upcast];
+            for u in 0..self.lanes.upcast {
+                if done[u] {
+                    continue;
+                }
+                let lane = self.lanes.id(u, 0);
+                let (idx, v) = self.store_access(&s.index, &s.valid, lane);
+                if v.is_never() {
+                    continue;
+                }
+                let (index_ast, valid_ast) = (s.index.clone(), s.valid.clone());
+                let of = move |lz: &mut Self, l: usize| lz.store_access(&index_ast, &valid_ast, l);
+                let vector = if d == DType::Bool {
+                    None
+                } else {
+                    self.vector_of(lane, &idx, &v, &of)
+                };
+                let (value, index) = match vector {
+                    Some((first, w, 0, stride)) => {
+                        let comps: Vec<usize> = (0..w as usize).map(|t| first + t * stride).collect();
+                        let vals: Vec<Ref> = comps
+                            .iter()
+                            .map(|&l| {
+                                done[self.lanes.upcast_of(l)] = true;
+                                self.node(s.value, l)
+                            })
+                            .collect();
+                        let vec = self.push(UOp::Vectorize(vals), d, w);
+                        (vec, self.lin(&idx))
+                    }
+                    _ => {
+                        let value = self.node(s.value, lane);
+                        (value, self.lin(&idx))
+                    }
+                };
+                let valid = self.valid(&v);
+                let mask = self.and(valid, leader);
+                done[u] = true;
+                self.push(
+                    UOp::Store {
+                        buf,
+                        index,
+                        value,
+                        mask,
+                    },
+                    d,
+                    1,
+                );
+            }
+        }
+    }
+
+    fn store_access(&mut self, index: &Lin, valid: &Valid, lane: usize) -> (Lin, Valid) {
+        let mut v = self.subst_valid(valid, lane);
+        let g = self.pad_guard(lane, false);
+        v.and_all(&g, &self.ranges);
+        (self.subst(index, lane), v)
+    }
+}
+
+fn cse_key(op: &UOp, dtype: DType, width: u8) -> Option<CseKey> {
+    let r = |h: Ref| h.index() as u64 + 1;
+    let k = match op {
+        UOp::Special(s) => (0, *s as u64, 0, 0, 0),
+        UOp::Const(c) => (1, c.to_bits() as u64, 0, 0, 0),
+        UOp::Unary(o, a) => (2, *o as u64, r(*a), 0, 0),
+        UOp::Binary(o, a, b) => (3, *o as u64, r(*a), r(*b), 0),
+        UOp::Where(c, a, b) => (4, r(*c), r(*a), r(*b), 0),
+        UOp::Cast(a) => (5, r(*a), 0, 0, 0),
+        UOp::Load { buf, index, valid } => (6, *buf as u64, r(*index), valid.map_or(0, r), 0),
+        UOp::Gep(a, lane) => (7, r(*a), *lane as u64, 0, 0),
+        _ => return None,
+    };
+    Some((k.0, k.1, k.2, k.3, k.4, dtype, width))
 }

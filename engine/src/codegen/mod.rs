@@ -1,21 +1,43 @@
-//! Code generation: kernel AST → opts → linear IR → WGSL.
+//! Code generation: kernel AST → opts → linear IR → (validated) → WGSL or the CPU interpreter.
+//!
+//! `arena` holds the typed handles both IRs use; `ast` is what a kernel computes; `opt` the
+//! loop transformations and the heuristics that choose them; `linearize` lowers (AST, opts) to
+//! the flat `ir`; `validate` checks that IR; `wgsl` renders it.
 
+pub mod arena;
 pub mod ast;
 pub mod ir;
 pub mod linearize;
 pub mod opt;
+pub mod validate;
 pub mod wgsl;
 
 use ast::KernelAst;
 use ir::Program;
+use opt::{apply_opts, Opt};
 
-/// Optimizes and linearizes one kernel. `noopt` turns the heuristics off (NOOPT=1).
-pub fn compile(ast: &KernelAst, max_local: usize, noopt: bool) -> Program {
-    let opts = if noopt {
-        vec![]
-    } else {
-        opt::heuristic_opts(ast, max_local)
-    };
-    let shaped = opt::apply_opts(ast, &opts);
-    linearize::linearize(ast, &shaped)
+use crate::error::{Error, Result};
+use crate::runtime::DeviceLimits;
+
+/// Whether every program is run through the IR validator: always in debug builds (and so in
+/// tests), and in release builds with `KILN_VALIDATE_IR=1`.
+fn validate_ir() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    cfg!(debug_assertions)
+        || *ON.get_or_init(|| std::env::var("KILN_VALIDATE_IR").is_ok_and(|v| v == "1"))
+}
+
+/// Linearizes `ast` under `opts` for a device with `limits`. An opt list that does not fit is
+/// `Error::Opt`; a program that breaks an IR invariant (a kiln bug) is `Error::Compile`.
+pub fn compile(ast: &KernelAst, opts: &[Opt], limits: &DeviceLimits) -> Result<Program> {
+    let shaped = apply_opts(ast, opts, limits)?;
+    let program = linearize::linearize(ast, &shaped, limits.workgroup_memory_bytes);
+    if validate_ir() {
+        validate::validate(&program).map_err(|e| Error::Compile {
+            kernel: program.name.clone(),
+            message: e.to_string(),
+            wgsl: format!("(not rendered; the linear IR)\n{program}"),
+        })?;
+    }
+    Ok(program)
 }

@@ -1,191 +1,546 @@
-//! Optimizations: a list of [`Opt`]s applied to a kernel's axes, and the heuristics that pick it.
+//! Optimizations: a list of [`Opt`]s applied to a kernel's axes.
 //!
-//! Applying opts is a pure function of (kernel, opts), so a list can be printed, replayed and
-//! tested. Each opt splits one axis of the kernel's `full_shape` into parts of different kinds:
+//! Applying a list is a pure, fallible function of (kernel, opts, device limits)
+//! ([`apply_opts`]), so any list can be printed, replayed, tested and searched. It follows
+//! tinygrad's `postrange.py`: the kernel starts with one *part* per axis of its domain (output
+//! axes are [`AxisKind::Global`], reduce axes [`AxisKind::Reduce`]); each opt *shifts* `amount`
+//! of one part into a new part of another kind (`shift_to`): the axis value becomes
+//! `outer·amount + inner`, and the inner part (the outer one for GROUPTOP) takes the new kind.
 //!
-//! - `Local(axis, n)`: output axis → (global part of ⌈size/n⌉, local part of n): `n` neighbouring
-//!   elements of the axis are computed by the threads of one workgroup. A size that `n` does
-//!   not divide is padded and the tail is masked off.
-//! - `Group(axis, n)`: reduce axis → (reduce part of ⌈size/n⌉, group part of n): `n` threads of a
-//!   workgroup each reduce every n-th element, then combine through workgroup memory.
+//! | opt | applies to | effect |
+//! |---|---|---|
+//! | `LOCAL` | a global part | `amount` neighbouring elements computed by the lanes of one workgroup |
+//! | `UPCAST` | a global or local part | `amount` outputs per lane, in registers (one accumulator each) |
+//! | `UNROLL` | a reduce part | `amount` reduce steps per loop iteration, unrolled |
+//! | `GROUP` | a reduce part | `amount` lanes share the reduction (strided), combined through workgroup memory |
+//! | `GROUPTOP` | a reduce part | like `GROUP`, each lane taking one contiguous chunk |
+//! | `PADTO` | an unsplit global or reduce part | rounds its size up to a multiple of `amount`; the tail is masked |
+//! | `NOLOCALS` | the kernel | no LOCAL or GROUP may follow (one lane per workgroup) |
 //!
-//! Axes without an opt stay whole: output axes are global (one workgroup each), reduce axes are
-//! loops. Upcast/unroll (register tiles) come with the optimizer issue.
+//! `axis` addresses the kernel's *current* parts: for LOCAL, UPCAST and PADTO the index into
+//! all parts in their canonical order (global, local, group, upcast, reduce, unroll; within a
+//! kind by original axis, outer first); for UNROLL, GROUP and GROUPTOP the index into the
+//! reduce parts. `amount` 0 means the whole part. An opt that does not fit is an [`OptError`]
+//! naming it and the reason, never a panic and never silently dropped.
 
 use std::fmt;
 
-use super::ast::KernelAst;
+use super::ast::{AstNode, KernelAst};
+use crate::runtime::DeviceLimits;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum OptOp {
+    Upcast,
+    Unroll,
     Local,
     Group,
+    GroupTop,
+    Padto,
+    NoLocals,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+impl OptOp {
+    pub const ALL: [OptOp; 7] = [
+        OptOp::Upcast,
+        OptOp::Unroll,
+        OptOp::Local,
+        OptOp::Group,
+        OptOp::GroupTop,
+        OptOp::Padto,
+        OptOp::NoLocals,
+    ];
+
+    /// tinygrad's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            OptOp::Upcast => "UPCAST",
+            OptOp::Unroll => "UNROLL",
+            OptOp::Local => "LOCAL",
+            OptOp::Group => "GROUP",
+            OptOp::GroupTop => "GROUPTOP",
+            OptOp::Padto => "PADTO",
+            OptOp::NoLocals => "NOLOCALS",
+        }
+    }
+}
+
+/// One optimization: `op` applied to the kernel's current `axis` with `amount`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Opt {
     pub op: OptOp,
     pub axis: usize,
     pub amount: usize,
 }
 
-impl fmt::Display for Opt {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let op = match self.op {
-            OptOp::Local => "LOCAL",
-            OptOp::Group => "GROUP",
-        };
-        write!(f, "Opt(op={op}, axis={}, arg={})", self.axis, self.amount)
+impl Opt {
+    pub fn new(op: OptOp, axis: usize, amount: usize) -> Opt {
+        Opt { op, axis, amount }
     }
 }
 
-/// The kind of a loop axis after opts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum AxisKind {
-    Global,
-    Local,
-    Reduce,
-    GroupReduce,
+impl fmt::Display for Opt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.op == OptOp::NoLocals {
+            return write!(f, "Opt(op=NOLOCALS, axis=None, arg=None)");
+        }
+        write!(
+            f,
+            "Opt(op={}, axis={}, arg={})",
+            self.op.name(),
+            self.axis,
+            self.amount
+        )
+    }
 }
 
-/// One loop axis of the optimized kernel.
+/// Why an opt list cannot be applied to a kernel.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{opt} (opt #{position} of the list) cannot be applied: {reason}")]
+pub struct OptError {
+    /// The offending opt.
+    pub opt: Opt,
+    /// Its position in the list.
+    pub position: usize,
+    pub reason: String,
+}
+
+/// The kind of a loop part after opts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AxisKind {
+    /// One value per workgroup of the grid.
+    Global,
+    /// One value per lane of a workgroup.
+    Local,
+    /// A reduction split over the lanes of a workgroup.
+    GroupReduce,
+    /// Output values per lane, in registers.
+    Upcast,
+    /// A loop of the reduction.
+    Reduce,
+    /// Reduction steps unrolled within one loop iteration.
+    Unroll,
+}
+
+impl AxisKind {
+    /// ANSI color of the kind in kernel names (tinygrad's palette).
+    pub fn color(self) -> u8 {
+        match self {
+            AxisKind::Global => 34,
+            AxisKind::Local => 36,
+            AxisKind::GroupReduce => 32,
+            AxisKind::Upcast => 33,
+            AxisKind::Reduce => 31,
+            AxisKind::Unroll => 35,
+        }
+    }
+    pub fn is_reduce(self) -> bool {
+        matches!(
+            self,
+            AxisKind::GroupReduce | AxisKind::Reduce | AxisKind::Unroll
+        )
+    }
+}
+
+/// One loop part of the optimized kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Part {
-    /// The `full_shape` axis this part belongs to.
+    /// The domain axis this part belongs to.
     pub axis: usize,
     pub size: usize,
     pub kind: AxisKind,
-    /// The axis value is Σ part value × multiplier.
+    /// The axis value is Σ part value × `mult` over the axis's parts.
     pub mult: usize,
 }
 
-/// The loop structure of a kernel after opts: its parts, in order of (axis, outer first).
+/// Upcast outputs per lane (accumulators per reduce): the register budget.
+pub const MAX_UPCAST: usize = 64;
+/// Values per lane inside an unrolled reduce body (upcast × unroll).
+pub const MAX_UPCAST_UNROLL: usize = 256;
+/// Largest single UPCAST / UNROLL amount.
+pub const MAX_UPCAST_AMOUNT: usize = 16;
+pub const MAX_UNROLL_AMOUNT: usize = 32;
+
+/// The loop structure of a kernel after opts.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Shaped {
+    /// In canonical order: by kind, then by domain axis, outer first.
     pub parts: Vec<Part>,
     pub opts: Vec<Opt>,
+    /// Per domain axis: the size its parts cover (larger than the axis after PADTO).
+    pub padded: Vec<usize>,
+    pub nolocals: bool,
 }
 
 impl Shaped {
+    /// The unoptimized shape of `ast`: one global or reduce part per axis.
+    pub fn new(ast: &KernelAst) -> Shaped {
+        let red = ast.reduce_axes();
+        let mut s = Shaped {
+            parts: ast
+                .full_shape
+                .iter()
+                .enumerate()
+                .map(|(axis, &size)| Part {
+                    axis,
+                    size,
+                    kind: if red.contains(&axis) {
+                        AxisKind::Reduce
+                    } else {
+                        AxisKind::Global
+                    },
+                    mult: 1,
+                })
+                .collect(),
+            opts: vec![],
+            padded: ast.full_shape.clone(),
+            nolocals: false,
+        };
+        s.sort();
+        s
+    }
+
+    fn sort(&mut self) {
+        self.parts
+            .sort_by_key(|p| (p.kind, p.axis, std::cmp::Reverse(p.mult)));
+    }
+
     pub fn of_kind(&self, k: AxisKind) -> Vec<Part> {
         self.parts.iter().copied().filter(|p| p.kind == k).collect()
     }
     pub fn size_of(&self, k: AxisKind) -> usize {
-        self.of_kind(k).iter().map(|p| p.size).product()
+        self.parts
+            .iter()
+            .filter(|p| p.kind == k)
+            .map(|p| p.size)
+            .product()
     }
+    /// Lanes per workgroup.
     pub fn local_size(&self) -> usize {
         self.size_of(AxisKind::Local) * self.size_of(AxisKind::GroupReduce)
     }
+    /// Workgroups in the grid.
+    pub fn num_groups(&self) -> usize {
+        self.size_of(AxisKind::Global)
+    }
+    /// Indices (into `parts`) of the reduce parts, which UNROLL and GROUP address.
+    pub fn reduce_parts(&self) -> Vec<usize> {
+        (0..self.parts.len())
+            .filter(|&i| self.parts[i].kind == AxisKind::Reduce)
+            .collect()
+    }
+
+    /// Splits `amount` off part `i` into a new part of `kind` (the inner one, or the outer one
+    /// when `top`). `amount` must divide the part's size.
+    fn shift_to(&mut self, i: usize, amount: usize, kind: AxisKind, top: bool) {
+        let p = self.parts[i];
+        let rest = p.size / amount;
+        let (new, old) = if top {
+            (
+                Part {
+                    axis: p.axis,
+                    size: amount,
+                    kind,
+                    mult: p.mult * rest,
+                },
+                Part {
+                    axis: p.axis,
+                    size: rest,
+                    kind: p.kind,
+                    mult: p.mult,
+                },
+            )
+        } else {
+            (
+                Part {
+                    axis: p.axis,
+                    size: amount,
+                    kind,
+                    mult: p.mult,
+                },
+                Part {
+                    axis: p.axis,
+                    size: rest,
+                    kind: p.kind,
+                    mult: p.mult * amount,
+                },
+            )
+        };
+        self.parts[i] = old;
+        self.parts.push(new);
+        // A part of size 1 carries no loop: drop it (its value is always 0).
+        self.parts.retain(|q| q.size != 1 || q.kind == AxisKind::Global);
+        self.sort();
+    }
+
+    /// Bytes of workgroup memory the grouped reductions of `ast` need under this shape: one
+    /// array per reduce dtype, `lanes × upcast` elements, reused by every reduce of that dtype.
+    pub fn workgroup_bytes(&self, ast: &KernelAst) -> usize {
+        let groups = self.size_of(AxisKind::GroupReduce);
+        if groups <= 1 {
+            return 0;
+        }
+        let mut dtypes = vec![];
+        for (_, e) in ast.exprs.iter() {
+            if matches!(e.op, AstNode::Reduce { .. }) && !dtypes.contains(&e.dtype) {
+                dtypes.push(e.dtype);
+            }
+        }
+        dtypes.len() * self.local_size() * self.size_of(AxisKind::Upcast) * 4
+    }
 }
 
-/// Applies `opts` to `ast`. Panics on an opt that does not fit (a heuristic bug, not user input).
-pub fn apply_opts(ast: &KernelAst, opts: &[Opt]) -> Shaped {
-    let mut parts = vec![];
-    for (axis, &size) in ast.full_shape.iter().enumerate() {
-        let is_reduce = ast.reduce_axes.contains(&axis);
-        let opt = opts.iter().find(|o| o.axis == axis);
-        match opt {
-            None => parts.push(Part {
-                axis,
-                size,
-                kind: if is_reduce {
-                    AxisKind::Reduce
-                } else {
-                    AxisKind::Global
-                },
-                mult: 1,
-            }),
-            Some(o) => {
-                let n = o.amount;
-                assert!(n >= 1, "{o}: amount must be positive");
-                match o.op {
-                    OptOp::Local => {
-                        assert!(!is_reduce, "{o}: LOCAL applies to an output axis");
-                        parts.push(Part {
-                            axis,
-                            size: size.div_ceil(n),
-                            kind: AxisKind::Global,
-                            mult: n,
-                        });
-                        parts.push(Part {
-                            axis,
-                            size: n,
-                            kind: AxisKind::Local,
-                            mult: 1,
-                        });
-                    }
-                    OptOp::Group => {
-                        assert!(is_reduce, "{o}: GROUP applies to a reduce axis");
-                        assert!(n.is_power_of_two(), "{o}: GROUP needs a power of two");
-                        parts.push(Part {
-                            axis,
-                            size: size.div_ceil(n),
-                            kind: AxisKind::Reduce,
-                            mult: n,
-                        });
-                        parts.push(Part {
-                            axis,
-                            size: n,
-                            kind: AxisKind::GroupReduce,
-                            mult: 1,
-                        });
-                    }
-                }
+/// Applies `opts` to `ast` on a device with `limits`, or says which opt does not fit and why.
+pub fn apply_opts(ast: &KernelAst, opts: &[Opt], limits: &DeviceLimits) -> Result<Shaped, OptError> {
+    let mut s = Shaped::new(ast);
+    for (position, &opt) in opts.iter().enumerate() {
+        apply_opt(ast, &mut s, opt, limits).map_err(|reason| OptError {
+            opt,
+            position,
+            reason,
+        })?;
+        s.opts.push(opt);
+    }
+    Ok(s)
+}
+
+fn apply_opt(ast: &KernelAst, s: &mut Shaped, opt: Opt, limits: &DeviceLimits) -> Result<(), String> {
+    if opt.op == OptOp::NoLocals {
+        if s.local_size() > 1 {
+            return Err("the kernel already has local or group parts".into());
+        }
+        s.nolocals = true;
+        return Ok(());
+    }
+    let i = match opt.op {
+        OptOp::Unroll | OptOp::Group | OptOp::GroupTop => {
+            let reds = s.reduce_parts();
+            *reds.get(opt.axis).ok_or_else(|| {
+                format!(
+                    "axis {} is out of range: the kernel has {} reduce parts",
+                    opt.axis,
+                    reds.len()
+                )
+            })?
+        }
+        _ => {
+            if opt.axis >= s.parts.len() {
+                return Err(format!(
+                    "axis {} is out of range: the kernel has {} parts",
+                    opt.axis,
+                    s.parts.len()
+                ));
+            }
+            opt.axis
+        }
+    };
+    let part = s.parts[i];
+    if part.size == 0 {
+        return Err("the axis is empty".into());
+    }
+    let amount = if opt.amount == 0 { part.size } else { opt.amount };
+    let kind_ok = match opt.op {
+        OptOp::Local => part.kind == AxisKind::Global,
+        OptOp::Upcast => matches!(part.kind, AxisKind::Global | AxisKind::Local),
+        OptOp::Unroll | OptOp::Group | OptOp::GroupTop => part.kind == AxisKind::Reduce,
+        OptOp::Padto => matches!(part.kind, AxisKind::Global | AxisKind::Reduce),
+        OptOp::NoLocals => unreachable!(),
+    };
+    if !kind_ok {
+        return Err(format!("it does not apply to a {:?} part", part.kind));
+    }
+    if opt.op == OptOp::Padto {
+        let whole = s.parts.iter().filter(|p| p.axis == part.axis).count() == 1;
+        if !whole {
+            return Err("PADTO applies to an axis that no other opt has split".into());
+        }
+        let padded = part.size.div_ceil(amount) * amount;
+        if part.size <= amount / 4 {
+            // tinygrad's rule: padding that more than quadruples the work is never worth it.
+            return Err(format!("padding {} to {padded} adds more than 4x the work", part.size));
+        }
+        s.parts[i].size = padded;
+        s.padded[part.axis] = padded;
+        return Ok(());
+    }
+    if part.size % amount != 0 {
+        return Err(format!(
+            "{amount} does not divide the part's size {} (PADTO it first)",
+            part.size
+        ));
+    }
+    if matches!(opt.op, OptOp::Local | OptOp::Group | OptOp::GroupTop) && s.nolocals {
+        return Err("NOLOCALS forbids local and group parts".into());
+    }
+    let (kind, top) = match opt.op {
+        OptOp::Local => (AxisKind::Local, false),
+        OptOp::Upcast => (AxisKind::Upcast, false),
+        OptOp::Unroll => (AxisKind::Unroll, false),
+        OptOp::Group => (AxisKind::GroupReduce, false),
+        OptOp::GroupTop => (AxisKind::GroupReduce, true),
+        OptOp::Padto | OptOp::NoLocals => unreachable!(),
+    };
+    match opt.op {
+        OptOp::Upcast if amount > MAX_UPCAST_AMOUNT => {
+            return Err(format!("upcast by more than {MAX_UPCAST_AMOUNT}"))
+        }
+        OptOp::Unroll if amount > MAX_UNROLL_AMOUNT => {
+            return Err(format!("unroll by more than {MAX_UNROLL_AMOUNT}"))
+        }
+        _ => {}
+    }
+    s.shift_to(i, amount, kind, top);
+    let upcast = s.size_of(AxisKind::Upcast);
+    if upcast > MAX_UPCAST {
+        return Err(format!(
+            "{upcast} outputs per lane exceed the register budget of {MAX_UPCAST}"
+        ));
+    }
+    let values = upcast * s.size_of(AxisKind::Unroll);
+    if values > MAX_UPCAST_UNROLL {
+        return Err(format!(
+            "{values} values per lane (upcast x unroll) exceed the register budget of {MAX_UPCAST_UNROLL}"
+        ));
+    }
+    let lanes = s.local_size();
+    if lanes > limits.max_workgroup_size {
+        return Err(format!(
+            "{lanes} lanes per workgroup exceed the device's {}",
+            limits.max_workgroup_size
+        ));
+    }
+    let bytes = s.workgroup_bytes(ast);
+    if bytes > limits.workgroup_memory_bytes {
+        return Err(format!(
+            "{bytes} bytes of workgroup memory exceed the device's {}",
+            limits.workgroup_memory_bytes
+        ));
+    }
+    Ok(())
+}
+
+/// Every single opt that can validly be appended to `opts`: the actions a search tries next.
+/// Amounts tried: the divisors tinygrad tries (2, 3, 4, 8, 16, 32 and, for groups, up to 256),
+/// 0 (the whole part) where it fits, and PADTO to multiples of 4, 8, 16 and 32.
+pub fn candidate_opts(ast: &KernelAst, opts: &[Opt], limits: &DeviceLimits) -> Vec<Opt> {
+    let Ok(base) = apply_opts(ast, opts, limits) else {
+        return vec![];
+    };
+    let mut out = vec![];
+    let try_opt = |o: Opt, out: &mut Vec<Opt>| {
+        let mut list = opts.to_vec();
+        list.push(o);
+        if apply_opts(ast, &list, limits).is_ok() && !out.contains(&o) {
+            out.push(o);
+        }
+    };
+    for axis in 0..base.parts.len() {
+        for amount in [0, 2, 3, 4, 8, 16] {
+            try_opt(Opt::new(OptOp::Upcast, axis, amount), &mut out);
+        }
+        for amount in [0, 2, 3, 4, 8, 16, 32, 64, 128, 256] {
+            try_opt(Opt::new(OptOp::Local, axis, amount), &mut out);
+        }
+        for amount in [4, 8, 16, 32] {
+            if base.parts[axis].size % amount != 0 {
+                try_opt(Opt::new(OptOp::Padto, axis, amount), &mut out);
             }
         }
     }
-    let shaped = Shaped {
-        parts,
-        opts: opts.to_vec(),
-    };
-    assert!(
-        shaped.size_of(AxisKind::Local) == 1 || shaped.size_of(AxisKind::GroupReduce) == 1,
-        "LOCAL and GROUP in one kernel are not supported yet"
-    );
-    shaped
+    for axis in 0..base.reduce_parts().len() {
+        for amount in [0, 2, 3, 4, 8, 16, 32] {
+            try_opt(Opt::new(OptOp::Unroll, axis, amount), &mut out);
+        }
+        for amount in [2, 4, 8, 16, 32, 64, 128, 256] {
+            try_opt(Opt::new(OptOp::Group, axis, amount), &mut out);
+            try_opt(Opt::new(OptOp::GroupTop, axis, amount), &mut out);
+        }
+    }
+    try_opt(Opt::new(OptOp::NoLocals, 0, 0), &mut out);
+    // An amount of 0 that equals an explicit amount is the same opt twice: keep the explicit one.
+    let sizes: Vec<(Opt, usize)> = out
+        .iter()
+        .map(|o| {
+            let size = match o.op {
+                OptOp::Unroll | OptOp::Group | OptOp::GroupTop => base
+                    .reduce_parts()
+                    .get(o.axis)
+                    .map_or(0, |&i| base.parts[i].size),
+                _ => base.parts.get(o.axis).map_or(0, |p| p.size),
+            };
+            (*o, size)
+        })
+        .collect();
+    out.retain(|o| {
+        o.amount != 0
+            || !sizes
+                .iter()
+                .any(|(q, size)| q.op == o.op && q.axis == o.axis && q.amount == *size)
+    });
+    out
 }
 
 /// Threads per workgroup the default heuristic aims for.
 const TARGET_LOCAL: usize = 64;
-/// Threads that cooperate on one reduction when there are few outputs.
+/// Lanes that cooperate on one reduction when there are few outputs.
 const GROUP_SIZE: usize = 256;
 
-/// The hand-rolled heuristics. Today: split a large reduction across a workgroup when there are
-/// too few outputs to keep the device busy, otherwise spread output axes over a workgroup of
-/// about 64 threads (innermost axes first, so neighbouring threads touch neighbouring memory).
-pub fn heuristic_opts(ast: &KernelAst, max_local: usize) -> Vec<Opt> {
-    let mut opts = vec![];
+/// The largest divisor of `n` that is at most `cap`.
+fn largest_divisor(n: usize, cap: usize) -> usize {
+    (1..=cap.min(n)).rev().find(|d| n % d == 0).unwrap_or(1)
+}
+
+/// The hand-rolled heuristics (the optimizer issue replaces them). Today: split a large
+/// reduction across a workgroup when there are too few outputs to keep the device busy,
+/// otherwise spread the innermost output axes over a workgroup of about 64 lanes. Every opt is
+/// checked by `apply_opts`; one that does not fit is skipped.
+pub fn heuristic_opts(ast: &KernelAst, limits: &DeviceLimits) -> Vec<Opt> {
+    let mut opts: Vec<Opt> = vec![];
+    let push = |opts: &mut Vec<Opt>, o: Opt| -> bool {
+        let mut list = opts.clone();
+        list.push(o);
+        let ok = apply_opts(ast, &list, limits).is_ok();
+        if ok {
+            opts.push(o);
+        }
+        ok
+    };
+    let base = Shaped::new(ast);
     let out_n = ast.output_numel();
-    if !ast.reduce_axes.is_empty() && out_n < 2048 {
-        // Group the largest reduce axis.
-        if let Some(&axis) = ast.reduce_axes.iter().max_by_key(|&&a| ast.full_shape[a]) {
-            let size = ast.full_shape[axis];
-            if size >= 64 {
-                let n = GROUP_SIZE.min(size.next_power_of_two()).min(max_local);
-                opts.push(Opt {
-                    op: OptOp::Group,
-                    axis,
-                    amount: n,
-                });
-                return opts;
+    let reds = base.reduce_parts();
+    if !reds.is_empty() && out_n < 2048 {
+        // Group the largest reduce part.
+        let (r, &i) = reds
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, &i)| base.parts[i].size)
+            .expect("non-empty");
+        let size = base.parts[i].size;
+        if size >= 64 {
+            let cap = GROUP_SIZE.min(limits.max_workgroup_size);
+            let d = largest_divisor(size, cap);
+            if d >= 16 {
+                push(&mut opts, Opt::new(OptOp::Group, r, d));
+            } else {
+                let n = cap.min(size.next_power_of_two());
+                let _ = push(&mut opts, Opt::new(OptOp::Padto, i, n))
+                    && push(&mut opts, Opt::new(OptOp::Group, r, n));
             }
+            return opts;
         }
     }
     let mut threads = 1;
-    for axis in ast.output_axes().into_iter().rev() {
-        let size = ast.full_shape[axis];
+    let globals: Vec<usize> = (0..base.parts.len())
+        .filter(|&i| base.parts[i].kind == AxisKind::Global)
+        .collect();
+    for &i in globals.iter().rev() {
+        let size = base.parts[i].size;
         if threads >= TARGET_LOCAL || size <= 1 {
             continue;
         }
-        let n = (TARGET_LOCAL / threads)
-            .min(size.next_power_of_two())
-            .min(max_local / threads);
-        if n > 1 {
-            opts.push(Opt {
-                op: OptOp::Local,
-                axis,
-                amount: n,
-            });
+        let cap = (TARGET_LOCAL / threads).min(limits.max_workgroup_size / threads);
+        let n = largest_divisor(size, cap);
+        // LOCAL shifts a new part in after the globals; earlier global indices are unchanged.
+        if n > 1 && push(&mut opts, Opt::new(OptOp::Local, i, n)) {
             threads *= n;
         }
         // Only the innermost output axes: stop at the first axis that was not fully covered.

@@ -12,7 +12,7 @@ use crate::dtype::{DType, Scalar};
 use crate::error::{Error, Result};
 use crate::ops::{BinaryOp, UnaryOp};
 
-use super::ir::{Program, Special, UOp};
+use super::ir::{Program, Ref, Special, UOp};
 
 fn ty(d: DType) -> &'static str {
     match d {
@@ -43,38 +43,60 @@ pub fn literal(s: Scalar) -> String {
     }
 }
 
+fn vec_ty(d: DType, w: u8) -> String {
+    if w == 1 {
+        ty(d).to_string()
+    } else {
+        format!("vec{w}<{}>", ty(d))
+    }
+}
+
 /// Renders `p` as a WGSL compute shader with entry point `main`.
+///
+/// A buffer whose vector accesses all have one width `w` is declared as `array<vecW<T>>`:
+/// a vector access at element index `i` (a multiple of `w`) reads `data[i / w]`, and a scalar
+/// access reads component `i % w` of `data[i / w]`.
 pub fn render(p: &Program) -> String {
     let mut s = String::new();
+    let widths = p.buffer_widths();
     let _ = writeln!(s, "// kernel {}", p.name);
     for (i, b) in p.bufs.iter().enumerate() {
         let access = if b.output { "read_write" } else { "read" };
         let _ = writeln!(
             s,
             "@group(0) @binding({i}) var<storage, {access}> data{i}: array<{}>;",
-            storage_ty(b.dtype)
+            vec_ty(if b.dtype == DType::Bool { DType::U32 } else { b.dtype }, widths[i])
         );
     }
-    for (i, inst) in p.insts.iter().enumerate() {
+    for (h, inst) in p.insts.iter() {
         if let UOp::DefineLocal { len } = inst.op {
             let _ = writeln!(
                 s,
-                "var<workgroup> local{i}: array<{}, {len}>;",
+                "var<workgroup> local{}: array<{}, {len}>;",
+                h.index(),
                 storage_ty(inst.dtype)
             );
         }
     }
-    let _ = writeln!(s, "@compute @workgroup_size({})", p.local_size);
+    let _ = writeln!(s, "@compute @workgroup_size({})", p.local_size());
     let _ = writeln!(
         s,
         "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lidx: u32) {{"
     );
     let _ = writeln!(s, "  let gflat = wid.x + nwg.x * (wid.y + nwg.y * wid.z);");
-    let _ = writeln!(s, "  if (gflat >= {}u) {{ return; }}", p.num_groups);
+    let _ = writeln!(s, "  if (gflat >= {}u) {{ return; }}", p.num_groups());
     let mut depth = 1;
-    let v = |r: usize| format!("v{r}");
-    for (i, inst) in p.insts.iter().enumerate() {
-        let t = ty(inst.dtype);
+    let v = |r: Ref| format!("v{}", r.index());
+    // An element of buffer `buf` at scalar index expression `idx`.
+    let element = |buf: usize, idx: &str| -> String {
+        match widths[buf] {
+            1 => format!("data{buf}[{idx}]"),
+            w => format!("data{buf}[({idx}) / {w}i][({idx}) % {w}i]"),
+        }
+    };
+    for (h, inst) in p.insts.iter() {
+        let i = h.index();
+        let t = vec_ty(inst.dtype, inst.width);
         let line = match &inst.op {
             UOp::Special(Special::GroupId) => format!("let v{i}: i32 = i32(gflat);"),
             UOp::Special(Special::LocalId) => format!("let v{i}: i32 = i32(lidx);"),
@@ -119,32 +141,69 @@ pub fn render(p: &Program) -> String {
             }
             UOp::Cast(a) => format!("let v{i}: {t} = {t}({});", v(*a)),
             UOp::Load { buf, index, valid } => {
-                let raw = |idx: String| {
-                    if inst.dtype == DType::Bool {
-                        format!("(data{buf}[{idx}] != 0u)")
+                // The index is only used where valid: a masked lane reads element 0.
+                let idx = match valid {
+                    None => v(*index),
+                    Some(g) => format!("select(0i, {}, {})", v(*index), v(*g)),
+                };
+                let raw = if inst.width > 1 {
+                    if widths[*buf] == inst.width {
+                        format!("data{buf}[({idx}) / {}i]", inst.width)
                     } else {
-                        format!("data{buf}[{idx}]")
+                        let comps: Vec<String> = (0..inst.width)
+                            .map(|c| element(*buf, &format!("({idx}) + {c}i")))
+                            .collect();
+                        format!("{t}({})", comps.join(", "))
                     }
+                } else if inst.dtype == DType::Bool {
+                    format!("({} != 0u)", element(*buf, &idx))
+                } else {
+                    element(*buf, &idx)
                 };
                 match valid {
-                    None => format!("let v{i}: {t} = {};", raw(v(*index))),
+                    None => format!("let v{i}: {t} = {raw};"),
                     Some(g) => {
                         let zero = literal(Scalar::from_f64(0.0, inst.dtype));
-                        let safe = format!("select(0i, {}, {})", v(*index), v(*g));
-                        format!("let v{i}: {t} = select({zero}, {}, {});", raw(safe), v(*g))
+                        let zero = if inst.width > 1 { format!("{t}({zero})") } else { zero };
+                        format!("let v{i}: {t} = select({zero}, {raw}, {});", v(*g))
                     }
                 }
             }
-            UOp::Store { buf, index, value } => {
+            UOp::Store {
+                buf,
+                index,
+                value,
+                mask,
+            } => {
+                let w = p.insts[*value].width;
                 let val = if inst.dtype == DType::Bool {
                     format!("select(0u, 1u, {})", v(*value))
                 } else {
                     v(*value)
                 };
-                format!("data{buf}[{}] = {val};", v(*index))
+                let idx = v(*index);
+                let stmt = if w > 1 && widths[*buf] == w {
+                    format!("data{buf}[{idx} / {w}i] = {val};")
+                } else if w > 1 {
+                    (0..w)
+                        .map(|c| format!("{} = {val}[{c}];", element(*buf, &format!("{idx} + {c}i"))))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                } else {
+                    format!("{} = {val};", element(*buf, &idx))
+                };
+                match mask {
+                    None => stmt,
+                    Some(m) => format!("if ({}) {{ {stmt} }}", v(*m)),
+                }
+            }
+            UOp::Gep(a, lane) => format!("let v{i}: {t} = {}[{lane}];", v(*a)),
+            UOp::Vectorize(parts) => {
+                let parts: Vec<String> = parts.iter().map(|r| v(*r)).collect();
+                format!("let v{i}: {t} = {t}({});", parts.join(", "))
             }
             UOp::DefineAcc(init) => format!("var v{i}: {t} = {};", literal(*init)),
-            UOp::Assign { acc, value } => format!("v{acc} = {};", v(*value)),
+            UOp::Assign { acc, value } => format!("{} = {};", v(*acc), v(*value)),
             UOp::Range { end } => {
                 format!("for (var v{i}: i32 = 0i; v{i} < {end}i; v{i} = v{i} + 1i) {{")
             }
@@ -152,20 +211,20 @@ pub fn render(p: &Program) -> String {
             UOp::EndRange | UOp::EndIf => "}".into(),
             UOp::DefineLocal { .. } => continue,
             UOp::LoadLocal { local, index } => {
-                format!("let v{i}: {t} = local{local}[{}];", v(*index))
+                format!("let v{i}: {t} = local{}[{}];", local.index(), v(*index))
             }
             UOp::StoreLocal {
                 local,
                 index,
                 value,
-            } => format!("local{local}[{}] = {};", v(*index), v(*value)),
+            } => format!("local{}[{}] = {};", local.index(), v(*index), v(*value)),
             UOp::Barrier => "workgroupBarrier();".into(),
         };
-        if matches!(inst.op, UOp::EndRange | UOp::EndIf) {
+        if inst.op.closes_block() {
             depth -= 1;
         }
         let _ = writeln!(s, "{:width$}{line}", "", width = depth * 2);
-        if matches!(inst.op, UOp::Range { .. } | UOp::If(_)) {
+        if inst.op.opens_block() {
             depth += 1;
         }
     }

@@ -122,16 +122,7 @@ pub(crate) fn print_program(ast: &KernelAst, p: &Program, wgsl: Option<&str>) {
         }
     }
     if lvl >= 5 {
-        eprintln!(
-            "AST full_shape={:?} reduce_axes={:?}",
-            ast.full_shape, ast.reduce_axes
-        );
-        for (i, n) in ast.nodes.iter().enumerate() {
-            eprintln!("  {i:3} {:<5} {n:?}", ast.dtypes[i].name());
-        }
-        for (b, v) in &ast.stores {
-            eprintln!("  store data{b} <- {v}");
-        }
+        eprint!("{ast}");
     }
     if lvl >= 6 {
         eprint!("{p}");

@@ -9,7 +9,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::codegen::ir::{Program, Special, UOp};
+use crate::codegen::ir::{Program, Ref, Special, UOp};
 use crate::dtype::{DType, Scalar};
 use crate::error::Result;
 use crate::ops::{BinaryOp, UnaryOp};
@@ -18,6 +18,9 @@ use super::{Launch, RawBuffer};
 
 pub(crate) struct CpuBuffer {
     words: Mutex<Vec<u32>>,
+    /// Bytes counted in `in_use` for this buffer (0 for an empty one, which still holds one
+    /// word so that it can be bound).
+    bytes: usize,
 }
 
 impl CpuBuffer {
@@ -43,14 +46,11 @@ impl CpuDevice {
         self.in_use.fetch_add(bytes, Ordering::Relaxed);
         Arc::new(CpuBuffer {
             words: Mutex::new(vec![0; bytes.div_ceil(4).max(1)]),
+            bytes,
         })
     }
     pub fn free(&self, b: Arc<CpuBuffer>) {
-        let bytes = b.words.lock().unwrap().len() * 4;
-        self.in_use.fetch_sub(
-            bytes.min(self.in_use.load(Ordering::Relaxed)),
-            Ordering::Relaxed,
-        );
+        self.in_use.fetch_sub(b.bytes, Ordering::Relaxed);
     }
     pub fn memory_in_use(&self) -> usize {
         self.in_use.load(Ordering::Relaxed)
@@ -60,38 +60,70 @@ impl CpuDevice {
         let mut times = vec![];
         for l in launches {
             let start = std::time::Instant::now();
-            let mut guards: Vec<_> = l
+            let bufs: Vec<Arc<CpuBuffer>> = l
                 .bufs
                 .iter()
                 .map(|b| match b.raw() {
                     RawBuffer::Cpu(c) => c.clone(),
                     RawBuffer::Wgpu(_) => unreachable!("wgpu buffer on the CPU device"),
                 })
-                .collect::<Vec<_>>();
+                .collect();
+            // Two arguments may be one buffer (a value and a reshape of it): lock each buffer
+            // once, and map arguments to the distinct buffers.
+            let mut distinct: Vec<Arc<CpuBuffer>> = vec![];
+            let arg_to_buf: Vec<usize> = bufs
+                .iter()
+                .map(|b| match distinct.iter().position(|d| Arc::ptr_eq(d, b)) {
+                    Some(i) => i,
+                    None => {
+                        distinct.push(b.clone());
+                        distinct.len() - 1
+                    }
+                })
+                .collect();
             let mut words: Vec<std::sync::MutexGuard<'_, Vec<u32>>> =
-                guards.iter_mut().map(|b| b.words.lock().unwrap()).collect();
-            let mut mem: Vec<&mut [u32]> = words.iter_mut().map(|w| w.as_mut_slice()).collect();
+                distinct.iter().map(|b| b.words.lock().unwrap()).collect();
+            let mut mem = Memory {
+                words: words.iter_mut().map(|w| w.as_mut_slice()).collect(),
+                arg_to_buf,
+            };
             // Workgroups that share no memory are independent, so many run as one batch of
             // lanes; that amortizes the per-instruction interpretation cost.
             let p = &l.program;
             let uses_locals = p
                 .insts
                 .iter()
-                .any(|i| matches!(i.op, UOp::DefineLocal { .. }));
+                .any(|(_, i)| matches!(i.op, UOp::DefineLocal { .. }));
             let batch = if uses_locals {
                 1
             } else {
-                (LANES_PER_BATCH / p.local_size).max(1)
+                (LANES_PER_BATCH / p.local_size()).max(1)
             };
             let mut group = 0;
-            while group < p.num_groups {
-                let count = batch.min(p.num_groups - group);
+            let num_groups = p.num_groups();
+            while group < num_groups {
+                let count = batch.min(num_groups - group);
                 run_workgroups(p, group, count, &mut mem);
                 group += count;
             }
             times.push(timed.then(|| start.elapsed().as_secs_f64()));
         }
         Ok(times)
+    }
+}
+
+/// The kernel's view of its buffers: argument `i` is `words[arg_to_buf[i]]`.
+struct Memory<'a> {
+    words: Vec<&'a mut [u32]>,
+    arg_to_buf: Vec<usize>,
+}
+
+impl Memory<'_> {
+    fn arg(&self, i: usize) -> &[u32] {
+        self.words[self.arg_to_buf[i]]
+    }
+    fn arg_mut(&mut self, i: usize) -> &mut [u32] {
+        self.words[self.arg_to_buf[i]]
     }
 }
 
@@ -281,15 +313,13 @@ fn cast(a: &Lanes, to: DType) -> Lanes {
 fn block_pairs(p: &Program) -> Vec<usize> {
     let mut pair = vec![usize::MAX; p.insts.len()];
     let mut stack = vec![];
-    for (i, inst) in p.insts.iter().enumerate() {
-        match inst.op {
-            UOp::Range { .. } | UOp::If(_) => stack.push(i),
-            UOp::EndRange | UOp::EndIf => {
-                let open = stack.pop().expect("balanced blocks");
-                pair[open] = i;
-                pair[i] = open;
-            }
-            _ => {}
+    for (h, inst) in p.insts.iter() {
+        if inst.op.opens_block() {
+            stack.push(h.index());
+        } else if inst.op.closes_block() {
+            let open = stack.pop().expect("balanced blocks");
+            pair[open] = h.index();
+            pair[h.index()] = open;
         }
     }
     pair
@@ -299,26 +329,27 @@ fn block_pairs(p: &Program) -> Vec<usize> {
 const LANES_PER_BATCH: usize = 4096;
 
 /// Runs workgroups `first..first + count` as one batch of lanes (`count` is 1 when the program
-/// uses workgroup memory).
-fn run_workgroups(p: &Program, first: usize, count: usize, mem: &mut [&mut [u32]]) {
-    let local = p.local_size;
+/// uses workgroup memory). A vector value of width `w` holds `w` consecutive entries per lane.
+fn run_workgroups(p: &Program, first: usize, count: usize, mem: &mut Memory<'_>) {
+    let local = p.local_size();
     let n = local * count;
     let pair = block_pairs(p);
-    let mut vals: Vec<Option<Lanes>> = vec![None; p.insts.len()];
-    let mut locals: Vec<Vec<u32>> = vec![vec![]; p.insts.len()];
+    let insts = p.insts.as_slice();
+    let mut vals: Vec<Option<Lanes>> = vec![None; insts.len()];
+    let mut locals: Vec<Vec<u32>> = vec![vec![]; insts.len()];
     let mut masks: Vec<Vec<bool>> = vec![vec![true; n]];
-    let mut loop_counters: Vec<i64> = vec![0; p.insts.len()];
+    let mut loop_counters: Vec<i64> = vec![0; insts.len()];
     let mut pc = 0;
-    while pc < p.insts.len() {
-        let inst = &p.insts[pc];
+    let def = |vals: &Vec<Option<Lanes>>, r: Ref| -> Lanes {
+        vals[r.index()]
+            .clone()
+            .unwrap_or_else(|| panic!("interpreter: use of undefined {r} in {}", p.name))
+    };
+    while pc < insts.len() {
+        let inst = &insts[pc];
         let mask: &[bool] = masks.last().expect("mask");
         let mut push_mask = None;
         let mut pop_mask = false;
-        let get = |r: usize, vals: &Vec<Option<Lanes>>| -> Lanes {
-            vals[r]
-                .clone()
-                .unwrap_or_else(|| panic!("interpreter: use of undefined v{r}"))
-        };
         let out: Option<Lanes> = match &inst.op {
             UOp::Special(Special::GroupId) => Some(Lanes::I32(
                 (0..n).map(|l| (first + l / local) as i32).collect(),
@@ -327,29 +358,29 @@ fn run_workgroups(p: &Program, first: usize, count: usize, mem: &mut [&mut [u32]
                 Some(Lanes::I32((0..n).map(|l| (l % local) as i32).collect()))
             }
             UOp::Const(s) => Some(Lanes::splat(*s, n)),
-            UOp::Unary(op, a) => Some(unary(*op, vals[*a].as_ref().expect("def"))),
-            UOp::Binary(op, a, b) => Some(binary(
-                *op,
-                vals[*a].as_ref().expect("def"),
-                vals[*b].as_ref().expect("def"),
-            )),
+            UOp::Unary(op, a) => Some(unary(*op, &def(&vals, *a))),
+            UOp::Binary(op, a, b) => Some(binary(*op, &def(&vals, *a), &def(&vals, *b))),
             UOp::Where(c, a, b) => Some(select(
-                vals[*c].as_ref().expect("def").bools(),
-                vals[*a].as_ref().expect("def"),
-                vals[*b].as_ref().expect("def"),
+                def(&vals, *c).bools(),
+                &def(&vals, *a),
+                &def(&vals, *b),
             )),
-            UOp::Cast(a) => Some(cast(vals[*a].as_ref().expect("def"), inst.dtype)),
+            UOp::Cast(a) => Some(cast(&def(&vals, *a), inst.dtype)),
             UOp::Load { buf, index, valid } => {
-                let idx = vals[*index].as_ref().expect("def").i32s();
-                let ok = valid.map(|g| vals[g].as_ref().expect("def").bools().to_vec());
-                let data = &mem[*buf];
-                let bits = (0..n).map(|l| {
+                let w = inst.width as usize;
+                let idx = def(&vals, *index);
+                let idx = idx.i32s();
+                let ok = valid.map(|g| def(&vals, g).bools().to_vec());
+                let data = mem.arg(*buf);
+                let numel = p.bufs[*buf].numel;
+                let bits = (0..n * w).map(|e| {
+                    let (l, c) = (e / w, e % w);
                     let on = mask[l] && ok.as_ref().is_none_or(|o| o[l]);
                     if on {
-                        let i = idx[l];
+                        let i = idx[l] as i64 + c as i64;
                         assert!(
-                            i >= 0 && (i as usize) < p.bufs[*buf].numel,
-                            "interpreter: load out of bounds: data{buf}[{i}] in {}",
+                            i >= 0 && (i as usize) < numel && idx[l] as i64 % w as i64 == 0,
+                            "interpreter: load out of bounds or misaligned: data{buf}[{i}] (width {w}) in {}",
                             p.name
                         );
                         data[i as usize]
@@ -359,24 +390,50 @@ fn run_workgroups(p: &Program, first: usize, count: usize, mem: &mut [&mut [u32]
                 });
                 Some(Lanes::from_bits(bits, inst.dtype))
             }
-            UOp::Store { buf, index, value } => {
-                let idx = vals[*index].as_ref().expect("def").i32s().to_vec();
-                let v = get(*value, &vals);
-                for l in (0..n).filter(|&l| mask[l]) {
-                    let i = idx[l];
-                    assert!(
-                        i >= 0 && (i as usize) < p.bufs[*buf].numel,
-                        "interpreter: store out of bounds: data{buf}[{i}] in {}",
-                        p.name
-                    );
-                    mem[*buf][i as usize] = v.bits(l);
+            UOp::Store {
+                buf,
+                index,
+                value,
+                mask: store_mask,
+            } => {
+                let w = insts[value.index()].width as usize;
+                let idx = def(&vals, *index).i32s().to_vec();
+                let v = def(&vals, *value);
+                let m = store_mask.map(|g| def(&vals, g).bools().to_vec());
+                let numel = p.bufs[*buf].numel;
+                let data = mem.arg_mut(*buf);
+                for l in (0..n).filter(|&l| mask[l] && m.as_ref().is_none_or(|m| m[l])) {
+                    for c in 0..w {
+                        let i = idx[l] as i64 + c as i64;
+                        assert!(
+                            i >= 0 && (i as usize) < numel,
+                            "interpreter: store out of bounds: data{buf}[{i}] in {}",
+                            p.name
+                        );
+                        data[i as usize] = v.bits(l * w + c);
+                    }
                 }
                 None
             }
+            UOp::Gep(a, lane) => {
+                let v = def(&vals, *a);
+                let w = insts[a.index()].width as usize;
+                let bits = (0..n).map(|l| v.bits(l * w + *lane as usize));
+                Some(Lanes::from_bits(bits, inst.dtype))
+            }
+            UOp::Vectorize(parts) => {
+                let comps: Vec<Lanes> = parts.iter().map(|r| def(&vals, *r)).collect();
+                let w = comps.len();
+                let bits = (0..n * w).map(|e| comps[e % w].bits(e / w));
+                Some(Lanes::from_bits(bits, inst.dtype))
+            }
             UOp::DefineAcc(init) => Some(Lanes::splat(*init, n)),
             UOp::Assign { acc, value } => {
-                let v = get(*value, &vals);
-                vals[*acc].as_mut().expect("acc").assign_masked(&v, mask);
+                let v = def(&vals, *value);
+                vals[acc.index()]
+                    .as_mut()
+                    .expect("acc")
+                    .assign_masked(&v, mask);
                 None
             }
             UOp::Range { end } => {
@@ -389,7 +446,7 @@ fn run_workgroups(p: &Program, first: usize, count: usize, mem: &mut [&mut [u32]
             }
             UOp::EndRange => {
                 let open = pair[pc];
-                let UOp::Range { end } = p.insts[open].op else {
+                let UOp::Range { end } = insts[open].op else {
                     unreachable!()
                 };
                 loop_counters[open] += 1;
@@ -401,8 +458,8 @@ fn run_workgroups(p: &Program, first: usize, count: usize, mem: &mut [&mut [u32]
                 None
             }
             UOp::If(c) => {
-                let c = vals[*c].as_ref().expect("def").bools();
-                let m: Vec<bool> = mask.iter().zip(c).map(|(&a, &b)| a && b).collect();
+                let c = def(&vals, *c);
+                let m: Vec<bool> = mask.iter().zip(c.bools()).map(|(&a, &b)| a && b).collect();
                 if !m.iter().any(|&x| x) {
                     pc = pair[pc] + 1;
                     continue;
@@ -419,9 +476,18 @@ fn run_workgroups(p: &Program, first: usize, count: usize, mem: &mut [&mut [u32]
                 None
             }
             UOp::LoadLocal { local, index } => {
-                let idx = vals[*index].as_ref().expect("def").i32s();
-                let l = &locals[*local];
-                let bits = (0..n).map(|lane| if mask[lane] { l[idx[lane] as usize] } else { 0 });
+                let idx = def(&vals, *index);
+                let idx = idx.i32s();
+                let l = &locals[local.index()];
+                let bits = (0..n).map(|lane| {
+                    if mask[lane] {
+                        *l.get(idx[lane] as usize).unwrap_or_else(|| {
+                            panic!("interpreter: workgroup read out of bounds in {}", p.name)
+                        })
+                    } else {
+                        0
+                    }
+                });
                 Some(Lanes::from_bits(bits, inst.dtype))
             }
             UOp::StoreLocal {
@@ -429,10 +495,15 @@ fn run_workgroups(p: &Program, first: usize, count: usize, mem: &mut [&mut [u32]
                 index,
                 value,
             } => {
-                let idx = vals[*index].as_ref().expect("def").i32s().to_vec();
-                let v = get(*value, &vals);
+                let idx = def(&vals, *index).i32s().to_vec();
+                let v = def(&vals, *value);
                 for lane in (0..n).filter(|&l| mask[l]) {
-                    locals[*local][idx[lane] as usize] = v.bits(lane);
+                    let slot = locals[local.index()]
+                        .get_mut(idx[lane] as usize)
+                        .unwrap_or_else(|| {
+                            panic!("interpreter: workgroup write out of bounds in {}", p.name)
+                        });
+                    *slot = v.bits(lane);
                 }
                 None
             }

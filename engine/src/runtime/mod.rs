@@ -17,7 +17,7 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 
 /// What a device can do that the compiler must respect.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct DeviceLimits {
     pub max_storage_buffers: usize,
     pub max_workgroup_size: usize,
@@ -184,6 +184,7 @@ pub(crate) struct Compiled {
 }
 
 /// One kernel launch: the program and its buffers in `program.bufs` order.
+#[derive(Clone)]
 pub(crate) struct Launch {
     pub program: Arc<Program>,
     pub compiled: Compiled,

@@ -41,24 +41,80 @@ pub(crate) struct WgpuDevice {
     pool: Mutex<HashMap<u64, Vec<::wgpu::Buffer>>>,
     pooled_bytes: AtomicUsize,
     in_use: AtomicUsize,
+    /// Pipelines keyed by WGSL source (which spells out the bindings, so also the layout).
     pipelines: Mutex<HashMap<String, Arc<Pipeline>>>,
-    /// Compiled form of each program, keyed by the program's address: programs live in the
-    /// process-wide program cache for good, so a launch of a cached program skips rendering.
-    by_program: Mutex<HashMap<usize, Compiled>>,
+    /// Compiled form of each program, keyed by the program's address. The entry holds the
+    /// program, so the address cannot be reused by another program while the entry lives: a
+    /// launch of a cached program skips rendering and can never pick up a stale pipeline.
+    by_program: Mutex<HashMap<usize, (Arc<Program>, Compiled)>>,
+    bind_groups: Mutex<BindGroupCache>,
+}
+
+/// A bind group for (pipeline, buffers): the key owns handles to them, so an entry can never
+/// describe resources that were freed and replaced (the model is cubecl-wgpu's
+/// `bind_group_cache.rs`). Pooled buffers come back with the same handle, so a repeated
+/// realize over pooled buffers finds its bind groups here. Bounded: the least recently used
+/// entry goes first (it is what keeps an evicted buffer's memory alive).
+#[derive(Default)]
+struct BindGroupCache {
+    entries: HashMap<BindKey, (::wgpu::BindGroup, u64)>,
+    clock: u64,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct BindKey {
+    pipeline: ::wgpu::ComputePipeline,
+    buffers: Vec<(::wgpu::Buffer, u64)>,
+}
+
+const BIND_GROUP_CACHE_ENTRIES: usize = 1024;
+
+impl BindGroupCache {
+    fn get_or_create(
+        &mut self,
+        key: BindKey,
+        create: impl FnOnce() -> ::wgpu::BindGroup,
+    ) -> ::wgpu::BindGroup {
+        self.clock += 1;
+        if let Some((bg, used)) = self.entries.get_mut(&key) {
+            *used = self.clock;
+            return bg.clone();
+        }
+        if self.entries.len() >= BIND_GROUP_CACHE_ENTRIES {
+            let oldest = self
+                .entries
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone());
+            if let Some(k) = oldest {
+                self.entries.remove(&k);
+            }
+        }
+        let bg = create();
+        self.entries.insert(key, (bg.clone(), self.clock));
+        bg
+    }
 }
 
 /// Freed buffers kept for reuse, at most this many bytes.
 const POOL_CAP_BYTES: usize = 1 << 30;
 
 /// Buffer sizes are rounded up to a size class so freed buffers can be reused: powers of two
-/// up to 1 MiB, then whole MiBs (at most 1/1024 wasted... plus the rounding of small sizes).
+/// from 16 bytes up to 1 MiB, then whole MiBs. Every class is a multiple of 16 bytes, so a
+/// buffer can always be bound as an array of `vec4`s (see `binding_size`).
 fn size_class(bytes: usize) -> u64 {
-    let b = bytes.max(4) as u64;
+    let b = bytes.max(16) as u64;
     if b <= 1 << 20 {
         b.next_power_of_two()
     } else {
         b.div_ceil(1 << 20) << 20
     }
+}
+
+/// Bytes bound for a buffer holding `bytes` of data: rounded up to 16 so that a buffer read as
+/// `array<vec4<T>>` covers its last element (the size class always has that room).
+fn binding_size(bytes: u64) -> u64 {
+    bytes.max(16).div_ceil(16) * 16
 }
 
 impl WgpuDevice {
@@ -107,6 +163,7 @@ impl WgpuDevice {
             in_use: AtomicUsize::new(0),
             pipelines: Mutex::new(HashMap::new()),
             by_program: Mutex::new(HashMap::new()),
+            bind_groups: Mutex::new(BindGroupCache::default()),
         })
     }
 
@@ -218,14 +275,14 @@ impl WgpuDevice {
     /// Validates with naga, then builds (or fetches from the cache) the pipeline.
     pub fn compile(&self, program: &Arc<Program>) -> Result<Compiled> {
         let key = Arc::as_ptr(program) as usize;
-        if let Some(c) = self.by_program.lock().unwrap().get(&key) {
+        if let Some((_, c)) = self.by_program.lock().unwrap().get(&key) {
             return Ok(c.clone());
         }
         let compiled = self.compile_source(program)?;
         self.by_program
             .lock()
             .unwrap()
-            .insert(key, compiled.clone());
+            .insert(key, (program.clone(), compiled.clone()));
         Ok(compiled)
     }
 
@@ -395,29 +452,40 @@ impl WgpuDevice {
         let mut enc = self.device.create_command_encoder(&Default::default());
         for (i, l) in launches.iter().enumerate() {
             let p = l.compiled.pipeline.as_ref().expect("compiled for wgpu");
-            let entries: Vec<::wgpu::BindGroupEntry> = l
+            let buffers: Vec<(::wgpu::Buffer, u64)> = l
                 .bufs
                 .iter()
-                .enumerate()
-                .map(|(b, buf)| {
+                .map(|buf| {
                     let RawBuffer::Wgpu(pb) = buf.raw() else {
                         unreachable!("CPU buffer on wgpu")
                     };
-                    let size = (buf.numel() * buf.dtype().storage_bytes()).max(4) as u64;
-                    ::wgpu::BindGroupEntry {
-                        binding: b as u32,
-                        resource: ::wgpu::BindingResource::Buffer(::wgpu::BufferBinding {
-                            buffer: &pb.buffer,
-                            offset: 0,
-                            size: NonZeroU64::new(size),
-                        }),
-                    }
+                    let bytes = (buf.numel() * buf.dtype().storage_bytes()) as u64;
+                    (pb.buffer.clone(), binding_size(bytes))
                 })
                 .collect();
-            let bg = self.device.create_bind_group(&::wgpu::BindGroupDescriptor {
-                label: None,
-                layout: &p.layout,
-                entries: &entries,
+            let key = BindKey {
+                pipeline: p.pipeline.clone(),
+                buffers,
+            };
+            let bg = self.bind_groups.lock().unwrap().get_or_create(key.clone(), || {
+                let entries: Vec<::wgpu::BindGroupEntry> = key
+                    .buffers
+                    .iter()
+                    .enumerate()
+                    .map(|(b, (buffer, size))| ::wgpu::BindGroupEntry {
+                        binding: b as u32,
+                        resource: ::wgpu::BindingResource::Buffer(::wgpu::BufferBinding {
+                            buffer,
+                            offset: 0,
+                            size: NonZeroU64::new(*size),
+                        }),
+                    })
+                    .collect();
+                self.device.create_bind_group(&::wgpu::BindGroupDescriptor {
+                    label: None,
+                    layout: &p.layout,
+                    entries: &entries,
+                })
             });
             let timestamp_writes = timing.map(|(qs, _, _)| ::wgpu::ComputePassTimestampWrites {
                 query_set: qs,
@@ -430,7 +498,7 @@ impl WgpuDevice {
             });
             pass.set_pipeline(&p.pipeline);
             pass.set_bind_group(0, &bg, &[]);
-            let (x, y, z) = self.grid(l.program.num_groups);
+            let (x, y, z) = self.grid(l.program.num_groups());
             pass.dispatch_workgroups(x, y, z);
         }
         if let Some((qs, resolve, staging)) = timing {

@@ -18,7 +18,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::codegen::ast::{AstNode, AstRef, BufArg, KernelAst};
+use crate::codegen::ast::{AstNode, BufArg, ExprRef, KernelAst, Store};
 use crate::graph::{toposort, NodeRef, Op};
 use crate::view::symbolic::{Lin, Valid};
 use crate::view::{unflatten, Movement};
@@ -303,8 +303,7 @@ fn barrier_inputs(root: &NodeRef, forced: &HashSet<u64>) -> HashSet<u64> {
 
 struct Lowerer<'a> {
     ast: KernelAst,
-    memo: HashMap<AstNode, AstRef>,
-    lowered: HashMap<(u64, Vec<Lin>, Valid), AstRef>,
+    lowered: HashMap<(u64, Vec<Lin>, Valid), ExprRef>,
     ranges: Vec<(i64, i64)>,
     root: NodeRef,
     fused: HashSet<u64>,
@@ -319,11 +318,15 @@ fn lower_kernel(
     walks: &HashMap<u64, Walk>,
     forced: &HashSet<u64>,
 ) -> ScheduleItem {
-    let ast = KernelAst::new(full_shape, reduce_axes);
+    let ast = KernelAst::new(full_shape.clone());
     let ranges = ast.var_ranges();
+    // Outputs are stored row-major over the output axes of the domain.
+    let out_axes: Vec<usize> = (0..full_shape.len())
+        .filter(|a| !reduce_axes.contains(a))
+        .collect();
+    let out_index = ast.row_major_index(&out_axes);
     let mut lw = Lowerer {
         ast,
-        memo: HashMap::new(),
         lowered: HashMap::new(),
         ranges,
         root: roots[0].clone(),
@@ -337,10 +340,10 @@ fn lower_kernel(
     for root in roots {
         lw.root = root.clone();
         lw.fused = walks[&root.id].fused.iter().map(|r| r.id).collect();
-        let idx: Vec<Lin> = if lw.ast.reduce_axes.is_empty() {
+        let idx: Vec<Lin> = if reduce_axes.is_empty() {
             (0..root.shape.len()).map(|a| Lin::var(a as u32)).collect()
         } else {
-            unflatten(&lw.ast.output_index(), &root.shape, &lw.ranges)
+            unflatten(&out_index, &root.shape, &lw.ranges)
         };
         let v = lw.lower(root, &idx, &Valid::always());
         values.push(v);
@@ -354,7 +357,12 @@ fn lower_kernel(
             output: true,
         });
         let b = lw.ast.bufs.len() - 1;
-        lw.ast.stores.push((b, v));
+        lw.ast.stores.push(Store {
+            buf: b,
+            index: out_index.clone(),
+            valid: Valid::always(),
+            value: v,
+        });
     }
     ScheduleItem {
         ast: lw.ast,
@@ -364,11 +372,11 @@ fn lower_kernel(
 }
 
 impl Lowerer<'_> {
-    fn load(&mut self, n: &NodeRef, idx: &[Lin], valid: &Valid) -> AstRef {
+    fn load(&mut self, n: &NodeRef, idx: &[Lin], valid: &Valid) -> ExprRef {
         if valid.is_never() {
             return self
                 .ast
-                .constant(crate::dtype::Scalar::from_f64(0.0, n.dtype), &mut self.memo);
+                .constant(crate::dtype::Scalar::from_f64(0.0, n.dtype));
         }
         let buf = match self.buf_of.get(&n.id) {
             Some(&b) => b,
@@ -392,11 +400,10 @@ impl Lowerer<'_> {
                 valid: valid.clone(),
             },
             n.dtype,
-            &mut self.memo,
         )
     }
 
-    fn lower(&mut self, n: &NodeRef, idx: &[Lin], valid: &Valid) -> AstRef {
+    fn lower(&mut self, n: &NodeRef, idx: &[Lin], valid: &Valid) -> ExprRef {
         let key = (n.id, idx.to_vec(), valid.clone());
         if let Some(&r) = self.lowered.get(&key) {
             return r;
@@ -406,7 +413,7 @@ impl Lowerer<'_> {
         r
     }
 
-    fn lower_uncached(&mut self, n: &NodeRef, idx: &[Lin], valid: &Valid) -> AstRef {
+    fn lower_uncached(&mut self, n: &NodeRef, idx: &[Lin], valid: &Valid) -> ExprRef {
         if is_barrier(n, &self.root, self.forced) {
             return self.load(n, idx, valid);
         }
@@ -415,29 +422,29 @@ impl Lowerer<'_> {
             Op::Source(_) => self.load(n, idx, valid),
             Op::Const(..) => {
                 let s = n.op.const_value().expect("const");
-                self.ast.constant(s, &mut self.memo)
+                self.ast.constant(s)
             }
             Op::Unary(op) => {
                 let a = self.lower(&n.src(0), idx, valid);
-                self.ast.push(AstNode::Unary(*op, a), d, &mut self.memo)
+                self.ast.push(AstNode::Unary(*op, a), d)
             }
             Op::Binary(op) => {
                 let a = self.lower(&n.src(0), idx, valid);
                 let b = self.lower(&n.src(1), idx, valid);
-                self.ast.push(AstNode::Binary(*op, a, b), d, &mut self.memo)
+                self.ast.push(AstNode::Binary(*op, a, b), d)
             }
             Op::Where => {
                 let c = self.lower(&n.src(0), idx, valid);
                 let a = self.lower(&n.src(1), idx, valid);
                 let b = self.lower(&n.src(2), idx, valid);
-                self.ast.push(AstNode::Where(c, a, b), d, &mut self.memo)
+                self.ast.push(AstNode::Where(c, a, b), d)
             }
             Op::Cast(_) => {
                 let a = self.lower(&n.src(0), idx, valid);
-                self.ast.push(AstNode::Cast(d, a), d, &mut self.memo)
+                self.ast.push(AstNode::Cast(a), d)
             }
             Op::Contiguous => self.lower(&n.src(0), idx, valid),
-            Op::Reduce(op, _) => {
+            Op::Reduce(op, axes) => {
                 assert!(
                     self.fused.contains(&n.id),
                     "scheduler: unfused reduce reached lowering (kiln bug)"
@@ -445,7 +452,14 @@ impl Lowerer<'_> {
                 let src = n.src(0);
                 let full: Vec<Lin> = (0..src.shape.len()).map(|a| Lin::var(a as u32)).collect();
                 let v = self.lower(&src, &full, &Valid::always());
-                self.ast.push(AstNode::Reduce(*op, v), d, &mut self.memo)
+                self.ast.push(
+                    AstNode::Reduce {
+                        op: *op,
+                        src: v,
+                        axes: axes.clone(),
+                    },
+                    d,
+                )
             }
             Op::Movement(mv) => {
                 let src = n.src(0);
@@ -454,10 +468,10 @@ impl Lowerer<'_> {
                 if inner.is_never() {
                     return self
                         .ast
-                        .constant(crate::dtype::Scalar::from_f64(0.0, d), &mut self.memo);
+                        .constant(crate::dtype::Scalar::from_f64(0.0, d));
                 }
                 let v = self.lower(&src, &src_idx, &inner);
-                if inner == *valid || matches!(self.ast.nodes[v], AstNode::Load { .. }) {
+                if inner == *valid || matches!(self.ast.exprs[v].op, AstNode::Load { .. }) {
                     return v; // loads are gated by their own mask
                 }
                 // Padding of a computed value: the pad's own constraints gate it to zero.
@@ -465,7 +479,7 @@ impl Lowerer<'_> {
                 let mut scratch = Valid::always();
                 let _ = mv.source_index(&src.shape, idx, &mut scratch, &self.ranges);
                 own.and_all(&scratch, &self.ranges);
-                self.ast.push(AstNode::Gate(own, v), d, &mut self.memo)
+                self.ast.push(AstNode::Gate(own, v), d)
             }
         }
     }

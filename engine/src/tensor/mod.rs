@@ -293,6 +293,14 @@ pub fn realize(tensors: &[&Tensor]) -> Result<()> {
     realize_nodes(&nodes)
 }
 
+/// The kernels a realize of `tensors` would run, without running them: inspect them
+/// (`name`, `opts`, `wgsl`, `ir`, `ast`), replace their opts (`Schedule::set_opts`), time them
+/// (`Kernel::time`), then `Schedule::run` to realize the tensors with those kernels.
+pub fn schedule(tensors: &[&Tensor]) -> Result<crate::kernel::Schedule> {
+    let nodes: Vec<NodeRef> = tensors.iter().map(|t| t.node.clone()).collect();
+    crate::realize::schedule_nodes(&nodes)
+}
+
 impl std::fmt::Debug for Tensor {
     /// Never computes anything.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

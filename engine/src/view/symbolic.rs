@@ -85,6 +85,23 @@ impl Lin {
         self.terms.iter().map(|(a, &k)| (a, k))
     }
 
+    /// The variables this expression reads (sorted, without duplicates).
+    pub fn vars(&self) -> Vec<VarId> {
+        let mut out = vec![];
+        self.collect_vars(&mut out);
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+    fn collect_vars(&self, out: &mut Vec<VarId>) {
+        for atom in self.terms.keys() {
+            match atom {
+                Atom::Var(v) => out.push(*v),
+                Atom::Div(x, _) | Atom::Mod(x, _) => x.collect_vars(out),
+            }
+        }
+    }
+
     /// Inclusive bounds of the value over all variable assignments (interval arithmetic).
     pub fn range(&self, r: &dyn Ranges) -> (i64, i64) {
         let (mut lo, mut hi) = (self.constant, self.constant);
@@ -388,6 +405,14 @@ impl Valid {
             return;
         }
         self.constraints.push((lin, lo, hi));
+    }
+
+    /// The variables the constraints read (sorted, without duplicates).
+    pub fn vars(&self) -> Vec<VarId> {
+        let mut out: Vec<VarId> = self.constraints.iter().flat_map(|c| c.0.vars()).collect();
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     pub fn and_all(&mut self, other: &Valid, r: &dyn Ranges) {

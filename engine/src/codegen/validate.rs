@@ -1,0 +1,340 @@
+//! The IR validator, in naga's spirit: it sits between the linearizer and the renderers and
+//! checks the invariants both renderers rely on, so a linearizer bug is reported at the
+//! instruction that breaks a rule instead of surfacing as a wrong answer or a driver error.
+//!
+//! Checked: SSA dominance (every operand is defined earlier, in a block that is still open),
+//! proper nesting of `Range`/`If` blocks, barriers in uniform control flow (never inside an
+//! `If`), operand dtypes and widths, buffer indices and directions (loads from inputs, stores to
+//! outputs), accumulators and workgroup arrays used only through their own instructions.
+//! Debug builds and tests run it on every program ([`super::compile`]).
+
+use crate::dtype::DType;
+use crate::ops::BinaryOp;
+
+use super::ir::{Inst, Program, Ref, UOp};
+
+/// A broken IR invariant, naming the instruction.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid IR in kernel {kernel} at {inst} (`{listing}`): {message}")]
+pub struct IrError {
+    pub kernel: String,
+    pub inst: String,
+    pub listing: String,
+    pub message: String,
+}
+
+/// Checks `p`; `Ok(())` when every invariant holds.
+pub fn validate(p: &Program) -> Result<(), IrError> {
+    let n = p.insts.len();
+    // For every instruction: the depth of the block stack where it was defined, and whether
+    // that block is still open (by a generation counter per depth).
+    let mut open: Vec<(Ref, u64)> = vec![]; // (opener, generation)
+    let mut generation = 0u64;
+    let mut defined_in: Vec<Option<Vec<u64>>> = vec![None; n];
+    let mut if_depth = 0usize;
+    for (h, inst) in p.insts.iter() {
+        let fail = |message: String| -> Result<(), IrError> {
+            Err(IrError {
+                kernel: p.name.clone(),
+                inst: h.to_string(),
+                listing: format!("{:?}", inst.op),
+                message,
+            })
+        };
+        let scope: Vec<u64> = open.iter().map(|o| o.1).collect();
+        // Dominance: operands defined earlier, in a block on the current stack.
+        for r in inst.op.operands() {
+            if r.index() >= h.index() {
+                return fail(format!("operand {r} is not defined before its use"));
+            }
+            let Some(def_scope) = &defined_in[r.index()] else {
+                return fail(format!("operand {r} defines no value"));
+            };
+            if !def_scope.iter().all(|g| scope.contains(g)) {
+                return fail(format!("operand {r} was defined in a block that has closed"));
+            }
+        }
+        if let Err(m) = check_types(p, inst) {
+            return fail(m);
+        }
+        match &inst.op {
+            UOp::Range { .. } | UOp::If(_) => {
+                if matches!(inst.op, UOp::If(_)) {
+                    if_depth += 1;
+                }
+                generation += 1;
+                defined_in[h.index()] = Some(
+                    scope
+                        .iter()
+                        .copied()
+                        .chain(std::iter::once(generation))
+                        .collect(),
+                );
+                open.push((h, generation));
+                continue;
+            }
+            UOp::EndRange | UOp::EndIf => {
+                let Some((opener, _)) = open.pop() else {
+                    return fail("closes a block that was never opened".into());
+                };
+                let matches = matches!(
+                    (&p.insts[opener].op, &inst.op),
+                    (UOp::Range { .. }, UOp::EndRange) | (UOp::If(_), UOp::EndIf)
+                );
+                if !matches {
+                    return fail(format!("closes the block opened at {opener} with the wrong kind"));
+                }
+                if matches!(inst.op, UOp::EndIf) {
+                    if_depth -= 1;
+                }
+            }
+            UOp::Barrier if if_depth > 0 => {
+                return fail("barrier inside an `if`: not every lane reaches it".into());
+            }
+            _ => {}
+        }
+        let defines = !matches!(
+            inst.op,
+            UOp::Store { .. }
+                | UOp::Assign { .. }
+                | UOp::StoreLocal { .. }
+                | UOp::Barrier
+                | UOp::EndRange
+                | UOp::EndIf
+        );
+        if defines {
+            defined_in[h.index()] = Some(scope);
+        }
+    }
+    if let Some((opener, _)) = open.last() {
+        return Err(IrError {
+            kernel: p.name.clone(),
+            inst: opener.to_string(),
+            listing: format!("{:?}", p.insts[*opener].op),
+            message: "block is never closed".into(),
+        });
+    }
+    Ok(())
+}
+
+fn check_types(p: &Program, inst: &Inst) -> Result<(), String> {
+    let ty = |r: Ref| (p.insts[r].dtype, p.insts[r].width);
+    let scalar = |r: Ref, d: DType, what: &str| -> Result<(), String> {
+        if ty(r) != (d, 1) {
+            return Err(format!("{what} {r} must be a scalar {d}, found {:?}", ty(r)));
+        }
+        Ok(())
+    };
+    let buf_ok = |buf: usize, output: bool| -> Result<(), String> {
+        let Some(b) = p.bufs.get(buf) else {
+            return Err(format!("buffer {buf} does not exist ({} buffers)", p.bufs.len()));
+        };
+        if b.output != output {
+            let dir = if output { "store to" } else { "load from" };
+            return Err(format!("{dir} buffer {buf}, which is an {}", if b.output { "output" } else { "input" }));
+        }
+        Ok(())
+    };
+    let me = (inst.dtype, inst.width);
+    if ![1, 2, 4].contains(&inst.width) {
+        return Err(format!("width {} is not 1, 2 or 4", inst.width));
+    }
+    match &inst.op {
+        UOp::Special(_) => scalar_self(inst, DType::I32),
+        UOp::Const(c) => {
+            if c.dtype() != inst.dtype {
+                return Err(format!("constant of {} in a {} instruction", c.dtype(), inst.dtype));
+            }
+            Ok(())
+        }
+        UOp::Unary(_, a) | UOp::Cast(a) => {
+            if ty(*a).1 != 1 || inst.width != 1 {
+                return Err("vector operand".into());
+            }
+            if matches!(inst.op, UOp::Unary(..)) && ty(*a) != me {
+                return Err(format!("operand {a} is {:?}, result {me:?}", ty(*a)));
+            }
+            Ok(())
+        }
+        UOp::Binary(op, a, b) => {
+            if ty(*a) != ty(*b) {
+                return Err(format!("operands {a} and {b} differ: {:?} vs {:?}", ty(*a), ty(*b)));
+            }
+            let want = if matches!(op, BinaryOp::CmpLt | BinaryOp::CmpEq) {
+                (DType::Bool, 1)
+            } else {
+                ty(*a)
+            };
+            if me != want || ty(*a).1 != 1 {
+                return Err(format!("result {me:?} where {want:?} is expected"));
+            }
+            Ok(())
+        }
+        UOp::Where(c, a, b) => {
+            scalar(*c, DType::Bool, "condition")?;
+            if ty(*a) != me || ty(*b) != me {
+                return Err(format!("branches {:?} / {:?}, result {me:?}", ty(*a), ty(*b)));
+            }
+            Ok(())
+        }
+        UOp::Load { buf, index, valid } => {
+            buf_ok(*buf, false)?;
+            scalar(*index, DType::I32, "index")?;
+            if let Some(v) = valid {
+                scalar(*v, DType::Bool, "validity")?;
+            }
+            if p.bufs[*buf].dtype != inst.dtype {
+                return Err(format!("loads {} from a {} buffer", inst.dtype, p.bufs[*buf].dtype));
+            }
+            Ok(())
+        }
+        UOp::Store {
+            buf,
+            index,
+            value,
+            mask,
+        } => {
+            buf_ok(*buf, true)?;
+            scalar(*index, DType::I32, "index")?;
+            if let Some(m) = mask {
+                scalar(*m, DType::Bool, "mask")?;
+            }
+            if ty(*value).0 != p.bufs[*buf].dtype {
+                return Err(format!("stores {} into a {} buffer", ty(*value).0, p.bufs[*buf].dtype));
+            }
+            Ok(())
+        }
+        UOp::Gep(v, lane) => {
+            if *lane >= ty(*v).1 || inst.width != 1 || ty(*v).0 != inst.dtype {
+                return Err(format!("component {lane} of {v} ({:?})", ty(*v)));
+            }
+            Ok(())
+        }
+        UOp::Vectorize(parts) => {
+            if parts.len() != inst.width as usize {
+                return Err(format!("{} components for width {}", parts.len(), inst.width));
+            }
+            for &r in parts {
+                scalar(r, inst.dtype, "component")?;
+            }
+            Ok(())
+        }
+        UOp::DefineAcc(init) => {
+            if init.dtype() != inst.dtype {
+                return Err("accumulator initialized with another dtype".into());
+            }
+            Ok(())
+        }
+        UOp::Assign { acc, value } => {
+            if !matches!(p.insts[*acc].op, UOp::DefineAcc(_)) {
+                return Err(format!("assigns to {acc}, which is not an accumulator"));
+            }
+            scalar(*value, p.insts[*acc].dtype, "value")
+        }
+        UOp::Range { end } => {
+            if *end < 0 {
+                return Err("negative trip count".into());
+            }
+            scalar_self(inst, DType::I32)
+        }
+        UOp::If(c) => scalar(*c, DType::Bool, "condition"),
+        UOp::EndRange | UOp::EndIf | UOp::Barrier | UOp::DefineLocal { .. } => Ok(()),
+        UOp::LoadLocal { local, index } | UOp::StoreLocal { local, index, .. } => {
+            let UOp::DefineLocal { .. } = p.insts[*local].op else {
+                return Err(format!("{local} is not a workgroup array"));
+            };
+            scalar(*index, DType::I32, "index")?;
+            if let UOp::StoreLocal { value, .. } = &inst.op {
+                scalar(*value, p.insts[*local].dtype, "value")?;
+            } else if inst.dtype != p.insts[*local].dtype {
+                return Err("reads another dtype from a workgroup array".into());
+            }
+            Ok(())
+        }
+    }
+}
+
+fn scalar_self(inst: &Inst, d: DType) -> Result<(), String> {
+    if (inst.dtype, inst.width) != (d, 1) {
+        return Err(format!("must be a scalar {d}"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codegen::arena::Arena;
+    use crate::codegen::ast::BufArg;
+    use crate::dtype::Scalar;
+
+    fn program(insts: Vec<(UOp, DType)>) -> Program {
+        let mut arena = Arena::new();
+        for (op, dtype) in insts {
+            arena.append(Inst {
+                op,
+                dtype,
+                width: 1,
+            });
+        }
+        Program {
+            name: "test".into(),
+            colored_name: "test".into(),
+            insts: arena,
+            bufs: vec![BufArg {
+                dtype: DType::F32,
+                numel: 4,
+                output: true,
+            }],
+            global_sizes: vec![1],
+            local_sizes: vec![],
+            opts: vec![],
+            flops: 0,
+        }
+    }
+    fn h(i: usize) -> Ref {
+        Ref::new(i)
+    }
+
+    #[test]
+    fn rejects_barrier_in_if_and_use_after_block() {
+        let p = program(vec![
+            (UOp::Const(Scalar::Bool(true)), DType::Bool),
+            (UOp::If(h(0)), DType::Bool),
+            (UOp::Barrier, DType::Bool),
+            (UOp::EndIf, DType::Bool),
+        ]);
+        let e = validate(&p).unwrap_err();
+        assert!(e.message.contains("barrier"), "{e}");
+        assert_eq!(e.inst, "%2");
+
+        let p = program(vec![
+            (UOp::Range { end: 4 }, DType::I32),
+            (UOp::Const(Scalar::F32(1.0)), DType::F32),
+            (UOp::EndRange, DType::Bool),
+            (UOp::Const(Scalar::I32(0)), DType::I32),
+            (
+                UOp::Store {
+                    buf: 0,
+                    index: h(3),
+                    value: h(1),
+                    mask: None,
+                },
+                DType::F32,
+            ),
+        ]);
+        let e = validate(&p).unwrap_err();
+        assert!(e.message.contains("closed"), "{e}");
+    }
+
+    #[test]
+    fn rejects_mixed_dtypes() {
+        let p = program(vec![
+            (UOp::Const(Scalar::F32(1.0)), DType::F32),
+            (UOp::Const(Scalar::I32(1)), DType::I32),
+            (UOp::Binary(BinaryOp::Add, h(0), h(1)), DType::F32),
+        ]);
+        let e = validate(&p).unwrap_err();
+        assert!(e.message.contains("differ"), "{e}");
+    }
+}

@@ -1,0 +1,246 @@
+//! The public view of kernels: what a realize would run, with each kernel's opts open to
+//! inspection, replacement and timing. Users, tests, the inspector and a search (BEAM) all
+//! work through these two types.
+//!
+//! ```
+//! use kiln_engine::{Device, OptOp, Opt, Tensor};
+//! let dev = Device::cpu();
+//! let a = Tensor::from_slice_on(&vec![1.0f32; 64 * 64], &[64, 64], &dev)?;
+//! let b = Tensor::from_slice_on(&vec![2.0f32; 64 * 64], &[64, 64], &dev)?;
+//! let c = a.matmul(&b);
+//! let mut s = kiln_engine::schedule(&[&c])?;
+//! assert_eq!(s.kernels().len(), 1);
+//! println!("{} with {:?}", s.kernels()[0].name(), s.kernels()[0].opts());
+//! // 4x4 outputs per lane, the reduction unrolled by 4:
+//! s.set_opts(0, &[Opt::new(OptOp::Upcast, 0, 4), Opt::new(OptOp::Upcast, 1, 4), Opt::new(OptOp::Unroll, 0, 4)])?;
+//! s.run()?;
+//! assert_eq!(c.to_vec::<f32>()?[0], 128.0);
+//! # Ok::<(), kiln_engine::Error>(())
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use crate::codegen::ast::KernelAst;
+use crate::codegen::ir::Program;
+use crate::codegen::opt::{self, Opt, OptError};
+use crate::codegen::{compile, wgsl};
+use crate::error::{Error, Result};
+use crate::graph::NodeRef;
+use crate::runtime::{Device, DeviceLimits, Launch};
+
+type ProgramKey = (Arc<KernelAst>, Vec<Opt>, bool /* cpu */, DeviceLimits);
+
+/// Compiled programs by (kernel, opts, device kind and limits). Never evicted yet (the
+/// reliability issue bounds it).
+fn program_cache() -> &'static Mutex<HashMap<ProgramKey, Arc<Program>>> {
+    static CACHE: OnceLock<Mutex<HashMap<ProgramKey, Arc<Program>>>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// The program for (`ast`, `opts`) on `device`, from the cache or freshly linearized.
+/// Returns whether it was a cache hit.
+pub(crate) fn program_for(
+    ast: &Arc<KernelAst>,
+    opts: &[Opt],
+    device: &Device,
+) -> Result<(Arc<Program>, bool)> {
+    let key = (ast.clone(), opts.to_vec(), device.is_cpu(), device.limits());
+    if let Some(p) = program_cache().lock().unwrap().get(&key) {
+        return Ok((p.clone(), true));
+    }
+    let p = Arc::new(compile(ast, opts, &key.3)?);
+    program_cache().lock().unwrap().insert(key, p.clone());
+    Ok((p, false))
+}
+
+/// One kernel of a schedule under one opt list.
+#[derive(Clone)]
+pub struct Kernel {
+    ast: Arc<KernelAst>,
+    program: Arc<Program>,
+    device: Device,
+    /// Whether the program came from the cache when this kernel was built.
+    cache_hit: bool,
+}
+
+impl Kernel {
+    pub(crate) fn new(ast: Arc<KernelAst>, opts: &[Opt], device: &Device) -> Result<Kernel> {
+        let (program, cache_hit) = program_for(&ast, opts, device)?;
+        Ok(Kernel {
+            ast,
+            program,
+            device: device.clone(),
+            cache_hit,
+        })
+    }
+
+    /// tinygrad's name: `E_` (elementwise) or `r_` (with a reduction), then the part sizes.
+    pub fn name(&self) -> &str {
+        &self.program.name
+    }
+    /// The name with ANSI colors per part kind (plain text when NO_COLOR is set).
+    pub fn colored_name(&self) -> &str {
+        &self.program.colored_name
+    }
+    /// The opts this kernel is built with (the heuristics' choice, or what was set).
+    pub fn opts(&self) -> &[Opt] {
+        &self.program.opts
+    }
+    /// The same kernel under another opt list; `with_opts(&[])` is NOOPT.
+    pub fn with_opts(&self, opts: &[Opt]) -> std::result::Result<Kernel, OptError> {
+        match Kernel::new(self.ast.clone(), opts, &self.device) {
+            Ok(k) => Ok(k),
+            Err(Error::Opt(e)) => Err(e),
+            // The opts fit but the program broke an IR invariant: a kiln bug, not bad input.
+            Err(e) => panic!("kiln bug: kernel {} under {opts:?}: {e}", self.name()),
+        }
+    }
+    /// Every single opt that can validly be appended to this kernel's opts: the actions a
+    /// search tries next.
+    pub fn candidate_opts(&self) -> Vec<Opt> {
+        opt::candidate_opts(&self.ast, self.opts(), &self.device.limits())
+    }
+    /// The WGSL source, validated by naga.
+    pub fn wgsl(&self) -> Result<String> {
+        let src = wgsl::render(&self.program);
+        wgsl::validate(self.name(), &src)?;
+        Ok(src)
+    }
+    /// The linear IR, one instruction per line.
+    pub fn ir(&self) -> String {
+        self.program.to_string()
+    }
+    /// The kernel AST (before opts), one expression per line.
+    pub fn ast(&self) -> String {
+        self.ast.to_string()
+    }
+    /// Sizes of the global parts: their product is the number of workgroups.
+    pub fn global_size(&self) -> Vec<usize> {
+        self.program.global_sizes.clone()
+    }
+    /// Sizes of the local and group parts: their product is the lanes per workgroup.
+    pub fn local_size(&self) -> Vec<usize> {
+        self.program.local_sizes.clone()
+    }
+    /// Estimated ALU operations of one launch.
+    pub fn flops(&self) -> u64 {
+        self.program.flops
+    }
+    /// Bytes of the buffers one launch reads and writes (each counted once).
+    pub fn bytes(&self) -> u64 {
+        self.program.bytes_moved()
+    }
+    /// The device this kernel was compiled for.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Runs this kernel `runs` times on `device` over scratch buffers of its inputs' and
+    /// outputs' sizes (contents unspecified) and returns the median time: GPU timestamps on
+    /// wgpu where the adapter has them, else a host clock around each synchronized launch.
+    pub fn time(&self, device: &Device, runs: usize) -> Result<Duration> {
+        let program = if *device == self.device {
+            self.program.clone()
+        } else {
+            program_for(&self.ast, self.opts(), device)?.0
+        };
+        let bufs = program
+            .bufs
+            .iter()
+            .map(|b| device.alloc(b.numel, b.dtype).map(Arc::new))
+            .collect::<Result<Vec<_>>>()?;
+        let compiled = device.prepare(&program)?;
+        let launch = Launch {
+            program,
+            compiled,
+            bufs,
+        };
+        let launches = vec![launch; runs.max(1)];
+        let mut times: Vec<f64> = device
+            .run(&launches, true)?
+            .into_iter()
+            .map(|t| t.unwrap_or(0.0))
+            .collect();
+        times.sort_by(f64::total_cmp);
+        Ok(Duration::from_secs_f64(times[times.len() / 2]))
+    }
+
+    pub(crate) fn program(&self) -> &Arc<Program> {
+        &self.program
+    }
+    pub(crate) fn kernel_ast(&self) -> &KernelAst {
+        &self.ast
+    }
+    pub(crate) fn cache_hit(&self) -> bool {
+        self.cache_hit
+    }
+}
+
+impl fmt::Debug for Kernel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let opts: Vec<String> = self.opts().iter().map(|o| o.to_string()).collect();
+        write!(f, "Kernel({} [{}] on {:?})", self.name(), opts.join(", "), self.device)
+    }
+}
+
+/// A step of a planned realize.
+#[derive(Debug)]
+pub(crate) enum Planned {
+    /// Run `kernels[index]`, reading `inputs` and producing `outputs` (in the kernel's buffer
+    /// order: inputs first).
+    Kernel {
+        index: usize,
+        inputs: Vec<NodeRef>,
+        outputs: Vec<NodeRef>,
+    },
+    /// `node` shares the buffer of `of` (a reshape of a materialized value).
+    Alias { node: NodeRef, of: NodeRef },
+}
+
+/// The kernels a realize of some tensors would run, in order, without running them.
+pub struct Schedule {
+    pub(crate) device: Device,
+    pub(crate) targets: Vec<NodeRef>,
+    pub(crate) steps: Vec<Planned>,
+    pub(crate) kernels: Vec<Kernel>,
+    pub(crate) schedule_seconds: f64,
+}
+
+impl Schedule {
+    /// The kernels, in launch order.
+    pub fn kernels(&self) -> &[Kernel] {
+        &self.kernels
+    }
+    /// Replaces kernel `i`'s opts. On error the schedule is unchanged.
+    pub fn set_opts(&mut self, i: usize, opts: &[Opt]) -> std::result::Result<(), OptError> {
+        assert!(
+            i < self.kernels.len(),
+            "Schedule::set_opts: kernel {i} does not exist (the schedule has {})",
+            self.kernels.len()
+        );
+        self.kernels[i] = self.kernels[i].with_opts(opts)?;
+        Ok(())
+    }
+    /// The device the kernels run on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+    /// Realizes the targets with each kernel's current opts. Reading the tensors afterwards
+    /// gives the values these kernels computed. Targets realized since the schedule was made
+    /// are not computed again.
+    pub fn run(self) -> Result<()> {
+        crate::realize::run_schedule(self)
+    }
+}
+
+impl fmt::Debug for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Schedule")
+            .field("device", &self.device)
+            .field("kernels", &self.kernels)
+            .finish()
+    }
+}
