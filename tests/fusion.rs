@@ -147,11 +147,13 @@ fn sum_and_mean_realized_together_is_one_kernel() {
 }
 
 #[test]
-fn softmax_needs_three_kernels_at_most() {
+fn softmax_takes_three_kernels_today() {
+    // max, sum of exp, elementwise tail. The heuristics issue brings this to one kernel; the
+    // count is pinned so that a change either way is seen.
     each_device(|dev| {
         let x = t(dev, &[8, 40], 1);
         let n = kernels(|| drop(x.softmax(-1).realize().unwrap()));
-        assert!(n <= 3, "softmax took {n} kernels");
+        assert_eq!(n, 3, "softmax took {n} kernels");
     });
 }
 

@@ -445,6 +445,10 @@ fn realize_together_shares_work() {
     for dev in devices() {
         let x = rand_input(DType::F32, &[6, 7], 1).on(&dev);
         let (s, m, mx) = (x.sum(&[0]), x.mean(&[0]), x.max(&[0]));
+        // One kernel reads x once for all three (counted on the schedule, not on the
+        // process-wide counter that parallel tests also move).
+        let plan = kiln::schedule(&[&s, &m, &mx]).unwrap();
+        assert_eq!(plan.kernels().len(), 1, "{plan:?}");
         kiln::realize(&[&s, &m, &mx]).unwrap();
         let xs: Vec<f32> = x.to_vec().unwrap();
         let want_s: Vec<f32> = (0..7)

@@ -16,7 +16,8 @@ use crate::codegen::ir::Program;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 
-/// What a device can do that the compiler must respect.
+/// What a device can do that the compiler must respect: `apply_opts` refuses opt lists over
+/// the lanes or workgroup memory, and the runtime checks buffers and grid sizes.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct DeviceLimits {
     pub max_storage_buffers: usize,
@@ -99,11 +100,13 @@ impl Device {
 
     pub fn limits(&self) -> DeviceLimits {
         match &self.0.backend {
+            // The interpreter could do more, but kernels checked on it should also fit a
+            // typical GPU: lanes and workgroup memory as on desktop Vulkan (and lavapipe).
             Backend::Cpu(_) => DeviceLimits {
                 max_storage_buffers: usize::MAX,
                 max_workgroup_size: 1024,
                 max_workgroups_per_dim: usize::MAX,
-                workgroup_memory_bytes: 1 << 20,
+                workgroup_memory_bytes: 32 << 10,
             },
             Backend::Wgpu(w) => w.limits(),
         }

@@ -144,19 +144,32 @@ pub fn schedule(targets: &[NodeRef]) -> Vec<Step> {
         false
     };
 
-    // Group roots by domain, never putting a root together with one it depends on.
+    // Group roots by domain. A root joins a group only if the groups stay acyclic: checking
+    // member against root is not enough, since {a1, a2} and {b} are a cycle when a1 reads b
+    // and b reads a2.
+    let alias_base: HashMap<u64, u64> = steps.iter().map(|(n, base)| (n.id, base.id)).collect();
     let mut groups: Vec<(Domain, Vec<NodeRef>)> = vec![];
     for root in &kernel_roots {
         let dom = root_domain(root, &walks[&root.id]);
-        let slot = groups.iter_mut().find(|(d, members)| {
-            *d == dom
-                && members
+        let mut placed = false;
+        for g in 0..groups.len() {
+            let compatible = groups[g].0 == dom
+                && groups[g]
+                    .1
                     .iter()
-                    .all(|m| !depends(m.id, root.id) && !depends(root.id, m.id))
-        });
-        match slot {
-            Some((_, members)) => members.push(root.clone()),
-            None => groups.push((dom, vec![root.clone()])),
+                    .all(|m| !depends(m.id, root.id) && !depends(root.id, m.id));
+            if !compatible {
+                continue;
+            }
+            groups[g].1.push(root.clone());
+            if groups_acyclic(&groups, &deps, &alias_base) {
+                placed = true;
+                break;
+            }
+            groups[g].1.pop();
+        }
+        if !placed {
+            groups.push((dom, vec![root.clone()]));
         }
     }
 
@@ -205,6 +218,52 @@ pub fn schedule(targets: &[NodeRef]) -> Vec<Step> {
         );
     }
     ordered
+}
+
+/// Whether the graph of groups (an edge where a member of one reads a member of another) has
+/// no cycle. Kahn's algorithm; a read of an alias counts as a read of its base.
+fn groups_acyclic(
+    groups: &[(Domain, Vec<NodeRef>)],
+    deps: &HashMap<u64, HashSet<u64>>,
+    alias_base: &HashMap<u64, u64>,
+) -> bool {
+    let mut group_of: HashMap<u64, usize> = HashMap::new();
+    for (g, (_, members)) in groups.iter().enumerate() {
+        for m in members {
+            group_of.insert(m.id, g);
+        }
+    }
+    let resolve = |mut id: u64| {
+        while let Some(&b) = alias_base.get(&id) {
+            id = b;
+        }
+        id
+    };
+    let mut edges: Vec<HashSet<usize>> = vec![HashSet::new(); groups.len()];
+    let mut indegree = vec![0usize; groups.len()];
+    for (g, (_, members)) in groups.iter().enumerate() {
+        for m in members {
+            for &d in deps.get(&m.id).into_iter().flatten() {
+                if let Some(&h) = group_of.get(&resolve(d)) {
+                    if h != g && edges[h].insert(g) {
+                        indegree[g] += 1;
+                    }
+                }
+            }
+        }
+    }
+    let mut ready: Vec<usize> = (0..groups.len()).filter(|&g| indegree[g] == 0).collect();
+    let mut seen = 0;
+    while let Some(g) = ready.pop() {
+        seen += 1;
+        for &h in &edges[g] {
+            indegree[h] -= 1;
+            if indegree[h] == 0 {
+                ready.push(h);
+            }
+        }
+    }
+    seen == groups.len()
 }
 
 fn reduce_domain(r: &NodeRef) -> Domain {
