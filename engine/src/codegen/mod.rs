@@ -12,6 +12,9 @@ pub mod opt;
 pub mod validate;
 pub mod wgsl;
 
+#[cfg(test)]
+mod multi_nest_tests;
+
 use ast::KernelAst;
 use ir::Program;
 use opt::{apply_opts, Opt};

@@ -371,6 +371,18 @@ fn apply_opt(ast: &KernelAst, s: &mut Shaped, opt: Opt, limits: &DeviceLimits) -
     if matches!(opt.op, OptOp::Local | OptOp::Group | OptOp::GroupTop) && s.nolocals {
         return Err("NOLOCALS forbids local and group parts".into());
     }
+    if matches!(opt.op, OptOp::Group | OptOp::GroupTop) {
+        // The group lanes are the fastest part of the local id, and one tree reduction runs
+        // over them: they can serve one reduce nest only.
+        let nest = nest_axes(ast, part.axis);
+        let other = s
+            .parts
+            .iter()
+            .any(|p| p.kind == AxisKind::GroupReduce && !nest.contains(&p.axis));
+        if other {
+            return Err("another reduce nest of this kernel is already grouped".into());
+        }
+    }
     let (kind, top) = match opt.op {
         OptOp::Local => (AxisKind::Local, false),
         OptOp::Upcast => (AxisKind::Upcast, false),
@@ -416,6 +428,17 @@ fn apply_opt(ast: &KernelAst, s: &mut Shaped, opt: Opt, limits: &DeviceLimits) -
         ));
     }
     Ok(())
+}
+
+/// The axes of the reduce nest that reduces `axis` (the reduces over one set of axes).
+fn nest_axes(ast: &KernelAst, axis: usize) -> Vec<usize> {
+    ast.exprs
+        .iter()
+        .find_map(|(_, e)| match &e.op {
+            AstNode::Reduce { axes, .. } if axes.contains(&axis) => Some(axes.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
 }
 
 /// Every single opt that can validly be appended to `opts`: the actions a search tries next.
