@@ -49,10 +49,12 @@ pub(crate) fn program_for(
 ) -> Result<(Arc<Program>, bool)> {
     let key = (ast.clone(), opts.to_vec(), device.is_cpu(), device.limits());
     if let Some(p) = program_cache().lock().unwrap().get(&key) {
+        crate::debug::count_program(true);
         return Ok((p.clone(), true));
     }
     let p = Arc::new(compile(ast, opts, &key.3)?);
     program_cache().lock().unwrap().insert(key, p.clone());
+    crate::debug::count_program(false);
     Ok((p, false))
 }
 
@@ -62,17 +64,25 @@ pub struct Kernel {
     ast: Arc<KernelAst>,
     program: Arc<Program>,
     device: Device,
+    /// Bits of the kernel parameters: the user constants of this instance of the kernel.
+    params: Arc<Vec<u32>>,
     /// Whether the program came from the cache when this kernel was built.
     cache_hit: bool,
 }
 
 impl Kernel {
-    pub(crate) fn new(ast: Arc<KernelAst>, opts: &[Opt], device: &Device) -> Result<Kernel> {
+    pub(crate) fn new(
+        ast: Arc<KernelAst>,
+        opts: &[Opt],
+        device: &Device,
+        params: Arc<Vec<u32>>,
+    ) -> Result<Kernel> {
         let (program, cache_hit) = program_for(&ast, opts, device)?;
         Ok(Kernel {
             ast,
             program,
             device: device.clone(),
+            params,
             cache_hit,
         })
     }
@@ -91,7 +101,7 @@ impl Kernel {
     }
     /// The same kernel under another opt list; `with_opts(&[])` is NOOPT.
     pub fn with_opts(&self, opts: &[Opt]) -> std::result::Result<Kernel, OptError> {
-        match Kernel::new(self.ast.clone(), opts, &self.device) {
+        match Kernel::new(self.ast.clone(), opts, &self.device, self.params.clone()) {
             Ok(k) => Ok(k),
             Err(Error::Opt(e)) => Err(e),
             // The opts fit but the program broke an IR invariant: a kiln bug, not bad input.
@@ -157,6 +167,7 @@ impl Kernel {
             program,
             compiled,
             bufs,
+            params: self.params.to_vec(),
         };
         let launches = vec![launch; runs.max(1)];
         let mut times: Vec<f64> = device
@@ -176,6 +187,9 @@ impl Kernel {
     }
     pub(crate) fn cache_hit(&self) -> bool {
         self.cache_hit
+    }
+    pub(crate) fn params(&self) -> &[u32] {
+        &self.params
     }
 }
 

@@ -119,7 +119,8 @@ fn plan(device: &Device, targets: &[NodeRef]) -> Result<Schedule> {
             Step::Kernel(item) => {
                 let ast = Arc::new(item.ast);
                 let opts = heuristics_for(&ast, &limits);
-                kernels.push(Kernel::new(ast, &opts, device)?);
+                let params = item.params.iter().map(|p| p.to_bits()).collect();
+                kernels.push(Kernel::new(ast, &opts, device, Arc::new(params))?);
                 planned.push(Planned::Kernel {
                     index: kernels.len() - 1,
                     inputs: item.inputs,
@@ -182,7 +183,6 @@ fn execute(s: &Schedule) -> Result<()> {
                 } else {
                     misses += 1;
                 }
-                debug::count_program(hit);
                 let compiled = device.prepare(&program)?;
                 if !hit {
                     debug::print_program(
@@ -195,6 +195,7 @@ fn execute(s: &Schedule) -> Result<()> {
                     program,
                     compiled,
                     bufs,
+                    params: kernel.params().to_vec(),
                 });
             }
         }

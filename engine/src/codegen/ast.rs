@@ -33,6 +33,9 @@ pub enum AstNode {
     Load { buf: usize, index: Lin, valid: Valid },
     /// The constant's bits (its dtype is the expression's).
     Const(u32),
+    /// Kernel parameter `i`: a scalar passed at launch (user constants), so that a new value
+    /// does not make a new program.
+    Param(usize),
     Unary(UnaryOp, ExprRef),
     Binary(BinaryOp, ExprRef, ExprRef),
     Where(ExprRef, ExprRef, ExprRef),
@@ -123,6 +126,20 @@ impl KernelAst {
             .iter()
             .map(|&a| self.full_shape[a])
             .product()
+    }
+
+    /// The dtype of each parameter, in index order.
+    pub fn param_dtypes(&self) -> Vec<DType> {
+        let mut out: Vec<Option<DType>> = vec![];
+        for (_, e) in self.exprs.iter() {
+            if let AstNode::Param(i) = e.op {
+                if out.len() <= i {
+                    out.resize(i + 1, None);
+                }
+                out[i] = Some(e.dtype);
+            }
+        }
+        out.into_iter().map(|d| d.expect("parameters are numbered densely")).collect()
     }
 
     pub fn has_reduce(&self) -> bool {
@@ -234,7 +251,7 @@ impl AstNode {
     /// The expressions this one reads.
     pub fn operands(&self) -> Vec<ExprRef> {
         match self {
-            AstNode::Load { .. } | AstNode::Const(_) => vec![],
+            AstNode::Load { .. } | AstNode::Const(_) | AstNode::Param(_) => vec![],
             AstNode::Unary(_, a) | AstNode::Cast(a) | AstNode::Gate(_, a) => vec![*a],
             AstNode::Reduce { src, .. } => vec![*src],
             AstNode::Binary(_, a, b) => vec![*a, *b],
@@ -279,6 +296,7 @@ impl fmt::Display for KernelAst {
                     format!("load data{buf}[{index}] if {}", fmt_valid(valid))
                 }
                 AstNode::Const(bits) => format!("const {}", Scalar::from_bits(*bits, e.dtype)),
+                AstNode::Param(i) => format!("param {i}"),
                 AstNode::Unary(op, a) => format!("{} {a}", op.name()),
                 AstNode::Binary(op, a, b) => format!("{} {a} {b}", op.name()),
                 AstNode::Where(c, a, b) => format!("where {c} {a} {b}"),

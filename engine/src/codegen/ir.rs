@@ -33,6 +33,8 @@ pub enum Special {
 pub enum UOp {
     Special(Special),
     Const(Scalar),
+    /// Kernel parameter `i` (a scalar passed at launch).
+    Param(usize),
     Unary(UnaryOp, Ref),
     /// On `i32` index math `Div`/`Mod` truncate (divisors are positive constants).
     Binary(BinaryOp, Ref, Ref),
@@ -92,6 +94,7 @@ impl UOp {
         match self {
             UOp::Special(_)
             | UOp::Const(_)
+            | UOp::Param(_)
             | UOp::DefineAcc(_)
             | UOp::Range { .. }
             | UOp::EndRange
@@ -147,6 +150,8 @@ pub struct Program {
     pub opts: Vec<Opt>,
     /// Estimated ALU ops for the whole launch.
     pub flops: u64,
+    /// dtypes of the kernel parameters (values passed at launch, 4 bytes each).
+    pub params: Vec<DType>,
 }
 
 impl Program {
@@ -214,6 +219,7 @@ impl fmt::Display for Program {
                 UOp::Special(Special::GroupId) => format!("{def}group_id"),
                 UOp::Special(Special::LocalId) => format!("{def}local_id"),
                 UOp::Const(c) => format!("{def}{c}"),
+                UOp::Param(i) => format!("{def}param {i}"),
                 UOp::Unary(op, a) => format!("{def}{} {a}", op.name()),
                 UOp::Binary(op, a, b) => format!("{def}{} {a} {b}", op.name()),
                 UOp::Where(c, a, b) => format!("{def}where {c} {a} {b}"),

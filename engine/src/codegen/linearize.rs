@@ -196,6 +196,7 @@ pub fn linearize(ast: &KernelAst, shaped: &Shaped, workgroup_memory_bytes: usize
         local_sizes: sizes(&[AxisKind::Local, AxisKind::GroupReduce]),
         opts: shaped.opts.clone(),
         flops: ast.flop_estimate(),
+        params: ast.param_dtypes(),
     }
 }
 
@@ -494,6 +495,7 @@ impl Linearizer<'_> {
         let v = match self.ast.exprs[e].op.clone() {
             AstNode::Load { buf, index, valid } => self.load(buf, &index, &valid, d, lane),
             AstNode::Const(bits) => self.constant(Scalar::from_bits(bits, d)),
+            AstNode::Param(i) => self.emit(UOp::Param(i), d),
             AstNode::Unary(op, a) => {
                 let a = self.node(a, lane);
                 self.emit(UOp::Unary(op, a), d)
@@ -889,6 +891,7 @@ fn cse_key(op: &UOp, dtype: DType, width: u8) -> Option<CseKey> {
         UOp::Cast(a) => (5, r(*a), 0, 0, 0),
         UOp::Load { buf, index, valid } => (6, *buf as u64, r(*index), valid.map_or(0, r), 0),
         UOp::Gep(a, lane) => (7, r(*a), *lane as u64, 0, 0),
+        UOp::Param(i) => (8, *i as u64, 0, 0, 0),
         _ => return None,
     };
     Some((k.0, k.1, k.2, k.3, k.4, dtype, width))

@@ -100,6 +100,7 @@ fn run(device: &Device, ast: &KernelAst, opts: &[Opt], x: &[f32]) -> Vec<f32> {
         compiled: device.prepare(&program).unwrap(),
         program,
         bufs: vec![input, output.clone()],
+        params: vec![],
     };
     device.run(&[launch], false).unwrap();
     output

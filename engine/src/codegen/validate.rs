@@ -147,6 +147,11 @@ fn check_types(p: &Program, inst: &Inst) -> Result<(), String> {
             }
             Ok(())
         }
+        UOp::Param(i) => match p.params.get(*i) {
+            Some(&d) if d == inst.dtype && inst.width == 1 => Ok(()),
+            Some(d) => Err(format!("parameter {i} is a {d}, read as {:?}", me)),
+            None => Err(format!("parameter {i} does not exist ({} parameters)", p.params.len())),
+        },
         UOp::Unary(_, a) | UOp::Cast(a) => {
             if ty(*a).1 != 1 || inst.width != 1 {
                 return Err("vector operand".into());
@@ -290,6 +295,7 @@ mod tests {
             local_sizes: vec![],
             opts: vec![],
             flops: 0,
+            params: vec![],
         }
     }
     fn h(i: usize) -> Ref {

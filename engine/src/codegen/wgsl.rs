@@ -68,6 +68,16 @@ pub fn render(p: &Program) -> String {
             vec_ty(if b.dtype == DType::Bool { DType::U32 } else { b.dtype }, widths[i])
         );
     }
+    if !p.params.is_empty() {
+        // One uniform binding after the storage buffers; arrays in the uniform address space
+        // need a 16-byte stride, hence vec4 words.
+        let _ = writeln!(
+            s,
+            "@group(0) @binding({}) var<uniform> params: array<vec4<u32>, {}>;",
+            p.bufs.len(),
+            p.params.len().div_ceil(4)
+        );
+    }
     for (h, inst) in p.insts.iter() {
         if let UOp::DefineLocal { len } = inst.op {
             let _ = writeln!(
@@ -101,6 +111,13 @@ pub fn render(p: &Program) -> String {
             UOp::Special(Special::GroupId) => format!("let v{i}: i32 = i32(gflat);"),
             UOp::Special(Special::LocalId) => format!("let v{i}: i32 = i32(lidx);"),
             UOp::Const(c) => format!("let v{i}: {t} = {};", literal(*c)),
+            UOp::Param(k) => {
+                let word = format!("params[{}][{}]", k / 4, k % 4);
+                match inst.dtype {
+                    DType::U32 => format!("let v{i}: u32 = {word};"),
+                    d => format!("let v{i}: {t} = bitcast<{}>({word});", ty(d)),
+                }
+            }
             UOp::Unary(op, a) => {
                 let a = v(*a);
                 let e = match op {

@@ -103,7 +103,7 @@ impl CpuDevice {
             let num_groups = p.num_groups();
             while group < num_groups {
                 let count = batch.min(num_groups - group);
-                run_workgroups(p, group, count, &mut mem);
+                run_workgroups(p, &l.params, group, count, &mut mem);
                 group += count;
             }
             times.push(timed.then(|| start.elapsed().as_secs_f64()));
@@ -309,6 +309,26 @@ fn cast(a: &Lanes, to: DType) -> Lanes {
     }
 }
 
+/// `data[idx[l]] = v[l]` for every lane `l` where `on(l)`, with the dtype dispatch hoisted out
+/// of the loop (this is the interpreter's hottest path on elementwise kernels).
+fn store_scalars(data: &mut [u32], idx: &[i32], v: &Lanes, on: impl Fn(usize) -> bool, kernel: &str) {
+    let numel = data.len();
+    let mut put = |l: usize, bits: u32| {
+        let i = idx[l];
+        assert!(
+            i >= 0 && (i as usize) < numel,
+            "interpreter: store out of bounds: [{i}] in {kernel}"
+        );
+        data[i as usize] = bits;
+    };
+    match v {
+        Lanes::F32(x) => (0..x.len()).filter(|&l| on(l)).for_each(|l| put(l, x[l].to_bits())),
+        Lanes::I32(x) => (0..x.len()).filter(|&l| on(l)).for_each(|l| put(l, x[l] as u32)),
+        Lanes::U32(x) => (0..x.len()).filter(|&l| on(l)).for_each(|l| put(l, x[l])),
+        Lanes::Bool(x) => (0..x.len()).filter(|&l| on(l)).for_each(|l| put(l, x[l] as u32)),
+    }
+}
+
 /// Matching `EndRange`/`EndIf` for every `Range`/`If`, and the opener for every closer.
 fn block_pairs(p: &Program) -> Vec<usize> {
     let mut pair = vec![usize::MAX; p.insts.len()];
@@ -330,7 +350,7 @@ const LANES_PER_BATCH: usize = 4096;
 
 /// Runs workgroups `first..first + count` as one batch of lanes (`count` is 1 when the program
 /// uses workgroup memory). A vector value of width `w` holds `w` consecutive entries per lane.
-fn run_workgroups(p: &Program, first: usize, count: usize, mem: &mut Memory<'_>) {
+fn run_workgroups(p: &Program, params: &[u32], first: usize, count: usize, mem: &mut Memory<'_>) {
     let local = p.local_size();
     let n = local * count;
     let pair = block_pairs(p);
@@ -340,11 +360,11 @@ fn run_workgroups(p: &Program, first: usize, count: usize, mem: &mut Memory<'_>)
     let mut masks: Vec<Vec<bool>> = vec![vec![true; n]];
     let mut loop_counters: Vec<i64> = vec![0; insts.len()];
     let mut pc = 0;
-    let def = |vals: &Vec<Option<Lanes>>, r: Ref| -> Lanes {
+    fn def<'v>(vals: &'v [Option<Lanes>], r: Ref, p: &Program) -> &'v Lanes {
         vals[r.index()]
-            .clone()
+            .as_ref()
             .unwrap_or_else(|| panic!("interpreter: use of undefined {r} in {}", p.name))
-    };
+    }
     while pc < insts.len() {
         let inst = &insts[pc];
         let mask: &[bool] = masks.last().expect("mask");
@@ -358,37 +378,55 @@ fn run_workgroups(p: &Program, first: usize, count: usize, mem: &mut Memory<'_>)
                 Some(Lanes::I32((0..n).map(|l| (l % local) as i32).collect()))
             }
             UOp::Const(s) => Some(Lanes::splat(*s, n)),
-            UOp::Unary(op, a) => Some(unary(*op, &def(&vals, *a))),
-            UOp::Binary(op, a, b) => Some(binary(*op, &def(&vals, *a), &def(&vals, *b))),
+            UOp::Param(i) => Some(Lanes::splat(Scalar::from_bits(params[*i], inst.dtype), n)),
+            UOp::Unary(op, a) => Some(unary(*op, def(&vals, *a, p))),
+            UOp::Binary(op, a, b) => Some(binary(*op, def(&vals, *a, p), def(&vals, *b, p))),
             UOp::Where(c, a, b) => Some(select(
-                def(&vals, *c).bools(),
-                &def(&vals, *a),
-                &def(&vals, *b),
+                def(&vals, *c, p).bools(),
+                def(&vals, *a, p),
+                def(&vals, *b, p),
             )),
-            UOp::Cast(a) => Some(cast(&def(&vals, *a), inst.dtype)),
+            UOp::Cast(a) => Some(cast(def(&vals, *a, p), inst.dtype)),
             UOp::Load { buf, index, valid } => {
                 let w = inst.width as usize;
-                let idx = def(&vals, *index);
-                let idx = idx.i32s();
-                let ok = valid.map(|g| def(&vals, g).bools().to_vec());
+                let idx = def(&vals, *index, p).i32s();
+                let ok: Option<&[bool]> = valid.map(|g| def(&vals, g, p).bools());
                 let data = mem.arg(*buf);
                 let numel = p.bufs[*buf].numel;
-                let bits = (0..n * w).map(|e| {
-                    let (l, c) = (e / w, e % w);
-                    let on = mask[l] && ok.as_ref().is_none_or(|o| o[l]);
-                    if on {
-                        let i = idx[l] as i64 + c as i64;
+                if w == 1 {
+                    // Scalar loads (the common case): one pass, no intermediate vector.
+                    let bits = (0..n).map(|l| {
+                        if mask[l] && ok.is_none_or(|o| o[l]) {
+                            let i = idx[l];
+                            assert!(
+                                i >= 0 && (i as usize) < numel,
+                                "interpreter: load out of bounds: data{buf}[{i}] in {}",
+                                p.name
+                            );
+                            data[i as usize]
+                        } else {
+                            0
+                        }
+                    });
+                    vals[pc] = Some(Lanes::from_bits(bits, inst.dtype));
+                    pc += 1;
+                    continue;
+                }
+                let mut bits: Vec<u32> = Vec::with_capacity(n * w);
+                for l in 0..n {
+                    if mask[l] && ok.is_none_or(|o| o[l]) {
+                        let i = idx[l] as i64;
                         assert!(
-                            i >= 0 && (i as usize) < numel && idx[l] as i64 % w as i64 == 0,
+                            i >= 0 && i as usize + w <= numel && i % w as i64 == 0,
                             "interpreter: load out of bounds or misaligned: data{buf}[{i}] (width {w}) in {}",
                             p.name
                         );
-                        data[i as usize]
+                        bits.extend_from_slice(&data[i as usize..i as usize + w]);
                     } else {
-                        0
+                        bits.extend(std::iter::repeat_n(0, w));
                     }
-                });
-                Some(Lanes::from_bits(bits, inst.dtype))
+                }
+                Some(Lanes::from_bits(bits.into_iter(), inst.dtype))
             }
             UOp::Store {
                 buf,
@@ -397,12 +435,18 @@ fn run_workgroups(p: &Program, first: usize, count: usize, mem: &mut Memory<'_>)
                 mask: store_mask,
             } => {
                 let w = insts[value.index()].width as usize;
-                let idx = def(&vals, *index).i32s().to_vec();
-                let v = def(&vals, *value);
-                let m = store_mask.map(|g| def(&vals, g).bools().to_vec());
+                let idx = def(&vals, *index, p).i32s();
+                let v = def(&vals, *value, p);
+                let m: Option<&[bool]> = store_mask.map(|g| def(&vals, g, p).bools());
                 let numel = p.bufs[*buf].numel;
                 let data = mem.arg_mut(*buf);
-                for l in (0..n).filter(|&l| mask[l] && m.as_ref().is_none_or(|m| m[l])) {
+                if w == 1 {
+                    let on = |l: usize| mask[l] && m.is_none_or(|m| m[l]);
+                    store_scalars(&mut data[..numel], idx, v, on, &p.name);
+                    pc += 1;
+                    continue;
+                }
+                for l in (0..n).filter(|&l| mask[l] && m.is_none_or(|m| m[l])) {
                     for c in 0..w {
                         let i = idx[l] as i64 + c as i64;
                         assert!(
@@ -416,20 +460,20 @@ fn run_workgroups(p: &Program, first: usize, count: usize, mem: &mut Memory<'_>)
                 None
             }
             UOp::Gep(a, lane) => {
-                let v = def(&vals, *a);
+                let v = def(&vals, *a, p);
                 let w = insts[a.index()].width as usize;
                 let bits = (0..n).map(|l| v.bits(l * w + *lane as usize));
                 Some(Lanes::from_bits(bits, inst.dtype))
             }
             UOp::Vectorize(parts) => {
-                let comps: Vec<Lanes> = parts.iter().map(|r| def(&vals, *r)).collect();
+                let comps: Vec<&Lanes> = parts.iter().map(|r| def(&vals, *r, p)).collect();
                 let w = comps.len();
                 let bits = (0..n * w).map(|e| comps[e % w].bits(e / w));
                 Some(Lanes::from_bits(bits, inst.dtype))
             }
             UOp::DefineAcc(init) => Some(Lanes::splat(*init, n)),
             UOp::Assign { acc, value } => {
-                let v = def(&vals, *value);
+                let v = def(&vals, *value, p).clone();
                 vals[acc.index()]
                     .as_mut()
                     .expect("acc")
@@ -458,7 +502,7 @@ fn run_workgroups(p: &Program, first: usize, count: usize, mem: &mut Memory<'_>)
                 None
             }
             UOp::If(c) => {
-                let c = def(&vals, *c);
+                let c = def(&vals, *c, p);
                 let m: Vec<bool> = mask.iter().zip(c.bools()).map(|(&a, &b)| a && b).collect();
                 if !m.iter().any(|&x| x) {
                     pc = pair[pc] + 1;
@@ -476,7 +520,7 @@ fn run_workgroups(p: &Program, first: usize, count: usize, mem: &mut Memory<'_>)
                 None
             }
             UOp::LoadLocal { local, index } => {
-                let idx = def(&vals, *index);
+                let idx = def(&vals, *index, p);
                 let idx = idx.i32s();
                 let l = &locals[local.index()];
                 let bits = (0..n).map(|lane| {
@@ -495,8 +539,8 @@ fn run_workgroups(p: &Program, first: usize, count: usize, mem: &mut Memory<'_>)
                 index,
                 value,
             } => {
-                let idx = def(&vals, *index).i32s().to_vec();
-                let v = def(&vals, *value);
+                let idx = def(&vals, *index, p).i32s().to_vec();
+                let v = def(&vals, *value, p);
                 for lane in (0..n).filter(|&l| mask[l]) {
                     let slot = locals[local.index()]
                         .get_mut(idx[lane] as usize)

@@ -192,6 +192,8 @@ pub(crate) struct Launch {
     pub program: Arc<Program>,
     pub compiled: Compiled,
     pub bufs: Vec<Arc<Buffer>>,
+    /// Bits of the kernel parameters (`program.params`).
+    pub params: Vec<u32>,
 }
 
 pub(crate) enum RawBuffer {

@@ -48,6 +48,8 @@ pub(crate) struct WgpuDevice {
     /// launch of a cached program skips rendering and can never pick up a stale pipeline.
     by_program: Mutex<HashMap<usize, (Arc<Program>, Compiled)>>,
     bind_groups: Mutex<BindGroupCache>,
+    /// Kernel parameters of the launches of one `run`, at aligned offsets (see `stage_params`).
+    params_ring: Mutex<Option<::wgpu::Buffer>>,
 }
 
 /// A bind group for (pipeline, buffers): the key owns handles to them, so an entry can never
@@ -65,6 +67,9 @@ struct BindGroupCache {
 struct BindKey {
     pipeline: ::wgpu::ComputePipeline,
     buffers: Vec<(::wgpu::Buffer, u64)>,
+    /// The parameter ring and the window size, when the program has parameters (the offset
+    /// is dynamic, so one bind group serves every launch).
+    uniform: Option<(::wgpu::Buffer, u64)>,
 }
 
 const BIND_GROUP_CACHE_ENTRIES: usize = 1024;
@@ -109,6 +114,11 @@ fn size_class(bytes: usize) -> u64 {
     } else {
         b.div_ceil(1 << 20) << 20
     }
+}
+
+/// Bytes of the uniform window of `n` parameters (vec4 words).
+fn params_bytes(n: usize) -> u64 {
+    (n.div_ceil(4) * 16) as u64
 }
 
 /// Bytes bound for a buffer holding `bytes` of data: rounded up to 16 so that a buffer read as
@@ -164,6 +174,7 @@ impl WgpuDevice {
             pipelines: Mutex::new(HashMap::new()),
             by_program: Mutex::new(HashMap::new()),
             bind_groups: Mutex::new(BindGroupCache::default()),
+            params_ring: Mutex::new(None),
         })
     }
 
@@ -327,7 +338,7 @@ impl WgpuDevice {
                 label: Some(&program.name),
                 source: ::wgpu::ShaderSource::Wgsl(source.as_str().into()),
             });
-        let entries: Vec<::wgpu::BindGroupLayoutEntry> = program
+        let mut entries: Vec<::wgpu::BindGroupLayoutEntry> = program
             .bufs
             .iter()
             .enumerate()
@@ -344,6 +355,19 @@ impl WgpuDevice {
                 count: None,
             })
             .collect();
+        if !program.params.is_empty() {
+            // Parameters: a window of the device's parameter ring, at a dynamic offset.
+            entries.push(::wgpu::BindGroupLayoutEntry {
+                binding: program.bufs.len() as u32,
+                visibility: ::wgpu::ShaderStages::COMPUTE,
+                ty: ::wgpu::BindingType::Buffer {
+                    ty: ::wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: true,
+                    min_binding_size: NonZeroU64::new(params_bytes(program.params.len())),
+                },
+                count: None,
+            });
+        }
         let layout = self
             .device
             .create_bind_group_layout(&::wgpu::BindGroupLayoutDescriptor {
@@ -444,11 +468,49 @@ impl WgpuDevice {
             .collect())
     }
 
+    /// Writes every launch's parameters into the parameter ring (growing it if needed) and
+    /// returns each launch's offset in it. The write is ordered on the queue after the work
+    /// already submitted and before the work submitted next, so the ring can be reused by
+    /// every `run`.
+    fn stage_params(&self, launches: &[Launch]) -> (Option<::wgpu::Buffer>, Vec<u32>) {
+        let align = self.limits.min_uniform_buffer_offset_alignment.max(16) as u64;
+        let mut offsets = vec![];
+        let mut bytes: Vec<u8> = vec![];
+        for l in launches {
+            if l.params.is_empty() {
+                offsets.push(0);
+                continue;
+            }
+            let at = (bytes.len() as u64).div_ceil(align) * align;
+            bytes.resize(at as usize, 0);
+            offsets.push(at as u32);
+            bytes.extend_from_slice(bytemuck::cast_slice(&l.params));
+            bytes.resize((at + params_bytes(l.params.len())) as usize, 0);
+        }
+        if bytes.is_empty() {
+            return (None, offsets);
+        }
+        let mut ring = self.params_ring.lock().unwrap();
+        let needed = bytes.len() as u64;
+        if ring.as_ref().is_none_or(|r| r.size() < needed) {
+            *ring = Some(self.device.create_buffer(&::wgpu::BufferDescriptor {
+                label: Some("kiln parameters"),
+                size: needed.next_power_of_two().max(1 << 16),
+                usage: ::wgpu::BufferUsages::UNIFORM | ::wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }));
+        }
+        let ring = ring.clone().expect("created above");
+        self.queue.write_buffer(&ring, 0, &bytes);
+        (Some(ring), offsets)
+    }
+
     fn encode_and_submit(
         &self,
         launches: &[Launch],
         timing: Option<(&::wgpu::QuerySet, &::wgpu::Buffer, &::wgpu::Buffer)>,
     ) -> Result<()> {
+        let (ring, offsets) = self.stage_params(launches);
         let mut enc = self.device.create_command_encoder(&Default::default());
         for (i, l) in launches.iter().enumerate() {
             let p = l.compiled.pipeline.as_ref().expect("compiled for wgpu");
@@ -463,14 +525,20 @@ impl WgpuDevice {
                     (pb.buffer.clone(), binding_size(bytes))
                 })
                 .collect();
+            let uniform = match (&ring, l.params.is_empty()) {
+                (Some(r), false) => Some((r.clone(), params_bytes(l.params.len()))),
+                _ => None,
+            };
             let key = BindKey {
                 pipeline: p.pipeline.clone(),
                 buffers,
+                uniform,
             };
             let bg = self.bind_groups.lock().unwrap().get_or_create(key.clone(), || {
                 let entries: Vec<::wgpu::BindGroupEntry> = key
                     .buffers
                     .iter()
+                    .chain(&key.uniform)
                     .enumerate()
                     .map(|(b, (buffer, size))| ::wgpu::BindGroupEntry {
                         binding: b as u32,
@@ -497,7 +565,12 @@ impl WgpuDevice {
                 timestamp_writes,
             });
             pass.set_pipeline(&p.pipeline);
-            pass.set_bind_group(0, &bg, &[]);
+            let dynamic: &[u32] = if l.params.is_empty() {
+                &[]
+            } else {
+                std::slice::from_ref(&offsets[i])
+            };
+            pass.set_bind_group(0, &bg, dynamic);
             let (x, y, z) = self.grid(l.program.num_groups());
             pass.dispatch_workgroups(x, y, z);
         }

@@ -19,6 +19,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::codegen::ast::{AstNode, BufArg, ExprRef, KernelAst, Store};
+use crate::dtype::Scalar;
 use crate::graph::{toposort, NodeRef, Op};
 use crate::view::symbolic::{Lin, Valid};
 use crate::view::{unflatten, Movement};
@@ -30,6 +31,8 @@ pub struct ScheduleItem {
     pub ast: KernelAst,
     pub inputs: Vec<NodeRef>,
     pub outputs: Vec<NodeRef>,
+    /// Values of the AST's `Param`s, in index order.
+    pub params: Vec<Scalar>,
 }
 
 /// A step of a schedule: run a kernel, or give a node the buffer of another (a reshape of a
@@ -369,6 +372,20 @@ struct Lowerer<'a> {
     forced: &'a HashSet<u64>,
     input_bufs: Vec<NodeRef>,
     buf_of: HashMap<u64, usize>,
+    params: Vec<Scalar>,
+}
+
+/// Whether a graph constant becomes a kernel parameter (a value passed at launch) rather than
+/// a literal in the program. User constants (`x * 0.5`, `x + c` in a loop over `c`) must not
+/// compile a program each; 0, 1, -1 and bools stay literal, where a later simplifier (and a
+/// reader) can see them. Parameters are 32-bit words, like every kiln value.
+fn is_param(s: Scalar) -> bool {
+    match s {
+        Scalar::Bool(_) => false,
+        Scalar::F32(v) => !(v == 0.0 && v.is_sign_positive()) && v != 1.0 && v != -1.0,
+        Scalar::I32(v) => !(-1..=1).contains(&v),
+        Scalar::U32(v) => v > 1,
+    }
 }
 
 fn lower_kernel(
@@ -393,6 +410,7 @@ fn lower_kernel(
         forced,
         input_bufs: vec![],
         buf_of: HashMap::new(),
+        params: vec![],
     };
     let mut outputs = vec![];
     let mut values = vec![];
@@ -427,6 +445,7 @@ fn lower_kernel(
         ast: lw.ast,
         inputs: lw.input_bufs,
         outputs,
+        params: lw.params,
     }
 }
 
@@ -435,7 +454,7 @@ impl Lowerer<'_> {
         if valid.is_never() {
             return self
                 .ast
-                .constant(crate::dtype::Scalar::from_f64(0.0, n.dtype));
+                .constant(Scalar::from_f64(0.0, n.dtype));
         }
         let buf = match self.buf_of.get(&n.id) {
             Some(&b) => b,
@@ -481,7 +500,17 @@ impl Lowerer<'_> {
             Op::Source(_) => self.load(n, idx, valid),
             Op::Const(..) => {
                 let s = n.op.const_value().expect("const");
-                self.ast.constant(s)
+                if !is_param(s) {
+                    return self.ast.constant(s);
+                }
+                let index = match self.params.iter().position(|p| p.key() == s.key()) {
+                    Some(i) => i,
+                    None => {
+                        self.params.push(s);
+                        self.params.len() - 1
+                    }
+                };
+                self.ast.push(AstNode::Param(index), s.dtype())
             }
             Op::Unary(op) => {
                 let a = self.lower(&n.src(0), idx, valid);
@@ -527,7 +556,7 @@ impl Lowerer<'_> {
                 if inner.is_never() {
                     return self
                         .ast
-                        .constant(crate::dtype::Scalar::from_f64(0.0, d));
+                        .constant(Scalar::from_f64(0.0, d));
                 }
                 let v = self.lower(&src, &src_idx, &inner);
                 if inner == *valid || matches!(self.ast.exprs[v].op, AstNode::Load { .. }) {
