@@ -21,7 +21,10 @@ fn a_thousand_constants_compile_one_program() {
             let got: Vec<f32> = y.to_vec().unwrap();
             for (g, v) in got.iter().zip(&xs) {
                 let want = v * c + c * 0.5;
-                assert!((g - want).abs() <= 1e-5 + 1e-5 * want.abs(), "{c}: {g} vs {want}");
+                assert!(
+                    (g - want).abs() <= 1e-5 + 1e-5 * want.abs(),
+                    "{c}: {g} vs {want}"
+                );
             }
         }
         assert_eq!(kiln::stats().programs_compiled - before, 1, "on {dev:?}");
@@ -29,7 +32,10 @@ fn a_thousand_constants_compile_one_program() {
         let n = rand_input(DType::I32, &[7], 2).on(&dev);
         let before = kiln::stats().programs_compiled;
         for c in 2..50 {
-            let got: Vec<i32> = n.mul(&kiln::Tensor::full_on(&[], c as f64, DType::I32, &dev)).to_vec().unwrap();
+            let got: Vec<i32> = n
+                .mul(&kiln::Tensor::full_on(&[], c as f64, DType::I32, &dev))
+                .to_vec()
+                .unwrap();
             let want: Vec<i32> = n.to_vec::<i32>().unwrap().iter().map(|v| v * c).collect();
             assert_eq!(got, want);
         }
@@ -52,7 +58,10 @@ fn parameters_of_launches_in_one_realize_do_not_mix() {
         let want = y.oracle().unwrap().data;
         let s = kiln::schedule(&[&y]).unwrap();
         assert_eq!(s.kernels().len(), 20);
-        assert!(s.kernels().iter().all(|k| k.name() == s.kernels()[0].name()));
+        assert!(s
+            .kernels()
+            .iter()
+            .all(|k| k.name() == s.kernels()[0].name()));
         s.run().unwrap();
         assert_close(&format!("on {dev:?}"), &read(&y), &want, 1e-6, 1e-4);
     }

@@ -105,7 +105,10 @@ fn cross_device_ops_name_both_devices() {
     let on_gpu = Tensor::from_slice_on(&[1.0f32, 2.0], &[2], &other).unwrap();
     let m = panic_message(move || drop(t(&[2]).add(&on_gpu)));
     assert!(m.contains("different devices"), "{m}");
-    assert!(m.contains("CPU") && m.contains("WGPU"), "names both devices: {m}");
+    assert!(
+        m.contains("CPU") && m.contains("WGPU"),
+        "names both devices: {m}"
+    );
 }
 
 #[test]

@@ -36,7 +36,13 @@ fn golden(name: &str, inputs: &[Input], opts: &[Opt], f: impl Fn(&[Tensor]) -> T
         let mut s = kiln::schedule(&[&out]).unwrap();
         s.set_opts(0, k.opts()).unwrap();
         s.run().unwrap();
-        assert_close(&format!("{name} on {dev:?}"), &read(&out), &want, 1e-5, 1e-4);
+        assert_close(
+            &format!("{name} on {dev:?}"),
+            &read(&out),
+            &want,
+            1e-5,
+            1e-4,
+        );
     }
 }
 

@@ -30,10 +30,18 @@ fn schedule_runs_nothing_until_run() {
         let want = c.oracle().unwrap().data;
         let before = kiln::stats().kernels_launched;
         let s = kiln::schedule(&[&c]).unwrap();
-        assert_eq!(kiln::stats().kernels_launched, before, "schedule ran a kernel");
+        assert_eq!(
+            kiln::stats().kernels_launched,
+            before,
+            "schedule ran a kernel"
+        );
         assert!(!c.is_realized());
         assert_eq!(s.kernels().len(), 1, "matmul + relu is one kernel");
-        assert!(s.kernels()[0].name().starts_with("r_"), "{}", s.kernels()[0].name());
+        assert!(
+            s.kernels()[0].name().starts_with("r_"),
+            "{}",
+            s.kernels()[0].name()
+        );
         s.run().unwrap();
         assert_eq!(kiln::stats().kernels_launched, before + 1);
         assert_close(&format!("on {dev:?}"), &read(&c), &want, 1e-5, 1e-4);
@@ -55,7 +63,10 @@ fn matmul_under_upcast_unroll_local_has_16_accumulators_and_vec4_loads() {
         assert!(ir.contains("f32x4  = load"), "no vector load:\n{ir}");
         let wgsl = k.wgsl().unwrap();
         assert!(wgsl.contains("array<vec4<f32>>"), "{wgsl}");
-        let accumulators = wgsl.lines().filter(|l| l.trim_start().starts_with("var v")).count();
+        let accumulators = wgsl
+            .lines()
+            .filter(|l| l.trim_start().starts_with("var v"))
+            .count();
         assert_eq!(accumulators, 16, "{wgsl}");
         // 2 lanes per workgroup (LOCAL 2), 32/4/2 x 16/4 workgroups.
         assert_eq!(k.local_size(), vec![2]);
@@ -113,7 +124,10 @@ fn invalid_opt_lists_are_refused_with_a_reason() {
             (vec![Opt::new(OptOp::Upcast, 9, 4)], 0, "out of range"),
             (vec![Opt::new(OptOp::Group, 1, 4)], 0, "out of range"),
             (
-                vec![Opt::new(OptOp::Upcast, 0, 16), Opt::new(OptOp::Upcast, 1, 16)],
+                vec![
+                    Opt::new(OptOp::Upcast, 0, 16),
+                    Opt::new(OptOp::Upcast, 1, 16),
+                ],
                 1,
                 "register budget",
             ),
@@ -124,7 +138,10 @@ fn invalid_opt_lists_are_refused_with_a_reason() {
                 "lanes per workgroup",
             ),
             (
-                vec![Opt::new(OptOp::NoLocals, 0, 0), Opt::new(OptOp::Group, 0, 4)],
+                vec![
+                    Opt::new(OptOp::NoLocals, 0, 0),
+                    Opt::new(OptOp::Group, 0, 4),
+                ],
                 1,
                 "NOLOCALS",
             ),
@@ -148,7 +165,10 @@ fn invalid_opt_lists_are_refused_with_a_reason() {
             Opt::new(OptOp::Group, 0, 256),
         ];
         let e = s.kernels()[0].with_opts(&opts).unwrap_err();
-        assert!(e.to_string().contains("workgroup memory") && e.position == 2, "{e}");
+        assert!(
+            e.to_string().contains("workgroup memory") && e.position == 2,
+            "{e}"
+        );
         // PADTO makes a non-dividing amount valid.
         let padded = k
             .with_opts(&[Opt::new(OptOp::Padto, 2, 64), Opt::new(OptOp::Unroll, 0, 8)])
@@ -204,7 +224,11 @@ fn kernel_time_runs_the_kernel() {
         let k = &s.kernels()[0];
         let t = k.time(&dev, 3).unwrap();
         assert!(t.as_nanos() > 0, "{t:?}");
-        let t = k.with_opts(&matmul_4x4_unroll_4()).unwrap().time(&dev, 3).unwrap();
+        let t = k
+            .with_opts(&matmul_4x4_unroll_4())
+            .unwrap()
+            .time(&dev, 3)
+            .unwrap();
         assert!(t.as_nanos() > 0);
     }
 }
@@ -217,7 +241,11 @@ fn kernel_views_render() {
     let k = &s.kernels()[0];
     assert!(k.ast().contains("reduce_sum"), "{}", k.ast());
     assert!(k.ast().contains("exp2"), "{}", k.ast());
-    assert!(k.ir().contains("range 0..6") || k.ir().contains("local_id"), "{}", k.ir());
+    assert!(
+        k.ir().contains("range 0..6") || k.ir().contains("local_id"),
+        "{}",
+        k.ir()
+    );
     assert!(k.wgsl().unwrap().contains("@compute"));
     assert!(k.flops() >= 24);
     assert_eq!(k.bytes(), (24 + 4) * 4);

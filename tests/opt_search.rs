@@ -63,7 +63,7 @@ fn graph(kind: u8, t: &[Tensor]) -> Tensor {
 fn random_opts(k: &Kernel, rng: &mut common::Rng) -> Vec<Opt> {
     let mut opts: Vec<Opt> = vec![];
     let steps = 1 + rng.next() % 4;
-    if rng.next() % 3 != 0 {
+    if !rng.next().is_multiple_of(3) {
         let mut cur = k.with_opts(&[]).expect("NOOPT always applies");
         for _ in 0..steps {
             let cands = cur.candidate_opts();
@@ -137,9 +137,24 @@ proptest! {
 #[test]
 fn every_candidate_opt_is_correct() {
     for c in [
-        Case { kind: 1, m: 8, n: 24, k: 12 },
-        Case { kind: 0, m: 3, n: 1000, k: 1 },
-        Case { kind: 3, m: 5, n: 256, k: 1 },
+        Case {
+            kind: 1,
+            m: 8,
+            n: 24,
+            k: 12,
+        },
+        Case {
+            kind: 0,
+            m: 3,
+            n: 1000,
+            k: 1,
+        },
+        Case {
+            kind: 3,
+            m: 5,
+            n: 256,
+            k: 1,
+        },
     ] {
         let ins = inputs(&c, 11);
         for dev in devices() {
@@ -154,7 +169,13 @@ fn every_candidate_opt_is_correct() {
                 let mut s = kiln::schedule(&[&out]).unwrap();
                 s.set_opts(0, &[o]).unwrap_or_else(|e| panic!("{o}: {e}"));
                 s.run().unwrap();
-                assert_close(&format!("{c:?} {o} on {}", dev.name()), &read(&out), &want, 1e-4, 1e-3);
+                assert_close(
+                    &format!("{c:?} {o} on {}", dev.name()),
+                    &read(&out),
+                    &want,
+                    1e-4,
+                    1e-3,
+                );
             }
         }
     }

@@ -91,7 +91,10 @@ fn many_fused_grouped_reductions_fit_workgroup_memory() {
                 len.parse::<usize>().unwrap() * 4
             })
             .sum();
-        assert!(declared > 0 && declared <= 32 << 10, "{declared} bytes:\n{wgsl}");
+        assert!(
+            declared > 0 && declared <= 32 << 10,
+            "{declared} bytes:\n{wgsl}"
+        );
         let wants: Vec<_> = outs.iter().map(|o| o.oracle().unwrap().data).collect();
         s.run().unwrap();
         for (o, w) in outs.iter().zip(wants) {
@@ -104,7 +107,9 @@ fn many_fused_grouped_reductions_fit_workgroup_memory() {
 #[test]
 fn empty_buffers_do_not_disturb_memory_accounting() {
     let dev = Device::cpu();
-    let keep = Tensor::ones_on(&[1000], DType::F32, &dev).realize().unwrap();
+    let keep = Tensor::ones_on(&[1000], DType::F32, &dev)
+        .realize()
+        .unwrap();
     let base = dev.memory_in_use();
     for _ in 0..10 {
         let e = Tensor::from_slice_on::<f32>(&[], &[0, 3], &dev).unwrap();

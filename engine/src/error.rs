@@ -46,7 +46,9 @@ pub enum Error {
     Opt(#[from] crate::codegen::opt::OptError),
 
     /// `Schedule::run` after some of its kernels' outputs were realized by another realize.
-    #[error("schedule: some of its outputs were realized since it was made; call kiln::schedule again")]
+    #[error(
+        "schedule: some of its outputs were realized since it was made; call kiln::schedule again"
+    )]
     StaleSchedule,
 
     /// A device buffer could not be allocated or mapped.

@@ -196,7 +196,13 @@ impl Kernel {
 impl fmt::Debug for Kernel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let opts: Vec<String> = self.opts().iter().map(|o| o.to_string()).collect();
-        write!(f, "Kernel({} [{}] on {:?})", self.name(), opts.join(", "), self.device)
+        write!(
+            f,
+            "Kernel({} [{}] on {:?})",
+            self.name(),
+            opts.join(", "),
+            self.device
+        )
     }
 }
 

@@ -10,21 +10,21 @@ pub mod debug;
 pub mod dtype;
 pub mod error;
 pub mod graph;
-pub mod ops;
 mod kernel;
+pub mod ops;
 mod realize;
 pub mod runtime;
 pub mod schedule;
 mod tensor;
 pub mod view;
 
+pub use codegen::opt::{Opt, OptError, OptOp};
 pub use debug::{stats, Stats};
 pub use dtype::{DType, Element, Scalar};
 pub use error::{Error, Result};
 pub use graph::oracle::HostArray;
-pub use runtime::Device;
-pub use codegen::opt::{Opt, OptError, OptOp};
 pub use kernel::{Kernel, Schedule};
+pub use runtime::Device;
 pub use runtime::DeviceLimits;
 pub use tensor::{default_device, eval_mode, realize, schedule, set_eval_mode, EvalMode, Tensor};
 

@@ -22,10 +22,11 @@ fn realize_lock() -> &'static Mutex<()> {
     LOCK.get_or_init(Default::default)
 }
 
+type HeuristicCache = Mutex<HashMap<(Arc<KernelAst>, DeviceLimits), Vec<Opt>>>;
+
 /// The heuristics' choice per (kernel, device limits), so a repeated kernel skips them.
-fn heuristic_cache() -> &'static Mutex<HashMap<(Arc<KernelAst>, DeviceLimits), Vec<Opt>>> {
-    static CACHE: OnceLock<Mutex<HashMap<(Arc<KernelAst>, DeviceLimits), Vec<Opt>>>> =
-        OnceLock::new();
+fn heuristic_cache() -> &'static HeuristicCache {
+    static CACHE: OnceLock<HeuristicCache> = OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 

@@ -78,7 +78,7 @@ pub fn rand_input(dtype: DType, shape: &[usize], seed: u64) -> Input {
         DType::F32 => Data::F32((0..n).map(|_| r.f32(-2.0, 2.0)).collect()),
         DType::I32 => Data::I32((0..n).map(|_| (r.next() % 41) as i32 - 20).collect()),
         DType::U32 => Data::U32((0..n).map(|_| (r.next() % 40) as u32).collect()),
-        DType::Bool => Data::Bool((0..n).map(|_| r.next() % 2 == 0).collect()),
+        DType::Bool => Data::Bool((0..n).map(|_| r.next().is_multiple_of(2)).collect()),
         other => panic!("no random data for {other}"),
     };
     Input {

@@ -130,17 +130,19 @@ impl<T: fmt::Debug> fmt::Debug for Arena<T> {
     }
 }
 
-/// An arena that hash-conses: equal items share one handle.
+/// An arena that hash-conses: equal items share one handle. Reading goes through the inner
+/// [`Arena`] (`Deref`, which also gives indexing by handle); only [`UniqueArena::insert`]
+/// adds items.
 #[derive(Clone)]
 pub struct UniqueArena<T: Eq + Hash + Clone> {
-    items: Vec<T>,
+    items: Arena<T>,
     index: HashMap<T, Handle<T>>,
 }
 
 impl<T: Eq + Hash + Clone> Default for UniqueArena<T> {
     fn default() -> Self {
         UniqueArena {
-            items: vec![],
+            items: Arena::new(),
             index: HashMap::new(),
         }
     }
@@ -155,42 +157,29 @@ impl<T: Eq + Hash + Clone> UniqueArena<T> {
         if let Some(&h) = self.index.get(&item) {
             return h;
         }
-        self.items.push(item.clone());
-        let h = Handle::new(self.items.len() - 1);
+        let h = self.items.append(item.clone());
         self.index.insert(item, h);
         h
     }
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (Handle<T>, &T)> + '_ {
-        self.items
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (Handle::new(i), t))
-    }
 }
 
-impl<T: Eq + Hash + Clone> std::ops::Index<Handle<T>> for UniqueArena<T> {
-    type Output = T;
-    fn index(&self, h: Handle<T>) -> &T {
-        &self.items[h.index()]
+impl<T: Eq + Hash + Clone> std::ops::Deref for UniqueArena<T> {
+    type Target = Arena<T>;
+    fn deref(&self) -> &Arena<T> {
+        &self.items
     }
 }
 
 // Equality and hashing look at the items only (the index is derived from them).
 impl<T: Eq + Hash + Clone> PartialEq for UniqueArena<T> {
     fn eq(&self, other: &Self) -> bool {
-        self.items == other.items
+        self.items.as_slice() == other.items.as_slice()
     }
 }
 impl<T: Eq + Hash + Clone> Eq for UniqueArena<T> {}
 impl<T: Eq + Hash + Clone> Hash for UniqueArena<T> {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.items.hash(state)
+        self.items.as_slice().hash(state)
     }
 }
 impl<T: Eq + Hash + Clone + fmt::Debug> fmt::Debug for UniqueArena<T> {

@@ -30,7 +30,11 @@ pub type ExprRef = Handle<Expr>;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum AstNode {
     /// `valid ? buf[index] : 0`.
-    Load { buf: usize, index: Lin, valid: Valid },
+    Load {
+        buf: usize,
+        index: Lin,
+        valid: Valid,
+    },
     /// The constant's bits (its dtype is the expression's).
     Const(u32),
     /// Kernel parameter `i`: a scalar passed at launch (user constants), so that a new value
@@ -139,7 +143,9 @@ impl KernelAst {
                 out[i] = Some(e.dtype);
             }
         }
-        out.into_iter().map(|d| d.expect("parameters are numbered densely")).collect()
+        out.into_iter()
+            .map(|d| d.expect("parameters are numbered densely"))
+            .collect()
     }
 
     pub fn has_reduce(&self) -> bool {
@@ -173,12 +179,11 @@ impl KernelAst {
     pub fn reduce_deps(&self) -> Vec<Vec<ExprRef>> {
         let mut deps: Vec<Vec<ExprRef>> = Vec::with_capacity(self.exprs.len());
         for (h, e) in self.exprs.iter() {
-            let mut d: Vec<ExprRef> = e
-                .op
-                .operands()
-                .into_iter()
-                .flat_map(|o| deps[o.index()].iter().copied())
-                .collect();
+            let mut d: Vec<ExprRef> =
+                e.op.operands()
+                    .into_iter()
+                    .flat_map(|o| deps[o.index()].iter().copied())
+                    .collect();
             if matches!(e.op, AstNode::Reduce { .. }) {
                 d.push(h);
             }
@@ -207,11 +212,10 @@ impl KernelAst {
         };
         let mut flops = 0u64;
         for (_, e) in self.exprs.iter() {
-            let mut m = e
-                .op
-                .operands()
-                .iter()
-                .fold(0u64, |m, o| m | axes[o.index()]);
+            let mut m =
+                e.op.operands()
+                    .iter()
+                    .fold(0u64, |m, o| m | axes[o.index()]);
             match &e.op {
                 AstNode::Load { index, valid, .. } => {
                     for v in index.vars().into_iter().chain(valid.vars()) {

@@ -96,10 +96,7 @@ pub fn linearize(ast: &KernelAst, shaped: &Shaped, workgroup_memory_bytes: usize
         .collect();
 
     // Variable space: 0 = group id, 1 = local id, 2.. = reduce loop variables.
-    let mut ranges = vec![
-        (0, num_groups as i64 - 1),
-        (0, local_size as i64 - 1),
-    ];
+    let mut ranges = vec![(0, num_groups as i64 - 1), (0, local_size as i64 - 1)];
     ranges.extend(loop_parts.iter().map(|&i| (0, parts[i].size as i64 - 1)));
 
     // Each non-lane part's value in terms of the variables.
@@ -121,7 +118,11 @@ pub fn linearize(ast: &KernelAst, shaped: &Shaped, workgroup_memory_bytes: usize
         }
     };
     decompose(&[AxisKind::Global], VAR_GROUP, &mut part_value);
-    decompose(&[AxisKind::Local, AxisKind::GroupReduce], VAR_LOCAL, &mut part_value);
+    decompose(
+        &[AxisKind::Local, AxisKind::GroupReduce],
+        VAR_LOCAL,
+        &mut part_value,
+    );
     for (j, &i) in loop_parts.iter().enumerate() {
         part_value[i] = Some(Lin::var(2 + j as u32));
     }
@@ -236,7 +237,11 @@ impl Linearizer<'_> {
             .operands()
             .iter()
             .any(|r| matches!(self.insts[*r].op, UOp::DefineAcc(_)));
-        let key = if reads_acc { None } else { cse_key(&op, dtype, width) };
+        let key = if reads_acc {
+            None
+        } else {
+            cse_key(&op, dtype, width)
+        };
         if let Some(k) = &key {
             if let Some(r) = self.lookup(&Key::Cse(*k)) {
                 return r;
@@ -433,7 +438,7 @@ impl Linearizer<'_> {
             if is_unroll && !self.active_reduce_axes.contains(&p.axis) {
                 continue;
             }
-            let w = if p.size % 4 == 0 {
+            let w = if p.size.is_multiple_of(4) {
                 4
             } else if p.size == 2 {
                 2
@@ -651,9 +656,9 @@ impl Linearizer<'_> {
                 });
                 self.var_refs[2 + j] = Some(r);
             }
-            for (n, &(r, op, src)) in nest.iter().enumerate() {
+            for (&(r, op, src), row) in nest.iter().zip(&accs) {
                 let d = self.ast.exprs[r].dtype;
-                for u in 0..nu {
+                for (u, &acc) in row.iter().enumerate() {
                     for &ur in &own_unroll {
                         let lane = self.lanes.id(u, ur);
                         let mut v = self.node(src, lane);
@@ -662,7 +667,6 @@ impl Linearizer<'_> {
                             let id = self.constant(identity(op, d));
                             v = self.emit(UOp::Where(c, v, id), d);
                         }
-                        let acc = accs[n][u];
                         let c = self.combine(op, acc, v, d);
                         self.push(UOp::Assign { acc, value: c }, d, 1);
                     }
@@ -682,9 +686,9 @@ impl Linearizer<'_> {
         if groups > 1 {
             self.group_reduce(nest, &accs, groups, wg_bytes);
         } else {
-            for (n, &(r, _, _)) in nest.iter().enumerate() {
-                for u in 0..nu {
-                    self.reduce_values.insert((r, u), accs[n][u]);
+            for (&(r, _, _), row) in nest.iter().zip(&accs) {
+                for (u, &acc) in row.iter().enumerate() {
+                    self.reduce_values.insert((r, u), acc);
                 }
             }
         }
@@ -839,7 +843,8 @@ impl Linearizer<'_> {
                 };
                 let (value, index) = match vector {
                     Some((first, w, 0, stride)) => {
-                        let comps: Vec<usize> = (0..w as usize).map(|t| first + t * stride).collect();
+                        let comps: Vec<usize> =
+                            (0..w as usize).map(|t| first + t * stride).collect();
                         let vals: Vec<Ref> = comps
                             .iter()
                             .map(|&l| {

@@ -92,7 +92,10 @@ fn host_softmax2(x: &[f32]) -> Vec<f32> {
 fn run(device: &Device, ast: &KernelAst, opts: &[Opt], x: &[f32]) -> Vec<f32> {
     let program = Arc::new(compile(ast, opts, &device.limits()).unwrap());
     let input = device
-        .upload(&x.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), DType::F32)
+        .upload(
+            &x.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            DType::F32,
+        )
         .unwrap();
     let output = device.alloc(R * C, DType::F32).unwrap();
     let (input, output) = (Arc::new(input), Arc::new(output));
@@ -114,7 +117,9 @@ fn run(device: &Device, ast: &KernelAst, opts: &[Opt], x: &[f32]) -> Vec<f32> {
 #[test]
 fn two_reduce_nests_in_one_kernel() {
     let ast = softmax2_ast();
-    let x: Vec<f32> = (0..R * C).map(|i| ((i * 37) % 23) as f32 * 0.25 - 2.0).collect();
+    let x: Vec<f32> = (0..R * C)
+        .map(|i| ((i * 37) % 23) as f32 * 0.25 - 2.0)
+        .collect();
     let want = host_softmax2(&x);
     let mut devices = vec![Device::cpu()];
     if let Ok(gpu) = Device::gpu() {

@@ -268,7 +268,8 @@ impl Shaped {
         self.parts[i] = old;
         self.parts.push(new);
         // A part of size 1 carries no loop: drop it (its value is always 0).
-        self.parts.retain(|q| q.size != 1 || q.kind == AxisKind::Global);
+        self.parts
+            .retain(|q| q.size != 1 || q.kind == AxisKind::Global);
         self.sort();
     }
 
@@ -290,7 +291,11 @@ impl Shaped {
 }
 
 /// Applies `opts` to `ast` on a device with `limits`, or says which opt does not fit and why.
-pub fn apply_opts(ast: &KernelAst, opts: &[Opt], limits: &DeviceLimits) -> Result<Shaped, OptError> {
+pub fn apply_opts(
+    ast: &KernelAst,
+    opts: &[Opt],
+    limits: &DeviceLimits,
+) -> Result<Shaped, OptError> {
     let mut s = Shaped::new(ast);
     for (position, &opt) in opts.iter().enumerate() {
         apply_opt(ast, &mut s, opt, limits).map_err(|reason| OptError {
@@ -303,7 +308,12 @@ pub fn apply_opts(ast: &KernelAst, opts: &[Opt], limits: &DeviceLimits) -> Resul
     Ok(s)
 }
 
-fn apply_opt(ast: &KernelAst, s: &mut Shaped, opt: Opt, limits: &DeviceLimits) -> Result<(), String> {
+fn apply_opt(
+    ast: &KernelAst,
+    s: &mut Shaped,
+    opt: Opt,
+    limits: &DeviceLimits,
+) -> Result<(), String> {
     if opt.op == OptOp::NoLocals {
         if s.local_size() > 1 {
             return Err("the kernel already has local or group parts".into());
@@ -337,7 +347,11 @@ fn apply_opt(ast: &KernelAst, s: &mut Shaped, opt: Opt, limits: &DeviceLimits) -
     if part.size == 0 {
         return Err("the axis is empty".into());
     }
-    let amount = if opt.amount == 0 { part.size } else { opt.amount };
+    let amount = if opt.amount == 0 {
+        part.size
+    } else {
+        opt.amount
+    };
     let kind_ok = match opt.op {
         OptOp::Local => part.kind == AxisKind::Global,
         OptOp::Upcast => matches!(part.kind, AxisKind::Global | AxisKind::Local),
@@ -356,13 +370,16 @@ fn apply_opt(ast: &KernelAst, s: &mut Shaped, opt: Opt, limits: &DeviceLimits) -
         let padded = part.size.div_ceil(amount) * amount;
         if part.size <= amount / 4 {
             // tinygrad's rule: padding that more than quadruples the work is never worth it.
-            return Err(format!("padding {} to {padded} adds more than 4x the work", part.size));
+            return Err(format!(
+                "padding {} to {padded} adds more than 4x the work",
+                part.size
+            ));
         }
         s.parts[i].size = padded;
         s.padded[part.axis] = padded;
         return Ok(());
     }
-    if part.size % amount != 0 {
+    if !part.size.is_multiple_of(amount) {
         return Err(format!(
             "{amount} does not divide the part's size {} (PADTO it first)",
             part.size
@@ -509,7 +526,10 @@ const GROUP_SIZE: usize = 256;
 
 /// The largest divisor of `n` that is at most `cap`.
 fn largest_divisor(n: usize, cap: usize) -> usize {
-    (1..=cap.min(n)).rev().find(|d| n % d == 0).unwrap_or(1)
+    (1..=cap.min(n))
+        .rev()
+        .find(|d| n.is_multiple_of(*d))
+        .unwrap_or(1)
 }
 
 /// The hand-rolled heuristics (the optimizer issue replaces them). Today: split a large

@@ -51,7 +51,9 @@ pub fn validate(p: &Program) -> Result<(), IrError> {
                 return fail(format!("operand {r} defines no value"));
             };
             if !def_scope.iter().all(|g| scope.contains(g)) {
-                return fail(format!("operand {r} was defined in a block that has closed"));
+                return fail(format!(
+                    "operand {r} was defined in a block that has closed"
+                ));
             }
         }
         if let Err(m) = check_types(p, inst) {
@@ -82,7 +84,9 @@ pub fn validate(p: &Program) -> Result<(), IrError> {
                     (UOp::Range { .. }, UOp::EndRange) | (UOp::If(_), UOp::EndIf)
                 );
                 if !matches {
-                    return fail(format!("closes the block opened at {opener} with the wrong kind"));
+                    return fail(format!(
+                        "closes the block opened at {opener} with the wrong kind"
+                    ));
                 }
                 if matches!(inst.op, UOp::EndIf) {
                     if_depth -= 1;
@@ -121,17 +125,26 @@ fn check_types(p: &Program, inst: &Inst) -> Result<(), String> {
     let ty = |r: Ref| (p.insts[r].dtype, p.insts[r].width);
     let scalar = |r: Ref, d: DType, what: &str| -> Result<(), String> {
         if ty(r) != (d, 1) {
-            return Err(format!("{what} {r} must be a scalar {d}, found {:?}", ty(r)));
+            return Err(format!(
+                "{what} {r} must be a scalar {d}, found {:?}",
+                ty(r)
+            ));
         }
         Ok(())
     };
     let buf_ok = |buf: usize, output: bool| -> Result<(), String> {
         let Some(b) = p.bufs.get(buf) else {
-            return Err(format!("buffer {buf} does not exist ({} buffers)", p.bufs.len()));
+            return Err(format!(
+                "buffer {buf} does not exist ({} buffers)",
+                p.bufs.len()
+            ));
         };
         if b.output != output {
             let dir = if output { "store to" } else { "load from" };
-            return Err(format!("{dir} buffer {buf}, which is an {}", if b.output { "output" } else { "input" }));
+            return Err(format!(
+                "{dir} buffer {buf}, which is an {}",
+                if b.output { "output" } else { "input" }
+            ));
         }
         Ok(())
     };
@@ -143,14 +156,21 @@ fn check_types(p: &Program, inst: &Inst) -> Result<(), String> {
         UOp::Special(_) => scalar_self(inst, DType::I32),
         UOp::Const(c) => {
             if c.dtype() != inst.dtype {
-                return Err(format!("constant of {} in a {} instruction", c.dtype(), inst.dtype));
+                return Err(format!(
+                    "constant of {} in a {} instruction",
+                    c.dtype(),
+                    inst.dtype
+                ));
             }
             Ok(())
         }
         UOp::Param(i) => match p.params.get(*i) {
             Some(&d) if d == inst.dtype && inst.width == 1 => Ok(()),
             Some(d) => Err(format!("parameter {i} is a {d}, read as {:?}", me)),
-            None => Err(format!("parameter {i} does not exist ({} parameters)", p.params.len())),
+            None => Err(format!(
+                "parameter {i} does not exist ({} parameters)",
+                p.params.len()
+            )),
         },
         UOp::Unary(_, a) | UOp::Cast(a) => {
             if ty(*a).1 != 1 || inst.width != 1 {
@@ -163,7 +183,11 @@ fn check_types(p: &Program, inst: &Inst) -> Result<(), String> {
         }
         UOp::Binary(op, a, b) => {
             if ty(*a) != ty(*b) {
-                return Err(format!("operands {a} and {b} differ: {:?} vs {:?}", ty(*a), ty(*b)));
+                return Err(format!(
+                    "operands {a} and {b} differ: {:?} vs {:?}",
+                    ty(*a),
+                    ty(*b)
+                ));
             }
             let want = if matches!(op, BinaryOp::CmpLt | BinaryOp::CmpEq) {
                 (DType::Bool, 1)
@@ -178,7 +202,11 @@ fn check_types(p: &Program, inst: &Inst) -> Result<(), String> {
         UOp::Where(c, a, b) => {
             scalar(*c, DType::Bool, "condition")?;
             if ty(*a) != me || ty(*b) != me {
-                return Err(format!("branches {:?} / {:?}, result {me:?}", ty(*a), ty(*b)));
+                return Err(format!(
+                    "branches {:?} / {:?}, result {me:?}",
+                    ty(*a),
+                    ty(*b)
+                ));
             }
             Ok(())
         }
@@ -189,7 +217,10 @@ fn check_types(p: &Program, inst: &Inst) -> Result<(), String> {
                 scalar(*v, DType::Bool, "validity")?;
             }
             if p.bufs[*buf].dtype != inst.dtype {
-                return Err(format!("loads {} from a {} buffer", inst.dtype, p.bufs[*buf].dtype));
+                return Err(format!(
+                    "loads {} from a {} buffer",
+                    inst.dtype, p.bufs[*buf].dtype
+                ));
             }
             Ok(())
         }
@@ -205,7 +236,11 @@ fn check_types(p: &Program, inst: &Inst) -> Result<(), String> {
                 scalar(*m, DType::Bool, "mask")?;
             }
             if ty(*value).0 != p.bufs[*buf].dtype {
-                return Err(format!("stores {} into a {} buffer", ty(*value).0, p.bufs[*buf].dtype));
+                return Err(format!(
+                    "stores {} into a {} buffer",
+                    ty(*value).0,
+                    p.bufs[*buf].dtype
+                ));
             }
             Ok(())
         }
@@ -217,7 +252,11 @@ fn check_types(p: &Program, inst: &Inst) -> Result<(), String> {
         }
         UOp::Vectorize(parts) => {
             if parts.len() != inst.width as usize {
-                return Err(format!("{} components for width {}", parts.len(), inst.width));
+                return Err(format!(
+                    "{} components for width {}",
+                    parts.len(),
+                    inst.width
+                ));
             }
             for &r in parts {
                 scalar(r, inst.dtype, "component")?;

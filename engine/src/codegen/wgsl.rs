@@ -23,14 +23,6 @@ fn ty(d: DType) -> &'static str {
     }
 }
 
-fn storage_ty(d: DType) -> &'static str {
-    if d == DType::Bool {
-        "u32"
-    } else {
-        ty(d)
-    }
-}
-
 /// A WGSL literal that round-trips the value exactly.
 pub fn literal(s: Scalar) -> String {
     match s {
@@ -65,7 +57,14 @@ pub fn render(p: &Program) -> String {
         let _ = writeln!(
             s,
             "@group(0) @binding({i}) var<storage, {access}> data{i}: array<{}>;",
-            vec_ty(if b.dtype == DType::Bool { DType::U32 } else { b.dtype }, widths[i])
+            vec_ty(
+                if b.dtype == DType::Bool {
+                    DType::U32
+                } else {
+                    b.dtype
+                },
+                widths[i]
+            )
         );
     }
     if !p.params.is_empty() {
@@ -84,7 +83,8 @@ pub fn render(p: &Program) -> String {
                 s,
                 "var<workgroup> local{}: array<{}, {len}>;",
                 h.index(),
-                storage_ty(inst.dtype)
+                // Workgroup memory is not host-shareable, so bool is allowed there.
+                ty(inst.dtype)
             );
         }
     }
@@ -181,7 +181,11 @@ pub fn render(p: &Program) -> String {
                     None => format!("let v{i}: {t} = {raw};"),
                     Some(g) => {
                         let zero = literal(Scalar::from_f64(0.0, inst.dtype));
-                        let zero = if inst.width > 1 { format!("{t}({zero})") } else { zero };
+                        let zero = if inst.width > 1 {
+                            format!("{t}({zero})")
+                        } else {
+                            zero
+                        };
                         format!("let v{i}: {t} = select({zero}, {raw}, {});", v(*g))
                     }
                 }
@@ -203,7 +207,9 @@ pub fn render(p: &Program) -> String {
                     format!("data{buf}[{idx} / {w}i] = {val};")
                 } else if w > 1 {
                     (0..w)
-                        .map(|c| format!("{} = {val}[{c}];", element(*buf, &format!("{idx} + {c}i"))))
+                        .map(|c| {
+                            format!("{} = {val}[{c}];", element(*buf, &format!("{idx} + {c}i")))
+                        })
                         .collect::<Vec<_>>()
                         .join(" ")
                 } else {
@@ -267,4 +273,59 @@ pub fn validate(kernel: &str, source: &str) -> Result<()> {
         wgsl: source.to_string(),
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codegen::ast::{AstNode, BufArg, KernelAst, Store};
+    use crate::codegen::compile;
+    use crate::codegen::opt::{Opt, OptOp};
+    use crate::ops::ReduceOp;
+    use crate::runtime::Device;
+    use crate::view::symbolic::{Lin, Valid};
+
+    /// A grouped reduction of bools goes through a `bool` workgroup array, read back as bool.
+    #[test]
+    fn grouped_bool_reduction_renders_valid_wgsl() {
+        let mut ast = KernelAst::new(vec![3, 64]);
+        for output in [false, true] {
+            ast.bufs.push(BufArg {
+                dtype: DType::Bool,
+                numel: if output { 3 } else { 3 * 64 },
+                output,
+            });
+        }
+        let x = ast.push(
+            AstNode::Load {
+                buf: 0,
+                index: Lin::var(0).scale(64).add(&Lin::var(1)),
+                valid: Valid::always(),
+            },
+            DType::Bool,
+        );
+        let any = ast.push(
+            AstNode::Reduce {
+                op: ReduceOp::Max,
+                src: x,
+                axes: vec![1],
+            },
+            DType::Bool,
+        );
+        ast.stores.push(Store {
+            buf: 1,
+            index: Lin::var(0),
+            valid: Valid::always(),
+            value: any,
+        });
+        let p = compile(
+            &ast,
+            &[Opt::new(OptOp::Group, 0, 16)],
+            &Device::cpu().limits(),
+        )
+        .unwrap();
+        let src = render(&p);
+        assert!(src.contains("array<bool, "), "{src}");
+        validate(&p.name, &src).unwrap_or_else(|e| panic!("{e}"));
+    }
 }

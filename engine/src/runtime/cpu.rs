@@ -311,7 +311,13 @@ fn cast(a: &Lanes, to: DType) -> Lanes {
 
 /// `data[idx[l]] = v[l]` for every lane `l` where `on(l)`, with the dtype dispatch hoisted out
 /// of the loop (this is the interpreter's hottest path on elementwise kernels).
-fn store_scalars(data: &mut [u32], idx: &[i32], v: &Lanes, on: impl Fn(usize) -> bool, kernel: &str) {
+fn store_scalars(
+    data: &mut [u32],
+    idx: &[i32],
+    v: &Lanes,
+    on: impl Fn(usize) -> bool,
+    kernel: &str,
+) {
     let numel = data.len();
     let mut put = |l: usize, bits: u32| {
         let i = idx[l];
@@ -322,10 +328,16 @@ fn store_scalars(data: &mut [u32], idx: &[i32], v: &Lanes, on: impl Fn(usize) ->
         data[i as usize] = bits;
     };
     match v {
-        Lanes::F32(x) => (0..x.len()).filter(|&l| on(l)).for_each(|l| put(l, x[l].to_bits())),
-        Lanes::I32(x) => (0..x.len()).filter(|&l| on(l)).for_each(|l| put(l, x[l] as u32)),
+        Lanes::F32(x) => (0..x.len())
+            .filter(|&l| on(l))
+            .for_each(|l| put(l, x[l].to_bits())),
+        Lanes::I32(x) => (0..x.len())
+            .filter(|&l| on(l))
+            .for_each(|l| put(l, x[l] as u32)),
         Lanes::U32(x) => (0..x.len()).filter(|&l| on(l)).for_each(|l| put(l, x[l])),
-        Lanes::Bool(x) => (0..x.len()).filter(|&l| on(l)).for_each(|l| put(l, x[l] as u32)),
+        Lanes::Bool(x) => (0..x.len())
+            .filter(|&l| on(l))
+            .for_each(|l| put(l, x[l] as u32)),
     }
 }
 

@@ -534,27 +534,31 @@ impl WgpuDevice {
                 buffers,
                 uniform,
             };
-            let bg = self.bind_groups.lock().unwrap().get_or_create(key.clone(), || {
-                let entries: Vec<::wgpu::BindGroupEntry> = key
-                    .buffers
-                    .iter()
-                    .chain(&key.uniform)
-                    .enumerate()
-                    .map(|(b, (buffer, size))| ::wgpu::BindGroupEntry {
-                        binding: b as u32,
-                        resource: ::wgpu::BindingResource::Buffer(::wgpu::BufferBinding {
-                            buffer,
-                            offset: 0,
-                            size: NonZeroU64::new(*size),
-                        }),
+            let bg = self
+                .bind_groups
+                .lock()
+                .unwrap()
+                .get_or_create(key.clone(), || {
+                    let entries: Vec<::wgpu::BindGroupEntry> = key
+                        .buffers
+                        .iter()
+                        .chain(&key.uniform)
+                        .enumerate()
+                        .map(|(b, (buffer, size))| ::wgpu::BindGroupEntry {
+                            binding: b as u32,
+                            resource: ::wgpu::BindingResource::Buffer(::wgpu::BufferBinding {
+                                buffer,
+                                offset: 0,
+                                size: NonZeroU64::new(*size),
+                            }),
+                        })
+                        .collect();
+                    self.device.create_bind_group(&::wgpu::BindGroupDescriptor {
+                        label: None,
+                        layout: &p.layout,
+                        entries: &entries,
                     })
-                    .collect();
-                self.device.create_bind_group(&::wgpu::BindGroupDescriptor {
-                    label: None,
-                    layout: &p.layout,
-                    entries: &entries,
-                })
-            });
+                });
             let timestamp_writes = timing.map(|(qs, _, _)| ::wgpu::ComputePassTimestampWrites {
                 query_set: qs,
                 beginning_of_pass_write_index: Some(2 * i as u32),

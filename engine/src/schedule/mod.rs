@@ -452,9 +452,7 @@ fn lower_kernel(
 impl Lowerer<'_> {
     fn load(&mut self, n: &NodeRef, idx: &[Lin], valid: &Valid) -> ExprRef {
         if valid.is_never() {
-            return self
-                .ast
-                .constant(Scalar::from_f64(0.0, n.dtype));
+            return self.ast.constant(Scalar::from_f64(0.0, n.dtype));
         }
         let buf = match self.buf_of.get(&n.id) {
             Some(&b) => b,
@@ -554,9 +552,7 @@ impl Lowerer<'_> {
                 let mut inner = valid.clone();
                 let src_idx = mv.source_index(&src.shape, idx, &mut inner, &self.ranges);
                 if inner.is_never() {
-                    return self
-                        .ast
-                        .constant(Scalar::from_f64(0.0, d));
+                    return self.ast.constant(Scalar::from_f64(0.0, d));
                 }
                 let v = self.lower(&src, &src_idx, &inner);
                 if inner == *valid || matches!(self.ast.exprs[v].op, AstNode::Load { .. }) {

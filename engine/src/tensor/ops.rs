@@ -504,7 +504,7 @@ impl Tensor {
             .product();
         let mut out: Vec<usize> = shape.iter().map(|&d| d.max(0) as usize).collect();
         if let Some(&i) = infer.first() {
-            if known == 0 || self.numel() % known != 0 {
+            if known == 0 || !self.numel().is_multiple_of(known) {
                 bad();
             }
             out[i] = self.numel() / known;
