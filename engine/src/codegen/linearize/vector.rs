@@ -1,0 +1,63 @@
+//! Vectorization: lanes whose accesses touch contiguous, aligned elements along one upcast or
+//! unroll part become one vector load or store.
+
+use crate::view::symbolic::{Lin, Valid};
+
+use super::super::opt::AxisKind;
+use super::Linearizer;
+
+impl Linearizer<'_> {
+    /// Lanes of `lane`'s vector when the index `idx_of(lane)` runs contiguously and aligned
+    /// along a lane part of size 2 or 4·k with the same validity in every component:
+    /// (first lane of the vector, width, position of `lane` in it, lane-id stride between
+    /// components).
+    pub(super) fn vector_of(
+        &mut self,
+        lane: usize,
+        idx: &Lin,
+        valid: &Valid,
+        of: &dyn Fn(&mut Self, usize) -> (Lin, Valid),
+    ) -> Option<(usize, u8, u8, usize)> {
+        for (k, &i) in self.lanes.parts.clone().iter().enumerate() {
+            let p = self.shaped.parts[i];
+            let is_unroll = p.kind == AxisKind::Unroll;
+            // Unroll parts vary only inside the active nest; upcast parts everywhere.
+            if is_unroll && !self.active_reduce_axes.contains(&p.axis) {
+                continue;
+            }
+            let w = if p.size.is_multiple_of(4) {
+                4
+            } else if p.size == 2 {
+                2
+            } else {
+                continue;
+            };
+            let pos = self.lane_values[lane][k];
+            let t = pos % w;
+            // The lane id of component 0: step this part back by t.
+            let stride: usize = self.lanes.parts[k + 1..]
+                .iter()
+                .map(|&j| self.shaped.parts[j].size)
+                .product();
+            let first = lane - t * stride;
+            let (i0, v0) = of(self, first);
+            if i0 != idx.add_const(-(t as i64)) || v0 != *valid {
+                continue;
+            }
+            let aligned = i0.const_part() % w as i64 == 0
+                && i0.terms().all(|(_, c)| c % w as i64 == 0)
+                && i0.range(&self.ranges).0 >= 0;
+            if !aligned {
+                continue;
+            }
+            let contiguous = (1..w).all(|s| {
+                let (is, vs) = of(self, first + s * stride);
+                is == i0.add_const(s as i64) && vs == v0
+            });
+            if contiguous {
+                return Some((first, w as u8, t as u8, stride));
+            }
+        }
+        None
+    }
+}
