@@ -5,8 +5,12 @@ use common::*;
 use kiln::{DType, Device, Opt, OptOp, Tensor};
 use std::sync::Mutex;
 
-/// `kernels_launched` is process-wide: tests that read it run one at a time.
+/// `kernels_launched` is process-wide: the tests of this file run one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn mat(dev: &Device, shape: &[usize], seed: u64) -> Tensor {
     rand_input(DType::F32, shape, seed).on(dev)
@@ -23,7 +27,7 @@ fn matmul_4x4_unroll_4() -> Vec<Opt> {
 
 #[test]
 fn schedule_runs_nothing_until_run() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _g = serial();
     for dev in devices() {
         let (a, b) = (mat(&dev, &[33, 20], 1), mat(&dev, &[20, 7], 2));
         let c = a.matmul(&b).relu();
@@ -50,6 +54,7 @@ fn schedule_runs_nothing_until_run() {
 
 #[test]
 fn matmul_under_upcast_unroll_local_has_16_accumulators_and_vec4_loads() {
+    let _g = serial();
     for dev in devices() {
         let (a, b) = (mat(&dev, &[32, 24], 3), mat(&dev, &[24, 16], 4));
         let c = a.matmul(&b);
@@ -78,6 +83,7 @@ fn matmul_under_upcast_unroll_local_has_16_accumulators_and_vec4_loads() {
 
 #[test]
 fn noopt_is_with_opts_empty_and_names_follow_tinygrad() {
+    let _g = serial();
     let dev = Device::cpu();
     let x = mat(&dev, &[16, 64], 1);
     let s = kiln::schedule(&[&x.sum(&[1])]).unwrap();
@@ -96,6 +102,7 @@ fn noopt_is_with_opts_empty_and_names_follow_tinygrad() {
 
 #[test]
 fn opt_display_is_tinygrads() {
+    let _g = serial();
     assert_eq!(
         Opt::new(OptOp::Upcast, 1, 4).to_string(),
         "Opt(op=UPCAST, axis=1, arg=4)"
@@ -112,6 +119,7 @@ fn opt_display_is_tinygrads() {
 
 #[test]
 fn invalid_opt_lists_are_refused_with_a_reason() {
+    let _g = serial();
     for dev in devices() {
         let (a, b) = (mat(&dev, &[64, 60], 1), mat(&dev, &[60, 64], 2));
         let s = kiln::schedule(&[&a.matmul(&b)]).unwrap();
@@ -179,6 +187,7 @@ fn invalid_opt_lists_are_refused_with_a_reason() {
 
 #[test]
 fn set_opts_refusal_leaves_the_schedule_unchanged() {
+    let _g = serial();
     let dev = Device::cpu();
     let x = mat(&dev, &[8, 8], 1);
     let y = x.sum(&[1]);
@@ -190,6 +199,7 @@ fn set_opts_refusal_leaves_the_schedule_unchanged() {
 
 #[test]
 fn candidate_opts_are_all_valid_and_cover_every_kind() {
+    let _g = serial();
     for dev in devices() {
         let (a, b) = (mat(&dev, &[64, 128], 1), mat(&dev, &[128, 64], 2));
         let s = kiln::schedule(&[&a.matmul(&b)]).unwrap();
@@ -218,6 +228,7 @@ fn candidate_opts_are_all_valid_and_cover_every_kind() {
 
 #[test]
 fn kernel_time_runs_the_kernel() {
+    let _g = serial();
     for dev in devices() {
         let (a, b) = (mat(&dev, &[64, 64], 1), mat(&dev, &[64, 64], 2));
         let s = kiln::schedule(&[&a.matmul(&b)]).unwrap();
@@ -235,25 +246,23 @@ fn kernel_time_runs_the_kernel() {
 
 #[test]
 fn kernel_views_render() {
+    let _g = serial();
     let dev = Device::cpu();
     let x = mat(&dev, &[4, 6], 1);
     let s = kiln::schedule(&[&x.exp().sum(&[1])]).unwrap();
-    let k = &s.kernels()[0];
+    let k = &s.kernels()[0].with_opts(&[]).unwrap();
     assert!(k.ast().contains("reduce_sum"), "{}", k.ast());
     assert!(k.ast().contains("exp2"), "{}", k.ast());
-    assert!(
-        k.ir().contains("range 0..6") || k.ir().contains("local_id"),
-        "{}",
-        k.ir()
-    );
+    assert!(k.ir().contains("range 0..6"), "{}", k.ir());
     assert!(k.wgsl().unwrap().contains("@compute"));
     assert!(k.flops() >= 24);
     assert_eq!(k.bytes(), (24 + 4) * 4);
-    assert!(format!("{s:?}").contains(k.name()));
+    assert!(format!("{s:?}").contains(s.kernels()[0].name()));
 }
 
 #[test]
 fn stale_and_repeated_schedules() {
+    let _g = serial();
     let dev = Device::cpu();
     let x = mat(&dev, &[4, 6], 1);
     let y = x.sum(&[1]);

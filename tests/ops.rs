@@ -530,3 +530,36 @@ fn tensors_are_send_and_sync() {
         .unwrap();
     assert_eq!(y, vec![3.0, 6.0]);
 }
+
+#[test]
+fn variance_std_and_layer_norm() {
+    for dev in devices() {
+        let x = Tensor::from_slice_on(&[1.0f32, 2.0, 3.0, 4.0], &[1, 4], &dev).unwrap();
+        let near = |t: &Tensor, want: &[f32]| {
+            let got: Vec<f32> = t.to_vec().unwrap();
+            assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(want) {
+                assert!((g - w).abs() < 1e-5, "{got:?} vs {want:?} on {dev:?}");
+            }
+        };
+        // numpy: var(ddof=1) = 5/3, var(ddof=0) = 1.25, std(ddof=1) = sqrt(5/3)
+        near(&x.var(&[1], 1.0), &[5.0 / 3.0]);
+        near(&x.var(&[-1], 0.0), &[1.25]);
+        near(&x.std(&[1], 1.0), &[(5.0f32 / 3.0).sqrt()]);
+        assert_eq!(x.var_keepdim(&[1], 1.0).shape(), &[1, 1]);
+        assert_eq!(x.std_keepdim(&[0, 1], 0.0).shape(), &[1, 1]);
+        let s = 1.25f32.sqrt();
+        near(
+            &x.layer_norm(-1, 0.0),
+            &[-1.5 / s, -0.5 / s, 0.5 / s, 1.5 / s],
+        );
+        // integers are cast, as numpy does
+        let i = Tensor::from_slice_on(&[1i32, 2, 3, 4], &[4], &dev).unwrap();
+        near(&i.var(&[0], 0.0), &[1.25]);
+    }
+    let x = rand_input(DType::F32, &[5, 33], 3);
+    check3("var axis 0", &[x.clone()], |t| t[0].var(&[0], 1.0));
+    check3("std keepdim", &[x.clone()], |t| t[0].std_keepdim(&[1], 0.0));
+    check3("var all", &[x.clone()], |t| t[0].var(&[0, 1], 1.0));
+    check3("layer_norm", &[x], |t| t[0].layer_norm(-1, 1e-5));
+}

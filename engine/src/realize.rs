@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::codegen::ast::KernelAst;
-use crate::codegen::opt::{heuristic_opts, Opt};
+use crate::codegen::heuristic::heuristic_opts;
+use crate::codegen::opt::Opt;
 use crate::debug;
 use crate::error::{Error, Result};
 use crate::graph::NodeRef;

@@ -6,6 +6,7 @@
 
 pub mod arena;
 pub mod ast;
+pub mod heuristic;
 pub mod ir;
 pub mod linearize;
 pub mod opt;

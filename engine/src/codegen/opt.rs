@@ -17,6 +17,8 @@
 //! | `PADTO` | an unsplit global or reduce part | rounds its size up to a multiple of `amount`; the tail is masked |
 //! | `NOLOCALS` | the kernel | no LOCAL or GROUP may follow (one lane per workgroup) |
 //!
+//! The heuristics that choose a list live in `heuristic.rs`.
+//!
 //! `axis` addresses the kernel's *current* parts: for LOCAL, UPCAST and PADTO the index into
 //! all parts in their canonical order (global, local, group, upcast, reduce, unroll; within a
 //! kind by original axis, outer first); for UNROLL, GROUP and GROUPTOP the index into the
@@ -517,79 +519,4 @@ pub fn candidate_opts(ast: &KernelAst, opts: &[Opt], limits: &DeviceLimits) -> V
                 .any(|(q, size)| q.op == o.op && q.axis == o.axis && q.amount == *size)
     });
     out
-}
-
-/// Threads per workgroup the default heuristic aims for.
-const TARGET_LOCAL: usize = 64;
-/// Lanes that cooperate on one reduction when there are few outputs.
-const GROUP_SIZE: usize = 256;
-
-/// The largest divisor of `n` that is at most `cap`.
-fn largest_divisor(n: usize, cap: usize) -> usize {
-    (1..=cap.min(n))
-        .rev()
-        .find(|d| n.is_multiple_of(*d))
-        .unwrap_or(1)
-}
-
-/// The hand-rolled heuristics (the optimizer issue replaces them). Today: split a large
-/// reduction across a workgroup when there are too few outputs to keep the device busy,
-/// otherwise spread the innermost output axes over a workgroup of about 64 lanes. Every opt is
-/// checked by `apply_opts`; one that does not fit is skipped.
-pub fn heuristic_opts(ast: &KernelAst, limits: &DeviceLimits) -> Vec<Opt> {
-    let mut opts: Vec<Opt> = vec![];
-    let push = |opts: &mut Vec<Opt>, o: Opt| -> bool {
-        let mut list = opts.clone();
-        list.push(o);
-        let ok = apply_opts(ast, &list, limits).is_ok();
-        if ok {
-            opts.push(o);
-        }
-        ok
-    };
-    let base = Shaped::new(ast);
-    let out_n = ast.output_numel();
-    let reds = base.reduce_parts();
-    if !reds.is_empty() && out_n < 2048 {
-        // Group the largest reduce part.
-        let (r, &i) = reds
-            .iter()
-            .enumerate()
-            .max_by_key(|(_, &i)| base.parts[i].size)
-            .expect("non-empty");
-        let size = base.parts[i].size;
-        if size >= 64 {
-            let cap = GROUP_SIZE.min(limits.max_workgroup_size);
-            let d = largest_divisor(size, cap);
-            if d >= 16 {
-                push(&mut opts, Opt::new(OptOp::Group, r, d));
-            } else {
-                let n = cap.min(size.next_power_of_two());
-                let _ = push(&mut opts, Opt::new(OptOp::Padto, i, n))
-                    && push(&mut opts, Opt::new(OptOp::Group, r, n));
-            }
-            return opts;
-        }
-    }
-    let mut threads = 1;
-    let globals: Vec<usize> = (0..base.parts.len())
-        .filter(|&i| base.parts[i].kind == AxisKind::Global)
-        .collect();
-    for &i in globals.iter().rev() {
-        let size = base.parts[i].size;
-        if threads >= TARGET_LOCAL || size <= 1 {
-            continue;
-        }
-        let cap = (TARGET_LOCAL / threads).min(limits.max_workgroup_size / threads);
-        let n = largest_divisor(size, cap);
-        // LOCAL shifts a new part in after the globals; earlier global indices are unchanged.
-        if n > 1 && push(&mut opts, Opt::new(OptOp::Local, i, n)) {
-            threads *= n;
-        }
-        // Only the innermost output axes: stop at the first axis that was not fully covered.
-        if n < size {
-            break;
-        }
-    }
-    opts
 }

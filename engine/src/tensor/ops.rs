@@ -428,6 +428,47 @@ impl Tensor {
         self.mean(&self.all_axes())
     }
 
+    fn var_impl(&self, name: &str, axes: &[isize], correction: f64, keepdim: bool) -> Tensor {
+        let x = self.float();
+        let mut ax: Vec<usize> = axes
+            .iter()
+            .map(|&a| normalize_axis(name, a, self.shape()))
+            .collect();
+        ax.sort_unstable();
+        ax.dedup();
+        let n: usize = ax.iter().map(|&a| self.shape()[a]).product();
+        let d = x.sub(&x.mean_keepdim(axes));
+        let s = (&d * &d).reduce(ReduceOp::Sum, name, axes, keepdim);
+        // numpy: n - ddof <= 0 divides by zero (inf or nan), it does not raise.
+        s.binary_same(
+            BinaryOp::Div,
+            &s.scalar_like((n as f64 - correction).max(0.0)),
+        )
+    }
+    /// Variance `Σ(x - mean)² / (n - correction)` over `axes`: `correction` is numpy's `ddof`
+    /// (0 for the population variance, 1 for the sample variance). In f32 (integers are cast).
+    pub fn var(&self, axes: &[isize], correction: f64) -> Tensor {
+        self.var_impl("var", axes, correction, false)
+    }
+    pub fn var_keepdim(&self, axes: &[isize], correction: f64) -> Tensor {
+        self.var_impl("var", axes, correction, true)
+    }
+    /// Standard deviation: `sqrt(var(axes, correction))`.
+    pub fn std(&self, axes: &[isize], correction: f64) -> Tensor {
+        self.var_impl("std", axes, correction, false).sqrt()
+    }
+    pub fn std_keepdim(&self, axes: &[isize], correction: f64) -> Tensor {
+        self.var_impl("std", axes, correction, true).sqrt()
+    }
+    /// `(x - mean) / sqrt(var + eps)` along `axis`, with the population variance (PyTorch's
+    /// `layer_norm` over the last axis, without the affine part; multiply and add for that).
+    pub fn layer_norm(&self, axis: isize, eps: f64) -> Tensor {
+        let x = self.float();
+        let d = x.sub(&x.mean_keepdim(&[axis]));
+        let var = (&d * &d).mean_keepdim(&[axis]);
+        d.mul(&var.add(&var.scalar_like(eps)).rsqrt())
+    }
+
     /// `exp(x - max) / sum(exp(x - max))` along `axis`.
     pub fn softmax(&self, axis: isize) -> Tensor {
         let x = self.float();

@@ -1,0 +1,267 @@
+//! The hand-coded heuristics: the default opt list of a kernel, in the spirit of tinygrad's
+//! `hand_coded_optimizations`. Each step proposes opts through [`apply_opts`], so a proposal
+//! that does not fit the kernel or the device is skipped, never applied half-way.
+//!
+//! In order:
+//! 1. **Matvec**: a sum of a product of two loads, one output axis: GROUP the reduction over 8
+//!    lanes, LOCAL 4 rows per workgroup, UPCAST 4 rows per lane.
+//! 2. **Grouped reduction** when there are few outputs (< 2048): GROUP the longest reduce part
+//!    over up to 256 lanes (a divisor of its size, else PADTO first). This also bounds each
+//!    lane's loop: a 2^20-element sum loops 4096 times per lane, not 2^20.
+//! 3. **Upcast expanded axes**: while there are at least 1024 outputs and fewer than 32 per
+//!    lane, UPCAST by 4 (or 3) an output axis that some input does not read (stride 0: the
+//!    rows and columns of a matmul), preferring axes fewer inputs read, then smaller strides.
+//! 4. **Unroll** the last reduce part: whole when it is at most 32 long, else by 4.
+//! 5. **Upcast 4** on the last output axis when nothing is upcast yet (vec4 loads and stores
+//!    on contiguous data).
+//! 6. **Locals**: up to 3 output axes, expanded axes first, each taking the largest of 16, 8,
+//!    4, 3, 2 (32 for the first axis) that divides it, up to 128 lanes.
+
+use super::ast::{AstNode, KernelAst};
+use super::opt::{apply_opts, AxisKind, Opt, OptOp, Shaped};
+use crate::runtime::DeviceLimits;
+use crate::view::symbolic::Atom;
+
+/// Lanes that cooperate on one reduction when there are few outputs.
+const GROUP_SIZE: usize = 256;
+/// Outputs below which a reduction is split across a workgroup.
+const FEW_OUTPUTS: usize = 2048;
+/// Lanes per workgroup the LOCAL step aims for at most.
+const MAX_LOCAL: usize = 128;
+
+/// How the kernel's loads index one domain axis.
+#[derive(Clone, Copy, Debug, Default)]
+struct AxisUse {
+    /// Loads whose index reads the axis.
+    readers: usize,
+    /// Loads that do not read it (they broadcast along it).
+    broadcasters: usize,
+    /// Sum over the loads of the axis's stride where it is a plain term.
+    stride_sum: i64,
+}
+
+fn axis_uses(ast: &KernelAst) -> Vec<AxisUse> {
+    let mut uses = vec![AxisUse::default(); ast.full_shape.len()];
+    for (_, e) in ast.exprs.iter() {
+        let AstNode::Load { index, .. } = &e.op else {
+            continue;
+        };
+        let vars = index.vars();
+        for (axis, u) in uses.iter_mut().enumerate() {
+            if vars.contains(&(axis as u32)) {
+                u.readers += 1;
+            } else {
+                u.broadcasters += 1;
+            }
+        }
+        for (atom, coef) in index.terms() {
+            if let Atom::Var(v) = atom {
+                if let Some(u) = uses.get_mut(*v as usize) {
+                    u.stride_sum += coef.abs();
+                }
+            }
+        }
+    }
+    uses
+}
+
+/// An opt list under construction: every push is checked by `apply_opts`.
+struct Plan<'a> {
+    ast: &'a KernelAst,
+    limits: &'a DeviceLimits,
+    opts: Vec<Opt>,
+    shaped: Shaped,
+}
+
+impl Plan<'_> {
+    /// Appends `o` if the list stays valid; says whether it did.
+    fn push(&mut self, o: Opt) -> bool {
+        let mut list = self.opts.clone();
+        list.push(o);
+        match apply_opts(self.ast, &list, self.limits) {
+            Ok(s) => {
+                self.opts = list;
+                self.shaped = s;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+    /// Indices (into the parts) of the global parts longer than 1.
+    fn globals(&self) -> Vec<usize> {
+        (0..self.shaped.parts.len())
+            .filter(|&i| {
+                self.shaped.parts[i].kind == AxisKind::Global && self.shaped.parts[i].size > 1
+            })
+            .collect()
+    }
+    fn upcast_size(&self) -> usize {
+        self.shaped.size_of(AxisKind::Upcast)
+    }
+}
+
+/// The default opt list for `ast` on a device with `limits`.
+pub fn heuristic_opts(ast: &KernelAst, limits: &DeviceLimits) -> Vec<Opt> {
+    let mut plan = Plan {
+        ast,
+        limits,
+        opts: vec![],
+        shaped: Shaped::new(ast),
+    };
+    let uses = axis_uses(ast);
+    let out_n = ast.output_numel();
+    let reduce_parts = plan.shaped.reduce_parts();
+
+    if matvec(&mut plan) {
+        return plan.opts;
+    }
+
+    // 2. Few outputs: split the longest reduction across a workgroup.
+    if !reduce_parts.is_empty() && out_n < FEW_OUTPUTS {
+        let (r, &i) = reduce_parts
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, &i)| plan.shaped.parts[i].size)
+            .expect("non-empty");
+        let size = plan.shaped.parts[i].size;
+        if size >= 64 {
+            let cap = GROUP_SIZE.min(limits.max_workgroup_size);
+            let d = largest_divisor(size, cap);
+            if d >= 16 {
+                plan.push(Opt::new(OptOp::Group, r, d));
+            } else {
+                let n = cap.min(size.next_power_of_two());
+                let _ = plan.push(Opt::new(OptOp::Padto, i, n))
+                    && plan.push(Opt::new(OptOp::Group, r, n));
+            }
+            return plan.opts;
+        }
+    }
+
+    // 3. Upcast axes that some input broadcasts along (register tiles of a matmul).
+    let mut upcasted: Vec<usize> = vec![];
+    while out_n / plan.upcast_size().max(1) >= 1024 && plan.upcast_size() < 32 {
+        let mut choices: Vec<(usize, i64, usize, usize)> = vec![];
+        for i in plan.globals() {
+            let part = plan.shaped.parts[i];
+            if upcasted.contains(&part.axis) || uses[part.axis].broadcasters == 0 {
+                continue;
+            }
+            for amount in [3, 4] {
+                if part.size % amount == 0 {
+                    let u = uses[part.axis];
+                    choices.push((u.readers, u.stride_sum, i, amount));
+                }
+            }
+        }
+        choices.sort();
+        let Some(&(_, _, i, amount)) = choices.first() else {
+            break;
+        };
+        let axis = plan.shaped.parts[i].axis;
+        if !plan.push(Opt::new(OptOp::Upcast, i, amount)) {
+            break;
+        }
+        upcasted.push(axis);
+    }
+
+    // 4. Unroll the last reduce part.
+    let reds = plan.shaped.reduce_parts();
+    if let Some(&last) = reds.last() {
+        let has_unroll = plan.shaped.size_of(AxisKind::Unroll) > 1;
+        if (plan.upcast_size() <= 4 || !has_unroll) && plan.upcast_size() < 64 {
+            let size = plan.shaped.parts[last].size;
+            let r = reds.len() - 1;
+            if size <= 32 {
+                plan.push(Opt::new(OptOp::Unroll, r, 0));
+            } else if size % 4 == 0 {
+                plan.push(Opt::new(OptOp::Unroll, r, 4));
+            }
+        }
+    }
+
+    // 5. Nothing upcast yet: 4 outputs per lane on the last output axis (vec4 access).
+    if plan.upcast_size() == 1 {
+        if let Some(&i) = plan.globals().last() {
+            if plan.shaped.parts[i].size % 4 == 0 {
+                plan.push(Opt::new(OptOp::Upcast, i, 4));
+            }
+        }
+    }
+
+    // 6. Locals: expanded axes first, then the later (inner) axes.
+    let mut ranked: Vec<(bool, usize)> = plan
+        .globals()
+        .into_iter()
+        .map(|i| (uses[plan.shaped.parts[i].axis].broadcasters > 0, i))
+        .collect();
+    ranked.sort_by(|a, b| b.cmp(a));
+    let mut lanes = 1;
+    let mut chosen: Vec<(usize, usize)> = vec![];
+    for &(_, i) in ranked.iter().take(3) {
+        let size = plan.shaped.parts[i].size;
+        let first = Some(&i) == plan.globals().first();
+        let sizes: &[usize] = if first {
+            &[32, 16, 8, 4, 3, 2]
+        } else {
+            &[16, 8, 4, 3, 2]
+        };
+        if let Some(&n) = sizes
+            .iter()
+            .find(|&&n| size % n == 0 && lanes * n <= MAX_LOCAL)
+        {
+            chosen.push((i, n));
+            lanes *= n;
+        }
+    }
+    // LOCAL keeps global parts in place (a global part of size 1 stays), so indices hold.
+    chosen.sort();
+    for (i, n) in chosen {
+        plan.push(Opt::new(OptOp::Local, i, n));
+    }
+    plan.opts
+}
+
+/// tinygrad's matvec path: `sum(a * b)` over one reduce part where the output has one axis
+/// (a matrix-vector product): GROUP the reduction over 8 lanes, 4 rows per workgroup, 4 rows
+/// per lane. Applies only when every step fits.
+fn matvec(plan: &mut Plan) -> bool {
+    const THREADS_PER_ROW: usize = 8;
+    const BLOCK: usize = 4;
+    const ROWS_PER_THREAD: usize = 4;
+    let ast = plan.ast;
+    let mut reduces = ast.exprs.iter().filter_map(|(_, e)| match &e.op {
+        AstNode::Reduce { op, src, .. } => Some((*op, *src)),
+        _ => None,
+    });
+    let (Some((crate::ops::ReduceOp::Sum, src)), None) = (reduces.next(), reduces.next()) else {
+        return false;
+    };
+    let AstNode::Binary(crate::ops::BinaryOp::Mul, a, b) = ast.exprs[src].op else {
+        return false;
+    };
+    let is_load = |h| matches!(ast.exprs[h].op, AstNode::Load { .. });
+    let globals = plan.globals();
+    if !is_load(a) || !is_load(b) || globals.len() != 1 || plan.shaped.reduce_parts().len() != 1 {
+        return false;
+    }
+    let rows = plan.shaped.parts[globals[0]].size;
+    let k = plan.shaped.parts[plan.shaped.reduce_parts()[0]].size;
+    if k % THREADS_PER_ROW != 0 || rows % (BLOCK * ROWS_PER_THREAD) != 0 {
+        return false;
+    }
+    let before = plan.opts.clone();
+    let ok = plan.push(Opt::new(OptOp::Group, 0, THREADS_PER_ROW))
+        && plan.push(Opt::new(OptOp::Local, globals[0], BLOCK))
+        && plan.push(Opt::new(OptOp::Upcast, globals[0], ROWS_PER_THREAD));
+    if !ok {
+        plan.opts = before;
+        plan.shaped = apply_opts(ast, &plan.opts, plan.limits).expect("was valid");
+    }
+    ok
+}
+
+/// The largest divisor of `n` that is at most `cap`.
+fn largest_divisor(n: usize, cap: usize) -> usize {
+    (1..=cap.min(n)).rev().find(|d| n % d == 0).unwrap_or(1)
+}
