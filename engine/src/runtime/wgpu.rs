@@ -116,6 +116,14 @@ fn size_class(bytes: usize) -> u64 {
     }
 }
 
+/// Whether shaders keep wgpu's runtime checks (bounds, loop bounding, integer division):
+/// `KILN_CHECKED=1`. By default kiln's own masking makes them redundant (see `compile_source`),
+/// and dropping them is the published ~1/3 of matmul time.
+fn checked_shaders() -> bool {
+    static CHECKED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *CHECKED.get_or_init(|| std::env::var("KILN_CHECKED").is_ok_and(|v| v == "1"))
+}
+
 /// Bytes of the uniform window of `n` parameters (vec4 words).
 fn params_bytes(n: usize) -> u64 {
     (n.div_ceil(4) * 16) as u64
@@ -332,12 +340,26 @@ impl WgpuDevice {
         let scope = self
             .device
             .push_error_scope(::wgpu::ErrorFilter::Validation);
-        let module = self
-            .device
-            .create_shader_module(::wgpu::ShaderModuleDescriptor {
-                label: Some(&program.name),
-                source: ::wgpu::ShaderSource::Wgsl(source.as_str().into()),
-            });
+        let desc = ::wgpu::ShaderModuleDescriptor {
+            label: Some(&program.name),
+            source: ::wgpu::ShaderSource::Wgsl(source.as_str().into()),
+        };
+        let module = if checked_shaders() {
+            self.device.create_shader_module(desc)
+        } else {
+            // SAFETY: the checks wgpu would inject are unnecessary for kiln's programs, and
+            // each is established elsewhere:
+            // - bounds: every load is masked (`select(0, i, valid)`), every store is masked,
+            //   vector accesses are aligned and bindings rounded up to 16 bytes, and the CPU
+            //   interpreter asserts that no valid lane ever reads or writes out of bounds;
+            // - loop bounding: every loop has a constant trip count;
+            // - integer division: only index math divides integers, by positive constants.
+            // The IR validator and naga both run before this point.
+            unsafe {
+                self.device
+                    .create_shader_module_trusted(desc, ::wgpu::ShaderRuntimeChecks::unchecked())
+            }
+        };
         let mut entries: Vec<::wgpu::BindGroupLayoutEntry> = program
             .bufs
             .iter()
