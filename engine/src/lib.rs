@@ -13,6 +13,7 @@ pub mod graph;
 mod kernel;
 pub mod ops;
 mod realize;
+pub mod roofline;
 pub mod runtime;
 pub mod schedule;
 mod tensor;

@@ -13,7 +13,7 @@
 //!    rows and columns of a matmul), preferring axes fewer inputs read, then smaller strides.
 //! 4. **Unroll** the last reduce part: whole when it is at most 32 long, else by 4.
 //! 5. **Upcast 4** on the last output axis when nothing is upcast yet (vec4 loads and stores
-//!    on contiguous data).
+//!    on contiguous data), for kernels of at most 64 ALU expressions.
 //! 6. **Locals**: up to 3 output axes, expanded axes first, each taking the largest of 16, 8,
 //!    4, 3, 2 (32 for the first axis) that divides it, up to 128 lanes.
 
@@ -26,6 +26,8 @@ use crate::view::symbolic::Atom;
 const GROUP_SIZE: usize = 256;
 /// Outputs below which a reduction is split across a workgroup.
 const FEW_OUTPUTS: usize = 2048;
+/// Longest expression (ALU nodes) that step 5 still upcasts.
+const MAX_EXPRS_TO_UPCAST: usize = 64;
 /// Lanes per workgroup the LOCAL step aims for at most.
 const MAX_LOCAL: usize = 128;
 
@@ -148,7 +150,7 @@ pub fn heuristic_opts(ast: &KernelAst, limits: &DeviceLimits) -> Vec<Opt> {
                 continue;
             }
             for amount in [3, 4] {
-                if part.size % amount == 0 {
+                if part.size.is_multiple_of(amount) {
                     let u = uses[part.axis];
                     choices.push((u.readers, u.stride_sum, i, amount));
                 }
@@ -174,16 +176,28 @@ pub fn heuristic_opts(ast: &KernelAst, limits: &DeviceLimits) -> Vec<Opt> {
             let r = reds.len() - 1;
             if size <= 32 {
                 plan.push(Opt::new(OptOp::Unroll, r, 0));
-            } else if size % 4 == 0 {
+            } else if size.is_multiple_of(4) {
                 plan.push(Opt::new(OptOp::Unroll, r, 4));
             }
         }
     }
 
-    // 5. Nothing upcast yet: 4 outputs per lane on the last output axis (vec4 access).
-    if plan.upcast_size() == 1 {
+    // 5. Nothing upcast yet: 4 outputs per lane on the last output axis (vec4 access), unless
+    //    the kernel is a long expression: upcasting copies its code per lane, and driver
+    //    compile time grows with it (1000 chained ops took 4x as long to compile upcast).
+    let alu_exprs = ast
+        .exprs
+        .iter()
+        .filter(|(_, e)| {
+            !matches!(
+                e.op,
+                AstNode::Load { .. } | AstNode::Const(_) | AstNode::Param(_)
+            )
+        })
+        .count();
+    if plan.upcast_size() == 1 && alu_exprs <= MAX_EXPRS_TO_UPCAST {
         if let Some(&i) = plan.globals().last() {
-            if plan.shaped.parts[i].size % 4 == 0 {
+            if plan.shaped.parts[i].size.is_multiple_of(4) {
                 plan.push(Opt::new(OptOp::Upcast, i, 4));
             }
         }
@@ -208,7 +222,7 @@ pub fn heuristic_opts(ast: &KernelAst, limits: &DeviceLimits) -> Vec<Opt> {
         };
         if let Some(&n) = sizes
             .iter()
-            .find(|&&n| size % n == 0 && lanes * n <= MAX_LOCAL)
+            .find(|&&n| size.is_multiple_of(n) && lanes * n <= MAX_LOCAL)
         {
             chosen.push((i, n));
             lanes *= n;
@@ -247,7 +261,7 @@ fn matvec(plan: &mut Plan) -> bool {
     }
     let rows = plan.shaped.parts[globals[0]].size;
     let k = plan.shaped.parts[plan.shaped.reduce_parts()[0]].size;
-    if k % THREADS_PER_ROW != 0 || rows % (BLOCK * ROWS_PER_THREAD) != 0 {
+    if !k.is_multiple_of(THREADS_PER_ROW) || !rows.is_multiple_of(BLOCK * ROWS_PER_THREAD) {
         return false;
     }
     let before = plan.opts.clone();
@@ -263,5 +277,8 @@ fn matvec(plan: &mut Plan) -> bool {
 
 /// The largest divisor of `n` that is at most `cap`.
 fn largest_divisor(n: usize, cap: usize) -> usize {
-    (1..=cap.min(n)).rev().find(|d| n % d == 0).unwrap_or(1)
+    (1..=cap.min(n))
+        .rev()
+        .find(|d| n.is_multiple_of(*d))
+        .unwrap_or(1)
 }

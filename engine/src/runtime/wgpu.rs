@@ -431,6 +431,126 @@ impl WgpuDevice {
         })
     }
 
+    /// Runs a hand-written compute shader (entry point `entry`, storage buffers at bindings 0..,
+    /// zero-filled, of the given sizes) `runs` times over `groups` workgroups and returns each
+    /// run's GPU time in seconds (timestamps; else a synchronized host clock). For the
+    /// roofline probes: no kiln program is involved.
+    pub fn time_wgsl(
+        &self,
+        label: &str,
+        source: &str,
+        entry: &str,
+        buffer_bytes: &[u64],
+        groups: usize,
+        runs: usize,
+    ) -> Result<Vec<f64>> {
+        wgsl::validate(label, source)?;
+        let scope = self
+            .device
+            .push_error_scope(::wgpu::ErrorFilter::Validation);
+        let module = self
+            .device
+            .create_shader_module(::wgpu::ShaderModuleDescriptor {
+                label: Some(label),
+                source: ::wgpu::ShaderSource::Wgsl(source.into()),
+            });
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&::wgpu::ComputePipelineDescriptor {
+                label: Some(label),
+                layout: None,
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+        let buffers: Vec<::wgpu::Buffer> = buffer_bytes
+            .iter()
+            .map(|&size| {
+                self.device.create_buffer(&::wgpu::BufferDescriptor {
+                    label: Some(label),
+                    size: size.max(16),
+                    usage: ::wgpu::BufferUsages::STORAGE,
+                    mapped_at_creation: false,
+                })
+            })
+            .collect();
+        let entries: Vec<::wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| ::wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: b.as_entire_binding(),
+            })
+            .collect();
+        let bind_group = self.device.create_bind_group(&::wgpu::BindGroupDescriptor {
+            label: Some(label),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Compile {
+                kernel: label.to_string(),
+                message: e.to_string(),
+                wgsl: source.to_string(),
+            });
+        }
+        let (x, y, z) = self.grid(groups);
+        let mut times = vec![];
+        for _ in 0..runs.max(1) {
+            let start = std::time::Instant::now();
+            let qs = self.timestamps.then(|| {
+                self.device.create_query_set(&::wgpu::QuerySetDescriptor {
+                    label: None,
+                    ty: ::wgpu::QueryType::Timestamp,
+                    count: 2,
+                })
+            });
+            let mut enc = self.device.create_command_encoder(&Default::default());
+            {
+                let mut pass = enc.begin_compute_pass(&::wgpu::ComputePassDescriptor {
+                    label: Some(label),
+                    timestamp_writes: qs.as_ref().map(|q| ::wgpu::ComputePassTimestampWrites {
+                        query_set: q,
+                        beginning_of_pass_write_index: Some(0),
+                        end_of_pass_write_index: Some(1),
+                    }),
+                });
+                pass.set_pipeline(&pipeline);
+                pass.set_bind_group(0, &bind_group, &[]);
+                pass.dispatch_workgroups(x, y, z);
+            }
+            let Some(qs) = qs else {
+                self.queue.submit([enc.finish()]);
+                self.device
+                    .poll(::wgpu::PollType::wait_indefinitely())
+                    .map_err(|e| Error::Device(format!("waiting for the device: {e}")))?;
+                times.push(start.elapsed().as_secs_f64());
+                continue;
+            };
+            let resolve = self.device.create_buffer(&::wgpu::BufferDescriptor {
+                label: None,
+                size: 16,
+                usage: ::wgpu::BufferUsages::QUERY_RESOLVE | ::wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            });
+            let staging = self.device.create_buffer(&::wgpu::BufferDescriptor {
+                label: None,
+                size: 16,
+                usage: ::wgpu::BufferUsages::MAP_READ | ::wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            enc.resolve_query_set(&qs, 0..2, &resolve, 0);
+            enc.copy_buffer_to_buffer(&resolve, 0, &staging, 0, 16);
+            self.queue.submit([enc.finish()]);
+            let w = self.map_and_read(&staging, 16)?;
+            let ticks = (w[2] as u64 | (w[3] as u64) << 32)
+                .saturating_sub(w[0] as u64 | (w[1] as u64) << 32);
+            times.push(ticks as f64 * self.queue.get_timestamp_period() as f64 * 1e-9);
+        }
+        Ok(times)
+    }
+
     fn grid(&self, n: usize) -> (u32, u32, u32) {
         let max = self.limits.max_compute_workgroups_per_dimension as usize;
         let x = n.clamp(1, max);

@@ -1,0 +1,272 @@
+//! `cargo bench --bench kernels [-- --json PATH] [-- --only a,d]`: the device's roofline probes,
+//! then the peers' workloads (../shared/reference/burn-wgpu-lavapipe.md, same ids and shapes)
+//! on the default device, and host-overhead rows. Prints a table; never asserts a time.
+//!
+//! Per workload: kernels scheduled; GPU time = the sum of its kernels' median times over
+//! several runs (`Kernel::time`: timestamps where the adapter has them); effective GB/s
+//! (inputs read + outputs written once) and GFLOPS; the fraction of the copy probe (or of the
+//! FMA probe for matmuls); the speedup over the same kernels under NOOPT; and the first call
+//! (schedule + codegen + pipeline creation + run, wall clock, in a fresh graph).
+
+use std::time::{Duration, Instant};
+
+use kiln::{Device, Tensor};
+
+struct Workload {
+    id: &'static str,
+    name: &'static str,
+    inputs: Vec<Vec<usize>>,
+    flops: f64,
+    /// Compute-bound (judged against the FMA probe) rather than memory-bound.
+    compute: bool,
+    build: fn(&[Tensor]) -> Vec<Tensor>,
+}
+
+fn workloads() -> Vec<Workload> {
+    let m = 1024usize;
+    let mm_flops = 2.0 * (m as f64).powi(3);
+    vec![
+        Workload {
+            id: "a",
+            name: "(a+b)*c 4096x4096",
+            inputs: vec![vec![4096, 4096]; 3],
+            flops: 2.0 * 16777216.0,
+            compute: false,
+            build: |t| vec![&(&t[0] + &t[1]) * &t[2]],
+        },
+        Workload {
+            id: "b",
+            name: "(a*b).sum(1) 4096x4096",
+            inputs: vec![vec![4096, 4096]; 2],
+            flops: 2.0 * 16777216.0,
+            compute: false,
+            build: |t| vec![(&t[0] * &t[1]).sum(&[1])],
+        },
+        Workload {
+            id: "c",
+            name: "softmax(-1) 4096x4096",
+            inputs: vec![vec![4096, 4096]],
+            flops: 5.0 * 16777216.0,
+            compute: false,
+            build: |t| vec![t[0].softmax(-1)],
+        },
+        Workload {
+            id: "d",
+            name: "matmul 1024^3",
+            inputs: vec![vec![m, m]; 2],
+            flops: mm_flops,
+            compute: true,
+            build: |t| vec![t[0].matmul(&t[1])],
+        },
+        Workload {
+            id: "e",
+            name: "relu(a@b + bias) 1024",
+            inputs: vec![vec![m, m], vec![m, m], vec![m]],
+            flops: mm_flops,
+            compute: true,
+            build: |t| vec![(&t[0].matmul(&t[1]) + &t[2]).relu()],
+        },
+        Workload {
+            id: "f",
+            name: "layernorm(-1) no affine 4096x1024",
+            inputs: vec![vec![4096, 1024]],
+            flops: 8.0 * 4194304.0,
+            compute: false,
+            build: |t| vec![t[0].layer_norm(-1, 1e-5)],
+        },
+        Workload {
+            id: "g",
+            name: "sum and mean of x 4096x4096",
+            inputs: vec![vec![4096, 4096]],
+            flops: 16777216.0,
+            compute: false,
+            build: |t| vec![t[0].sum_all(), t[0].mean_all()],
+        },
+        Workload {
+            id: "h",
+            name: "mean(0) and var(0) 4096x1024",
+            inputs: vec![vec![4096, 1024]],
+            flops: 4.0 * 4194304.0,
+            compute: false,
+            build: |t| vec![t[0].mean(&[0]), t[0].var(&[0], 1.0)],
+        },
+        Workload {
+            id: "i",
+            name: "sqrt(log(exp(x))) 2^24",
+            inputs: vec![vec![1 << 24]],
+            flops: 3.0 * 16777216.0,
+            compute: false,
+            build: |t| vec![t[0].exp().log().sqrt()],
+        },
+        Workload {
+            id: "j",
+            name: "reshape(64^4).permute(3,2,1,0) materialized",
+            inputs: vec![vec![1 << 24]],
+            flops: 0.0,
+            compute: false,
+            build: |t| {
+                vec![t[0]
+                    .reshape(&[64, 64, 64, 64])
+                    .permute(&[3, 2, 1, 0])
+                    .contiguous()]
+            },
+        },
+        Workload {
+            id: "k",
+            name: "max(1) 4096x4096",
+            inputs: vec![vec![4096, 4096]],
+            flops: 16777216.0,
+            compute: false,
+            build: |t| vec![t[0].max(&[1])],
+        },
+        Workload {
+            id: "m",
+            name: "a.T@b 1024",
+            inputs: vec![vec![m, m]; 2],
+            flops: mm_flops,
+            compute: true,
+            build: |t| vec![t[0].transpose(0, 1).matmul(&t[1])],
+        },
+    ]
+}
+
+fn input(dev: &Device, shape: &[usize], seed: u64) -> Tensor {
+    let n: usize = shape.iter().product();
+    let mut s = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
+    let data: Vec<f32> = (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            0.1 + (s >> 40) as f32 / (1u64 << 24) as f32
+        })
+        .collect();
+    Tensor::from_slice_on(&data, shape, dev).expect("upload")
+}
+
+/// Σ over the kernels of `outs`' schedule of each kernel's median time (NOOPT: `with_opts(&[])`).
+fn gpu_time(dev: &Device, outs: &[Tensor], noopt: bool, runs: usize) -> (usize, Duration) {
+    let refs: Vec<&Tensor> = outs.iter().collect();
+    let s = kiln::schedule(&refs).expect("schedule");
+    let mut total = Duration::ZERO;
+    for k in s.kernels() {
+        let k = if noopt {
+            k.with_opts(&[]).expect("NOOPT applies")
+        } else {
+            k.clone()
+        };
+        total += k.time(dev, runs).expect("time");
+    }
+    (s.kernels().len(), total)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let json_path = args
+        .iter()
+        .position(|a| a == "--json")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let only: Option<Vec<String>> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(|s| s.split(',').map(str::to_string).collect());
+    let dev = kiln::default_device().expect("a device");
+    println!("device: {}", dev.name());
+    let roof = kiln::roofline::measure(&dev, 5).ok();
+    match roof {
+        Some(r) => println!(
+            "roofline probes: copy {:.2} GB/s, FMA {:.2} GFLOPS",
+            r.copy_gbs, r.fma_gflops
+        ),
+        None => println!("roofline probes: n/a on {}", dev.name()),
+    }
+    println!(
+        "\n| id | workload | kernels | GPU ms | GB/s | GFLOPS | % of probe | x NOOPT | first call ms |\n|---|---|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    let mut rows = vec![];
+    for w in workloads() {
+        if only.as_ref().is_some_and(|o| !o.iter().any(|x| x == w.id)) {
+            continue;
+        }
+        let ins: Vec<Tensor> = w
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| input(&dev, s, i as u64 + 1))
+            .collect();
+        let bytes_in: usize = w
+            .inputs
+            .iter()
+            .map(|s| s.iter().product::<usize>() * 4)
+            .sum();
+        // First call: a fresh graph, compiled and run once.
+        let t0 = Instant::now();
+        let outs = (w.build)(&ins);
+        kiln::realize(&outs.iter().collect::<Vec<_>>()).expect("realize");
+        let _ = outs[0].reshape(&[-1]).shrink(&[(0, 1)]).to_vec::<f32>();
+        let first = t0.elapsed();
+        let bytes_out: usize = outs.iter().map(|o| o.numel() * 4).sum();
+        let bytes = (bytes_in + bytes_out) as f64;
+        let fresh = (w.build)(&ins);
+        let (kernels, t) = gpu_time(&dev, &fresh, false, 5);
+        // NOOPT can be 30x slower: fewer runs.
+        let (_, t_noopt) = gpu_time(&dev, &fresh, true, if w.compute { 1 } else { 3 });
+        let secs = t.as_secs_f64();
+        let gbs = bytes / secs * 1e-9;
+        let gflops = w.flops / secs * 1e-9;
+        let probe = roof.map(|r| if w.compute { gflops / r.fma_gflops } else { gbs / r.copy_gbs } * 100.0);
+        let speedup = t_noopt.as_secs_f64() / secs;
+        println!(
+            "| {} | {} | {} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {:.0} |",
+            w.id,
+            w.name,
+            kernels,
+            secs * 1e3,
+            gbs,
+            gflops,
+            probe.map_or("n/a".to_string(), |p| format!("{p:.0}%")),
+            speedup,
+            first.as_secs_f64() * 1e3
+        );
+        rows.push(serde_json::json!({
+            "id": w.id, "workload": w.name, "kernels": kernels, "gpu_ms": secs * 1e3,
+            "gb_per_s": gbs, "gflops": gflops, "percent_of_probe": probe,
+            "speedup_over_noopt": speedup, "first_call_ms": first.as_secs_f64() * 1e3,
+        }));
+    }
+    // Host overhead on tiny tensors, in steady state: the first chain compiles its kernel; the
+    // second, with other constants (kernel parameters), reuses it.
+    let x = input(&dev, &[1024], 9);
+    let chain = |offset: f32| {
+        let t0 = Instant::now();
+        let mut y = x.clone();
+        for i in 0..1000 {
+            // Never exactly 1.0 (which stays a literal and would make another kernel).
+            y = &y * (1.0 + offset + (i + 1) as f32 * 1e-6);
+        }
+        let _ = y.to_vec::<f32>();
+        t0.elapsed().as_secs_f64() * 1e6 / 1000.0
+    };
+    let chained_cold_us = chain(0.0);
+    let chained_us = chain(1e-3);
+    let z = &x + 1.0;
+    let _ = z.to_vec::<f32>(); // compile once
+    let t0 = Instant::now();
+    for _ in 0..1000 {
+        let _ = (&x + 1.0).to_vec::<f32>();
+    }
+    let round_trip_us = t0.elapsed().as_secs_f64() * 1e6 / 1000.0;
+    println!("\nhost: 1000 chained tiny ops realized once: {chained_us:.1} us/op ({chained_cold_us:.0} us/op the first time, compiling); one tiny op realized and read back: {round_trip_us:.0} us/round trip");
+    if let Some(path) = json_path {
+        let doc = serde_json::json!({
+            "device": dev.name(),
+            "roofline": roof.map(|r| serde_json::json!({"copy_gbs": r.copy_gbs, "fma_gflops": r.fma_gflops})),
+            "workloads": rows,
+            "host": {"chained_us_per_op": chained_us, "chained_first_us_per_op": chained_cold_us, "round_trip_us": round_trip_us},
+        });
+        std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).expect("write json");
+        println!("wrote {path}");
+    }
+}
