@@ -119,3 +119,40 @@ fn empty_buffers_do_not_disturb_memory_accounting() {
     assert_eq!(dev.memory_in_use(), base);
     drop(keep);
 }
+
+/// llvmpipe stops a loop after 65,535 iterations per invocation, silently. A 2^24 sum used to
+/// give 16,776,960 on lavapipe; under the heuristics every loop now stays under the device's
+/// bound, and a kernel that would not (NOOPT: one lane, 2^24 iterations) is refused with an
+/// error before launch, never run to a wrong answer.
+#[test]
+fn long_loops_are_split_or_refused_never_wrong() {
+    for dev in devices() {
+        let x = Tensor::ones_on(&[1 << 24], DType::F32, &dev)
+            .contiguous()
+            .realize()
+            .unwrap();
+        assert_eq!(
+            x.sum_all().item::<f32>().unwrap(),
+            (1 << 24) as f32,
+            "on {dev:?}"
+        );
+        let rows = Tensor::ones_on(&[2, 100_000], DType::F32, &dev);
+        assert_eq!(rows.sum(&[1]).to_vec::<f32>().unwrap(), vec![100_000.0; 2]);
+        let limit = dev.limits().max_loop_iterations;
+        let y = x.sum_all();
+        let mut s = kiln::schedule(&[&y]).unwrap();
+        s.set_opts(0, &[]).unwrap();
+        match (s.run(), limit) {
+            (Ok(()), None) => assert_eq!(y.item::<f32>().unwrap(), (1 << 24) as f32),
+            (Err(e), Some(l)) => {
+                let m = e.to_string();
+                assert!(
+                    m.contains("loops 16777216 times") && m.contains(&l.to_string()),
+                    "{m}"
+                );
+                assert!(!y.is_realized());
+            }
+            (r, l) => panic!("NOOPT 2^24 sum on {dev:?} (loop limit {l:?}): {r:?}"),
+        }
+    }
+}

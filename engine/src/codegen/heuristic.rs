@@ -16,8 +16,11 @@
 //!    on contiguous data), for kernels of at most 64 ALU expressions.
 //! 6. **Locals**: up to 3 output axes, expanded axes first, each taking the largest of 16, 8,
 //!    4, 3, 2 (32 for the first axis) that divides it, up to 128 lanes.
+//! 7. **Bounded loops**: on a device that stops long loops (`max_loop_iterations`), UNROLL the
+//!    longest reduce part until every loop fits.
 
 use super::ast::{AstNode, KernelAst};
+use super::linearize::loop_iterations;
 use super::opt::{apply_opts, AxisKind, Opt, OptOp, Shaped};
 use crate::runtime::DeviceLimits;
 use crate::view::symbolic::Atom;
@@ -110,12 +113,45 @@ pub fn heuristic_opts(ast: &KernelAst, limits: &DeviceLimits) -> Vec<Opt> {
         opts: vec![],
         shaped: Shaped::new(ast),
     };
+    choose(&mut plan);
+    bound_loops(&mut plan);
+    plan.opts
+}
+
+/// 7. Keep every loop under the device's iteration bound (llvmpipe stops longer loops and the
+///    result is wrong): unroll the longest reduce part until the nest fits, if it can.
+fn bound_loops(plan: &mut Plan) {
+    let Some(limit) = plan.limits.max_loop_iterations else {
+        return;
+    };
+    while loop_iterations(plan.ast, &plan.shaped) > limit {
+        let reds = plan.shaped.reduce_parts();
+        let Some((r, &i)) = reds
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, &i)| plan.shaped.parts[i].size)
+        else {
+            return;
+        };
+        let size = plan.shaped.parts[i].size;
+        let unrolled = [32, 16, 8, 4, 2]
+            .iter()
+            .any(|&d| size.is_multiple_of(d) && plan.push(Opt::new(OptOp::Unroll, r, d)));
+        if !unrolled {
+            return; // the device refuses the kernel with a clear error at launch
+        }
+    }
+}
+
+/// Steps 1-6 (see the module docs).
+fn choose(plan: &mut Plan) {
+    let (ast, limits) = (plan.ast, plan.limits);
     let uses = axis_uses(ast);
     let out_n = ast.output_numel();
     let reduce_parts = plan.shaped.reduce_parts();
 
-    if matvec(&mut plan) {
-        return plan.opts;
+    if matvec(plan) {
+        return;
     }
 
     // 2. Few outputs: split the longest reduction across a workgroup.
@@ -136,7 +172,7 @@ pub fn heuristic_opts(ast: &KernelAst, limits: &DeviceLimits) -> Vec<Opt> {
                 let _ = plan.push(Opt::new(OptOp::Padto, i, n))
                     && plan.push(Opt::new(OptOp::Group, r, n));
             }
-            return plan.opts;
+            return;
         }
     }
 
@@ -233,7 +269,6 @@ pub fn heuristic_opts(ast: &KernelAst, limits: &DeviceLimits) -> Vec<Opt> {
     for (i, n) in chosen {
         plan.push(Opt::new(OptOp::Local, i, n));
     }
-    plan.opts
 }
 
 /// tinygrad's matvec path: `sum(a * b)` over one reduce part where the output has one axis

@@ -152,6 +152,9 @@ pub struct Program {
     pub flops: u64,
     /// dtypes of the kernel parameters (values passed at launch, 4 bytes each).
     pub params: Vec<DType>,
+    /// The most iterations any one loop runs per invocation, over all its entries (the
+    /// product of the trip counts of a nest's loops).
+    pub loop_iterations: u64,
 }
 
 impl Program {

@@ -335,6 +335,7 @@ mod tests {
             opts: vec![],
             flops: 0,
             params: vec![],
+            loop_iterations: 0,
         }
     }
     fn h(i: usize) -> Ref {

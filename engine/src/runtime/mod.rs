@@ -24,6 +24,11 @@ pub struct DeviceLimits {
     pub max_workgroup_size: usize,
     pub max_workgroups_per_dim: usize,
     pub workgroup_memory_bytes: usize,
+    /// Iterations one loop may run per invocation, counted over all its entries (an inner loop
+    /// of a nest counts every outer iteration's passes), when the driver stops longer loops
+    /// silently: Mesa's llvmpipe stops them at 65,535 and the kernel returns a wrong answer.
+    /// `None` where no such limit is known.
+    pub max_loop_iterations: Option<u64>,
 }
 
 pub(crate) enum Backend {
@@ -107,6 +112,7 @@ impl Device {
                 max_workgroup_size: 1024,
                 max_workgroups_per_dim: usize::MAX,
                 workgroup_memory_bytes: 32 << 10,
+                max_loop_iterations: None,
             },
             Backend::Wgpu(w) => w.limits(),
         }
@@ -148,6 +154,20 @@ impl Device {
 
     /// Checks that `program` can run here (and compiles it on wgpu, cached by source).
     pub(crate) fn prepare(&self, program: &Arc<Program>) -> Result<Compiled> {
+        if let Some(limit) = self.limits().max_loop_iterations {
+            if program.loop_iterations > limit {
+                let opts: Vec<String> = program.opts.iter().map(|o| o.to_string()).collect();
+                return Err(Error::Unsupported {
+                    device: self.name(),
+                    message: format!(
+                        "kernel {} with opts [{}] loops {} times per lane, and this driver stops a loop after {limit} iterations (the result would be wrong); split the reduction over more lanes (GROUP) or unroll it (UNROLL)",
+                        program.name,
+                        opts.join(", "),
+                        program.loop_iterations
+                    ),
+                });
+            }
+        }
         match &self.0.backend {
             Backend::Cpu(_) => Ok(Compiled {
                 wgsl: None,

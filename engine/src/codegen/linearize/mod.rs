@@ -202,7 +202,33 @@ pub fn linearize(ast: &KernelAst, shaped: &Shaped, workgroup_memory_bytes: usize
         opts: shaped.opts.clone(),
         flops: ast.flop_estimate(),
         params: ast.param_dtypes(),
+        loop_iterations: loop_iterations(ast, shaped),
     }
+}
+
+/// The most iterations one loop runs per invocation: for each reduce nest, the product of the
+/// sizes of its loop (reduce-kind) parts, which is how often its innermost loop body runs.
+pub fn loop_iterations(ast: &KernelAst, shaped: &Shaped) -> u64 {
+    let mut nests: Vec<Vec<usize>> = vec![];
+    for (_, e) in ast.exprs.iter() {
+        if let AstNode::Reduce { axes, .. } = &e.op {
+            if !nests.contains(axes) {
+                nests.push(axes.clone());
+            }
+        }
+    }
+    nests
+        .iter()
+        .map(|axes| {
+            shaped
+                .parts
+                .iter()
+                .filter(|p| p.kind == AxisKind::Reduce && axes.contains(&p.axis))
+                .map(|p| p.size as u64)
+                .product::<u64>()
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// tinygrad's naming: `r_` for kernels with a reduction, `E_` otherwise, then the part sizes
