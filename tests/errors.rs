@@ -118,3 +118,116 @@ fn int_ops_without_float_meaning_are_refused() {
     let m = panic_message(|| drop(b.neg()));
     assert!(m.contains("neg") && m.contains("bool"), "{m}");
 }
+
+#[test]
+fn repeated_axes_are_refused() {
+    let x = t(&[2, 3]);
+    for (m, what) in [
+        (panic_message(|| drop(t(&[2, 3]).sum(&[0, 0]))), "sum"),
+        (panic_message(|| drop(t(&[2, 3]).sum(&[1, -1]))), "sum"),
+        (panic_message(|| drop(t(&[2, 3]).mean(&[1, 1]))), "mean"),
+        (panic_message(|| drop(t(&[2, 3]).var(&[0, -2], 1.0))), "var"),
+        (panic_message(|| drop(t(&[2, 3]).flip(&[0, 0]))), "flip"),
+    ] {
+        assert!(
+            m.contains(what) && m.contains("more than once") && m.contains("[2, 3]"),
+            "{m}"
+        );
+    }
+    assert_eq!(x.sum(&[1, 0]).shape(), &[] as &[usize]);
+}
+
+#[test]
+fn max_and_min_of_nothing_are_refused() {
+    let e = Tensor::from_slice_on::<f32>(&[], &[3, 0], &Device::cpu()).unwrap();
+    let m = panic_message(|| drop(e.max(&[1])));
+    assert!(
+        m.contains("max") && m.contains("empty") && m.contains("[3, 0]"),
+        "{m}"
+    );
+    let e = Tensor::from_slice_on::<f32>(&[], &[3, 0], &Device::cpu()).unwrap();
+    let m = panic_message(|| drop(e.min_all()));
+    assert!(m.contains("min") && m.contains("empty"), "{m}");
+    // Over a non-empty axis of an empty tensor it is fine: the result is empty.
+    let e = Tensor::from_slice_on::<f32>(&[], &[3, 0], &Device::cpu()).unwrap();
+    assert_eq!(e.max(&[0]).shape(), &[0]);
+}
+
+#[test]
+fn shapes_that_overflow_are_refused() {
+    let m = panic_message(|| {
+        drop(Tensor::from_slice_on::<f32>(
+            &[],
+            &[1 << 32, 1 << 32],
+            &Device::cpu(),
+        ))
+    });
+    assert!(
+        m.contains("from_slice") && m.contains("more elements than fit"),
+        "{m}"
+    );
+    let m = panic_message(|| drop(Tensor::ones_on(&[1 << 62, 4], DType::F32, &Device::cpu())));
+    assert!(m.contains("more elements than fit"), "{m}");
+    let m = panic_message(|| drop(t(&[2]).pad(&[(usize::MAX, 0)])));
+    assert!(m.contains("pad") && m.contains("usize::MAX"), "{m}");
+    let m = panic_message(|| drop(t(&[1, 2]).expand(&[usize::MAX, 2])));
+    assert!(
+        m.contains("expand") && m.contains("more elements than fit"),
+        "{m}"
+    );
+}
+
+/// Kernels index with i32: a domain past 2^31 - 1 elements is an error, not wrapped addresses.
+#[test]
+fn index_spaces_past_i32_are_refused() {
+    let big = Tensor::ones_on(&[1 << 31], DType::F32, &Device::cpu()); // a constant: no memory
+    match big.sum_all().realize() {
+        Err(Error::Unsupported { message, .. }) => {
+            assert!(
+                message.contains("i32") && message.contains("2147483648"),
+                "{message}"
+            )
+        }
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
+}
+
+/// Contract panics report the user's line (#[track_caller]), not kiln's source.
+#[test]
+fn panics_point_at_the_callers_line() {
+    use std::cell::RefCell;
+    thread_local!(static LOCATION: RefCell<Option<String>> = const { RefCell::new(None) });
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|info| {
+        let at = info.location().map(|l| l.file().to_string());
+        LOCATION.with(|c| *c.borrow_mut() = at);
+    }));
+    type Case = (&'static str, Box<dyn FnOnce() + std::panic::UnwindSafe>);
+    let cases: Vec<Case> = vec![
+        ("add", Box::new(|| drop(t(&[2, 3]).add(&t(&[4]))))),
+        ("operator +", Box::new(|| drop(&t(&[2, 3]) + &t(&[4])))),
+        ("sum", Box::new(|| drop(t(&[2, 3]).sum(&[5])))),
+        ("reshape", Box::new(|| drop(t(&[2, 3]).reshape(&[4])))),
+        ("matmul", Box::new(|| drop(t(&[2, 3]).matmul(&t(&[4, 2]))))),
+        ("softmax", Box::new(|| drop(t(&[2, 3]).softmax(5)))),
+        ("pad", Box::new(|| drop(t(&[2]).pad(&[(usize::MAX, 0)])))),
+        (
+            "ones",
+            Box::new(|| drop(Tensor::ones_on(&[1 << 62, 4], DType::F32, &Device::cpu()))),
+        ),
+    ];
+    let mut wrong = vec![];
+    for (what, f) in cases {
+        LOCATION.with(|c| *c.borrow_mut() = None);
+        assert!(std::panic::catch_unwind(f).is_err(), "{what} should panic");
+        let at = LOCATION.with(|c| c.borrow().clone()).unwrap_or_default();
+        if !at.ends_with("errors.rs") {
+            wrong.push(format!("{what}: {at}"));
+        }
+    }
+    std::panic::set_hook(previous);
+    assert!(
+        wrong.is_empty(),
+        "panics located in kiln, not here: {wrong:?}"
+    );
+}

@@ -79,7 +79,8 @@ fn apply(x: &Tensor, other: &Tensor, s: &Step) -> Tensor {
             let a = [(*axis % nd) as isize];
             // mean over an empty axis is 0/0 = NaN, and WGSL does not promise IEEE NaN
             // propagation (implementations may assume finite math): keep graphs finite.
-            let op = if *op == 3 && x.shape()[a[0] as usize] == 0 {
+            // max/min of nothing is refused at construction, as in numpy: sum instead.
+            let op = if *op != 0 && x.shape()[a[0] as usize] == 0 {
                 &0
             } else {
                 op

@@ -58,6 +58,29 @@ pub(crate) fn program_for(
     Ok((p, false))
 }
 
+/// Kernels index with `i32`: a loop domain or buffer past `i32::MAX` elements is refused
+/// clearly instead of wrapping to wrong addresses.
+fn check_index_range(ast: &KernelAst, device: &Device) -> Result<()> {
+    let domain = ast
+        .full_shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .unwrap_or(usize::MAX);
+    let largest = ast.bufs.iter().map(|b| b.numel).max().unwrap_or(0);
+    let n = domain.max(largest);
+    if n > i32::MAX as usize {
+        return Err(Error::Unsupported {
+            device: device.name(),
+            message: format!(
+                "a kernel over domain {:?} indexes {n} elements; kiln's kernels index with i32 (at most {})",
+                ast.full_shape,
+                i32::MAX
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// One kernel of a schedule under one opt list.
 #[derive(Clone)]
 pub struct Kernel {
@@ -77,6 +100,7 @@ impl Kernel {
         device: &Device,
         params: Arc<Vec<u32>>,
     ) -> Result<Kernel> {
+        check_index_range(&ast, device)?;
         let (program, cache_hit) = program_for(&ast, opts, device)?;
         Ok(Kernel {
             ast,

@@ -44,6 +44,7 @@ pub enum EvalMode {
 
 static MODE: AtomicU8 = AtomicU8::new(u8::MAX);
 
+#[track_caller]
 fn mode_from_env() -> EvalMode {
     match std::env::var("KILN_EVAL").as_deref() {
         Ok("eager") => EvalMode::Eager,
@@ -53,11 +54,13 @@ fn mode_from_env() -> EvalMode {
 }
 
 /// Sets the process-wide evaluation mode (overrides `KILN_EVAL`).
+#[track_caller]
 pub fn set_eval_mode(mode: EvalMode) {
     MODE.store(mode as u8, Ordering::Relaxed);
 }
 
 /// The current evaluation mode (`KILN_EVAL=lazy|eager|explicit` until `set_eval_mode`).
+#[track_caller]
 pub fn eval_mode() -> EvalMode {
     match MODE.load(Ordering::Relaxed) {
         0 => EvalMode::Lazy,
@@ -74,6 +77,7 @@ pub fn eval_mode() -> EvalMode {
 /// The device tensors are created on when none is named: `KILN_DEVICE=cpu|gpu` if set, else the
 /// best wgpu adapter, else the CPU device (with a one-line notice on stderr). With
 /// `KILN_REQUIRE_GPU=1` a missing adapter is an error instead.
+#[track_caller]
 pub fn default_device() -> Result<Device> {
     static DEFAULT: OnceLock<std::result::Result<Device, String>> = OnceLock::new();
     DEFAULT
@@ -103,11 +107,13 @@ pub fn default_device() -> Result<Device> {
         .map_err(Error::Device)
 }
 
+#[track_caller]
 fn default_device_or_panic(op: &str) -> Device {
     default_device().unwrap_or_else(|e| panic!("{op}: no default device: {e}"))
 }
 
 impl Tensor {
+    #[track_caller]
     pub(crate) fn wrap(node: NodeRef) -> Tensor {
         // Eager mode computes every op except movement ops, which stay zero-copy views; a
         // reshape of a realized value is realized too, by sharing its buffer (no kernel).
@@ -128,17 +134,19 @@ impl Tensor {
     // ---- creation ----
 
     /// A tensor holding `data` (row-major) with `shape`, on the default device.
+    #[track_caller]
     pub fn from_slice<T: Element>(data: &[T], shape: &[usize]) -> Result<Tensor> {
         Tensor::from_slice_on(data, shape, &default_device()?)
     }
 
     /// A tensor holding `data` (row-major) with `shape`, on `device`.
+    #[track_caller]
     pub fn from_slice_on<T: Element>(
         data: &[T],
         shape: &[usize],
         device: &Device,
     ) -> Result<Tensor> {
-        let expected: usize = shape.iter().product();
+        let expected = ops::checked_numel("from_slice", shape);
         if data.len() != expected {
             return Err(Error::DataLength {
                 op: "from_slice",
@@ -155,6 +163,7 @@ impl Tensor {
     }
 
     /// A 0-d tensor (a constant: no device memory until it is used).
+    #[track_caller]
     pub fn scalar<T: Element>(v: T) -> Tensor {
         Tensor::full_on(
             &[],
@@ -164,26 +173,34 @@ impl Tensor {
         )
     }
 
+    #[track_caller]
     pub fn zeros(shape: &[usize], dtype: DType) -> Tensor {
         Tensor::full(shape, 0.0, dtype)
     }
+    #[track_caller]
     pub fn ones(shape: &[usize], dtype: DType) -> Tensor {
         Tensor::full(shape, 1.0, dtype)
     }
     /// `value` converted to `dtype`, broadcast over `shape`.
+    #[track_caller]
     pub fn full(shape: &[usize], value: f64, dtype: DType) -> Tensor {
         Tensor::full_on(shape, value, dtype, &default_device_or_panic("full"))
     }
+    #[track_caller]
     pub fn zeros_on(shape: &[usize], dtype: DType, device: &Device) -> Tensor {
         Tensor::full_on(shape, 0.0, dtype, device)
     }
+    #[track_caller]
     pub fn ones_on(shape: &[usize], dtype: DType, device: &Device) -> Tensor {
         Tensor::full_on(shape, 1.0, dtype, device)
     }
+    #[track_caller]
     pub fn full_on(shape: &[usize], value: f64, dtype: DType, device: &Device) -> Tensor {
         Tensor::constant(Scalar::from_f64(value, dtype), shape, device)
     }
+    #[track_caller]
     pub(crate) fn constant(s: Scalar, shape: &[usize], device: &Device) -> Tensor {
+        ops::checked_numel("full", shape);
         let (d, bits) = s.key();
         Tensor {
             node: graph::intern(Op::Const(d, bits), vec![], d, shape.to_vec(), device),
@@ -192,22 +209,28 @@ impl Tensor {
 
     // ---- inspection ----
 
+    #[track_caller]
     pub fn shape(&self) -> &[usize] {
         &self.node.shape
     }
+    #[track_caller]
     pub fn dtype(&self) -> DType {
         self.node.dtype
     }
+    #[track_caller]
     pub fn ndim(&self) -> usize {
         self.node.shape.len()
     }
+    #[track_caller]
     pub fn numel(&self) -> usize {
         self.node.numel()
     }
+    #[track_caller]
     pub fn device(&self) -> &Device {
         &self.node.device
     }
     /// Whether the value is computed and held in a device buffer.
+    #[track_caller]
     pub fn is_realized(&self) -> bool {
         self.node.is_realized()
     }
@@ -215,11 +238,13 @@ impl Tensor {
     // ---- evaluation ----
 
     /// Computes the value now (a no-op if it is already realized). Returns `self` for chaining.
+    #[track_caller]
     pub fn realize(&self) -> Result<Tensor> {
         realize_nodes(std::slice::from_ref(&self.node))?;
         Ok(self.clone())
     }
 
+    #[track_caller]
     fn readable(&self, op: &'static str) -> Result<()> {
         if !self.is_realized() {
             if eval_mode() == EvalMode::Explicit {
@@ -235,6 +260,7 @@ impl Tensor {
     }
 
     /// The values, row-major. `T` must be the tensor's dtype (use `cast` first otherwise).
+    #[track_caller]
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
         if T::DTYPE != self.dtype() {
             return Err(Error::DTypeMismatch {
@@ -251,6 +277,7 @@ impl Tensor {
     }
 
     /// The single value of a one-element tensor.
+    #[track_caller]
     pub fn item<T: Element>(&self) -> Result<T> {
         if self.numel() != 1 {
             return Err(Error::DataLength {
@@ -264,6 +291,7 @@ impl Tensor {
     }
 
     /// A copy of this tensor's value on `device` (the same tensor if it is already there).
+    #[track_caller]
     pub fn to(&self, device: &Device) -> Result<Tensor> {
         if self.device() == device {
             return Ok(self.clone());
@@ -281,6 +309,7 @@ impl Tensor {
 
     /// The graph oracle's value of this tensor: a naive host evaluation of the lazy graph that
     /// shares no code with the compiler (for differential tests).
+    #[track_caller]
     pub fn oracle(&self) -> Result<graph::oracle::HostArray> {
         graph::oracle::evaluate(&self.node)
     }
@@ -288,6 +317,7 @@ impl Tensor {
 
 /// Realizes all `tensors` in one schedule, so common work is done once and kernels over the
 /// same domain are fused (`realize(&[&x.sum_all(), &x.mean_all()])` is one kernel).
+#[track_caller]
 pub fn realize(tensors: &[&Tensor]) -> Result<()> {
     let nodes: Vec<NodeRef> = tensors.iter().map(|t| t.node.clone()).collect();
     realize_nodes(&nodes)
@@ -296,6 +326,7 @@ pub fn realize(tensors: &[&Tensor]) -> Result<()> {
 /// The kernels a realize of `tensors` would run, without running them: inspect them
 /// (`name`, `opts`, `wgsl`, `ir`, `ast`), replace their opts (`Schedule::set_opts`), time them
 /// (`Kernel::time`), then `Schedule::run` to realize the tensors with those kernels.
+#[track_caller]
 pub fn schedule(tensors: &[&Tensor]) -> Result<crate::kernel::Schedule> {
     let nodes: Vec<NodeRef> = tensors.iter().map(|t| t.node.clone()).collect();
     crate::realize::schedule_nodes(&nodes)
@@ -303,6 +334,7 @@ pub fn schedule(tensors: &[&Tensor]) -> Result<crate::kernel::Schedule> {
 
 impl std::fmt::Debug for Tensor {
     /// Never computes anything.
+    #[track_caller]
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,

@@ -10,6 +10,7 @@ use crate::view::Movement;
 
 use super::Tensor;
 
+#[track_caller]
 fn normalize_axis(op: &str, axis: isize, shape: &[usize]) -> usize {
     let n = shape.len() as isize;
     let a = if axis < 0 { axis + n } else { axis };
@@ -19,34 +20,61 @@ fn normalize_axis(op: &str, axis: isize, shape: &[usize]) -> usize {
     a as usize
 }
 
+/// `axes` normalized (negative counts from the end) and sorted. A repeated axis is a contract
+/// violation, as in numpy (`sum(&[1, -1])` on a 2-D tensor names axis 1 twice).
+#[track_caller]
+fn normalize_axes(op: &str, axes: &[isize], shape: &[usize]) -> Vec<usize> {
+    let mut out = Vec::with_capacity(axes.len());
+    for &a in axes {
+        let n = normalize_axis(op, a, shape);
+        assert!(
+            !out.contains(&n),
+            "{op}: axis {n} appears more than once in {axes:?} (shape {shape:?})"
+        );
+        out.push(n);
+    }
+    out.sort_unstable();
+    out
+}
+
+/// The number of elements of `shape`, or a panic naming `op` when it does not fit in `usize`.
+#[track_caller]
+pub(crate) fn checked_numel(op: &str, shape: &[usize]) -> usize {
+    match shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) {
+        Some(n) => n,
+        None => panic!("{op}: shape {shape:?} has more elements than fit in usize"),
+    }
+}
+
 /// The numpy broadcast of two shapes.
+#[track_caller]
 fn broadcast_shape(op: &str, a: &[usize], b: &[usize], da: DType, db: DType) -> Vec<usize> {
     let n = a.len().max(b.len());
-    (0..n)
-        .map(|i| {
-            let x = if i + a.len() >= n {
-                a[i + a.len() - n]
-            } else {
-                1
-            };
-            let y = if i + b.len() >= n {
-                b[i + b.len() - n]
-            } else {
-                1
-            };
-            match (x, y) {
-                (x, y) if x == y => x,
-                (1, y) => y,
-                (x, 1) => x,
-                _ => panic!(
-                    "{op}: shapes {a:?} ({da}) and {b:?} ({db}) cannot be broadcast together"
-                ),
-            }
-        })
-        .collect()
+    // A loop, not a closure: the panic must report the caller's location (#[track_caller]).
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let x = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let y = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
+        out.push(match (x, y) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => panic!("{op}: shapes {a:?} ({da}) and {b:?} ({db}) cannot be broadcast together"),
+        });
+    }
+    out
 }
 
 impl Tensor {
+    #[track_caller]
     fn node_of(&self, op: Op, srcs: Vec<&Tensor>, dtype: DType, shape: Vec<usize>) -> Tensor {
         for s in &srcs {
             assert!(
@@ -61,6 +89,7 @@ impl Tensor {
     }
 
     /// This tensor on `other`'s device if it is a constant (constants have no data to move).
+    #[track_caller]
     fn on_device_of(&self, other: &Tensor) -> Tensor {
         match self.node.op.const_value() {
             Some(s) if self.device() != other.device() => {
@@ -71,6 +100,7 @@ impl Tensor {
     }
 
     /// Broadcasts to `shape` (numpy rules; panics naming `op` otherwise).
+    #[track_caller]
     fn broadcast_to(&self, op: &str, shape: &[usize]) -> Tensor {
         if self.shape() == shape {
             return self.clone();
@@ -88,6 +118,7 @@ impl Tensor {
     }
 
     /// Both operands broadcast and promoted to a common dtype.
+    #[track_caller]
     fn coerce(&self, other: &Tensor, op: &str) -> (Tensor, Tensor) {
         let a = self.on_device_of(other);
         let b = other.on_device_of(self);
@@ -99,12 +130,14 @@ impl Tensor {
         )
     }
 
+    #[track_caller]
     fn binary(&self, op: BinaryOp, other: &Tensor) -> Tensor {
         let (a, b) = self.coerce(other, op.name());
         a.binary_same(op, &b)
     }
 
     /// A binary primitive on operands that already agree in shape and dtype.
+    #[track_caller]
     fn binary_same(&self, op: BinaryOp, b: &Tensor) -> Tensor {
         let d = self.dtype();
         if matches!(op, BinaryOp::Div | BinaryOp::Mod) {
@@ -125,6 +158,7 @@ impl Tensor {
         )
     }
 
+    #[track_caller]
     fn unary(&self, op: UnaryOp) -> Tensor {
         let x = if op.float_only() && !self.dtype().is_float() {
             self.cast(DType::F32)
@@ -134,10 +168,12 @@ impl Tensor {
         x.node_of(Op::Unary(op), vec![&x], x.dtype(), x.shape().to_vec())
     }
 
+    #[track_caller]
     fn scalar_like(&self, v: f64) -> Tensor {
         Tensor::full_on(self.shape(), v, self.dtype(), self.device())
     }
 
+    #[track_caller]
     fn float(&self) -> Tensor {
         if self.dtype().is_float() {
             self.clone()
@@ -149,6 +185,7 @@ impl Tensor {
     // ---- unary ----
 
     /// `-x`. Not defined for bool (use `logical_not`); wraps for u32.
+    #[track_caller]
     pub fn neg(&self) -> Tensor {
         assert!(
             self.dtype() != DType::Bool,
@@ -156,30 +193,39 @@ impl Tensor {
         );
         self.unary(UnaryOp::Neg)
     }
+    #[track_caller]
     pub fn exp2(&self) -> Tensor {
         self.unary(UnaryOp::Exp2)
     }
+    #[track_caller]
     pub fn log2(&self) -> Tensor {
         self.unary(UnaryOp::Log2)
     }
+    #[track_caller]
     pub fn exp(&self) -> Tensor {
         self.float().mul_scalar(std::f64::consts::LOG2_E).exp2()
     }
+    #[track_caller]
     pub fn log(&self) -> Tensor {
         self.log2().mul_scalar(std::f64::consts::LN_2)
     }
+    #[track_caller]
     pub fn sqrt(&self) -> Tensor {
         self.unary(UnaryOp::Sqrt)
     }
+    #[track_caller]
     pub fn rsqrt(&self) -> Tensor {
         self.sqrt().recip()
     }
+    #[track_caller]
     pub fn recip(&self) -> Tensor {
         self.unary(UnaryOp::Recip)
     }
+    #[track_caller]
     pub fn sin(&self) -> Tensor {
         self.unary(UnaryOp::Sin)
     }
+    #[track_caller]
     pub fn cos(&self) -> Tensor {
         // cos(x) = sin(π/2 - x)
         self.float()
@@ -187,9 +233,11 @@ impl Tensor {
             .add_scalar(std::f64::consts::FRAC_PI_2)
             .sin()
     }
+    #[track_caller]
     pub fn sigmoid(&self) -> Tensor {
         self.float().neg().exp().add_scalar(1.0).recip()
     }
+    #[track_caller]
     pub fn tanh(&self) -> Tensor {
         // tanh(x) = 2·sigmoid(2x) - 1
         self.float()
@@ -198,9 +246,11 @@ impl Tensor {
             .mul_scalar(2.0)
             .add_scalar(-1.0)
     }
+    #[track_caller]
     pub fn relu(&self) -> Tensor {
         self.maximum(&self.scalar_like(0.0))
     }
+    #[track_caller]
     pub fn abs(&self) -> Tensor {
         match self.dtype() {
             DType::Bool | DType::U32 => self.clone(),
@@ -208,19 +258,23 @@ impl Tensor {
         }
     }
     /// Logical not of a bool tensor (`x != 0` for others).
+    #[track_caller]
     pub fn logical_not(&self) -> Tensor {
         let b = self.cast(DType::Bool);
         b.binary_same(BinaryOp::Xor, &b.scalar_like(1.0))
     }
 
+    #[track_caller]
     fn add_scalar(&self, v: f64) -> Tensor {
         self.binary_same(BinaryOp::Add, &self.scalar_like(v))
     }
+    #[track_caller]
     fn mul_scalar(&self, v: f64) -> Tensor {
         self.binary_same(BinaryOp::Mul, &self.scalar_like(v))
     }
 
     /// Converts to `dtype` (float → int truncates and saturates; → bool is `!= 0`).
+    #[track_caller]
     pub fn cast(&self, dtype: DType) -> Tensor {
         if dtype == self.dtype() {
             return self.clone();
@@ -233,10 +287,12 @@ impl Tensor {
 
     // ---- binary ----
 
+    #[track_caller]
     pub fn add(&self, other: &Tensor) -> Tensor {
         self.binary(BinaryOp::Add, other)
     }
     /// `a - b` (wraps for u32; not defined for bool).
+    #[track_caller]
     pub fn sub(&self, other: &Tensor) -> Tensor {
         let (a, b) = self.coerce(other, "sub");
         assert!(
@@ -245,16 +301,19 @@ impl Tensor {
         );
         a.binary_same(BinaryOp::Add, &b.neg())
     }
+    #[track_caller]
     pub fn mul(&self, other: &Tensor) -> Tensor {
         self.binary(BinaryOp::Mul, other)
     }
     /// True division: integer operands give f32 (as numpy's `/`).
+    #[track_caller]
     pub fn div(&self, other: &Tensor) -> Tensor {
         let (a, b) = self.coerce(other, "div");
         a.float().binary_same(BinaryOp::Div, &b.float())
     }
     /// `a ** b` in f32 (integer operands are cast). Negative bases give real results for
     /// integral exponents and NaN otherwise, as numpy's float power does.
+    #[track_caller]
     pub fn pow(&self, other: &Tensor) -> Tensor {
         let (a, b) = self.coerce(other, "pow");
         let (a, b) = (a.float(), b.float());
@@ -270,6 +329,7 @@ impl Tensor {
         let result = a.lt(&zero).where_(&signed, &magnitude);
         b.eq(&zero).where_(&a.scalar_like(1.0), &result)
     }
+    #[track_caller]
     pub fn maximum(&self, other: &Tensor) -> Tensor {
         let (a, b) = self.coerce(other, "maximum");
         let op = if a.dtype() == DType::Bool {
@@ -279,32 +339,40 @@ impl Tensor {
         };
         a.binary_same(op, &b)
     }
+    #[track_caller]
     pub fn minimum(&self, other: &Tensor) -> Tensor {
         let (a, b) = self.coerce(other, "minimum");
         b.binary_same(BinaryOp::CmpLt, &a).where_(&b, &a)
     }
+    #[track_caller]
     pub fn lt(&self, other: &Tensor) -> Tensor {
         self.binary(BinaryOp::CmpLt, other)
     }
+    #[track_caller]
     pub fn gt(&self, other: &Tensor) -> Tensor {
         other.binary(BinaryOp::CmpLt, self)
     }
+    #[track_caller]
     pub fn le(&self, other: &Tensor) -> Tensor {
         let (a, b) = self.coerce(other, "le");
         a.binary_same(BinaryOp::CmpLt, &b)
             .binary_same(BinaryOp::Or, &a.binary_same(BinaryOp::CmpEq, &b))
     }
+    #[track_caller]
     pub fn ge(&self, other: &Tensor) -> Tensor {
         other.le(self)
     }
+    #[track_caller]
     pub fn eq(&self, other: &Tensor) -> Tensor {
         self.binary(BinaryOp::CmpEq, other)
     }
+    #[track_caller]
     pub fn ne(&self, other: &Tensor) -> Tensor {
         self.eq(other).logical_not()
     }
 
     /// `self ? a : b` elementwise, broadcasting all three (a non-bool condition is `!= 0`).
+    #[track_caller]
     pub fn where_(&self, a: &Tensor, b: &Tensor) -> Tensor {
         let c = self.on_device_of(a).cast(DType::Bool);
         let (a, b) = (a.on_device_of(&c), b.on_device_of(&c));
@@ -327,13 +395,18 @@ impl Tensor {
 
     // ---- reductions ----
 
+    #[track_caller]
     fn reduce(&self, op: ReduceOp, name: &str, axes: &[isize], keepdim: bool) -> Tensor {
-        let mut ax: Vec<usize> = axes
-            .iter()
-            .map(|&a| normalize_axis(name, a, self.shape()))
-            .collect();
-        ax.sort_unstable();
-        ax.dedup();
+        let ax = normalize_axes(name, axes, self.shape());
+        if matches!(op, ReduceOp::Max | ReduceOp::Min) {
+            // numpy raises: a maximum of nothing has no value (-inf would be a silent answer).
+            if let Some(&a) = ax.iter().find(|&&a| self.shape()[a] == 0) {
+                panic!(
+                    "{name}: axis {a} of shape {:?} is empty, and a {name} of no elements has no value",
+                    self.shape()
+                );
+            }
+        }
         // numpy: sums of bools count; max/min of bools are any/all.
         let x = match (op, self.dtype()) {
             (ReduceOp::Sum | ReduceOp::Prod, DType::Bool) => self.cast(DType::I32),
@@ -370,72 +443,78 @@ impl Tensor {
         }
     }
 
+    #[track_caller]
     fn all_axes(&self) -> Vec<isize> {
         (0..self.ndim() as isize).collect()
     }
 
+    #[track_caller]
     pub fn sum(&self, axes: &[isize]) -> Tensor {
         self.reduce(ReduceOp::Sum, "sum", axes, false)
     }
+    #[track_caller]
     pub fn sum_keepdim(&self, axes: &[isize]) -> Tensor {
         self.reduce(ReduceOp::Sum, "sum", axes, true)
     }
+    #[track_caller]
     pub fn sum_all(&self) -> Tensor {
         self.sum(&self.all_axes())
     }
+    #[track_caller]
     pub fn max(&self, axes: &[isize]) -> Tensor {
         self.reduce(ReduceOp::Max, "max", axes, false)
     }
+    #[track_caller]
     pub fn max_keepdim(&self, axes: &[isize]) -> Tensor {
         self.reduce(ReduceOp::Max, "max", axes, true)
     }
+    #[track_caller]
     pub fn max_all(&self) -> Tensor {
         self.max(&self.all_axes())
     }
+    #[track_caller]
     pub fn min(&self, axes: &[isize]) -> Tensor {
         self.reduce(ReduceOp::Min, "min", axes, false)
     }
+    #[track_caller]
     pub fn min_keepdim(&self, axes: &[isize]) -> Tensor {
         self.reduce(ReduceOp::Min, "min", axes, true)
     }
+    #[track_caller]
     pub fn min_all(&self) -> Tensor {
         self.min(&self.all_axes())
     }
+    #[track_caller]
     pub fn prod(&self, axes: &[isize]) -> Tensor {
         self.reduce(ReduceOp::Prod, "prod", axes, false)
     }
 
+    #[track_caller]
     fn mean_impl(&self, axes: &[isize], keepdim: bool) -> Tensor {
         let x = self.float();
         let s = x.reduce(ReduceOp::Sum, "mean", axes, keepdim);
-        let mut ax: Vec<usize> = axes
-            .iter()
-            .map(|&a| normalize_axis("mean", a, self.shape()))
-            .collect();
-        ax.sort_unstable();
-        ax.dedup();
+        let ax = normalize_axes("mean", axes, self.shape());
         let n: usize = ax.iter().map(|&a| self.shape()[a]).product();
         s.binary_same(BinaryOp::Div, &s.scalar_like(n as f64))
     }
     /// Arithmetic mean in f32 (integers are cast), as numpy's `mean`.
+    #[track_caller]
     pub fn mean(&self, axes: &[isize]) -> Tensor {
         self.mean_impl(axes, false)
     }
+    #[track_caller]
     pub fn mean_keepdim(&self, axes: &[isize]) -> Tensor {
         self.mean_impl(axes, true)
     }
+    #[track_caller]
     pub fn mean_all(&self) -> Tensor {
         self.mean(&self.all_axes())
     }
 
+    #[track_caller]
     fn var_impl(&self, name: &str, axes: &[isize], correction: f64, keepdim: bool) -> Tensor {
         let x = self.float();
-        let mut ax: Vec<usize> = axes
-            .iter()
-            .map(|&a| normalize_axis(name, a, self.shape()))
-            .collect();
-        ax.sort_unstable();
-        ax.dedup();
+        let ax = normalize_axes(name, axes, self.shape());
         let n: usize = ax.iter().map(|&a| self.shape()[a]).product();
         let d = x.sub(&x.mean_keepdim(axes));
         let s = (&d * &d).reduce(ReduceOp::Sum, name, axes, keepdim);
@@ -447,21 +526,26 @@ impl Tensor {
     }
     /// Variance `Σ(x - mean)² / (n - correction)` over `axes`: `correction` is numpy's `ddof`
     /// (0 for the population variance, 1 for the sample variance). In f32 (integers are cast).
+    #[track_caller]
     pub fn var(&self, axes: &[isize], correction: f64) -> Tensor {
         self.var_impl("var", axes, correction, false)
     }
+    #[track_caller]
     pub fn var_keepdim(&self, axes: &[isize], correction: f64) -> Tensor {
         self.var_impl("var", axes, correction, true)
     }
     /// Standard deviation: `sqrt(var(axes, correction))`.
+    #[track_caller]
     pub fn std(&self, axes: &[isize], correction: f64) -> Tensor {
         self.var_impl("std", axes, correction, false).sqrt()
     }
+    #[track_caller]
     pub fn std_keepdim(&self, axes: &[isize], correction: f64) -> Tensor {
         self.var_impl("std", axes, correction, true).sqrt()
     }
     /// `(x - mean) / sqrt(var + eps)` along `axis`, with the population variance (PyTorch's
     /// `layer_norm` over the last axis, without the affine part; multiply and add for that).
+    #[track_caller]
     pub fn layer_norm(&self, axis: isize, eps: f64) -> Tensor {
         let x = self.float();
         let d = x.sub(&x.mean_keepdim(&[axis]));
@@ -470,12 +554,14 @@ impl Tensor {
     }
 
     /// `exp(x - max) / sum(exp(x - max))` along `axis`.
+    #[track_caller]
     pub fn softmax(&self, axis: isize) -> Tensor {
         let x = self.float();
         let e = x.sub(&x.max_keepdim(&[axis])).exp();
         e.div(&e.sum_keepdim(&[axis]))
     }
     /// `x - max - log(sum(exp(x - max)))` along `axis`.
+    #[track_caller]
     pub fn log_softmax(&self, axis: isize) -> Tensor {
         let x = self.float();
         let shifted = x.sub(&x.max_keepdim(&[axis]));
@@ -484,8 +570,10 @@ impl Tensor {
 
     // ---- movement ----
 
+    #[track_caller]
     fn movement(&self, mv: Movement) -> Tensor {
         let shape = mv.out_shape(self.shape());
+        checked_numel(mv.name(), &shape);
         if shape == self.shape() && !matches!(mv, Movement::Flip(_) | Movement::Permute(_)) {
             return self.clone();
         }
@@ -508,6 +596,7 @@ impl Tensor {
         self.node_of(Op::Movement(mv), vec![self], self.dtype(), shape)
     }
 
+    #[track_caller]
     fn reshape_usize(&self, shape: &[usize]) -> Tensor {
         let n: usize = shape.iter().product();
         assert_eq!(
@@ -521,9 +610,11 @@ impl Tensor {
     }
 
     /// Reshape; one dimension may be -1 and is inferred.
+    #[track_caller]
     pub fn reshape(&self, shape: &[isize]) -> Tensor {
-        let bad = || -> ! {
-            panic!(
+        // Panics stay in this body (not in a closure) so that they report the caller's line.
+        let msg = || {
+            format!(
                 "reshape: cannot reshape {:?} ({} elements) to {shape:?}",
                 self.shape(),
                 self.numel()
@@ -536,7 +627,7 @@ impl Tensor {
             .map(|(i, _)| i)
             .collect();
         if infer.len() > 1 || shape.iter().any(|&d| d < -1) {
-            bad();
+            panic!("{}", msg());
         }
         let known: usize = shape
             .iter()
@@ -546,17 +637,18 @@ impl Tensor {
         let mut out: Vec<usize> = shape.iter().map(|&d| d.max(0) as usize).collect();
         if let Some(&i) = infer.first() {
             if known == 0 || !self.numel().is_multiple_of(known) {
-                bad();
+                panic!("{}", msg());
             }
             out[i] = self.numel() / known;
         }
         if out.iter().product::<usize>() != self.numel() {
-            bad();
+            panic!("{}", msg());
         }
         self.reshape_usize(&out)
     }
 
     /// Reorders axes: result axis `i` is source axis `order[i]`.
+    #[track_caller]
     pub fn permute(&self, order: &[usize]) -> Tensor {
         let mut seen = vec![false; self.ndim()];
         let ok = order.len() == self.ndim()
@@ -575,6 +667,7 @@ impl Tensor {
     }
 
     /// Swaps two axes (negative axes count from the end).
+    #[track_caller]
     pub fn transpose(&self, a: isize, b: isize) -> Tensor {
         let (a, b) = (
             normalize_axis("transpose", a, self.shape()),
@@ -586,6 +679,7 @@ impl Tensor {
     }
 
     /// Broadcasts size-1 axes to `shape` (numpy's `broadcast_to`; leading axes may be added).
+    #[track_caller]
     pub fn expand(&self, shape: &[usize]) -> Tensor {
         let fail = || -> ! { panic!("expand: cannot broadcast {:?} to {shape:?}", self.shape()) };
         if shape.len() < self.ndim() {
@@ -601,6 +695,7 @@ impl Tensor {
     }
 
     /// Zero padding: (before, after) per axis.
+    #[track_caller]
     pub fn pad(&self, padding: &[(usize, usize)]) -> Tensor {
         assert_eq!(
             padding.len(),
@@ -609,6 +704,13 @@ impl Tensor {
             padding.len(),
             self.shape()
         );
+        for (&(b, a), &d) in padding.iter().zip(self.shape()) {
+            assert!(
+                d.checked_add(b).and_then(|x| x.checked_add(a)).is_some(),
+                "pad: padding {padding:?} of shape {:?} gives an axis longer than usize::MAX",
+                self.shape()
+            );
+        }
         if padding.iter().all(|&(b, a)| b == 0 && a == 0) {
             return self.clone();
         }
@@ -616,6 +718,7 @@ impl Tensor {
     }
 
     /// Keeps `start..end` of each axis.
+    #[track_caller]
     pub fn shrink(&self, bounds: &[(usize, usize)]) -> Tensor {
         let ok = bounds.len() == self.ndim()
             && bounds
@@ -631,6 +734,7 @@ impl Tensor {
     }
 
     /// Reverses the given axes.
+    #[track_caller]
     pub fn flip(&self, axes: &[usize]) -> Tensor {
         let mut f = vec![false; self.ndim()];
         for &a in axes {
@@ -639,7 +743,12 @@ impl Tensor {
                 "flip: axis {a} is out of range for shape {:?}",
                 self.shape()
             );
-            f[a] = !f[a];
+            assert!(
+                !f[a],
+                "flip: axis {a} appears more than once in {axes:?} (shape {:?})",
+                self.shape()
+            );
+            f[a] = true;
         }
         if !f.iter().any(|&x| x) {
             return self.clone();
@@ -648,6 +757,7 @@ impl Tensor {
     }
 
     /// A tensor whose value is materialized in its own contiguous buffer when realized.
+    #[track_caller]
     pub fn contiguous(&self) -> Tensor {
         if self.is_realized() {
             return self.clone();
@@ -662,6 +772,7 @@ impl Tensor {
 
     /// Matrix product with numpy semantics (1-D operands, batches with broadcasting), composed
     /// as a broadcast multiply and a sum so elementwise epilogues fuse into the same kernel.
+    #[track_caller]
     pub fn matmul(&self, other: &Tensor) -> Tensor {
         assert!(
             self.ndim() >= 1 && other.ndim() >= 1,
@@ -726,30 +837,35 @@ macro_rules! binary_operator {
     ($trait:ident, $method:ident, $imp:ident) => {
         impl $trait<&Tensor> for &Tensor {
             type Output = Tensor;
+            #[track_caller]
             fn $method(self, rhs: &Tensor) -> Tensor {
                 Tensor::$imp(self, rhs)
             }
         }
         impl $trait<Tensor> for Tensor {
             type Output = Tensor;
+            #[track_caller]
             fn $method(self, rhs: Tensor) -> Tensor {
                 Tensor::$imp(&self, &rhs)
             }
         }
         impl $trait<&Tensor> for Tensor {
             type Output = Tensor;
+            #[track_caller]
             fn $method(self, rhs: &Tensor) -> Tensor {
                 Tensor::$imp(&self, rhs)
             }
         }
         impl $trait<Tensor> for &Tensor {
             type Output = Tensor;
+            #[track_caller]
             fn $method(self, rhs: Tensor) -> Tensor {
                 Tensor::$imp(self, &rhs)
             }
         }
         impl $trait<f32> for &Tensor {
             type Output = Tensor;
+            #[track_caller]
             fn $method(self, rhs: f32) -> Tensor {
                 Tensor::$imp(
                     self,
@@ -759,6 +875,7 @@ macro_rules! binary_operator {
         }
         impl $trait<f32> for Tensor {
             type Output = Tensor;
+            #[track_caller]
             fn $method(self, rhs: f32) -> Tensor {
                 Tensor::$imp(
                     &self,
@@ -768,12 +885,14 @@ macro_rules! binary_operator {
         }
         impl $trait<&Tensor> for f32 {
             type Output = Tensor;
+            #[track_caller]
             fn $method(self, rhs: &Tensor) -> Tensor {
                 Tensor::$imp(&Tensor::constant(Scalar::F32(self), &[], rhs.device()), rhs)
             }
         }
         impl $trait<Tensor> for f32 {
             type Output = Tensor;
+            #[track_caller]
             fn $method(self, rhs: Tensor) -> Tensor {
                 Tensor::$imp(
                     &Tensor::constant(Scalar::F32(self), &[], rhs.device()),
@@ -796,12 +915,14 @@ mod operators {
 
 impl std::ops::Neg for &Tensor {
     type Output = Tensor;
+    #[track_caller]
     fn neg(self) -> Tensor {
         Tensor::neg(self)
     }
 }
 impl std::ops::Neg for Tensor {
     type Output = Tensor;
+    #[track_caller]
     fn neg(self) -> Tensor {
         Tensor::neg(&self)
     }
