@@ -124,7 +124,7 @@ fn check_on(c: &Case, ins: &[Input], seed: u64, dev: &Device) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: common::proptest_cases(96), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn random_opt_lists_agree(c in case(), seed in any::<u64>()) {

@@ -127,7 +127,7 @@ fn apply(x: &Tensor, other: &Tensor, s: &Step) -> Tensor {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: common::proptest_cases(256), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn random_graphs_agree(

@@ -202,3 +202,12 @@ pub fn check3_tol(
 pub fn check3(name: &str, inputs: &[Input], f: impl Fn(&[Tensor]) -> Tensor) {
     check3_tol(name, inputs, 1e-6, 1e-3, f)
 }
+
+/// Cases for a property test: `PROPTEST_CASES` when set (a long bug hunt), else `default`
+/// (what CI runs).
+pub fn proptest_cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

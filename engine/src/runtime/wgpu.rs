@@ -37,6 +37,7 @@ pub(crate) struct WgpuDevice {
     queue: ::wgpu::Queue,
     info: ::wgpu::AdapterInfo,
     limits: ::wgpu::Limits,
+    kiln_limits: DeviceLimits,
     timestamps: bool,
     pool: Mutex<HashMap<u64, Vec<::wgpu::Buffer>>>,
     pooled_bytes: AtomicUsize,
@@ -173,6 +174,7 @@ impl WgpuDevice {
         Ok(WgpuDevice {
             device,
             queue,
+            kiln_limits: WgpuDevice::compute_limits(&info, &limits),
             info,
             limits,
             timestamps,
@@ -194,14 +196,19 @@ impl WgpuDevice {
         self.timestamps
     }
 
+    /// What kiln's compiler must respect on this adapter (computed once, at creation).
     pub fn limits(&self) -> DeviceLimits {
+        self.kiln_limits.clone()
+    }
+
+    fn compute_limits(info: &::wgpu::AdapterInfo, limits: &::wgpu::Limits) -> DeviceLimits {
         DeviceLimits {
-            max_storage_buffers: self.limits.max_storage_buffers_per_shader_stage as usize,
-            max_workgroup_size: self.limits.max_compute_invocations_per_workgroup as usize,
-            max_workgroups_per_dim: self.limits.max_compute_workgroups_per_dimension as usize,
-            workgroup_memory_bytes: self.limits.max_compute_workgroup_storage_size as usize,
+            max_storage_buffers: limits.max_storage_buffers_per_shader_stage as usize,
+            max_workgroup_size: limits.max_compute_invocations_per_workgroup as usize,
+            max_workgroups_per_dim: limits.max_compute_workgroups_per_dimension as usize,
+            workgroup_memory_bytes: limits.max_compute_workgroup_storage_size as usize,
             // LP_MAX_TGSI_LOOP_ITERATIONS: measured here, a 4096x4096 nested sum stops at 65,505.
-            max_loop_iterations: self.info.name.contains("llvmpipe").then_some(65_535),
+            max_loop_iterations: info.name.contains("llvmpipe").then_some(65_535),
         }
     }
 
