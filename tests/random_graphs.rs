@@ -80,8 +80,14 @@ fn apply(x: &Tensor, other: &Tensor, s: &Step) -> Tensor {
             // mean over an empty axis is 0/0 = NaN, and WGSL does not promise IEEE NaN
             // propagation (implementations may assume finite math): keep graphs finite.
             // max/min of nothing is refused at construction, as in numpy: sum instead.
-            let op = if *op != 0 && x.shape()[a[0] as usize] == 0 {
+            let len = x.shape()[a[0] as usize];
+            let op = if *op != 0 && len == 0 {
                 &0
+            } else if *op == 0 && len > 8 {
+                // A sum over a long axis grows values enough that a later exp/sin chain turns
+                // one ulp of summation order (tree vs sequential) into a different answer:
+                // take the mean there, which keeps magnitudes as bounded as short axes do.
+                &3
             } else {
                 op
             };
