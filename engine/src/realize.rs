@@ -175,8 +175,10 @@ fn execute(s: &Schedule) -> Result<()> {
                     realized.push((out.clone(), b.clone()));
                     bufs.push(b);
                 }
-                if kernel.kernel_ast().output_numel() == 0 {
-                    continue; // nothing to compute for an empty output
+                // An empty output axis stays a global part of size 0 (opts refuse empty parts):
+                // no workgroups, nothing to compute.
+                if kernel.program().num_groups() == 0 {
+                    continue;
                 }
                 let program = kernel.program().clone();
                 let hit = kernel.cache_hit();

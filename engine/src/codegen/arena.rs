@@ -106,10 +106,6 @@ impl<T> Arena<T> {
     pub fn as_slice(&self) -> &[T] {
         &self.items
     }
-    /// Whether `h` points into this arena.
-    pub fn contains(&self, h: Handle<T>) -> bool {
-        h.index() < self.items.len()
-    }
 }
 
 impl<T> std::ops::Index<Handle<T>> for Arena<T> {

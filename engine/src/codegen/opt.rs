@@ -135,12 +135,6 @@ impl AxisKind {
             AxisKind::Unroll => 35,
         }
     }
-    pub fn is_reduce(self) -> bool {
-        matches!(
-            self,
-            AxisKind::GroupReduce | AxisKind::Reduce | AxisKind::Unroll
-        )
-    }
 }
 
 /// One loop part of the optimized kernel.
@@ -206,9 +200,6 @@ impl Shaped {
             .sort_by_key(|p| (p.kind, p.axis, std::cmp::Reverse(p.mult)));
     }
 
-    pub fn of_kind(&self, k: AxisKind) -> Vec<Part> {
-        self.parts.iter().copied().filter(|p| p.kind == k).collect()
-    }
     pub fn size_of(&self, k: AxisKind) -> usize {
         self.parts
             .iter()

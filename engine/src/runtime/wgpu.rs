@@ -505,59 +505,39 @@ impl WgpuDevice {
             });
         }
         let (x, y, z) = self.grid(groups);
-        let mut times = vec![];
-        for _ in 0..runs.max(1) {
-            let start = std::time::Instant::now();
-            let qs = self.timestamps.then(|| {
-                self.device.create_query_set(&::wgpu::QuerySetDescriptor {
-                    label: None,
-                    ty: ::wgpu::QueryType::Timestamp,
-                    count: 2,
-                })
+        let runs = runs.max(1);
+        let encode = |enc: &mut ::wgpu::CommandEncoder, timer: Option<(&PassTimer, usize)>| {
+            let mut pass = enc.begin_compute_pass(&::wgpu::ComputePassDescriptor {
+                label: Some(label),
+                timestamp_writes: timer.map(|(t, i)| t.writes(i)),
             });
-            let mut enc = self.device.create_command_encoder(&Default::default());
-            {
-                let mut pass = enc.begin_compute_pass(&::wgpu::ComputePassDescriptor {
-                    label: Some(label),
-                    timestamp_writes: qs.as_ref().map(|q| ::wgpu::ComputePassTimestampWrites {
-                        query_set: q,
-                        beginning_of_pass_write_index: Some(0),
-                        end_of_pass_write_index: Some(1),
-                    }),
-                });
-                pass.set_pipeline(&pipeline);
-                pass.set_bind_group(0, &bind_group, &[]);
-                pass.dispatch_workgroups(x, y, z);
-            }
-            let Some(qs) = qs else {
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(x, y, z);
+        };
+        if !self.timestamps {
+            // Host clock around each synchronized run.
+            let mut times = vec![];
+            for _ in 0..runs {
+                let start = std::time::Instant::now();
+                let mut enc = self.device.create_command_encoder(&Default::default());
+                encode(&mut enc, None);
                 self.queue.submit([enc.finish()]);
                 self.device
                     .poll(::wgpu::PollType::wait_indefinitely())
                     .map_err(|e| Error::Device(format!("waiting for the device: {e}")))?;
                 times.push(start.elapsed().as_secs_f64());
-                continue;
-            };
-            let resolve = self.device.create_buffer(&::wgpu::BufferDescriptor {
-                label: None,
-                size: 16,
-                usage: ::wgpu::BufferUsages::QUERY_RESOLVE | ::wgpu::BufferUsages::COPY_SRC,
-                mapped_at_creation: false,
-            });
-            let staging = self.device.create_buffer(&::wgpu::BufferDescriptor {
-                label: None,
-                size: 16,
-                usage: ::wgpu::BufferUsages::MAP_READ | ::wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            });
-            enc.resolve_query_set(&qs, 0..2, &resolve, 0);
-            enc.copy_buffer_to_buffer(&resolve, 0, &staging, 0, 16);
-            self.queue.submit([enc.finish()]);
-            let w = self.map_and_read(&staging, 16)?;
-            let ticks = (w[2] as u64 | (w[3] as u64) << 32)
-                .saturating_sub(w[0] as u64 | (w[1] as u64) << 32);
-            times.push(ticks as f64 * self.queue.get_timestamp_period() as f64 * 1e-9);
+            }
+            return Ok(times);
         }
-        Ok(times)
+        let timer = PassTimer::new(&self.device, runs);
+        let mut enc = self.device.create_command_encoder(&Default::default());
+        for i in 0..runs {
+            encode(&mut enc, Some((&timer, i)));
+        }
+        timer.resolve(&mut enc);
+        self.queue.submit([enc.finish()]);
+        self.read_pass_times(&timer)
     }
 
     fn grid(&self, n: usize) -> (u32, u32, u32) {
@@ -570,6 +550,9 @@ impl WgpuDevice {
     }
 
     pub fn run(&self, launches: &[Launch], timed: bool) -> Result<Vec<Option<f64>>> {
+        if launches.is_empty() {
+            return Ok(vec![]);
+        }
         if timed && !self.timestamps {
             // Host clock around each synchronized kernel.
             let mut out = vec![];
@@ -587,34 +570,25 @@ impl WgpuDevice {
             self.encode_and_submit(launches, None)?;
             return Ok(vec![None; launches.len()]);
         }
-        let n = launches.len() as u32 * 2;
-        let qs = self.device.create_query_set(&::wgpu::QuerySetDescriptor {
-            label: None,
-            ty: ::wgpu::QueryType::Timestamp,
-            count: n,
-        });
-        let bytes = n as u64 * 8;
-        let resolve = self.device.create_buffer(&::wgpu::BufferDescriptor {
-            label: None,
-            size: bytes,
-            usage: ::wgpu::BufferUsages::QUERY_RESOLVE | ::wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
-        let staging = self.device.create_buffer(&::wgpu::BufferDescriptor {
-            label: None,
-            size: bytes,
-            usage: ::wgpu::BufferUsages::MAP_READ | ::wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        self.encode_and_submit(launches, Some((&qs, &resolve, &staging)))?;
-        let words = self.map_and_read(&staging, bytes)?;
+        let timer = PassTimer::new(&self.device, launches.len());
+        self.encode_and_submit(launches, Some(&timer))?;
+        Ok(self
+            .read_pass_times(&timer)?
+            .into_iter()
+            .map(Some)
+            .collect())
+    }
+
+    /// Per-pass GPU seconds recorded by `timer` (waits for the device).
+    fn read_pass_times(&self, timer: &PassTimer) -> Result<Vec<f64>> {
+        let words = self.map_and_read(&timer.staging, timer.bytes())?;
         let period = self.queue.get_timestamp_period() as f64;
         Ok(words
             .chunks(4)
             .map(|w| {
                 let start = w[0] as u64 | (w[1] as u64) << 32;
                 let end = w[2] as u64 | (w[3] as u64) << 32;
-                Some(end.saturating_sub(start) as f64 * period * 1e-9)
+                end.saturating_sub(start) as f64 * period * 1e-9
             })
             .collect())
     }
@@ -656,11 +630,7 @@ impl WgpuDevice {
         (Some(ring), offsets)
     }
 
-    fn encode_and_submit(
-        &self,
-        launches: &[Launch],
-        timing: Option<(&::wgpu::QuerySet, &::wgpu::Buffer, &::wgpu::Buffer)>,
-    ) -> Result<()> {
+    fn encode_and_submit(&self, launches: &[Launch], timing: Option<&PassTimer>) -> Result<()> {
         let (ring, offsets) = self.stage_params(launches);
         let mut enc = self.device.create_command_encoder(&Default::default());
         for (i, l) in launches.iter().enumerate() {
@@ -710,14 +680,9 @@ impl WgpuDevice {
                         entries: &entries,
                     })
                 });
-            let timestamp_writes = timing.map(|(qs, _, _)| ::wgpu::ComputePassTimestampWrites {
-                query_set: qs,
-                beginning_of_pass_write_index: Some(2 * i as u32),
-                end_of_pass_write_index: Some(2 * i as u32 + 1),
-            });
             let mut pass = enc.begin_compute_pass(&::wgpu::ComputePassDescriptor {
                 label: None,
-                timestamp_writes,
+                timestamp_writes: timing.map(|t| t.writes(i)),
             });
             pass.set_pipeline(&p.pipeline);
             let dynamic: &[u32] = if l.params.is_empty() {
@@ -729,12 +694,60 @@ impl WgpuDevice {
             let (x, y, z) = self.grid(l.program.num_groups());
             pass.dispatch_workgroups(x, y, z);
         }
-        if let Some((qs, resolve, staging)) = timing {
-            let n = launches.len() as u32 * 2;
-            enc.resolve_query_set(qs, 0..n, resolve, 0);
-            enc.copy_buffer_to_buffer(resolve, 0, staging, 0, n as u64 * 8);
+        if let Some(t) = timing {
+            t.resolve(&mut enc);
         }
         self.queue.submit([enc.finish()]);
         Ok(())
+    }
+}
+
+/// Timestamp queries around `passes` compute passes (a begin and an end each), resolved into
+/// a buffer the host can map.
+struct PassTimer {
+    query_set: ::wgpu::QuerySet,
+    resolve: ::wgpu::Buffer,
+    staging: ::wgpu::Buffer,
+    passes: u32,
+}
+
+impl PassTimer {
+    fn new(device: &::wgpu::Device, passes: usize) -> PassTimer {
+        let passes = passes as u32;
+        let bytes = passes as u64 * 16;
+        let buffer = |usage| {
+            device.create_buffer(&::wgpu::BufferDescriptor {
+                label: Some("kiln timestamps"),
+                size: bytes.max(16),
+                usage,
+                mapped_at_creation: false,
+            })
+        };
+        PassTimer {
+            query_set: device.create_query_set(&::wgpu::QuerySetDescriptor {
+                label: None,
+                ty: ::wgpu::QueryType::Timestamp,
+                count: (2 * passes).max(2),
+            }),
+            resolve: buffer(::wgpu::BufferUsages::QUERY_RESOLVE | ::wgpu::BufferUsages::COPY_SRC),
+            staging: buffer(::wgpu::BufferUsages::MAP_READ | ::wgpu::BufferUsages::COPY_DST),
+            passes,
+        }
+    }
+    fn bytes(&self) -> u64 {
+        self.passes as u64 * 16
+    }
+    /// The timestamp writes of pass `i`.
+    fn writes(&self, i: usize) -> ::wgpu::ComputePassTimestampWrites<'_> {
+        ::wgpu::ComputePassTimestampWrites {
+            query_set: &self.query_set,
+            beginning_of_pass_write_index: Some(2 * i as u32),
+            end_of_pass_write_index: Some(2 * i as u32 + 1),
+        }
+    }
+    /// Records the copy of the timestamps into the mappable buffer (end of the encoder).
+    fn resolve(&self, enc: &mut ::wgpu::CommandEncoder) {
+        enc.resolve_query_set(&self.query_set, 0..2 * self.passes, &self.resolve, 0);
+        enc.copy_buffer_to_buffer(&self.resolve, 0, &self.staging, 0, self.bytes());
     }
 }

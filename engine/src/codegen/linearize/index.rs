@@ -36,17 +36,18 @@ impl Linearizer<'_> {
 
     /// Validity of `lane` on padded axes: output axes always, reduce axes of the active nest.
     pub(super) fn pad_guard(&mut self, lane: usize, reduce: bool) -> Valid {
-        let vals = self.axis_values(lane);
-        let red = self.ast.reduce_axes();
         let mut g = Valid::always();
-        for (axis, &size) in self.ast.full_shape.iter().enumerate() {
-            let is_red = red.contains(&axis);
+        if self.padded_axes.is_empty() {
+            return g; // the common case: no PADTO, nothing to guard
+        }
+        let vals = self.axis_values(lane);
+        for &(axis, size, is_reduce) in &self.padded_axes {
             let wanted = if reduce {
                 self.active_reduce_axes.contains(&axis)
             } else {
-                !is_red
+                !is_reduce
             };
-            if wanted && self.shaped.padded[axis] > size {
+            if wanted {
                 g.and(vals[axis].clone(), 0, size as i64 - 1, &self.ranges);
             }
         }

@@ -83,6 +83,9 @@ struct Linearizer<'a> {
     /// Per lane id, the value of every lane part.
     lane_values: Vec<Vec<usize>>,
     axis_cache: HashMap<usize, Vec<Lin>>,
+    /// Axes that PADTO made longer: (axis, real size, is a reduce axis). Computed once; empty
+    /// unless some opt padded.
+    padded_axes: Vec<(usize, usize, bool)>,
     /// Reduce axes whose loop variables are in scope (the nest being emitted).
     active_reduce_axes: Vec<usize>,
     reduce_values: HashMap<(ExprRef, usize), Ref>,
@@ -170,6 +173,13 @@ pub fn linearize(ast: &KernelAst, shaped: &Shaped, workgroup_memory_bytes: usize
         lanes,
         lane_values,
         axis_cache: HashMap::new(),
+        padded_axes: {
+            let red = ast.reduce_axes();
+            (0..ast.full_shape.len())
+                .filter(|&a| shaped.padded[a] > ast.full_shape[a])
+                .map(|a| (a, ast.full_shape[a], red.contains(&a)))
+                .collect()
+        },
         active_reduce_axes: vec![],
         reduce_values: HashMap::new(),
         locals: HashMap::new(),
