@@ -60,7 +60,7 @@ pub(crate) fn program_for(
 
 /// Kernels index with `i32`: a loop domain or buffer past `i32::MAX` elements is refused
 /// clearly instead of wrapping to wrong addresses.
-fn check_index_range(ast: &KernelAst, device: &Device) -> Result<()> {
+pub(crate) fn check_index_range(ast: &KernelAst, device: &Device) -> Result<()> {
     let domain = ast
         .full_shape
         .iter()
@@ -102,13 +102,26 @@ impl Kernel {
     ) -> Result<Kernel> {
         check_index_range(&ast, device)?;
         let (program, cache_hit) = program_for(&ast, opts, device)?;
-        Ok(Kernel {
+        Ok(Kernel::from_program(
+            ast, program, device, params, cache_hit,
+        ))
+    }
+
+    /// A kernel around a program already compiled for `ast` on `device`.
+    pub(crate) fn from_program(
+        ast: Arc<KernelAst>,
+        program: Arc<Program>,
+        device: &Device,
+        params: Arc<Vec<u32>>,
+        cache_hit: bool,
+    ) -> Kernel {
+        Kernel {
             ast,
             program,
             device: device.clone(),
             params,
             cache_hit,
-        })
+        }
     }
 
     /// tinygrad's name: `E_` (elementwise) or `r_` (with a reduction), then the part sizes.

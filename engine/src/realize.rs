@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::codegen::ast::KernelAst;
 use crate::codegen::heuristic::heuristic_opts;
-use crate::codegen::opt::Opt;
+use crate::codegen::ir::Program;
 use crate::debug;
 use crate::error::{Error, Result};
 use crate::graph::NodeRef;
-use crate::kernel::{Kernel, Planned, Schedule};
+use crate::kernel::{check_index_range, program_for, Kernel, Planned, Schedule};
 use crate::runtime::{Buffer, Device, DeviceLimits, Launch};
 use crate::schedule::{schedule, Step};
 
@@ -23,11 +23,12 @@ fn realize_lock() -> &'static Mutex<()> {
     LOCK.get_or_init(Default::default)
 }
 
-type HeuristicCache = Mutex<HashMap<(Arc<KernelAst>, DeviceLimits), Vec<Opt>>>;
+type DefaultPrograms = Mutex<HashMap<(Arc<KernelAst>, DeviceLimits, bool), Arc<Program>>>;
 
-/// The heuristics' choice per (kernel, device limits), so a repeated kernel skips them.
-fn heuristic_cache() -> &'static HeuristicCache {
-    static CACHE: OnceLock<HeuristicCache> = OnceLock::new();
+/// Each kernel's default program (the heuristics' opts, or none under NOOPT) per device kind
+/// and limits: a repeated kernel costs one lookup, not the heuristics plus a program lookup.
+fn default_programs() -> &'static DefaultPrograms {
+    static CACHE: OnceLock<DefaultPrograms> = OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 
@@ -94,17 +95,24 @@ fn by_device(targets: &[NodeRef]) -> Vec<(Device, Vec<NodeRef>)> {
     by_device
 }
 
-fn heuristics_for(ast: &Arc<KernelAst>, limits: &DeviceLimits) -> Vec<Opt> {
-    if debug::noopt() {
-        return vec![];
+/// The default program of `ast` on `device`, and whether it came from a cache.
+fn default_program(ast: &Arc<KernelAst>, device: &Device) -> Result<(Arc<Program>, bool)> {
+    let key = (ast.clone(), device.limits(), device.is_cpu());
+    if let Some(p) = default_programs().lock().unwrap().get(&key) {
+        debug::count_program(true);
+        return Ok((p.clone(), true));
     }
-    let key = (ast.clone(), limits.clone());
-    if let Some(o) = heuristic_cache().lock().unwrap().get(&key) {
-        return o.clone();
-    }
-    let opts = heuristic_opts(ast, limits);
-    heuristic_cache().lock().unwrap().insert(key, opts.clone());
-    opts
+    let opts = if debug::noopt() {
+        vec![]
+    } else {
+        heuristic_opts(ast, &key.1)
+    };
+    let (program, hit) = program_for(ast, &opts, device)?;
+    default_programs()
+        .lock()
+        .unwrap()
+        .insert(key, program.clone());
+    Ok((program, hit))
 }
 
 /// Schedules `targets` and builds each kernel with the heuristics' opts.
@@ -112,7 +120,6 @@ fn plan(device: &Device, targets: &[NodeRef]) -> Result<Schedule> {
     let t0 = std::time::Instant::now();
     let steps = schedule(targets);
     let schedule_seconds = t0.elapsed().as_secs_f64();
-    let limits = device.limits();
     let mut planned = vec![];
     let mut kernels = vec![];
     for step in steps {
@@ -120,9 +127,16 @@ fn plan(device: &Device, targets: &[NodeRef]) -> Result<Schedule> {
             Step::Alias { node, of } => planned.push(Planned::Alias { node, of }),
             Step::Kernel(item) => {
                 let ast = Arc::new(item.ast);
-                let opts = heuristics_for(&ast, &limits);
+                check_index_range(&ast, device)?;
+                let (program, hit) = default_program(&ast, device)?;
                 let params = item.params.iter().map(|p| p.to_bits()).collect();
-                kernels.push(Kernel::new(ast, &opts, device, Arc::new(params))?);
+                kernels.push(Kernel::from_program(
+                    ast,
+                    program,
+                    device,
+                    Arc::new(params),
+                    hit,
+                ));
                 planned.push(Planned::Kernel {
                     index: kernels.len() - 1,
                     inputs: item.inputs,
