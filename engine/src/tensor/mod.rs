@@ -3,7 +3,10 @@
 //! This module holds construction, inspection, evaluation modes and devices; `ops.rs` holds
 //! the ops (elementwise, reductions, movement, composites and operator overloads).
 
+mod movement;
+mod operators;
 mod ops;
+mod reduce;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
