@@ -154,15 +154,15 @@ impl fmt::Display for Scalar {
     }
 }
 
-/// WGSL's `i32(f32)`: truncate, clamping to the range exactly representable in both types
-/// (so values at or above 2^31 give 2147483520, the largest f32 below 2^31), NaN gives 0.
+/// f32 → i32 is Rust's `as` on every path (oracle, constant folding, CPU device, WGSL):
+/// truncate toward zero, saturate at `i32::MIN`/`i32::MAX`, NaN gives 0.
 pub fn f32_to_i32(v: f32) -> i32 {
-    v.clamp(-2147483648.0, 2147483520.0) as i32
+    v as i32
 }
 
-/// WGSL's `u32(f32)`: truncate, clamping to [0, 4294967040] (the largest f32 below 2^32).
+/// f32 → u32 is Rust's `as`: truncate toward zero, saturate at 0 and `u32::MAX`, NaN gives 0.
 pub fn f32_to_u32(v: f32) -> u32 {
-    v.clamp(0.0, 4294967040.0) as u32
+    v as u32
 }
 
 mod sealed {
@@ -225,7 +225,10 @@ mod tests {
     }
 
     #[test]
-    fn casts_match_wgsl_conversions() {
+    fn casts_follow_rusts_as() {
+        assert_eq!(Scalar::F32(3e9).cast(DType::I32), Scalar::I32(i32::MAX));
+        assert_eq!(Scalar::F32(f32::NAN).cast(DType::U32), Scalar::U32(0));
+        assert_eq!(Scalar::F32(1e10).cast(DType::U32), Scalar::U32(u32::MAX));
         assert_eq!(Scalar::F32(-2.7).cast(DType::I32), Scalar::I32(-2));
         assert_eq!(Scalar::F32(-2.7).cast(DType::U32), Scalar::U32(0));
         assert_eq!(Scalar::I32(-1).cast(DType::U32), Scalar::U32(u32::MAX));

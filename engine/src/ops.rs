@@ -12,6 +12,9 @@ pub enum UnaryOp {
     Exp2,
     Log2,
     Sin,
+    /// A primitive rather than `sin(π/2 - x)`: that shift rounds away the low bits of large
+    /// arguments (`cos(1e7)` would be off by 0.26).
+    Cos,
     Sqrt,
     Recip,
 }
@@ -24,7 +27,10 @@ pub enum BinaryOp {
     Div,
     /// Truncated remainder (`fmod`); floats only.
     Mod,
+    /// numpy's `maximum`: NaN when either operand is NaN.
     Max,
+    /// numpy's `minimum`: NaN when either operand is NaN.
+    Min,
     /// `a < b`, result Bool.
     CmpLt,
     /// `a == b`, result Bool.
@@ -50,6 +56,7 @@ impl UnaryOp {
             UnaryOp::Exp2 => "exp2",
             UnaryOp::Log2 => "log2",
             UnaryOp::Sin => "sin",
+            UnaryOp::Cos => "cos",
             UnaryOp::Sqrt => "sqrt",
             UnaryOp::Recip => "recip",
         }
@@ -68,6 +75,7 @@ impl BinaryOp {
             BinaryOp::Div => "div",
             BinaryOp::Mod => "mod",
             BinaryOp::Max => "maximum",
+            BinaryOp::Min => "minimum",
             BinaryOp::CmpLt => "lt",
             BinaryOp::CmpEq => "eq",
             BinaryOp::And => "and",
@@ -118,15 +126,27 @@ impl ReduceOp {
             ReduceOp::Sum => eval_binary(BinaryOp::Add, acc, x),
             ReduceOp::Prod => eval_binary(BinaryOp::Mul, acc, x),
             ReduceOp::Max => eval_binary(BinaryOp::Max, acc, x),
-            ReduceOp::Min => {
-                let lt = eval_binary(BinaryOp::CmpLt, x, acc);
-                if lt == Scalar::Bool(true) {
-                    x
-                } else {
-                    acc
-                }
-            }
+            ReduceOp::Min => eval_binary(BinaryOp::Min, acc, x),
         }
+    }
+}
+
+/// numpy's `maximum` on f32: NaN if either operand is NaN (Rust's `f32::max` returns the
+/// other operand instead).
+pub fn max_f32(x: f32, y: f32) -> f32 {
+    if x.is_nan() || y.is_nan() {
+        f32::NAN
+    } else {
+        x.max(y)
+    }
+}
+
+/// numpy's `minimum` on f32: NaN if either operand is NaN.
+pub fn min_f32(x: f32, y: f32) -> f32 {
+    if x.is_nan() || y.is_nan() {
+        f32::NAN
+    } else {
+        x.min(y)
     }
 }
 
@@ -140,6 +160,7 @@ pub fn eval_unary(op: UnaryOp, x: Scalar) -> Scalar {
         (UnaryOp::Exp2, Scalar::F32(v)) => Scalar::F32(v.exp2()),
         (UnaryOp::Log2, Scalar::F32(v)) => Scalar::F32(v.log2()),
         (UnaryOp::Sin, Scalar::F32(v)) => Scalar::F32(v.sin()),
+        (UnaryOp::Cos, Scalar::F32(v)) => Scalar::F32(v.cos()),
         (UnaryOp::Sqrt, Scalar::F32(v)) => Scalar::F32(v.sqrt()),
         (UnaryOp::Recip, Scalar::F32(v)) => Scalar::F32(1.0 / v),
         (op, x) => panic!("{} is not defined for {}", op.name(), x.dtype()),
@@ -160,10 +181,14 @@ pub fn eval_binary(op: BinaryOp, a: Scalar, b: Scalar) -> Scalar {
         (BinaryOp::Mul, Bool(x), Bool(y)) => Bool(x & y),
         (BinaryOp::Div, F32(x), F32(y)) => F32(x / y),
         (BinaryOp::Mod, F32(x), F32(y)) => F32(x % y),
-        (BinaryOp::Max, F32(x), F32(y)) => F32(x.max(y)),
+        (BinaryOp::Max, F32(x), F32(y)) => F32(max_f32(x, y)),
         (BinaryOp::Max, I32(x), I32(y)) => I32(x.max(y)),
         (BinaryOp::Max, U32(x), U32(y)) => U32(x.max(y)),
         (BinaryOp::Max, Bool(x), Bool(y)) => Bool(x | y),
+        (BinaryOp::Min, F32(x), F32(y)) => F32(min_f32(x, y)),
+        (BinaryOp::Min, I32(x), I32(y)) => I32(x.min(y)),
+        (BinaryOp::Min, U32(x), U32(y)) => U32(x.min(y)),
+        (BinaryOp::Min, Bool(x), Bool(y)) => Bool(x & y),
         (BinaryOp::CmpLt, x, y) => Bool(match (x, y) {
             (F32(x), F32(y)) => x < y,
             (I32(x), I32(y)) => x < y,

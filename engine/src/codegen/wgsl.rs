@@ -88,6 +88,10 @@ pub fn render(p: &Program) -> String {
             );
         }
     }
+    // The helper functions the body calls are declared here, above `main`, once it is known
+    // which are needed.
+    let mut helpers = Helpers::default();
+    let main_at = s.len();
     let _ = writeln!(s, "@compute @workgroup_size({})", p.local_size());
     let _ = writeln!(
         s,
@@ -127,6 +131,7 @@ pub fn render(p: &Program) -> String {
                     UnaryOp::Exp2 => format!("exp2({a})"),
                     UnaryOp::Log2 => format!("log2({a})"),
                     UnaryOp::Sin => format!("sin({a})"),
+                    UnaryOp::Cos => format!("cos({a})"),
                     UnaryOp::Sqrt => format!("sqrt({a})"),
                     UnaryOp::Recip => format!("1.0f / {a}"),
                 };
@@ -140,11 +145,22 @@ pub fn render(p: &Program) -> String {
                     (BinaryOp::Mul, false) => format!("{a} * {b}"),
                     (BinaryOp::Div, _) => format!("{a} / {b}"),
                     (BinaryOp::Mod, _) => format!("{a} % {b}"),
+                    (BinaryOp::Max, false) if operand == DType::F32 => {
+                        helpers.nan_max_min = true;
+                        format!("kiln_max({a}, {b})")
+                    }
+                    (BinaryOp::Min, false) if operand == DType::F32 => {
+                        helpers.nan_max_min = true;
+                        format!("kiln_min({a}, {b})")
+                    }
                     (BinaryOp::Max, false) => format!("max({a}, {b})"),
+                    (BinaryOp::Min, false) => format!("min({a}, {b})"),
                     (BinaryOp::CmpLt, false) => format!("{a} < {b}"),
                     (BinaryOp::CmpLt, true) => format!("!{a} && {b}"),
                     (BinaryOp::CmpEq, _) => format!("{a} == {b}"),
-                    (BinaryOp::And, _) | (BinaryOp::Mul, true) => format!("{a} & {b}"),
+                    (BinaryOp::And, _) | (BinaryOp::Mul, true) | (BinaryOp::Min, true) => {
+                        format!("{a} & {b}")
+                    }
                     (BinaryOp::Or, _) | (BinaryOp::Add, true) | (BinaryOp::Max, true) => {
                         format!("{a} | {b}")
                     }
@@ -156,7 +172,17 @@ pub fn render(p: &Program) -> String {
             UOp::Where(c, a, b) => {
                 format!("let v{i}: {t} = select({}, {}, {});", v(*b), v(*a), v(*c))
             }
-            UOp::Cast(a) => format!("let v{i}: {t} = {t}({});", v(*a)),
+            UOp::Cast(a) => match (p.insts[*a].dtype, inst.dtype) {
+                (DType::F32, DType::I32) => {
+                    helpers.float_to_int = true;
+                    format!("let v{i}: i32 = kiln_f32_to_i32({});", v(*a))
+                }
+                (DType::F32, DType::U32) => {
+                    helpers.float_to_int = true;
+                    format!("let v{i}: u32 = kiln_f32_to_u32({});", v(*a))
+                }
+                _ => format!("let v{i}: {t} = {t}({});", v(*a)),
+            },
             UOp::Load { buf, index, valid } => {
                 // The index is only used where valid: a masked lane reads element 0.
                 let idx = match valid {
@@ -252,7 +278,43 @@ pub fn render(p: &Program) -> String {
         }
     }
     s.push_str("}\n");
+    s.insert_str(main_at, &helpers.source());
     s
+}
+
+/// WGSL helper functions for the semantics a WGSL builtin does not give by itself.
+#[derive(Default)]
+struct Helpers {
+    /// numpy's NaN-propagating `maximum`/`minimum` (WGSL's `max`/`min` may return the other
+    /// operand, and a driver may assume no NaNs, so NaN is tested on the bits).
+    nan_max_min: bool,
+    /// Rust's `as` for f32 → i32/u32: truncate, saturate at the bounds, NaN gives 0 (WGSL
+    /// leaves NaN indeterminate and clamps to the largest f32 below the bound).
+    float_to_int: bool,
+}
+
+impl Helpers {
+    fn source(&self) -> String {
+        let mut s = String::new();
+        if self.nan_max_min || self.float_to_int {
+            s.push_str(
+                "fn kiln_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }\n",
+            );
+        }
+        if self.nan_max_min {
+            s.push_str(concat!(
+                "fn kiln_max(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, kiln_isnan(a) || kiln_isnan(b)); }\n",
+                "fn kiln_min(a: f32, b: f32) -> f32 { return select(min(a, b), a + b, kiln_isnan(a) || kiln_isnan(b)); }\n",
+            ));
+        }
+        if self.float_to_int {
+            s.push_str(concat!(
+                "fn kiln_f32_to_i32(x: f32) -> i32 { return select(select(i32(clamp(x, -2147483648.0f, 2147483520.0f)), 2147483647i, x >= 2147483648.0f), 0i, kiln_isnan(x)); }\n",
+                "fn kiln_f32_to_u32(x: f32) -> u32 { return select(select(u32(clamp(x, 0.0f, 4294967040.0f)), 4294967295u, x >= 4294967296.0f), 0u, kiln_isnan(x)); }\n",
+            ));
+        }
+        s
+    }
 }
 
 /// Parses and validates `source` with naga. `f16`/`i64` capabilities are not requested: kiln

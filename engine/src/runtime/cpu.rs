@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use crate::codegen::ir::{Program, Ref, Special, UOp};
 use crate::dtype::{DType, Scalar};
 use crate::error::Result;
-use crate::ops::{BinaryOp, UnaryOp};
+use crate::ops::{max_f32, min_f32, BinaryOp, UnaryOp};
 
 use super::{Launch, RawBuffer};
 
@@ -203,6 +203,7 @@ fn unary(op: UnaryOp, a: &Lanes) -> Lanes {
         (UnaryOp::Exp2, Lanes::F32(v)) => Lanes::F32(v.iter().map(|x| x.exp2()).collect()),
         (UnaryOp::Log2, Lanes::F32(v)) => Lanes::F32(v.iter().map(|x| x.log2()).collect()),
         (UnaryOp::Sin, Lanes::F32(v)) => Lanes::F32(v.iter().map(|x| x.sin()).collect()),
+        (UnaryOp::Cos, Lanes::F32(v)) => Lanes::F32(v.iter().map(|x| x.cos()).collect()),
         (UnaryOp::Sqrt, Lanes::F32(v)) => Lanes::F32(v.iter().map(|x| x.sqrt()).collect()),
         (UnaryOp::Recip, Lanes::F32(v)) => Lanes::F32(v.iter().map(|x| 1.0 / x).collect()),
         (op, a) => panic!("interpreter: {} on {a:?}", op.name()),
@@ -239,9 +240,12 @@ fn binary(op: BinaryOp, a: &Lanes, b: &Lanes) -> Lanes {
         (Mod, Lanes::I32(x), Lanes::I32(y)) => {
             Lanes::I32(zip!(x, y, |p: i32, q: i32| p.wrapping_rem(q)))
         }
-        (Max, Lanes::F32(x), Lanes::F32(y)) => Lanes::F32(zip!(x, y, |p: f32, q| p.max(q))),
+        (Max, Lanes::F32(x), Lanes::F32(y)) => Lanes::F32(zip!(x, y, max_f32)),
         (Max, Lanes::I32(x), Lanes::I32(y)) => Lanes::I32(zip!(x, y, |p: i32, q| p.max(q))),
         (Max, Lanes::U32(x), Lanes::U32(y)) => Lanes::U32(zip!(x, y, |p: u32, q| p.max(q))),
+        (Min, Lanes::F32(x), Lanes::F32(y)) => Lanes::F32(zip!(x, y, min_f32)),
+        (Min, Lanes::I32(x), Lanes::I32(y)) => Lanes::I32(zip!(x, y, |p: i32, q| p.min(q))),
+        (Min, Lanes::U32(x), Lanes::U32(y)) => Lanes::U32(zip!(x, y, |p: u32, q| p.min(q))),
         (CmpLt, Lanes::F32(x), Lanes::F32(y)) => Lanes::Bool(zip!(x, y, |p: f32, q| p < q)),
         (CmpLt, Lanes::I32(x), Lanes::I32(y)) => Lanes::Bool(zip!(x, y, |p: i32, q| p < q)),
         (CmpLt, Lanes::U32(x), Lanes::U32(y)) => Lanes::Bool(zip!(x, y, |p: u32, q| p < q)),
@@ -252,7 +256,9 @@ fn binary(op: BinaryOp, a: &Lanes, b: &Lanes) -> Lanes {
         (CmpEq, Lanes::Bool(x), Lanes::Bool(y)) => Lanes::Bool(zip!(x, y, |p: bool, q| p == q)),
         (And, Lanes::I32(x), Lanes::I32(y)) => Lanes::I32(zip!(x, y, |p: i32, q| p & q)),
         (And, Lanes::U32(x), Lanes::U32(y)) => Lanes::U32(zip!(x, y, |p: u32, q| p & q)),
-        (And | Mul, Lanes::Bool(x), Lanes::Bool(y)) => Lanes::Bool(zip!(x, y, |p: bool, q| p & q)),
+        (And | Mul | Min, Lanes::Bool(x), Lanes::Bool(y)) => {
+            Lanes::Bool(zip!(x, y, |p: bool, q| p & q))
+        }
         (Or, Lanes::I32(x), Lanes::I32(y)) => Lanes::I32(zip!(x, y, |p: i32, q| p | q)),
         (Or, Lanes::U32(x), Lanes::U32(y)) => Lanes::U32(zip!(x, y, |p: u32, q| p | q)),
         (Or | Add | Max, Lanes::Bool(x), Lanes::Bool(y)) => {
@@ -283,7 +289,7 @@ fn select(c: &[bool], a: &Lanes, b: &Lanes) -> Lanes {
     }
 }
 
-/// WGSL's value conversions (see `Scalar::cast`).
+/// Value conversions, one rule on every path (see `Scalar::cast`).
 fn cast(a: &Lanes, to: DType) -> Lanes {
     match (a, to) {
         (Lanes::F32(v), DType::F32) => Lanes::F32(v.clone()),

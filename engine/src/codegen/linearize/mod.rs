@@ -419,10 +419,7 @@ impl Linearizer<'_> {
             ReduceOp::Sum => self.push(UOp::Binary(BinaryOp::Add, a, b), d, 1),
             ReduceOp::Prod => self.push(UOp::Binary(BinaryOp::Mul, a, b), d, 1),
             ReduceOp::Max => self.push(UOp::Binary(BinaryOp::Max, a, b), d, 1),
-            ReduceOp::Min => {
-                let lt = self.push(UOp::Binary(BinaryOp::CmpLt, b, a), DType::Bool, 1);
-                self.push(UOp::Where(lt, b, a), d, 1)
-            }
+            ReduceOp::Min => self.push(UOp::Binary(BinaryOp::Min, a, b), d, 1),
         }
     }
 
