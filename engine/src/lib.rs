@@ -10,6 +10,7 @@ pub mod debug;
 pub mod dtype;
 pub mod error;
 pub mod graph;
+mod hash;
 mod kernel;
 pub mod ops;
 mod realize;

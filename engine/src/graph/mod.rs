@@ -11,7 +11,7 @@
 
 pub mod oracle;
 
-use std::collections::HashMap;
+use crate::hash::FxHashMap as HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
@@ -157,10 +157,22 @@ impl Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
-        let mut table = intern_table().lock().unwrap();
-        if let Some(w) = table.get(&self.key) {
-            if w.strong_count() == 0 {
-                table.remove(&self.key);
+        {
+            let mut table = intern_table().lock().unwrap();
+            if let Some(w) = table.get(&self.key) {
+                if w.strong_count() == 0 {
+                    table.remove(&self.key);
+                }
+            }
+        }
+        // Free the sources iteratively: letting each `Arc` drop its own sources would recurse
+        // once per node of a chain and overflow the stack (a chain of 100,000 ops aborted).
+        // A source whose last reference this is gives its sources to the stack first, so its
+        // own `drop` finds none.
+        let mut stack = std::mem::take(&mut self.state.get_mut().unwrap().srcs);
+        while let Some(n) = stack.pop() {
+            if let Some(mut last) = Arc::into_inner(n) {
+                stack.append(&mut last.state.get_mut().unwrap().srcs);
             }
         }
     }
@@ -183,7 +195,7 @@ pub fn live_nodes() -> usize {
 
 /// All nodes reachable from `roots` without passing through a realized node, sources first.
 pub fn toposort(roots: &[NodeRef]) -> Vec<NodeRef> {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = crate::hash::FxHashSet::default();
     let mut order = vec![];
     let mut stack: Vec<(NodeRef, bool)> = roots.iter().rev().map(|r| (r.clone(), false)).collect();
     while let Some((n, expanded)) = stack.pop() {

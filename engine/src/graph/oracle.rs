@@ -2,14 +2,14 @@
 //! primitive, sharing nothing with the scheduler, the views or the code generator. Tests compare
 //! it with the CPU interpreter and with wgpu.
 
-use std::collections::HashMap;
+use crate::hash::FxHashMap as HashMap;
 
 use crate::dtype::{DType, Scalar};
 use crate::error::Result;
 use crate::ops::{eval_binary, eval_unary};
 use crate::view::Movement;
 
-use super::{NodeRef, Op};
+use super::{toposort, NodeRef, Op};
 
 /// A host array: row-major values with their shape and dtype.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,14 +40,18 @@ fn flat_index(idx: &[usize], shape: &[usize]) -> usize {
 
 /// Evaluates `node` on the host. Realized nodes are read from their buffers.
 pub fn evaluate(node: &NodeRef) -> Result<HostArray> {
-    let mut memo = HashMap::new();
-    eval(node, &mut memo)
+    // Sources first, so every node's arguments are ready when it is reached: no recursion,
+    // whatever the depth of the graph.
+    let mut memo: HashMap<u64, HostArray> = HashMap::default();
+    for n in toposort(std::slice::from_ref(node)) {
+        let value = eval(&n, &memo)?;
+        memo.insert(n.id, value);
+    }
+    Ok(memo.remove(&node.id).expect("the root is evaluated last"))
 }
 
-fn eval(n: &NodeRef, memo: &mut HashMap<u64, HostArray>) -> Result<HostArray> {
-    if let Some(v) = memo.get(&n.id) {
-        return Ok(v.clone());
-    }
+/// The value of `n`, whose sources are all in `memo` (or which is realized).
+fn eval(n: &NodeRef, memo: &HashMap<u64, HostArray>) -> Result<HostArray> {
     let numel = n.numel();
     let out = |data: Vec<Scalar>| HostArray {
         shape: n.shape.clone(),
@@ -62,10 +66,7 @@ fn eval(n: &NodeRef, memo: &mut HashMap<u64, HostArray>) -> Result<HostArray> {
             .collect())
     } else {
         let srcs = n.srcs();
-        let mut args = vec![];
-        for s in &srcs {
-            args.push(eval(s, memo)?);
-        }
+        let args: Vec<&HostArray> = srcs.iter().map(|s| &memo[&s.id]).collect();
         match &n.op {
             Op::Source(_) => unreachable!("sources are realized"),
             Op::Const(..) => out(vec![n.op.const_value().expect("const"); numel]),
@@ -148,6 +149,5 @@ fn eval(n: &NodeRef, memo: &mut HashMap<u64, HostArray>) -> Result<HostArray> {
             }
         }
     };
-    memo.insert(n.id, result.clone());
     Ok(result)
 }

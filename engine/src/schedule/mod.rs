@@ -16,7 +16,7 @@
 //!    toward the loads, movement ops re-index symbolically (see `view`), materialized or realized
 //!    nodes become loads, and everything else is inlined.
 
-use std::collections::{HashMap, HashSet};
+use crate::hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::codegen::ast::{AstNode, BufArg, ExprRef, KernelAst, Store};
 use crate::dtype::Scalar;
@@ -72,6 +72,8 @@ pub fn schedule(targets: &[NodeRef]) -> Vec<Step> {
         .map(|n| n.id)
         .collect();
 
+    bound_fused_depth(&nodes, &mut forced);
+
     // Fixpoint: materialize reductions until every remaining one fuses cleanly.
     let (roots, walks) = loop {
         let roots: Vec<NodeRef> = nodes
@@ -79,9 +81,9 @@ pub fn schedule(targets: &[NodeRef]) -> Vec<Step> {
             .filter(|n| !n.is_realized() && (target_ids.contains(&n.id) || forced.contains(&n.id)))
             .cloned()
             .collect();
-        let mut walks = HashMap::new();
-        let mut to_force = HashSet::new();
-        let mut users: HashMap<u64, HashSet<Domain>> = HashMap::new();
+        let mut walks = HashMap::default();
+        let mut to_force = HashSet::default();
+        let mut users: HashMap<u64, HashSet<Domain>> = HashMap::default();
         for root in &roots {
             let mut w = walk_root(root, &forced);
             for b in &w.bad {
@@ -129,19 +131,35 @@ pub fn schedule(targets: &[NodeRef]) -> Vec<Step> {
         .iter()
         .map(|r| (r.id, barrier_inputs(r, &forced)))
         .collect();
+    let alias_base: HashMap<u64, u64> = steps.iter().map(|(n, base)| (n.id, base.id)).collect();
+    // A read of an alias (a reshape of a materialized node) is a read of its base.
+    let resolve = |mut id: u64| {
+        while let Some(&b) = alias_base.get(&id) {
+            id = b;
+        }
+        id
+    };
+    // Roots in topological order (`nodes` is sources first): a root can only read roots that
+    // come before it, which bounds every reachability search below.
+    let position: HashMap<u64, usize> = roots.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
     let depends = |a: u64, b: u64| -> bool {
-        // does a (transitively) read b?
+        // does a (transitively) read b? Only roots between b and a in topological order can
+        // be on the way.
+        let floor = position[&b];
         let mut stack = vec![a];
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         while let Some(x) = stack.pop() {
             if !seen.insert(x) {
                 continue;
             }
             for &d in deps.get(&x).into_iter().flatten() {
+                let d = resolve(d);
                 if d == b {
                     return true;
                 }
-                stack.push(d);
+                if position.get(&d).is_some_and(|&p| p > floor) {
+                    stack.push(d);
+                }
             }
         }
         false
@@ -150,17 +168,18 @@ pub fn schedule(targets: &[NodeRef]) -> Vec<Step> {
     // Group roots by domain. A root joins a group only if the groups stay acyclic: checking
     // member against root is not enough, since {a1, a2} and {b} are a cycle when a1 reads b
     // and b reads a2.
-    let alias_base: HashMap<u64, u64> = steps.iter().map(|(n, base)| (n.id, base.id)).collect();
     let mut groups: Vec<(Domain, Vec<NodeRef>)> = vec![];
+    let mut groups_of_domain: HashMap<Domain, Vec<usize>> = HashMap::default();
     for root in &kernel_roots {
         let dom = root_domain(root, &walks[&root.id]);
         let mut placed = false;
-        for g in 0..groups.len() {
-            let compatible = groups[g].0 == dom
-                && groups[g]
-                    .1
-                    .iter()
-                    .all(|m| !depends(m.id, root.id) && !depends(root.id, m.id));
+        // Members were placed earlier, so they come first in topological order and cannot
+        // read `root`: only `root` reading a member rules a group out. The newest groups of
+        // the domain are the candidates; a chain of thousands of kernels (see
+        // `MAX_FUSED_DEPTH`) would otherwise make this quadratic in groups and searches.
+        let candidates = groups_of_domain.get(&dom).cloned().unwrap_or_default();
+        for &g in candidates.iter().rev().take(GROUP_CANDIDATES) {
+            let compatible = groups[g].1.iter().all(|m| !depends(root.id, m.id));
             if !compatible {
                 continue;
             }
@@ -172,6 +191,10 @@ pub fn schedule(targets: &[NodeRef]) -> Vec<Step> {
             groups[g].1.pop();
         }
         if !placed {
+            groups_of_domain
+                .entry(dom.clone())
+                .or_default()
+                .push(groups.len());
             groups.push((dom, vec![root.clone()]));
         }
     }
@@ -223,6 +246,48 @@ pub fn schedule(targets: &[NodeRef]) -> Vec<Step> {
     ordered
 }
 
+/// How many of a domain's groups (the newest) a root may try to join.
+const GROUP_CANDIDATES: usize = 64;
+
+/// The longest chain of graph nodes one kernel may fuse. Lowering and linearizing walk such
+/// chains recursively, and a kernel of a million ops would take a driver minutes to compile;
+/// past this depth a node is materialized, so a chain of n ops runs as n / 256 kernels of one
+/// program. Real expressions are far shallower (`pow` is about 40 deep).
+pub const MAX_FUSED_DEPTH: usize = 256;
+
+/// Forces a materialization wherever a fused chain would pass [`MAX_FUSED_DEPTH`]. Movement
+/// ops are cut only at twice the depth, since materializing an expand or a pad costs memory.
+fn bound_fused_depth(nodes: &[NodeRef], forced: &mut HashSet<u64>) {
+    let mut depth: HashMap<u64, usize> =
+        HashMap::with_capacity_and_hasher(nodes.len(), Default::default());
+    for n in nodes {
+        if n.is_realized() {
+            depth.insert(n.id, 0);
+            continue;
+        }
+        let d = 1 + n
+            .srcs()
+            .iter()
+            .map(|s| {
+                if forced.contains(&s.id) {
+                    0
+                } else {
+                    depth[&s.id]
+                }
+            })
+            .max()
+            .unwrap_or(0);
+        let limit = match n.op {
+            Op::Movement(_) => 2 * MAX_FUSED_DEPTH,
+            _ => MAX_FUSED_DEPTH,
+        };
+        if d >= limit {
+            forced.insert(n.id);
+        }
+        depth.insert(n.id, d);
+    }
+}
+
 /// Whether the graph of groups (an edge where a member of one reads a member of another) has
 /// no cycle. Kahn's algorithm; a read of an alias counts as a read of its base.
 fn groups_acyclic(
@@ -230,7 +295,7 @@ fn groups_acyclic(
     deps: &HashMap<u64, HashSet<u64>>,
     alias_base: &HashMap<u64, u64>,
 ) -> bool {
-    let mut group_of: HashMap<u64, usize> = HashMap::new();
+    let mut group_of: HashMap<u64, usize> = HashMap::default();
     for (g, (_, members)) in groups.iter().enumerate() {
         for m in members {
             group_of.insert(m.id, g);
@@ -242,7 +307,7 @@ fn groups_acyclic(
         }
         id
     };
-    let mut edges: Vec<HashSet<usize>> = vec![HashSet::new(); groups.len()];
+    let mut edges: Vec<HashSet<usize>> = vec![HashSet::default(); groups.len()];
     let mut indegree = vec![0usize; groups.len()];
     for (g, (_, members)) in groups.iter().enumerate() {
         for m in members {
@@ -292,7 +357,7 @@ fn walk_root(root: &NodeRef, forced: &HashSet<u64>) -> Walk {
         fused: vec![],
         bad: vec![],
     };
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     let mut stack = vec![(root.clone(), Mode::Identity)];
     while let Some((n, mode)) = stack.pop() {
         if is_barrier(&n, root, forced) || !seen.insert((n.id, mode)) {
@@ -345,8 +410,8 @@ fn reshape_of_barrier(root: &NodeRef, forced: &HashSet<u64>) -> Option<NodeRef> 
 
 /// The forced (not yet realized) nodes that `root`'s kernel reads.
 fn barrier_inputs(root: &NodeRef, forced: &HashSet<u64>) -> HashSet<u64> {
-    let mut out = HashSet::new();
-    let mut seen = HashSet::new();
+    let mut out = HashSet::default();
+    let mut seen = HashSet::default();
     let mut stack = vec![root.clone()];
     while let Some(n) = stack.pop() {
         if !seen.insert(n.id) {
@@ -403,13 +468,13 @@ fn lower_kernel(
     let out_index = ast.row_major_index(&out_axes);
     let mut lw = Lowerer {
         ast,
-        lowered: HashMap::new(),
+        lowered: HashMap::default(),
         ranges,
         root: roots[0].clone(),
-        fused: HashSet::new(),
+        fused: HashSet::default(),
         forced,
         input_bufs: vec![],
-        buf_of: HashMap::new(),
+        buf_of: HashMap::default(),
         params: vec![],
     };
     let mut outputs = vec![];
