@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU64;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
 use crate::codegen::ir::Program;
@@ -25,6 +25,8 @@ use super::{Compiled, DeviceLimits, Launch, RawBuffer};
 pub(crate) struct Pipeline {
     pipeline: ::wgpu::ComputePipeline,
     layout: ::wgpu::BindGroupLayout,
+    /// Whether a dispatch of this pipeline has been waited for (see `encode_and_submit`).
+    warmed: AtomicBool,
 }
 
 pub(crate) struct PooledBuffer {
@@ -134,6 +136,14 @@ fn params_bytes(n: usize) -> u64 {
 /// `array<vec4<T>>` covers its last element (the size class always has that room).
 fn binding_size(bytes: u64) -> u64 {
     bytes.max(16).div_ceil(16) * 16
+}
+
+impl Drop for WgpuDevice {
+    /// A device goes away only after the work submitted to it: a driver thread must not run
+    /// on after its device (and, at exit, the driver's libraries) are torn down.
+    fn drop(&mut self) {
+        let _ = self.device.poll(::wgpu::PollType::wait_indefinitely());
+    }
 }
 
 impl WgpuDevice {
@@ -264,6 +274,11 @@ impl WgpuDevice {
 
     pub fn read(&self, b: &PooledBuffer, numel: usize) -> Result<Vec<u32>> {
         if numel == 0 {
+            // Nothing to copy, but a read still means "after the work before it": wait like
+            // any other read, so a program that ends on it leaves an idle device.
+            self.device
+                .poll(::wgpu::PollType::wait_indefinitely())
+                .map_err(|e| Error::Device(format!("waiting for the device: {e}")))?;
             return Ok(vec![]);
         }
         let bytes = (numel * 4) as u64;
@@ -429,7 +444,11 @@ impl WgpuDevice {
                 wgsl: source,
             });
         }
-        let p = Arc::new(Pipeline { pipeline, layout });
+        let p = Arc::new(Pipeline {
+            pipeline,
+            layout,
+            warmed: AtomicBool::new(false),
+        });
         self.pipelines
             .lock()
             .unwrap()
@@ -633,8 +652,10 @@ impl WgpuDevice {
     fn encode_and_submit(&self, launches: &[Launch], timing: Option<&PassTimer>) -> Result<()> {
         let (ring, offsets) = self.stage_params(launches);
         let mut enc = self.device.create_command_encoder(&Default::default());
+        let mut first_dispatch = false;
         for (i, l) in launches.iter().enumerate() {
             let p = l.compiled.pipeline.as_ref().expect("compiled for wgpu");
+            first_dispatch |= !p.warmed.swap(true, Ordering::Relaxed);
             let buffers: Vec<(::wgpu::Buffer, u64)> = l
                 .bufs
                 .iter()
@@ -698,6 +719,15 @@ impl WgpuDevice {
             t.resolve(&mut enc);
         }
         self.queue.submit([enc.finish()]);
+        if first_dispatch {
+            // Drivers may compile a pipeline at its first dispatch, on their own thread
+            // (llvmpipe does). A program that returned from `main` while that compile ran
+            // crashed in LLVM's exit-time cleanup (59 of 60 runs of a 2-kernel program on
+            // lavapipe). Waiting once per pipeline costs only its first call.
+            self.device
+                .poll(::wgpu::PollType::wait_indefinitely())
+                .map_err(|e| Error::Device(format!("waiting for the device: {e}")))?;
+        }
         Ok(())
     }
 }
