@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::codegen::ir::{Program, Ref, Special, UOp};
 use crate::dtype::{DType, Scalar};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ops::{max_f32, min_f32, BinaryOp, UnaryOp};
 
 use super::{Launch, RawBuffer};
@@ -36,18 +36,38 @@ pub(crate) struct CpuDevice {
     in_use: AtomicUsize,
 }
 
+/// `n` zero words, or `None` when the allocation fails. Zeroed memory from the allocator
+/// (calloc) rather than a fill, so untouched pages of a large buffer cost nothing.
+fn zeroed_words(n: usize) -> Option<Vec<u32>> {
+    let layout = std::alloc::Layout::array::<u32>(n).ok()?;
+    // SAFETY: `layout` has a non-zero size (n >= 1) and u32's alignment; a non-null result is
+    // a zero-initialized allocation of exactly `n` u32s from the global allocator, which is
+    // what `Vec::from_raw_parts` requires (capacity n, length n, all elements initialized).
+    unsafe {
+        let ptr = std::alloc::alloc_zeroed(layout) as *mut u32;
+        (!ptr.is_null()).then(|| Vec::from_raw_parts(ptr, n, n))
+    }
+}
+
 impl CpuDevice {
     pub fn new() -> CpuDevice {
         CpuDevice {
             in_use: AtomicUsize::new(0),
         }
     }
-    pub fn alloc(&self, bytes: usize) -> Arc<CpuBuffer> {
+    /// A zeroed buffer, or `Error::Memory` when the host cannot provide it (as wgpu reports
+    /// an allocation it cannot make) instead of aborting the process.
+    pub fn alloc(&self, bytes: usize) -> Result<Arc<CpuBuffer>> {
+        let words = zeroed_words(bytes.div_ceil(4).max(1)).ok_or_else(|| {
+            Error::Memory(format!(
+                "CPU device: the host cannot allocate {bytes} bytes"
+            ))
+        })?;
         self.in_use.fetch_add(bytes, Ordering::Relaxed);
-        Arc::new(CpuBuffer {
-            words: Mutex::new(vec![0; bytes.div_ceil(4).max(1)]),
+        Ok(Arc::new(CpuBuffer {
+            words: Mutex::new(words),
             bytes,
-        })
+        }))
     }
     pub fn free(&self, b: Arc<CpuBuffer>) {
         self.in_use.fetch_sub(b.bytes, Ordering::Relaxed);
@@ -581,5 +601,27 @@ fn run_workgroups(p: &Program, params: &[u32], first: usize, count: usize, mem: 
             masks.pop();
         }
         pc += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A buffer the host cannot provide is `Error::Memory`, not an abort ("memory allocation
+    /// of 4398046511104 bytes failed"). Kernels cannot reach such sizes (they are refused
+    /// past i32 indexing first), so the device is asked directly.
+    #[test]
+    fn an_impossible_allocation_is_an_error() {
+        let dev = CpuDevice::new();
+        for bytes in [1usize << 50, usize::MAX / 2] {
+            match dev.alloc(bytes) {
+                Err(Error::Memory(m)) => assert!(m.contains(&bytes.to_string()), "{m}"),
+                other => panic!("{bytes} bytes: {:?}", other.map(|_| ())),
+            }
+        }
+        assert_eq!(dev.memory_in_use(), 0);
+        let b = dev.alloc(10).unwrap();
+        assert_eq!(b.read(3), vec![0, 0, 0]);
     }
 }

@@ -122,7 +122,7 @@ impl Device {
     pub(crate) fn alloc(&self, numel: usize, dtype: DType) -> Result<Buffer> {
         let bytes = numel * dtype.storage_bytes();
         let raw = match &self.0.backend {
-            Backend::Cpu(c) => RawBuffer::Cpu(c.alloc(bytes)),
+            Backend::Cpu(c) => RawBuffer::Cpu(c.alloc(bytes)?),
             Backend::Wgpu(w) => RawBuffer::Wgpu(w.alloc(bytes)?),
         };
         Ok(Buffer {
