@@ -26,7 +26,7 @@
 use std::collections::HashMap;
 
 use crate::dtype::{DType, Scalar};
-use crate::ops::{BinaryOp, ReduceOp};
+use crate::ops::{BinaryOp, ReduceOp, UnaryOp};
 use crate::view::symbolic::{Lin, Valid};
 
 use super::arena::Arena;
@@ -48,6 +48,11 @@ enum Key {
     Node(ExprRef, usize),
     Cse(CseKey),
 }
+
+/// A float sum whose accumulators each fold more values than this, one after another, is
+/// compensated (see `kahan_add`). Below it a plain sum's error is small enough, and
+/// matmuls (K up to 8192) keep their single add per product.
+const COMPENSATE_ABOVE_FOLDS: usize = 8192;
 
 const VAR_GROUP: u32 = 0;
 const VAR_LOCAL: u32 = 1;
@@ -413,6 +418,44 @@ impl Linearizer<'_> {
         self.emit(UOp::Load { buf, index, valid }, d)
     }
 
+    /// `acc += v` with Kahan's compensation: `comp` carries the low bits each addition rounds
+    /// away, so the error of a lane's sum stays a few ulps however many values it folds,
+    /// instead of growing with their count (a sequential f32 sum of 2^26 values of 0.1 was
+    /// 2.5e-3 off). Plain IR adds: neither device reassociates them.
+    fn kahan_add(&mut self, acc: Ref, comp: Ref, v: Ref) {
+        let f = DType::F32;
+        let neg_comp = self.push(UOp::Unary(UnaryOp::Neg, comp), f, 1);
+        let y = self.push(UOp::Binary(BinaryOp::Add, v, neg_comp), f, 1);
+        let t = self.push(UOp::Binary(BinaryOp::Add, acc, y), f, 1);
+        // A compiler that reassociates floats (llvmpipe's does) rewrites (acc + y) - acc to
+        // y and the compensation to 0. Multiplying t by a 1.0 it cannot prove is 1.0 keeps
+        // the subtraction real.
+        let one = self.opaque_one();
+        let t_seen = self.push(UOp::Binary(BinaryOp::Mul, t, one), f, 1);
+        let neg_acc = self.push(UOp::Unary(UnaryOp::Neg, acc), f, 1);
+        let gained = self.push(UOp::Binary(BinaryOp::Add, t_seen, neg_acc), f, 1);
+        let neg_y = self.push(UOp::Unary(UnaryOp::Neg, y), f, 1);
+        let lost = self.push(UOp::Binary(BinaryOp::Add, gained, neg_y), f, 1);
+        self.push(
+            UOp::Assign {
+                acc: comp,
+                value: lost,
+            },
+            f,
+            1,
+        );
+        self.push(UOp::Assign { acc, value: t }, f, 1);
+    }
+
+    /// 1.0, computed from the workgroup id (`gid < i32::MAX`), so that no compiler can
+    /// treat it as the constant it is.
+    fn opaque_one(&mut self) -> Ref {
+        let gid = self.var_refs[VAR_GROUP as usize].expect("group id");
+        let max = self.constant(Scalar::I32(i32::MAX));
+        let lt = self.binary(BinaryOp::CmpLt, gid, max, DType::Bool);
+        self.emit(UOp::Cast(lt), DType::F32)
+    }
+
     fn combine(&mut self, op: ReduceOp, a: Ref, b: Ref, d: DType) -> Ref {
         // Not hash-consed: `a` is an accumulator or a workgroup-memory read.
         match op {
@@ -494,6 +537,28 @@ impl Linearizer<'_> {
             .collect();
         let empty = own_loops.iter().any(|&(_, i)| parts[i].size == 0)
             || axes.iter().any(|&a| self.ast.full_shape[a] == 0);
+        // Values each accumulator folds in one after another.
+        let folds: usize = own_loops
+            .iter()
+            .map(|&(_, i)| parts[i].size)
+            .product::<usize>()
+            * own_unroll.len();
+        let compensated = |op: ReduceOp, d: DType| {
+            op == ReduceOp::Sum && d == DType::F32 && folds > COMPENSATE_ABOVE_FOLDS
+        };
+        // Kahan compensation terms, for the float sums that fold many values per lane.
+        let comps: Vec<Option<Vec<Ref>>> = nest
+            .iter()
+            .map(|&(r, op, _)| {
+                let d = self.ast.exprs[r].dtype;
+                compensated(op, d).then(|| {
+                    (0..nu)
+                        .map(|_| self.push(UOp::DefineAcc(Scalar::F32(0.0)), d, 1))
+                        .collect()
+                })
+            })
+            .collect();
+        let mut accs = accs;
         if !empty {
             self.active_reduce_axes = axes.to_vec();
             for &(j, i) in &own_loops {
@@ -502,7 +567,7 @@ impl Linearizer<'_> {
                 });
                 self.var_refs[2 + j] = Some(r);
             }
-            for (&(r, op, src), row) in nest.iter().zip(&accs) {
+            for ((&(r, op, src), row), comp) in nest.iter().zip(&accs).zip(&comps) {
                 let d = self.ast.exprs[r].dtype;
                 for (u, &acc) in row.iter().enumerate() {
                     for &ur in &own_unroll {
@@ -513,8 +578,13 @@ impl Linearizer<'_> {
                             let id = self.constant(identity(op, d));
                             v = self.emit(UOp::Where(c, v, id), d);
                         }
-                        let c = self.combine(op, acc, v, d);
-                        self.push(UOp::Assign { acc, value: c }, d, 1);
+                        match comp {
+                            Some(comp) => self.kahan_add(acc, comp[u], v),
+                            None => {
+                                let c = self.combine(op, acc, v, d);
+                                self.push(UOp::Assign { acc, value: c }, d, 1);
+                            }
+                        }
                     }
                 }
             }
@@ -523,6 +593,15 @@ impl Linearizer<'_> {
                 self.var_refs[2 + j] = None;
             }
             self.active_reduce_axes.clear();
+            // A compensated sum is its accumulator minus the error still carried.
+            for (row, comp) in accs.iter_mut().zip(&comps) {
+                if let Some(comp) = comp {
+                    for (acc, &c) in row.iter_mut().zip(comp) {
+                        let minus = self.push(UOp::Unary(UnaryOp::Neg, c), DType::F32, 1);
+                        *acc = self.push(UOp::Binary(BinaryOp::Add, *acc, minus), DType::F32, 1);
+                    }
+                }
+            }
         }
         let groups: usize = parts
             .iter()
