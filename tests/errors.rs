@@ -103,12 +103,39 @@ fn cross_device_ops_name_both_devices() {
     // KILN_REQUIRE_GPU=1 `gpu()` fails the test instead of skipping it).
     let Some(other) = common::gpu() else { return };
     let on_gpu = Tensor::from_slice_on(&[1.0f32, 2.0], &[2], &other).unwrap();
-    let m = panic_message(move || drop(t(&[2]).add(&on_gpu)));
+    let g = on_gpu.clone();
+    let m = panic_message(move || drop(t(&[2]).add(&g)));
     assert!(m.contains("different devices"), "{m}");
     assert!(
         m.contains("CPU") && m.contains("WGPU"),
         "names both devices: {m}"
     );
+    // The op the user called, not the primitive it is built from.
+    let g = on_gpu.clone();
+    let m = panic_message(move || drop(t(&[2]).sub(&g)));
+    assert!(m.starts_with("sub:"), "{m}");
+    let g = on_gpu.reshape(&[2, 1]);
+    let m = panic_message(move || drop(t(&[1, 2]).matmul(&g)));
+    assert!(m.starts_with("matmul:"), "{m}");
+}
+
+type Case = Box<dyn FnOnce() + std::panic::UnwindSafe>;
+
+/// Composites name themselves, not the reduction inside them.
+#[test]
+fn composites_name_themselves_in_axis_errors() {
+    let cases: Vec<(&str, Case)> = vec![
+        ("softmax", Box::new(|| drop(t(&[2, 3]).softmax(5)))),
+        ("log_softmax", Box::new(|| drop(t(&[2, 3]).log_softmax(-3)))),
+        (
+            "layer_norm",
+            Box::new(|| drop(t(&[2, 3]).layer_norm(2, 1e-5))),
+        ),
+    ];
+    for (name, f) in cases {
+        let m = panic_message(f);
+        assert!(m.starts_with(&format!("{name}:")), "{m}");
+    }
 }
 
 #[test]

@@ -212,6 +212,7 @@ impl Tensor {
     /// as a broadcast multiply and a sum so elementwise epilogues fuse into the same kernel.
     #[track_caller]
     pub fn matmul(&self, other: &Tensor) -> Tensor {
+        self.assert_same_device("matmul", other);
         assert!(
             self.ndim() >= 1 && other.ndim() >= 1,
             "matmul: operands must have at least 1 dim, got {:?} and {:?}",

@@ -105,6 +105,17 @@ impl Tensor {
         Tensor::wrap(graph::intern(op, srcs, dtype, shape, self.device()))
     }
 
+    /// Panics, naming the op the user called, when `other` lives on another device.
+    #[track_caller]
+    pub(super) fn assert_same_device(&self, op: &str, other: &Tensor) {
+        assert!(
+            self.device() == other.device(),
+            "{op}: operands are on different devices ({} and {}); move one with .to(&device)",
+            self.device().name(),
+            other.device().name()
+        );
+    }
+
     /// This tensor on `other`'s device if it is a constant (constants have no data to move).
     #[track_caller]
     pub(super) fn on_device_of(&self, other: &Tensor) -> Tensor {
@@ -139,6 +150,7 @@ impl Tensor {
     pub(super) fn coerce(&self, other: &Tensor, op: &str) -> (Tensor, Tensor) {
         let a = self.on_device_of(other);
         let b = other.on_device_of(self);
+        a.assert_same_device(op, &b);
         let shape = broadcast_shape(op, a.shape(), b.shape(), a.dtype(), b.dtype());
         let d = DType::promote(a.dtype(), b.dtype());
         (

@@ -4,7 +4,7 @@ use crate::dtype::DType;
 use crate::graph::Op;
 use crate::ops::{BinaryOp, ReduceOp};
 
-use super::ops::normalize_axes;
+use super::ops::{normalize_axes, normalize_axis};
 use super::Tensor;
 
 impl Tensor {
@@ -166,6 +166,7 @@ impl Tensor {
     /// `layer_norm` over the last axis, without the affine part; multiply and add for that).
     #[track_caller]
     pub fn layer_norm(&self, axis: isize, eps: f64) -> Tensor {
+        normalize_axis("layer_norm", axis, self.shape());
         let x = self.float();
         let d = x.sub(&x.mean_keepdim(&[axis]));
         let var = (&d * &d).mean_keepdim(&[axis]);
@@ -175,6 +176,7 @@ impl Tensor {
     /// `exp(x - max) / sum(exp(x - max))` along `axis`.
     #[track_caller]
     pub fn softmax(&self, axis: isize) -> Tensor {
+        normalize_axis("softmax", axis, self.shape());
         let x = self.float();
         let e = x.sub(&x.max_keepdim(&[axis])).exp();
         e.div(&e.sum_keepdim(&[axis]))
@@ -182,6 +184,7 @@ impl Tensor {
     /// `x - max - log(sum(exp(x - max)))` along `axis`.
     #[track_caller]
     pub fn log_softmax(&self, axis: isize) -> Tensor {
+        normalize_axis("log_softmax", axis, self.shape());
         let x = self.float();
         let shifted = x.sub(&x.max_keepdim(&[axis]));
         shifted.sub(&shifted.exp().sum_keepdim(&[axis]).log())
