@@ -435,25 +435,15 @@ impl Tensor {
         self.binary_same(BinaryOp::Or, other)
     }
 
+    /// numpy's `maximum` (NaN if either operand is; `or` on bools).
     #[track_caller]
     pub fn maximum(&self, other: &Tensor) -> Tensor {
-        let (a, b) = self.coerce(other, "maximum");
-        let op = if a.dtype() == DType::Bool {
-            BinaryOp::Or
-        } else {
-            BinaryOp::Max
-        };
-        a.binary_same(op, &b)
+        self.binary(BinaryOp::Max, other)
     }
+    /// numpy's `minimum` (NaN if either operand is; `and` on bools).
     #[track_caller]
     pub fn minimum(&self, other: &Tensor) -> Tensor {
-        let (a, b) = self.coerce(other, "minimum");
-        let op = if a.dtype() == DType::Bool {
-            BinaryOp::And
-        } else {
-            BinaryOp::Min
-        };
-        a.binary_same(op, &b)
+        self.binary(BinaryOp::Min, other)
     }
     /// numpy's `clip`: `minimum(maximum(x, lo), hi)` (NaN stays NaN).
     #[track_caller]
