@@ -4,10 +4,18 @@ mod common;
 use common::*;
 use kiln::{DType, Device, Tensor};
 
+/// The tests of this file share the CPU device, and one of them counts its memory: they run
+/// one at a time.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Two kernel groups that depend on each other through different members used to hit the
 /// scheduler's "dependency cycle" assert: {c, y} and {c.sum_all(), x.sum_all()}.
 #[test]
 fn kernel_groups_never_form_a_cycle() {
+    let _serial = serial();
     for dev in devices() {
         let x = rand_input(DType::F32, &[37], 1).on(&dev);
         let a = (&x * 2.0).contiguous().sum_all();
@@ -27,6 +35,7 @@ fn kernel_groups_never_form_a_cycle() {
 /// that buffer twice on the CPU device (deadlock).
 #[test]
 fn a_kernel_may_read_one_buffer_twice() {
+    let _serial = serial();
     for dev in devices() {
         // y is a realized buffer, so r (a reshape of it) aliases the same buffer.
         let y = rand_input(DType::F32, &[10], 2).on(&dev);
@@ -44,6 +53,7 @@ fn a_kernel_may_read_one_buffer_twice() {
 /// squaring 40 times (a diamond per step) never finished compiling.
 #[test]
 fn diamond_graphs_compile_in_linear_time() {
+    let _serial = serial();
     for dev in devices() {
         let mut y = Tensor::full_on(&[4], 1.0, DType::F32, &dev);
         for _ in 0..40 {
@@ -65,6 +75,7 @@ fn diamond_graphs_compile_in_linear_time() {
 /// in batches that fit.
 #[test]
 fn many_fused_grouped_reductions_fit_workgroup_memory() {
+    let _serial = serial();
     for dev in devices() {
         let x = rand_input(DType::F32, &[2, 4096], 4).on(&dev);
         // 20 outputs of 2 reductions each: 40 reductions x 256 lanes x 4 bytes = 40 KiB.
@@ -106,6 +117,7 @@ fn many_fused_grouped_reductions_fit_workgroup_memory() {
 /// Freeing a 0-element buffer on the CPU device decremented the count of other buffers.
 #[test]
 fn empty_buffers_do_not_disturb_memory_accounting() {
+    let _serial = serial();
     let dev = Device::cpu();
     let keep = Tensor::ones_on(&[1000], DType::F32, &dev)
         .realize()
@@ -120,39 +132,104 @@ fn empty_buffers_do_not_disturb_memory_accounting() {
     drop(keep);
 }
 
-/// llvmpipe stops a loop after 65,535 iterations per invocation, silently. A 2^24 sum used to
-/// give 16,776,960 on lavapipe; under the heuristics every loop now stays under the device's
-/// bound, and a kernel that would not (NOOPT: one lane, 2^24 iterations) is refused with an
-/// error before launch, never run to a wrong answer.
+/// llvmpipe stops a loop after 65,535 iterations per invocation, silently: a 2^24 sum gave
+/// 16,776,960 on lavapipe, and 65,535 without opts. A long reduction is now split into two
+/// kernels (partials, then their sum) that each fold at most 2^15 values per output, so the
+/// answer is right under the heuristics and with no opts at all, on every device.
 #[test]
-fn long_loops_are_split_or_refused_never_wrong() {
+fn long_reductions_are_split_and_right_without_opts() {
+    let _serial = serial();
+    let run = |y: &Tensor, noopt: bool| {
+        let mut s = kiln::schedule(&[y]).unwrap();
+        let kernels = s.kernels().len();
+        if noopt {
+            for i in 0..kernels {
+                s.set_opts(i, &[]).unwrap();
+            }
+        }
+        s.run().unwrap();
+        kernels
+    };
     for dev in devices() {
         let x = Tensor::ones_on(&[1 << 24], DType::F32, &dev)
             .contiguous()
             .realize()
             .unwrap();
-        assert_eq!(
-            x.sum_all().item::<f32>().unwrap(),
-            (1 << 24) as f32,
-            "on {dev:?}"
-        );
-        let rows = Tensor::ones_on(&[2, 100_000], DType::F32, &dev);
-        assert_eq!(rows.sum(&[1]).to_vec::<f32>().unwrap(), vec![100_000.0; 2]);
-        let limit = dev.limits().max_loop_iterations;
-        let y = x.sum_all();
-        let mut s = kiln::schedule(&[&y]).unwrap();
-        s.set_opts(0, &[]).unwrap();
-        match (s.run(), limit) {
-            (Ok(()), None) => assert_eq!(y.item::<f32>().unwrap(), (1 << 24) as f32),
-            (Err(e), Some(l)) => {
-                let m = e.to_string();
-                assert!(
-                    m.contains("loops 16777216 times") && m.contains(&l.to_string()),
-                    "{m}"
-                );
-                assert!(!y.is_realized());
+        for noopt in [false, true] {
+            let y = x.sum_all();
+            assert_eq!(run(&y, noopt), 2, "{dev:?}");
+            assert_eq!(
+                y.item::<f32>().unwrap(),
+                (1 << 24) as f32,
+                "{dev:?} noopt={noopt}"
+            );
+            let rows = Tensor::ones_on(&[2, 100_000], DType::F32, &dev).sum(&[1]);
+            run(&rows, noopt);
+            assert_eq!(rows.to_vec::<f32>().unwrap(), vec![100_000.0; 2]);
+            // 2^26 copies of 0.1 (a broadcast constant: no buffer) gave 0.025 on lavapipe.
+            // Without opts the second stage is one plain loop over 2048 equal partials, the
+            // worst case for rounding (1.6e-5 relative on the CPU device; 0 with the heuristics).
+            let m = Tensor::full_on(&[1 << 26], 0.1, DType::F32, &dev).mean_all();
+            run(&m, noopt);
+            let got = m.item::<f32>().unwrap();
+            let tol = if noopt { 1e-5 } else { 1e-7 };
+            assert!((got - 0.1).abs() < tol, "{dev:?} noopt={noopt}: mean {got}");
+        }
+        // A prime length cannot be split evenly: it is padded with the reduction's identity.
+        let n = 100_003;
+        let mut v: Vec<i32> = (0..n as i32).map(|i| (i % 1000) - 500).collect();
+        v[77_777] = 123_456;
+        v[n - 1] = -654_321;
+        let t = Tensor::from_slice_on(&v, &[n], &dev).unwrap();
+        for noopt in [false, true] {
+            let (mx, mn, sm) = (t.max_all(), t.min_all(), t.sum_all());
+            for y in [&mx, &mn, &sm] {
+                run(y, noopt);
             }
-            (r, l) => panic!("NOOPT 2^24 sum on {dev:?} (loop limit {l:?}): {r:?}"),
+            assert_eq!(mx.item::<i32>().unwrap(), 123_456, "{dev:?}");
+            assert_eq!(mn.item::<i32>().unwrap(), -654_321, "{dev:?}");
+            assert_eq!(sm.item::<i32>().unwrap(), v.iter().sum::<i32>(), "{dev:?}");
+        }
+    }
+}
+
+/// `realize(&[x.sum_all(), x.mean_all()])` of a 4096x4096 random tensor gave 98.9 instead of
+/// -151.6 with NOOPT on lavapipe. Both share one first stage (the partials of `x`) and one
+/// second stage: 2 kernels, right with and without opts.
+#[test]
+fn sum_and_mean_of_16m_values_share_two_kernels() {
+    let _serial = serial();
+    let n = 4096;
+    let mut rng = Rng::new(11);
+    let data: Vec<f32> = (0..n * n).map(|_| rng.f32(-1.0, 1.0)).collect();
+    let exact: f64 = data.iter().map(|&x| x as f64).sum();
+    for dev in devices() {
+        let x = Tensor::from_slice_on(&data, &[n, n], &dev).unwrap();
+        for noopt in [false, true] {
+            let (s, m) = (x.sum_all(), x.mean_all());
+            let mut sched = kiln::schedule(&[&s, &m]).unwrap();
+            assert_eq!(sched.kernels().len(), 2, "{dev:?}");
+            if noopt {
+                for i in 0..2 {
+                    sched.set_opts(i, &[]).unwrap();
+                }
+            }
+            sched.run().unwrap();
+            let (gs, gm) = (
+                s.item::<f32>().unwrap() as f64,
+                m.item::<f32>().unwrap() as f64,
+            );
+            // |exact| is about 2,000: 0.05 is a few hundred f32 roundings of the total.
+            let tol = 0.05;
+            assert!(
+                (gs - exact).abs() < tol,
+                "{dev:?} noopt={noopt}: sum {gs}, want {exact}"
+            );
+            let (want, tol) = (exact / (n * n) as f64, tol / (n * n) as f64);
+            assert!(
+                (gm - want).abs() < tol,
+                "{dev:?} noopt={noopt}: mean {gm}, want {want}"
+            );
         }
     }
 }
@@ -162,6 +239,7 @@ fn long_loops_are_split_or_refused_never_wrong() {
 /// VM: 78 ms to schedule and render all 40, release build; the target was < 1 s.)
 #[test]
 fn ten_thousand_squarings_compile_and_run() {
+    let _serial = serial();
     for dev in devices() {
         let x = Tensor::from_slice_on(&[1.0f32, -1.0, 1.0, -1.0], &[4], &dev).unwrap();
         let mut y = &x * 1.0;

@@ -1,5 +1,7 @@
 //! The scheduler: turns the lazy graph under a set of targets into as few kernels as possible.
 //!
+//! 0. **Splitting** (`split.rs`). A reduction of more than [`SPLIT_ABOVE`] elements per output
+//!    is rewritten into two stages (partials, then their reduction) before anything else.
 //! 1. **Materialization.** A node gets its own buffer only when it must: it is a requested
 //!    target, a `contiguous()`, or a reduction that cannot live inside its consumer's kernel.
 //!    A reduction fuses into a consumer kernel when every path from that kernel's output to it
@@ -23,6 +25,9 @@ use crate::dtype::Scalar;
 use crate::graph::{toposort, NodeRef, Op};
 use crate::view::symbolic::{Lin, Valid};
 use crate::view::{unflatten, Movement};
+
+mod split;
+pub use split::{MAX_INNER, SPLIT_ABOVE};
 
 /// One kernel to run: its AST, the nodes whose buffers it reads (in `ast.bufs` order, inputs
 /// only) and the nodes it realizes (in `ast.bufs` order, outputs only).
@@ -64,6 +69,25 @@ struct Walk {
 /// Builds the schedule for realizing `targets` (which must all be unrealized and on one device).
 pub fn schedule(targets: &[NodeRef]) -> Vec<Step> {
     let nodes = toposort(targets);
+    let Some(rebuilt) = split::split_long_reductions(&nodes, targets) else {
+        return schedule_sorted(targets, nodes);
+    };
+    // Long reductions were split: schedule the rebuilt graph, then hand each target the
+    // buffer of its rebuilt counterpart (same shape and dtype).
+    let mut steps = schedule_sorted(&rebuilt, toposort(&rebuilt));
+    for (target, new) in targets.iter().zip(&rebuilt) {
+        if target.id != new.id {
+            steps.push(Step::Alias {
+                node: target.clone(),
+                of: new.clone(),
+            });
+        }
+    }
+    steps
+}
+
+/// [`schedule`] of `targets` whose graph is `nodes` (topologically sorted, sources first).
+fn schedule_sorted(targets: &[NodeRef], nodes: Vec<NodeRef>) -> Vec<Step> {
     let target_ids: HashSet<u64> = targets.iter().map(|t| t.id).collect();
     // Forced barriers: always materialized, never recomputed by a consumer.
     let mut forced: HashSet<u64> = nodes
