@@ -31,6 +31,15 @@ use crate::error::{Error, Result};
 use crate::graph::NodeRef;
 use crate::runtime::{Device, DeviceLimits, Launch};
 
+/// One storage buffer of a kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelBuffer {
+    pub dtype: crate::dtype::DType,
+    pub numel: usize,
+    /// Written by the kernel (else only read).
+    pub output: bool,
+}
+
 type ProgramKey = (Arc<KernelAst>, Vec<Opt>, bool /* cpu */, DeviceLimits);
 
 /// Compiled programs by (kernel, opts, device kind and limits). Never evicted yet (the
@@ -183,6 +192,18 @@ impl Kernel {
     /// The device this kernel was compiled for.
     pub fn device(&self) -> &Device {
         &self.device
+    }
+    /// The storage buffers the kernel binds, in binding order: inputs, then outputs.
+    pub fn buffers(&self) -> Vec<KernelBuffer> {
+        self.ast
+            .bufs
+            .iter()
+            .map(|b| KernelBuffer {
+                dtype: b.dtype,
+                numel: b.numel,
+                output: b.output,
+            })
+            .collect()
     }
 
     /// Runs this kernel `runs` times on `device` over scratch buffers of its inputs' and

@@ -25,7 +25,7 @@ pub use debug::{stats, Stats};
 pub use dtype::{DType, Element, Scalar};
 pub use error::{Error, Result};
 pub use graph::oracle::HostArray;
-pub use kernel::{Kernel, Schedule};
+pub use kernel::{Kernel, KernelBuffer, Schedule};
 pub use runtime::Device;
 pub use runtime::DeviceLimits;
 pub use tensor::{default_device, eval_mode, realize, schedule, set_eval_mode, EvalMode, Tensor};

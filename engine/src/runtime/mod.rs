@@ -106,9 +106,10 @@ impl Device {
     pub fn limits(&self) -> DeviceLimits {
         match &self.0.backend {
             // The interpreter could do more, but kernels checked on it should also fit a
-            // typical GPU: lanes and workgroup memory as on desktop Vulkan (and lavapipe).
+            // typical GPU: bindings, lanes and workgroup memory as on desktop Vulkan (and
+            // lavapipe), so both devices run the same kernels.
             Backend::Cpu(_) => DeviceLimits {
-                max_storage_buffers: usize::MAX,
+                max_storage_buffers: 32,
                 max_workgroup_size: 1024,
                 max_workgroups_per_dim: usize::MAX,
                 workgroup_memory_bytes: 32 << 10,

@@ -26,6 +26,7 @@ use crate::graph::{toposort, NodeRef, Op};
 use crate::view::symbolic::{Lin, Valid};
 use crate::view::{unflatten, Movement};
 
+mod buffers;
 mod split;
 pub use split::{MAX_INNER, SPLIT_ABOVE};
 
@@ -66,15 +67,16 @@ struct Walk {
     bad: Vec<NodeRef>,
 }
 
-/// Builds the schedule for realizing `targets` (which must all be unrealized and on one device).
-pub fn schedule(targets: &[NodeRef]) -> Vec<Step> {
+/// Builds the schedule for realizing `targets` (which must all be unrealized and on one device)
+/// with kernels of at most `max_buffers` storage buffers (`usize::MAX`: no limit).
+pub fn schedule(targets: &[NodeRef], max_buffers: usize) -> Vec<Step> {
     let nodes = toposort(targets);
     let Some(rebuilt) = split::split_long_reductions(&nodes, targets) else {
-        return schedule_sorted(targets, nodes);
+        return schedule_sorted(targets, nodes, max_buffers);
     };
     // Long reductions were split: schedule the rebuilt graph, then hand each target the
     // buffer of its rebuilt counterpart (same shape and dtype).
-    let mut steps = schedule_sorted(&rebuilt, toposort(&rebuilt));
+    let mut steps = schedule_sorted(&rebuilt, toposort(&rebuilt), max_buffers);
     for (target, new) in targets.iter().zip(&rebuilt) {
         if target.id != new.id {
             steps.push(Step::Alias {
@@ -87,7 +89,7 @@ pub fn schedule(targets: &[NodeRef]) -> Vec<Step> {
 }
 
 /// [`schedule`] of `targets` whose graph is `nodes` (topologically sorted, sources first).
-fn schedule_sorted(targets: &[NodeRef], nodes: Vec<NodeRef>) -> Vec<Step> {
+fn schedule_sorted(targets: &[NodeRef], nodes: Vec<NodeRef>, max_buffers: usize) -> Vec<Step> {
     let target_ids: HashSet<u64> = targets.iter().map(|t| t.id).collect();
     // Forced barriers: always materialized, never recomputed by a consumer.
     let mut forced: HashSet<u64> = nodes
@@ -98,8 +100,9 @@ fn schedule_sorted(targets: &[NodeRef], nodes: Vec<NodeRef>) -> Vec<Step> {
 
     bound_fused_depth(&nodes, &mut forced);
 
-    // Fixpoint: materialize reductions until every remaining one fuses cleanly.
-    let (roots, walks) = loop {
+    // Fixpoint: materialize reductions until every remaining one fuses cleanly, and partial
+    // results until no kernel reads more buffers than the adapter binds.
+    let (roots, walks, reads) = loop {
         let roots: Vec<NodeRef> = nodes
             .iter()
             .filter(|n| !n.is_realized() && (target_ids.contains(&n.id) || forced.contains(&n.id)))
@@ -134,7 +137,11 @@ fn schedule_sorted(targets: &[NodeRef], nodes: Vec<NodeRef>) -> Vec<Step> {
         }
         to_force.retain(|id| !forced.contains(id));
         if to_force.is_empty() {
-            break (roots, walks);
+            let (reads, changed) = buffers::bound_reads(&nodes, &mut forced, max_buffers);
+            if !changed {
+                break (roots, walks, reads);
+            }
+            continue;
         }
         forced.extend(to_force);
     };
@@ -193,9 +200,12 @@ fn schedule_sorted(targets: &[NodeRef], nodes: Vec<NodeRef>) -> Vec<Step> {
     // member against root is not enough, since {a1, a2} and {b} are a cycle when a1 reads b
     // and b reads a2.
     let mut groups: Vec<(Domain, Vec<NodeRef>)> = vec![];
+    // The buffers each group's kernel reads, while the adapter's bindings limit them.
+    let mut group_reads: Vec<HashSet<u64>> = vec![];
     let mut groups_of_domain: HashMap<Domain, Vec<usize>> = HashMap::default();
     for root in &kernel_roots {
         let dom = root_domain(root, &walks[&root.id]);
+        let root_reads = reads.of(root.id);
         let mut placed = false;
         // Members were placed earlier, so they come first in topological order and cannot
         // read `root`: only `root` reading a member rules a group out. The newest groups of
@@ -204,11 +214,17 @@ fn schedule_sorted(targets: &[NodeRef], nodes: Vec<NodeRef>) -> Vec<Step> {
         let candidates = groups_of_domain.get(&dom).cloned().unwrap_or_default();
         for &g in candidates.iter().rev().take(GROUP_CANDIDATES) {
             let compatible = groups[g].1.iter().all(|m| !depends(root.id, m.id));
-            if !compatible {
+            let new_reads = root_reads
+                .iter()
+                .filter(|r| !group_reads[g].contains(r))
+                .count();
+            let fits = reads.fits(group_reads[g].len() + new_reads, groups[g].1.len() + 1);
+            if !compatible || !fits {
                 continue;
             }
             groups[g].1.push(root.clone());
             if groups_acyclic(&groups, &deps, &alias_base) {
+                group_reads[g].extend(root_reads);
                 placed = true;
                 break;
             }
@@ -220,6 +236,7 @@ fn schedule_sorted(targets: &[NodeRef], nodes: Vec<NodeRef>) -> Vec<Step> {
                 .or_default()
                 .push(groups.len());
             groups.push((dom, vec![root.clone()]));
+            group_reads.push(root_reads.iter().copied().collect());
         }
     }
 
