@@ -90,3 +90,37 @@ fn wide_expressions_are_cut_to_fit_the_bindings() {
         }
     }
 }
+
+/// A 160 MB tensor (40M f32) uploaded and read back fine, but every kernel on it failed on
+/// wgpu ("binds a buffer of 160000000 bytes; max_storage_buffer_binding_size is 134217728").
+/// A buffer longer than one binding is now bound as several windows and each access goes to
+/// its window: elementwise ops, a reduction and a reversed view across the window boundary.
+#[test]
+fn tensors_larger_than_one_binding() {
+    let n = 40_000_000;
+    let data: Vec<f32> = (0..n).map(|i| (i % 1000) as f32 * 0.001).collect();
+    let exact: f64 = data.iter().map(|&v| v as f64).sum();
+    for dev in devices() {
+        let window = dev.limits().binding_window();
+        assert!(n > window, "{dev:?}: the test must cross a window");
+        let x = Tensor::from_slice_on(&data, &[n], &dev).unwrap();
+        let y = &x * 2.0 + 1.0;
+        let flipped = x.flip(&[0]) + &x;
+        let s = x.sum_all();
+        kiln::realize(&[&y, &flipped, &s]).unwrap();
+        let got: Vec<f32> = y.to_vec().unwrap();
+        let bad = got
+            .iter()
+            .zip(&data)
+            .position(|(g, v)| (g - (2.0 * v + 1.0)).abs() > 1e-6);
+        assert_eq!(bad, None, "{dev:?}: x * 2 + 1 wrong at index {bad:?}");
+        let got: Vec<f32> = flipped.to_vec().unwrap();
+        let bad = (0..n).find(|&i| (got[i] - (data[n - 1 - i] + data[i])).abs() > 1e-6);
+        assert_eq!(bad, None, "{dev:?}: flip(x) + x wrong at index {bad:?}");
+        let total = s.item::<f32>().unwrap() as f64;
+        assert!(
+            ((total - exact) / exact).abs() < 1e-6,
+            "{dev:?}: sum {total}, want {exact}"
+        );
+    }
+}

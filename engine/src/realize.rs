@@ -118,7 +118,7 @@ fn default_program(ast: &Arc<KernelAst>, device: &Device) -> Result<(Arc<Program
 /// Schedules `targets` and builds each kernel with the heuristics' opts.
 fn plan(device: &Device, targets: &[NodeRef]) -> Result<Schedule> {
     let t0 = std::time::Instant::now();
-    let steps = schedule(targets, device.limits().max_storage_buffers);
+    let steps = schedule(targets, &device.limits());
     let schedule_seconds = t0.elapsed().as_secs_f64();
     let mut planned = vec![];
     let mut kernels = vec![];

@@ -155,6 +155,20 @@ pub struct Program {
     /// The most iterations any one loop runs per invocation, over all its entries (the
     /// product of the trip counts of a nest's loops).
     pub loop_iterations: u64,
+    /// Elements per storage binding on the target device: a longer buffer is bound as several
+    /// windows of this many elements (see [`Program::bindings`]).
+    pub binding_window: usize,
+}
+
+/// One storage binding of a program: a window of a buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Binding {
+    pub buf: usize,
+    /// Which window of the buffer (0 for a buffer bound whole).
+    pub window: usize,
+    /// First element and element count of the window.
+    pub offset: usize,
+    pub len: usize,
 }
 
 impl Program {
@@ -173,8 +187,30 @@ impl Program {
             .map(|b| (b.numel * b.dtype.storage_bytes()) as u64)
             .sum()
     }
+    /// How many windows buffer `buf` is bound as (1: bound whole).
+    pub fn windows(&self, buf: usize) -> usize {
+        self.bufs[buf].numel.div_ceil(self.binding_window).max(1)
+    }
+    /// Every storage binding, in binding order: each buffer's windows in turn. A buffer longer
+    /// than one binding may hold (128 MiB on lavapipe) is bound as consecutive windows; the
+    /// renderer routes each access to its window.
+    pub fn bindings(&self) -> Vec<Binding> {
+        let mut out = vec![];
+        for (buf, b) in self.bufs.iter().enumerate() {
+            for window in 0..self.windows(buf) {
+                let offset = window * self.binding_window;
+                out.push(Binding {
+                    buf,
+                    window,
+                    offset,
+                    len: (b.numel - offset.min(b.numel)).min(self.binding_window),
+                });
+            }
+        }
+        out
+    }
     /// Per buffer: the width of its vector accesses when they all agree (the renderer binds it
-    /// as an array of such vectors), else 1.
+    /// as an array of such vectors), else 1. Windowed buffers are bound as scalars.
     pub fn buffer_widths(&self) -> Vec<u8> {
         let mut widths: Vec<Option<u8>> = vec![None; self.bufs.len()];
         let mut mixed = vec![false; self.bufs.len()];
@@ -195,7 +231,14 @@ impl Program {
         widths
             .iter()
             .zip(&mixed)
-            .map(|(w, &m)| if m { 1 } else { w.unwrap_or(1) })
+            .enumerate()
+            .map(|(buf, (w, &m))| {
+                if m || self.windows(buf) > 1 {
+                    1
+                } else {
+                    w.unwrap_or(1)
+                }
+            })
             .collect()
     }
 }

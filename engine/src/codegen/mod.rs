@@ -35,7 +35,7 @@ fn validate_ir() -> bool {
 /// `Error::Opt`; a program that breaks an IR invariant (a kiln bug) is `Error::Compile`.
 pub fn compile(ast: &KernelAst, opts: &[Opt], limits: &DeviceLimits) -> Result<Program> {
     let shaped = apply_opts(ast, opts, limits)?;
-    let program = linearize::linearize(ast, &shaped, limits.workgroup_memory_bytes);
+    let program = linearize::linearize(ast, &shaped, limits);
     if validate_ir() {
         validate::validate(&program).map_err(|e| Error::Compile {
             kernel: program.name.clone(),

@@ -336,6 +336,7 @@ mod tests {
             flops: 0,
             params: vec![],
             loop_iterations: 0,
+            binding_window: usize::MAX,
         }
     }
     fn h(i: usize) -> Ref {

@@ -43,6 +43,35 @@ fn vec_ty(d: DType, w: u8) -> String {
     }
 }
 
+/// How a dtype is held in a storage buffer (WGSL storage cannot hold `bool`).
+fn storage_dtype(d: DType) -> DType {
+    if d == DType::Bool {
+        DType::U32
+    } else {
+        d
+    }
+}
+
+/// `kiln_read{buf}(i)` and (for outputs) `kiln_write{buf}(i, v)`: element `i` of a buffer
+/// bound as several windows (`Program::bindings`), routed to window `i / W`.
+fn window_accessors(s: &mut String, p: &Program, buf: usize) {
+    let (n, w) = (p.windows(buf), p.binding_window);
+    let t = ty(storage_dtype(p.bufs[buf].dtype));
+    let locate = format!("  let w = i / {w}i;\n  let j = i - w * {w}i;");
+    let _ = writeln!(s, "fn kiln_read{buf}(i: i32) -> {t} {{\n{locate}");
+    for k in 0..n - 1 {
+        let _ = writeln!(s, "  if (w == {k}i) {{ return data{buf}_{k}[j]; }}");
+    }
+    let _ = writeln!(s, "  return data{buf}_{}[j];\n}}", n - 1);
+    if p.bufs[buf].output {
+        let _ = writeln!(s, "fn kiln_write{buf}(i: i32, v: {t}) {{\n{locate}");
+        for k in 0..n - 1 {
+            let _ = writeln!(s, "  if (w == {k}i) {{ data{buf}_{k}[j] = v; return; }}");
+        }
+        let _ = writeln!(s, "  data{buf}_{}[j] = v;\n}}", n - 1);
+    }
+}
+
 /// Renders `p` as a WGSL compute shader with entry point `main`.
 ///
 /// A buffer whose vector accesses all have one width `w` is declared as `array<vecW<T>>`:
@@ -52,19 +81,19 @@ pub fn render(p: &Program) -> String {
     let mut s = String::new();
     let widths = p.buffer_widths();
     let _ = writeln!(s, "// kernel {}", p.name);
-    for (i, b) in p.bufs.iter().enumerate() {
+    let bindings = p.bindings();
+    for (binding, w) in bindings.iter().enumerate() {
+        let b = &p.bufs[w.buf];
         let access = if b.output { "read_write" } else { "read" };
+        let name = if p.windows(w.buf) > 1 {
+            format!("data{}_{}", w.buf, w.window)
+        } else {
+            format!("data{}", w.buf)
+        };
         let _ = writeln!(
             s,
-            "@group(0) @binding({i}) var<storage, {access}> data{i}: array<{}>;",
-            vec_ty(
-                if b.dtype == DType::Bool {
-                    DType::U32
-                } else {
-                    b.dtype
-                },
-                widths[i]
-            )
+            "@group(0) @binding({binding}) var<storage, {access}> {name}: array<{}>;",
+            vec_ty(storage_dtype(b.dtype), widths[w.buf])
         );
     }
     if !p.params.is_empty() {
@@ -73,9 +102,12 @@ pub fn render(p: &Program) -> String {
         let _ = writeln!(
             s,
             "@group(0) @binding({}) var<uniform> params: array<vec4<u32>, {}>;",
-            p.bufs.len(),
+            bindings.len(),
             p.params.len().div_ceil(4)
         );
+    }
+    for buf in (0..p.bufs.len()).filter(|&b| p.windows(b) > 1) {
+        window_accessors(&mut s, p, buf);
     }
     for (h, inst) in p.insts.iter() {
         if let UOp::DefineLocal { len } = inst.op {
@@ -101,11 +133,20 @@ pub fn render(p: &Program) -> String {
     let _ = writeln!(s, "  if (gflat >= {}u) {{ return; }}", p.num_groups());
     let mut depth = 1;
     let v = |r: Ref| format!("v{}", r.index());
-    // An element of buffer `buf` at scalar index expression `idx`.
+    // An element of buffer `buf` at scalar index expression `idx` (a value).
     let element = |buf: usize, idx: &str| -> String {
         match widths[buf] {
+            _ if p.windows(buf) > 1 => format!("kiln_read{buf}({idx})"),
             1 => format!("data{buf}[{idx}]"),
             w => format!("data{buf}[({idx}) / {w}i][({idx}) % {w}i]"),
+        }
+    };
+    // The statement that writes `val` to that element.
+    let write = |buf: usize, idx: &str, val: &str| -> String {
+        match widths[buf] {
+            _ if p.windows(buf) > 1 => format!("kiln_write{buf}({idx}, {val});"),
+            1 => format!("data{buf}[{idx}] = {val};"),
+            w => format!("data{buf}[({idx}) / {w}i][({idx}) % {w}i] = {val};"),
         }
     };
     for (h, inst) in p.insts.iter() {
@@ -233,13 +274,11 @@ pub fn render(p: &Program) -> String {
                     format!("data{buf}[{idx} / {w}i] = {val};")
                 } else if w > 1 {
                     (0..w)
-                        .map(|c| {
-                            format!("{} = {val}[{c}];", element(*buf, &format!("{idx} + {c}i")))
-                        })
+                        .map(|c| write(*buf, &format!("{idx} + {c}i"), &format!("{val}[{c}]")))
                         .collect::<Vec<_>>()
                         .join(" ")
                 } else {
-                    format!("{} = {val};", element(*buf, &idx))
+                    write(*buf, &idx, &val)
                 };
                 match mask {
                     None => stmt,

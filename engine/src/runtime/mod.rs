@@ -29,6 +29,34 @@ pub struct DeviceLimits {
     /// silently: Mesa's llvmpipe stops them at 65,535 and the kernel returns a wrong answer.
     /// `None` where no such limit is known.
     pub max_loop_iterations: Option<u64>,
+    /// The largest storage binding (`max_storage_buffer_binding_size`). A longer buffer is
+    /// bound as several windows (see [`DeviceLimits::binding_window`]).
+    pub max_binding_bytes: usize,
+    /// Where a binding may start in a buffer (`min_storage_buffer_offset_alignment`).
+    pub binding_offset_alignment: usize,
+}
+
+impl DeviceLimits {
+    /// Elements (4 bytes each) of one binding window: the largest multiple of the offset
+    /// alignment and of 16 bytes (a `vec4`) that fits one binding.
+    pub fn binding_window(&self) -> usize {
+        let align = self.binding_offset_alignment.max(16);
+        let align = align / gcd(align, 16) * 16;
+        (self.max_binding_bytes / align).max(1) * align / 4
+    }
+
+    /// Storage bindings a buffer of `numel` elements takes.
+    pub fn bindings_for(&self, numel: usize) -> usize {
+        numel.div_ceil(self.binding_window()).max(1)
+    }
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }
 
 pub(crate) enum Backend {
@@ -114,6 +142,8 @@ impl Device {
                 max_workgroups_per_dim: usize::MAX,
                 workgroup_memory_bytes: 32 << 10,
                 max_loop_iterations: None,
+                max_binding_bytes: 128 << 20,
+                binding_offset_alignment: 32,
             },
             Backend::Wgpu(w) => w.limits(),
         }

@@ -69,7 +69,8 @@ struct BindGroupCache {
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct BindKey {
     pipeline: ::wgpu::ComputePipeline,
-    buffers: Vec<(::wgpu::Buffer, u64)>,
+    /// (buffer, offset, size) of each storage binding.
+    buffers: Vec<(::wgpu::Buffer, u64, u64)>,
     /// The parameter ring and the window size, when the program has parameters (the offset
     /// is dynamic, so one bind group serves every launch).
     uniform: Option<(::wgpu::Buffer, u64)>,
@@ -219,6 +220,8 @@ impl WgpuDevice {
             workgroup_memory_bytes: limits.max_compute_workgroup_storage_size as usize,
             // LP_MAX_TGSI_LOOP_ITERATIONS: measured here, a 4096x4096 nested sum stops at 65,505.
             max_loop_iterations: info.name.contains("llvmpipe").then_some(65_535),
+            max_binding_bytes: limits.max_storage_buffer_binding_size as usize,
+            binding_offset_alignment: limits.min_storage_buffer_offset_alignment as usize,
         }
     }
 
@@ -338,25 +341,16 @@ impl WgpuDevice {
             });
         }
         wgsl::validate(&program.name, &source)?;
-        for b in &program.bufs {
-            let bytes = (b.numel * b.dtype.storage_bytes()) as u64;
-            if bytes > self.limits.max_storage_buffer_binding_size {
-                return Err(Error::Unsupported {
-                    device: self.adapter_name(),
-                    message: format!(
-                        "kernel {} binds a buffer of {bytes} bytes; max_storage_buffer_binding_size is {}",
-                        program.name, self.limits.max_storage_buffer_binding_size
-                    ),
-                });
-            }
-        }
-        if program.bufs.len() > self.limits.max_storage_buffers_per_shader_stage as usize {
+        // Buffers longer than one binding are bound as windows (`Program::bindings`), so the
+        // limit that remains is the number of bindings.
+        let bindings = program.bindings();
+        if bindings.len() > self.limits.max_storage_buffers_per_shader_stage as usize {
             return Err(Error::Unsupported {
                 device: self.adapter_name(),
                 message: format!(
-                    "kernel {} needs {} storage buffers; the adapter allows {} per stage",
+                    "kernel {} needs {} storage bindings; the adapter allows {} per stage",
                     program.name,
-                    program.bufs.len(),
+                    bindings.len(),
                     self.limits.max_storage_buffers_per_shader_stage
                 ),
             });
@@ -384,16 +378,15 @@ impl WgpuDevice {
                     .create_shader_module_trusted(desc, ::wgpu::ShaderRuntimeChecks::unchecked())
             }
         };
-        let mut entries: Vec<::wgpu::BindGroupLayoutEntry> = program
-            .bufs
+        let mut entries: Vec<::wgpu::BindGroupLayoutEntry> = bindings
             .iter()
             .enumerate()
-            .map(|(i, b)| ::wgpu::BindGroupLayoutEntry {
+            .map(|(i, w)| ::wgpu::BindGroupLayoutEntry {
                 binding: i as u32,
                 visibility: ::wgpu::ShaderStages::COMPUTE,
                 ty: ::wgpu::BindingType::Buffer {
                     ty: ::wgpu::BufferBindingType::Storage {
-                        read_only: !b.output,
+                        read_only: !program.bufs[w.buf].output,
                     },
                     has_dynamic_offset: false,
                     min_binding_size: None,
@@ -404,7 +397,7 @@ impl WgpuDevice {
         if !program.params.is_empty() {
             // Parameters: a window of the device's parameter ring, at a dynamic offset.
             entries.push(::wgpu::BindGroupLayoutEntry {
-                binding: program.bufs.len() as u32,
+                binding: bindings.len() as u32,
                 visibility: ::wgpu::ShaderStages::COMPUTE,
                 ty: ::wgpu::BindingType::Buffer {
                     ty: ::wgpu::BufferBindingType::Uniform,
@@ -656,15 +649,22 @@ impl WgpuDevice {
         for (i, l) in launches.iter().enumerate() {
             let p = l.compiled.pipeline.as_ref().expect("compiled for wgpu");
             first_dispatch |= !p.warmed.swap(true, Ordering::Relaxed);
-            let buffers: Vec<(::wgpu::Buffer, u64)> = l
-                .bufs
+            let buffers: Vec<(::wgpu::Buffer, u64, u64)> = l
+                .program
+                .bindings()
                 .iter()
-                .map(|buf| {
+                .map(|w| {
+                    let buf = &l.bufs[w.buf];
                     let RawBuffer::Wgpu(pb) = buf.raw() else {
                         unreachable!("CPU buffer on wgpu")
                     };
-                    let bytes = (buf.numel() * buf.dtype().storage_bytes()) as u64;
-                    (pb.buffer.clone(), binding_size(bytes))
+                    let bytes = buf.dtype().storage_bytes() as u64;
+                    let offset = w.offset as u64 * bytes;
+                    (
+                        pb.buffer.clone(),
+                        offset,
+                        binding_size(w.len as u64 * bytes),
+                    )
                 })
                 .collect();
             let uniform = match (&ring, l.params.is_empty()) {
@@ -681,17 +681,19 @@ impl WgpuDevice {
                 .lock()
                 .unwrap()
                 .get_or_create(key.clone(), || {
+                    let uniform = key.uniform.iter().map(|(b, size)| (b, 0, *size));
                     let entries: Vec<::wgpu::BindGroupEntry> = key
                         .buffers
                         .iter()
-                        .chain(&key.uniform)
+                        .map(|(b, offset, size)| (b, *offset, *size))
+                        .chain(uniform)
                         .enumerate()
-                        .map(|(b, (buffer, size))| ::wgpu::BindGroupEntry {
+                        .map(|(b, (buffer, offset, size))| ::wgpu::BindGroupEntry {
                             binding: b as u32,
                             resource: ::wgpu::BindingResource::Buffer(::wgpu::BufferBinding {
                                 buffer,
-                                offset: 0,
-                                size: NonZeroU64::new(*size),
+                                offset,
+                                size: NonZeroU64::new(size),
                             }),
                         })
                         .collect();

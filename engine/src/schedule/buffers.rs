@@ -1,6 +1,7 @@
 //! Keeping kernels within the adapter's storage buffers per shader stage.
 //!
-//! Every buffer a kernel reads or writes is one storage binding, and adapters allow few:
+//! Every buffer a kernel reads or writes takes a storage binding (a buffer longer than one
+//! binding holds takes several windows, see `Program::bindings`), and adapters allow few:
 //! WebGPU guarantees 8, browsers give 8-10, lavapipe 32. A wide expression (a sum of 200
 //! tensors) would read more inputs than that, and a realize of 1,000 outputs would write more.
 //! The scheduler materializes partial results of wide expressions here, and the grouping
@@ -8,12 +9,14 @@
 
 use crate::graph::{NodeRef, Op};
 use crate::hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use crate::runtime::DeviceLimits;
 
 /// The buffers (node ids, sorted) that each unrealized node's fused computation loads, as it
-/// would be lowered in a kernel of its own.
+/// would be lowered in a kernel of its own, and the bindings each buffer takes.
 pub(super) struct Reads {
     of: HashMap<u64, Vec<u64>>,
-    /// The adapter's storage buffers per stage (`usize::MAX`: no limit).
+    bindings: HashMap<u64, usize>,
+    /// The adapter's storage bindings per stage.
     pub limit: usize,
 }
 
@@ -23,35 +26,36 @@ impl Reads {
         self.of.get(&n).map(Vec::as_slice).unwrap_or(&[])
     }
 
-    /// Whether a kernel of `outputs` outputs reading `reads` fits the limit.
-    pub fn fits(&self, reads: usize, outputs: usize) -> bool {
-        reads.saturating_add(outputs) <= self.limit
+    /// The bindings that reading `bufs` (ids from [`Reads::of`]) takes.
+    pub fn bindings<'a>(&self, bufs: impl IntoIterator<Item = &'a u64>) -> usize {
+        bufs.into_iter().map(|b| self.bindings[b]).sum()
     }
 }
 
-/// Computes every node's reads, forcing a materialization wherever a node would read more than
-/// `limit - 1` buffers (one binding is its output): the source that reads the most becomes a
-/// buffer of its own, one binding instead of many. Returns the reads and whether anything was
-/// forced (then the caller recomputes what depends on the forced set).
+/// Computes every node's reads, forcing a materialization wherever a node's kernel would bind
+/// more than the adapter allows (its reads plus its output): the source that reads the most
+/// becomes a buffer of its own, one binding instead of many. Returns the reads and whether
+/// anything was forced (then the caller recomputes what depends on the forced set).
 pub(super) fn bound_reads(
     nodes: &[NodeRef],
     forced: &mut HashSet<u64>,
-    limit: usize,
+    limits: &DeviceLimits,
 ) -> (Reads, bool) {
     let mut reads = Reads {
         of: HashMap::default(),
-        limit,
+        bindings: HashMap::default(),
+        limit: limits.max_storage_buffers,
     };
-    if limit == usize::MAX {
-        return (reads, false);
-    }
-    let cap = limit.saturating_sub(1).max(1);
     let mut changed = false;
     for n in nodes {
         if n.is_realized() {
             continue;
         }
         let srcs = n.srcs();
+        for s in &srcs {
+            reads.bindings.insert(s.id, limits.bindings_for(s.numel()));
+        }
+        let cap = reads.limit.saturating_sub(limits.bindings_for(n.numel()));
         loop {
             let seen = |s: &NodeRef, forced: &HashSet<u64>, of: &HashMap<u64, Vec<u64>>| {
                 if s.is_realized() || forced.contains(&s.id) {
@@ -66,7 +70,7 @@ pub(super) fn bound_reads(
                 .collect();
             set.sort_unstable();
             set.dedup();
-            if set.len() <= cap {
+            if reads.bindings(&set) <= cap {
                 reads.of.insert(n.id, set);
                 break;
             }
@@ -84,8 +88,8 @@ pub(super) fn bound_reads(
                     changed = true;
                 }
                 None => {
-                    // Cannot happen with a limit of 4 or more (a node has at most 3 sources);
-                    // below that the device refuses the kernel with a clear error.
+                    // Only when three huge sources need more windows than the adapter binds:
+                    // the device then refuses the kernel with a clear error.
                     reads.of.insert(n.id, set);
                     break;
                 }

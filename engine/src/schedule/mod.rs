@@ -23,6 +23,7 @@ use crate::hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use crate::codegen::ast::{AstNode, BufArg, ExprRef, KernelAst, Store};
 use crate::dtype::Scalar;
 use crate::graph::{toposort, NodeRef, Op};
+use crate::runtime::DeviceLimits;
 use crate::view::symbolic::{Lin, Valid};
 use crate::view::{unflatten, Movement};
 
@@ -68,15 +69,15 @@ struct Walk {
 }
 
 /// Builds the schedule for realizing `targets` (which must all be unrealized and on one device)
-/// with kernels of at most `max_buffers` storage buffers (`usize::MAX`: no limit).
-pub fn schedule(targets: &[NodeRef], max_buffers: usize) -> Vec<Step> {
+/// with kernels that fit the storage bindings of a device with `limits`.
+pub fn schedule(targets: &[NodeRef], limits: &DeviceLimits) -> Vec<Step> {
     let nodes = toposort(targets);
     let Some(rebuilt) = split::split_long_reductions(&nodes, targets) else {
-        return schedule_sorted(targets, nodes, max_buffers);
+        return schedule_sorted(targets, nodes, limits);
     };
     // Long reductions were split: schedule the rebuilt graph, then hand each target the
     // buffer of its rebuilt counterpart (same shape and dtype).
-    let mut steps = schedule_sorted(&rebuilt, toposort(&rebuilt), max_buffers);
+    let mut steps = schedule_sorted(&rebuilt, toposort(&rebuilt), limits);
     for (target, new) in targets.iter().zip(&rebuilt) {
         if target.id != new.id {
             steps.push(Step::Alias {
@@ -89,7 +90,7 @@ pub fn schedule(targets: &[NodeRef], max_buffers: usize) -> Vec<Step> {
 }
 
 /// [`schedule`] of `targets` whose graph is `nodes` (topologically sorted, sources first).
-fn schedule_sorted(targets: &[NodeRef], nodes: Vec<NodeRef>, max_buffers: usize) -> Vec<Step> {
+fn schedule_sorted(targets: &[NodeRef], nodes: Vec<NodeRef>, limits: &DeviceLimits) -> Vec<Step> {
     let target_ids: HashSet<u64> = targets.iter().map(|t| t.id).collect();
     // Forced barriers: always materialized, never recomputed by a consumer.
     let mut forced: HashSet<u64> = nodes
@@ -137,7 +138,7 @@ fn schedule_sorted(targets: &[NodeRef], nodes: Vec<NodeRef>, max_buffers: usize)
         }
         to_force.retain(|id| !forced.contains(id));
         if to_force.is_empty() {
-            let (reads, changed) = buffers::bound_reads(&nodes, &mut forced, max_buffers);
+            let (reads, changed) = buffers::bound_reads(&nodes, &mut forced, limits);
             if !changed {
                 break (roots, walks, reads);
             }
@@ -214,11 +215,14 @@ fn schedule_sorted(targets: &[NodeRef], nodes: Vec<NodeRef>, max_buffers: usize)
         let candidates = groups_of_domain.get(&dom).cloned().unwrap_or_default();
         for &g in candidates.iter().rev().take(GROUP_CANDIDATES) {
             let compatible = groups[g].1.iter().all(|m| !depends(root.id, m.id));
-            let new_reads = root_reads
-                .iter()
-                .filter(|r| !group_reads[g].contains(r))
-                .count();
-            let fits = reads.fits(group_reads[g].len() + new_reads, groups[g].1.len() + 1);
+            let new_reads = root_reads.iter().filter(|r| !group_reads[g].contains(r));
+            let outputs = groups[g].1.iter().chain([root]);
+            let bindings = reads.bindings(&group_reads[g])
+                + reads.bindings(new_reads)
+                + outputs
+                    .map(|o| limits.bindings_for(o.numel()))
+                    .sum::<usize>();
+            let fits = bindings <= reads.limit;
             if !compatible || !fits {
                 continue;
             }

@@ -33,6 +33,7 @@ use super::arena::Arena;
 use super::ast::{AstNode, ExprRef, KernelAst};
 use super::ir::{Inst, Program, Ref, Special, UOp};
 use super::opt::{AxisKind, Shaped};
+use crate::runtime::DeviceLimits;
 
 mod group;
 mod index;
@@ -99,7 +100,7 @@ struct Linearizer<'a> {
 }
 
 /// Lowers `ast` shaped by `shaped` (from `apply_opts`) to a [`Program`].
-pub fn linearize(ast: &KernelAst, shaped: &Shaped, workgroup_memory_bytes: usize) -> Program {
+pub fn linearize(ast: &KernelAst, shaped: &Shaped, limits: &DeviceLimits) -> Program {
     let parts = &shaped.parts;
     let num_groups = shaped.num_groups();
     let local_size = shaped.local_size();
@@ -196,7 +197,7 @@ pub fn linearize(ast: &KernelAst, shaped: &Shaped, workgroup_memory_bytes: usize
         lz.constant(Scalar::I32(0))
     });
 
-    lz.reduce_nests(&loop_parts, workgroup_memory_bytes);
+    lz.reduce_nests(&loop_parts, limits.workgroup_memory_bytes);
     lz.stores();
 
     let (name, colored_name) = kernel_name(ast, shaped);
@@ -218,6 +219,7 @@ pub fn linearize(ast: &KernelAst, shaped: &Shaped, workgroup_memory_bytes: usize
         flops: ast.flop_estimate(),
         params: ast.param_dtypes(),
         loop_iterations: loop_iterations(ast, shaped),
+        binding_window: limits.binding_window(),
     }
 }
 
