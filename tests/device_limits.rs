@@ -124,3 +124,26 @@ fn tensors_larger_than_one_binding() {
         );
     }
 }
+
+/// A reduction over more than ~128 size-1 axes failed with naga's "brace nesting limit
+/// reached" (one loop per axis). Size-1 axes take no loop: 200 of them, around two real axes.
+#[test]
+fn hundreds_of_size_one_axes() {
+    for dev in devices() {
+        let mut shape = vec![1usize; 150];
+        shape.push(3);
+        shape.extend([1usize; 50]);
+        shape.push(2);
+        let x = rand_input(DType::F32, &shape, 9).on(&dev);
+        let all: Vec<isize> = (0..shape.len() as isize).collect();
+        for y in [x.sum(&all), x.sum(&[150, 201]), x.max(&[201]), &x * 2.0] {
+            assert_close(
+                &format!("{dev:?}"),
+                &read(&y),
+                &y.oracle().unwrap().data,
+                1e-5,
+                1e-5,
+            );
+        }
+    }
+}

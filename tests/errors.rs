@@ -1,6 +1,7 @@
 //! Bad input gets a clear message that names the op, the shapes and the dtypes.
 
 mod common;
+use common::devices;
 use kiln::{DType, Device, Error, Tensor};
 
 fn t(shape: &[usize]) -> Tensor {
@@ -216,6 +217,23 @@ fn index_spaces_past_i32_are_refused() {
             )
         }
         other => panic!("expected Unsupported, got {other:?}"),
+    }
+}
+/// A sum over 2^40 elements failed with a WGSL compile error ("numeric literal not
+/// representable: `4294967296i`"). It is refused before compiling, naming the reduction and the
+/// shape the user reduced, on both devices.
+#[test]
+fn reductions_past_i32_name_the_op_and_shape() {
+    for dev in devices() {
+        let x = Tensor::ones_on(&[1], DType::F32, &dev).expand(&[1 << 20, 1 << 20]);
+        match x.sum_all().realize() {
+            Err(Error::Unsupported { message, .. }) => assert!(
+                message.contains("sum kernel over shape [1048576, 1048576]")
+                    && message.contains("1099511627776"),
+                "{message}"
+            ),
+            other => panic!("expected Unsupported on {dev:?}, got {other:?}"),
+        }
     }
 }
 

@@ -78,10 +78,23 @@ pub(crate) fn check_index_range(ast: &KernelAst, device: &Device) -> Result<()> 
     let largest = ast.bufs.iter().map(|b| b.numel).max().unwrap_or(0);
     let n = domain.max(largest);
     if n > i32::MAX as usize {
+        let mut what: Vec<&str> = vec![];
+        for (_, e) in ast.exprs.iter() {
+            if let crate::codegen::ast::AstNode::Reduce { op, .. } = &e.op {
+                if !what.contains(&op.name()) {
+                    what.push(op.name());
+                }
+            }
+        }
+        let what = if what.is_empty() {
+            "an elementwise kernel".to_string()
+        } else {
+            format!("a {} kernel", what.join("/"))
+        };
         return Err(Error::Unsupported {
             device: device.name(),
             message: format!(
-                "a kernel over domain {:?} indexes {n} elements; kiln's kernels index with i32 (at most {})",
+                "{what} over shape {:?} indexes {n} elements; kiln's kernels index with i32 (at most {})",
                 ast.full_shape,
                 i32::MAX
             ),

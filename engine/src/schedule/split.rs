@@ -43,8 +43,13 @@ fn reduce_len(n: &NodeRef) -> usize {
     }
 }
 
+/// A reduction to split. One whose source cannot be indexed at all (past `i32`) is left
+/// whole, so that the device's refusal names the shape the user reduced.
 fn is_long_reduce(n: &NodeRef) -> bool {
-    !n.is_realized() && matches!(n.op, Op::Reduce(..)) && reduce_len(n) > SPLIT_ABOVE
+    !n.is_realized()
+        && matches!(n.op, Op::Reduce(..))
+        && reduce_len(n) > SPLIT_ABOVE
+        && n.src(0).numel() <= i32::MAX as usize
 }
 
 /// When the graph under `targets` (`nodes`, in topological order) holds a long reduction:
