@@ -87,7 +87,9 @@ fn many_fused_grouped_reductions_fit_workgroup_memory() {
             .collect();
         let refs: Vec<&Tensor> = outs.iter().collect();
         let s = kiln::schedule(&refs).unwrap();
-        assert_eq!(s.kernels().len(), 1, "{s:?}");
+        // One kernel where the adapter binds 21 buffers (lavapipe's Vulkan: 32; GL fewer).
+        let bindings = dev.limits().max_storage_buffers;
+        assert_eq!(s.kernels().len(), 20usize.div_ceil(bindings - 1), "{s:?}");
         let lanes: usize = s.kernels()[0].local_size().iter().product();
         assert!(lanes >= 64, "{s:?}");
         // The drivers here do not enforce the limit at run time, so check the program: its

@@ -163,6 +163,16 @@ impl WgpuDevice {
             .map_err(|e| Error::Device(format!("no wgpu adapter: {e}")))?;
         let info = adapter.get_info();
         let limits = adapter.limits();
+        let asked_for_gl = std::env::var("WGPU_BACKEND").is_ok_and(|b| b.contains("gl"));
+        if info.backend == ::wgpu::Backend::Gl && !asked_for_gl {
+            // wgpu falls back to GL when no Vulkan/Metal/DX12 driver is found. kiln runs on it
+            // (its test suite passes on llvmpipe's GL), but it binds fewer buffers and is the
+            // slower path: say so once, naming the backend.
+            eprintln!(
+                "kiln: no Vulkan, Metal or DX12 adapter; using wgpu's GL backend on {} ({} storage buffers per kernel)",
+                info.name, limits.max_storage_buffers_per_shader_stage
+            );
+        }
         let timestamps = adapter
             .features()
             .contains(::wgpu::Features::TIMESTAMP_QUERY);
