@@ -25,6 +25,21 @@ fn lazy_eager_and_explicit_modes() {
         kiln::stats().kernels_launched - before >= 2,
         "eager runs one kernel per op"
     );
+    // A runtime failure in eager mode comes back as the `Err` lazy mode gives, at the read,
+    // not as a panic inside the op.
+    let huge = Tensor::ones_on(&[1], DType::F32, &dev)
+        .expand(&[1 << 20, 1 << 20])
+        .sum_all();
+    assert!(!huge.is_realized());
+    match huge.item::<f32>() {
+        Err(Error::Unsupported { message, .. }) => {
+            assert!(
+                message.contains("sum kernel over shape [1048576, 1048576]"),
+                "{message}"
+            )
+        }
+        other => panic!("expected Unsupported, got {other:?}"),
+    }
     let v = z.flip(&[0]);
     assert!(!v.is_realized(), "eager: movement ops stay zero-copy views");
     assert_eq!(v.to_vec::<f32>().unwrap(), vec![13.0, 12.0, 11.0]);

@@ -39,7 +39,8 @@ pub struct Tensor {
 pub enum EvalMode {
     /// Reading a value realizes it (default).
     Lazy,
-    /// Every op realizes at once (movement ops stay zero-copy views); for debugging.
+    /// Every op realizes at once (movement ops stay zero-copy views); for debugging. A runtime
+    /// failure leaves the tensor lazy, and reading it returns the error as in `Lazy`.
     Eager,
     /// Reading an unrealized tensor is `Err(Error::NotRealized)`: realization is always explicit.
     Explicit,
@@ -127,8 +128,10 @@ impl Tensor {
             _ => true,
         };
         if eval_mode() == EvalMode::Eager && !node.is_realized() && eager_target {
+            // A runtime failure (device, memory, limits) is not a contract violation: the node
+            // stays lazy, and reading it returns the same `Err` that lazy mode would.
             if let Err(e) = realize_nodes(std::slice::from_ref(&node)) {
-                panic!("eager mode: realizing {:?} failed: {e}", node.op);
+                log::warn!("eager mode: {e} (returned again when the value is read)");
             }
         }
         Tensor { node }
