@@ -5,22 +5,71 @@
 //! it through the same path.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::HashSet;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use crate::codegen::ast::KernelAst;
 use crate::codegen::heuristic::heuristic_opts;
 use crate::codegen::ir::Program;
 use crate::debug;
 use crate::error::{Error, Result};
-use crate::graph::NodeRef;
+use crate::graph::{toposort, NodeRef};
 use crate::kernel::{check_index_range, program_for, Kernel, Planned, Schedule};
 use crate::runtime::{Buffer, Device, DeviceLimits, Launch};
 use crate::schedule::{schedule, Step};
 
-/// One realize at a time: schedules read node state that realizes write.
-fn realize_lock() -> &'static Mutex<()> {
-    static LOCK: OnceLock<Mutex<()>> = OnceLock::new();
-    LOCK.get_or_init(Default::default)
+/// The unrealized nodes some thread is realizing now. A realize claims every unrealized node
+/// of its graph under this short lock, then schedules, compiles and runs without any lock, so
+/// threads realizing independent graphs (sharing realized inputs) run side by side. A thread
+/// whose graph holds a node claimed by another waits until that realize ends and looks again
+/// (the node is usually realized by then): a node is never computed by two threads at once,
+/// and a thread waits only while it holds no claim, so waits cannot deadlock.
+struct Claims {
+    ids: Mutex<HashSet<u64>>,
+    released: Condvar,
+}
+
+fn claims() -> &'static Claims {
+    static CLAIMS: OnceLock<Claims> = OnceLock::new();
+    CLAIMS.get_or_init(|| Claims {
+        ids: Mutex::new(HashSet::new()),
+        released: Condvar::new(),
+    })
+}
+
+/// The claim on a realize's nodes; dropping it releases them and wakes waiting threads.
+struct Claim(Vec<u64>);
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let c = claims();
+        let mut ids = c.ids.lock().unwrap_or_else(|e| e.into_inner());
+        for id in &self.0 {
+            ids.remove(id);
+        }
+        drop(ids);
+        c.released.notify_all();
+    }
+}
+
+/// Claims the unrealized nodes under `targets`, waiting while another thread holds any.
+fn claim(targets: &[NodeRef]) -> Claim {
+    let c = claims();
+    loop {
+        // The walk runs outside the lock: a node realized meanwhile is either still claimed
+        // (then we wait and walk again) or realized (then claiming it is harmless).
+        let wanted: Vec<u64> = toposort(targets)
+            .iter()
+            .filter(|n| !n.is_realized())
+            .map(|n| n.id)
+            .collect();
+        let mut ids = c.ids.lock().unwrap_or_else(|e| e.into_inner());
+        if wanted.iter().all(|id| !ids.contains(id)) {
+            ids.extend(wanted.iter().copied());
+            return Claim(wanted);
+        }
+        drop(c.released.wait(ids).unwrap_or_else(|e| e.into_inner()));
+    }
 }
 
 type DefaultPrograms = Mutex<HashMap<(Arc<KernelAst>, DeviceLimits, bool), Arc<Program>>>;
@@ -36,7 +85,7 @@ static CUMULATIVE: Mutex<f64> = Mutex::new(0.0);
 
 /// Realizes every target (already realized ones are skipped), one schedule per device.
 pub fn realize_nodes(targets: &[NodeRef]) -> Result<()> {
-    let _guard = realize_lock().lock().unwrap_or_else(|e| e.into_inner());
+    let _claim = claim(targets);
     for (device, nodes) in by_device(targets) {
         let plan = plan(&device, &nodes)?;
         execute(&plan)?;
@@ -45,8 +94,9 @@ pub fn realize_nodes(targets: &[NodeRef]) -> Result<()> {
 }
 
 /// The schedule a realize of `targets` would run (all unrealized targets on one device).
+/// It claims nothing: a realize by another thread meanwhile makes it stale (`Schedule::run`
+/// then returns `Error::StaleSchedule`).
 pub fn schedule_nodes(targets: &[NodeRef]) -> Result<Schedule> {
-    let _guard = realize_lock().lock().unwrap_or_else(|e| e.into_inner());
     let groups = by_device(targets);
     match groups.len() {
         0 => {
@@ -69,7 +119,7 @@ pub fn schedule_nodes(targets: &[NodeRef]) -> Result<Schedule> {
 
 /// Executes a schedule made by [`schedule_nodes`] (with whatever opts it now has).
 pub fn run_schedule(s: Schedule) -> Result<()> {
-    let _guard = realize_lock().lock().unwrap_or_else(|e| e.into_inner());
+    let _claim = claim(&s.targets);
     if s.targets.iter().all(|t| t.is_realized()) {
         return Ok(());
     }

@@ -7,7 +7,7 @@
 //! before it when any lane starts the ones after it, which is the guarantee a barrier gives.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::codegen::ir::{Program, Ref, Special, UOp};
 use crate::dtype::{DType, Scalar};
@@ -17,7 +17,9 @@ use crate::ops::{max_f32, min_f32, BinaryOp, UnaryOp};
 use super::{Launch, RawBuffer};
 
 pub(crate) struct CpuBuffer {
-    words: Mutex<Vec<u32>>,
+    /// Kernels of several threads may read one buffer at once; a kernel writes only the
+    /// buffers it allocated for its outputs.
+    words: RwLock<Vec<u32>>,
     /// Bytes counted in `in_use` for this buffer (0 for an empty one, which still holds one
     /// word so that it can be bound).
     bytes: usize,
@@ -25,10 +27,10 @@ pub(crate) struct CpuBuffer {
 
 impl CpuBuffer {
     pub fn write(&self, data: &[u32]) {
-        self.words.lock().unwrap()[..data.len()].copy_from_slice(data);
+        self.words.write().unwrap()[..data.len()].copy_from_slice(data);
     }
     pub fn read(&self, numel: usize) -> Vec<u32> {
-        self.words.lock().unwrap()[..numel].to_vec()
+        self.words.read().unwrap()[..numel].to_vec()
     }
 }
 
@@ -65,7 +67,7 @@ impl CpuDevice {
         })?;
         self.in_use.fetch_add(bytes, Ordering::Relaxed);
         Ok(Arc::new(CpuBuffer {
-            words: Mutex::new(words),
+            words: RwLock::new(words),
             bytes,
         }))
     }
@@ -89,22 +91,35 @@ impl CpuDevice {
                 })
                 .collect();
             // Two arguments may be one buffer (a value and a reshape of it): lock each buffer
-            // once, and map arguments to the distinct buffers.
-            let mut distinct: Vec<Arc<CpuBuffer>> = vec![];
+            // once, and map arguments to the distinct buffers. Buffers are locked in address
+            // order, so kernels of several threads sharing inputs cannot deadlock; outputs are
+            // locked for writing, inputs for reading (readers run side by side).
+            let mut distinct: Vec<(Arc<CpuBuffer>, bool)> = vec![];
+            for (b, arg) in bufs.iter().zip(&l.program.bufs) {
+                match distinct.iter_mut().find(|(d, _)| Arc::ptr_eq(d, b)) {
+                    Some((_, written)) => *written |= arg.output,
+                    None => distinct.push((b.clone(), arg.output)),
+                }
+            }
+            distinct.sort_by_key(|(d, _)| Arc::as_ptr(d) as usize);
             let arg_to_buf: Vec<usize> = bufs
                 .iter()
-                .map(|b| match distinct.iter().position(|d| Arc::ptr_eq(d, b)) {
-                    Some(i) => i,
-                    None => {
-                        distinct.push(b.clone());
-                        distinct.len() - 1
-                    }
+                .map(|b| {
+                    distinct
+                        .iter()
+                        .position(|(d, _)| Arc::ptr_eq(d, b))
+                        .expect("every argument is distinct[..]")
                 })
                 .collect();
-            let mut words: Vec<std::sync::MutexGuard<'_, Vec<u32>>> =
-                distinct.iter().map(|b| b.words.lock().unwrap()).collect();
+            let mut guards: Vec<Guard<'_>> = distinct
+                .iter()
+                .map(|(b, written)| match written {
+                    true => Guard::Write(b.words.write().unwrap()),
+                    false => Guard::Read(b.words.read().unwrap()),
+                })
+                .collect();
             let mut mem = Memory {
-                words: words.iter_mut().map(|w| w.as_mut_slice()).collect(),
+                words: guards.iter_mut().map(Guard::words).collect(),
                 arg_to_buf,
             };
             // Workgroups that share no memory are independent, so many run as one batch of
@@ -132,18 +147,43 @@ impl CpuDevice {
     }
 }
 
+enum Guard<'a> {
+    Read(RwLockReadGuard<'a, Vec<u32>>),
+    Write(RwLockWriteGuard<'a, Vec<u32>>),
+}
+
+impl<'a> Guard<'a> {
+    fn words(&mut self) -> Words<'_> {
+        match self {
+            Guard::Read(g) => Words::Read(g.as_slice()),
+            Guard::Write(g) => Words::Write(g.as_mut_slice()),
+        }
+    }
+}
+
+enum Words<'a> {
+    Read(&'a [u32]),
+    Write(&'a mut [u32]),
+}
+
 /// The kernel's view of its buffers: argument `i` is `words[arg_to_buf[i]]`.
 struct Memory<'a> {
-    words: Vec<&'a mut [u32]>,
+    words: Vec<Words<'a>>,
     arg_to_buf: Vec<usize>,
 }
 
 impl Memory<'_> {
     fn arg(&self, i: usize) -> &[u32] {
-        self.words[self.arg_to_buf[i]]
+        match &self.words[self.arg_to_buf[i]] {
+            Words::Read(w) => w,
+            Words::Write(w) => w,
+        }
     }
     fn arg_mut(&mut self, i: usize) -> &mut [u32] {
-        self.words[self.arg_to_buf[i]]
+        match &mut self.words[self.arg_to_buf[i]] {
+            Words::Write(w) => w,
+            Words::Read(_) => panic!("kiln bug: a store to input buffer {i}"),
+        }
     }
 }
 

@@ -618,8 +618,13 @@ impl WgpuDevice {
     /// Writes every launch's parameters into the parameter ring (growing it if needed) and
     /// returns each launch's offset in it. The write is ordered on the queue after the work
     /// already submitted and before the work submitted next, so the ring can be reused by
-    /// every `run`.
-    fn stage_params(&self, launches: &[Launch]) -> (Option<::wgpu::Buffer>, Vec<u32>) {
+    /// every `run`, provided no other thread writes it between this write and the submit:
+    /// the caller holds the ring's lock until it has submitted.
+    fn stage_params(
+        &self,
+        ring: &mut Option<::wgpu::Buffer>,
+        launches: &[Launch],
+    ) -> (Option<::wgpu::Buffer>, Vec<u32>) {
         let align = self.limits.min_uniform_buffer_offset_alignment.max(16) as u64;
         let mut offsets = vec![];
         let mut bytes: Vec<u8> = vec![];
@@ -637,7 +642,6 @@ impl WgpuDevice {
         if bytes.is_empty() {
             return (None, offsets);
         }
-        let mut ring = self.params_ring.lock().unwrap();
         let needed = bytes.len() as u64;
         if ring.as_ref().is_none_or(|r| r.size() < needed) {
             *ring = Some(self.device.create_buffer(&::wgpu::BufferDescriptor {
@@ -653,7 +657,10 @@ impl WgpuDevice {
     }
 
     fn encode_and_submit(&self, launches: &[Launch], timing: Option<&PassTimer>) -> Result<()> {
-        let (ring, offsets) = self.stage_params(launches);
+        // Held until the submit: another thread's parameters written to the ring before it
+        // would be the ones these launches read (two threads' realizes mixed their constants).
+        let mut ring_guard = self.params_ring.lock().unwrap_or_else(|e| e.into_inner());
+        let (ring, offsets) = self.stage_params(&mut ring_guard, launches);
         let mut enc = self.device.create_command_encoder(&Default::default());
         let mut first_dispatch = false;
         for (i, l) in launches.iter().enumerate() {
@@ -731,6 +738,7 @@ impl WgpuDevice {
             t.resolve(&mut enc);
         }
         self.queue.submit([enc.finish()]);
+        drop(ring_guard);
         if first_dispatch {
             // Drivers may compile a pipeline at its first dispatch, on their own thread
             // (llvmpipe does). A program that returned from `main` while that compile ran
