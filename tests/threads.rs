@@ -4,7 +4,7 @@
 
 mod common;
 use common::*;
-use kiln::{DType, Tensor};
+use kiln::Tensor;
 use std::time::{Duration, Instant};
 
 /// Per device: 8 threads for ~2 s. Every thread builds graphs over four shared realized

@@ -18,11 +18,11 @@
 //! # Ok::<(), kiln_engine::Error>(())
 //! ```
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use crate::cache::{CacheUsage, Lru};
 use crate::codegen::ast::KernelAst;
 use crate::codegen::ir::Program;
 use crate::codegen::opt::{self, Opt, OptError};
@@ -42,11 +42,15 @@ pub struct KernelBuffer {
 
 type ProgramKey = (Arc<KernelAst>, Vec<Opt>, bool /* cpu */, DeviceLimits);
 
-/// Compiled programs by (kernel, opts, device kind and limits). Never evicted yet (the
-/// reliability issue bounds it).
-fn program_cache() -> &'static Mutex<HashMap<ProgramKey, Arc<Program>>> {
-    static CACHE: OnceLock<Mutex<HashMap<ProgramKey, Arc<Program>>>> = OnceLock::new();
+/// Compiled programs by (kernel, opts, device kind and limits), bounded (see `cache.rs`).
+fn program_cache() -> &'static Mutex<Lru<ProgramKey, Arc<Program>>> {
+    static CACHE: OnceLock<Mutex<Lru<ProgramKey, Arc<Program>>>> = OnceLock::new();
     CACHE.get_or_init(Default::default)
+}
+
+/// Entries and estimated host bytes of the compiled-program cache.
+pub fn program_cache_usage() -> CacheUsage {
+    program_cache().lock().unwrap().usage()
 }
 
 /// The program for (`ast`, `opts`) on `device`, from the cache or freshly linearized.
@@ -59,10 +63,11 @@ pub(crate) fn program_for(
     let key = (ast.clone(), opts.to_vec(), device.is_cpu(), device.limits());
     if let Some(p) = program_cache().lock().unwrap().get(&key) {
         crate::debug::count_program(true);
-        return Ok((p.clone(), true));
+        return Ok((p, true));
     }
     let p = Arc::new(compile(ast, opts, &key.3)?);
-    program_cache().lock().unwrap().insert(key, p.clone());
+    let cost = p.host_bytes();
+    program_cache().lock().unwrap().insert(key, p.clone(), cost);
     crate::debug::count_program(false);
     Ok((p, false))
 }

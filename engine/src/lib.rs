@@ -5,6 +5,7 @@
 //! and `error`): `tensor` → `graph` → `schedule` → `view` → `codegen` → `runtime`, with
 //! `realize` driving schedule → compile → run, and `debug` watching. See ARCHITECTURE.md.
 
+mod cache;
 pub mod codegen;
 pub mod debug;
 pub mod dtype;
@@ -20,12 +21,13 @@ pub mod schedule;
 mod tensor;
 pub mod view;
 
+pub use cache::{cache_bytes, set_cache_bytes, CacheUsage};
 pub use codegen::opt::{Opt, OptError, OptOp};
 pub use debug::{stats, Stats};
 pub use dtype::{DType, Element, Scalar};
 pub use error::{Error, Result};
 pub use graph::oracle::HostArray;
-pub use kernel::{Kernel, KernelBuffer, Schedule};
+pub use kernel::{program_cache_usage, Kernel, KernelBuffer, Schedule};
 pub use runtime::Device;
 pub use runtime::DeviceLimits;
 pub use tensor::{default_device, eval_mode, realize, schedule, set_eval_mode, EvalMode, Tensor};

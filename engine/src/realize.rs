@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::collections::HashSet;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
+use crate::cache::Lru;
 use crate::codegen::ast::KernelAst;
 use crate::codegen::heuristic::heuristic_opts;
 use crate::codegen::ir::Program;
@@ -72,10 +73,11 @@ fn claim(targets: &[NodeRef]) -> Claim {
     }
 }
 
-type DefaultPrograms = Mutex<HashMap<(Arc<KernelAst>, DeviceLimits, bool), Arc<Program>>>;
+type DefaultPrograms = Mutex<Lru<(Arc<KernelAst>, DeviceLimits, bool), Arc<Program>>>;
 
 /// Each kernel's default program (the heuristics' opts, or none under NOOPT) per device kind
 /// and limits: a repeated kernel costs one lookup, not the heuristics plus a program lookup.
+/// Bounded like the program cache (`cache.rs`).
 fn default_programs() -> &'static DefaultPrograms {
     static CACHE: OnceLock<DefaultPrograms> = OnceLock::new();
     CACHE.get_or_init(Default::default)
@@ -150,7 +152,7 @@ fn default_program(ast: &Arc<KernelAst>, device: &Device) -> Result<(Arc<Program
     let key = (ast.clone(), device.limits(), device.is_cpu());
     if let Some(p) = default_programs().lock().unwrap().get(&key) {
         debug::count_program(true);
-        return Ok((p.clone(), true));
+        return Ok((p, true));
     }
     let opts = if debug::noopt() {
         vec![]
@@ -161,7 +163,7 @@ fn default_program(ast: &Arc<KernelAst>, device: &Device) -> Result<(Arc<Program
     default_programs()
         .lock()
         .unwrap()
-        .insert(key, program.clone());
+        .insert(key, program.clone(), program.host_bytes());
     Ok((program, hit))
 }
 

@@ -187,6 +187,14 @@ impl Program {
             .map(|b| (b.numel * b.dtype.storage_bytes()) as u64)
             .sum()
     }
+    /// Host memory the program holds, roughly (for the bounded caches).
+    pub fn host_bytes(&self) -> usize {
+        std::mem::size_of::<Program>()
+            + self.insts.len() * (std::mem::size_of::<Inst>() + 16)
+            + self.name.len()
+            + self.colored_name.len()
+            + self.bufs.len() * std::mem::size_of::<BufArg>()
+    }
     /// How many windows buffer `buf` is bound as (1: bound whole).
     pub fn windows(&self, buf: usize) -> usize {
         self.bufs[buf].numel.div_ceil(self.binding_window).max(1)

@@ -208,6 +208,15 @@ impl Device {
         }
     }
 
+    /// Entries and estimated bytes of this device's compiled-pipeline cache (none on the CPU
+    /// device, which interprets programs). Bounded by `KILN_CACHE_MB` / `kiln::set_cache_bytes`.
+    pub fn pipeline_cache_usage(&self) -> crate::cache::CacheUsage {
+        match &self.0.backend {
+            Backend::Cpu(_) => Default::default(),
+            Backend::Wgpu(w) => w.pipeline_cache_usage(),
+        }
+    }
+
     /// Bytes of device memory held by live buffers.
     pub fn memory_in_use(&self) -> usize {
         match &self.0.backend {

@@ -13,8 +13,9 @@
 use std::collections::HashMap;
 use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex, Weak};
 
+use crate::cache::{CacheUsage, Lru};
 use crate::codegen::ir::Program;
 use crate::codegen::wgsl;
 use crate::error::{Error, Result};
@@ -44,12 +45,14 @@ pub(crate) struct WgpuDevice {
     pool: Mutex<HashMap<u64, Vec<::wgpu::Buffer>>>,
     pooled_bytes: AtomicUsize,
     in_use: AtomicUsize,
-    /// Pipelines keyed by WGSL source (which spells out the bindings, so also the layout).
-    pipelines: Mutex<HashMap<String, Arc<Pipeline>>>,
+    /// Pipelines keyed by WGSL source (which spells out the bindings, so also the layout), so
+    /// that programs rendering the same source share one. Weak: `by_program` owns them.
+    pipelines: Mutex<HashMap<String, Weak<Pipeline>>>,
     /// Compiled form of each program, keyed by the program's address. The entry holds the
     /// program, so the address cannot be reused by another program while the entry lives: a
     /// launch of a cached program skips rendering and can never pick up a stale pipeline.
-    by_program: Mutex<HashMap<usize, (Arc<Program>, Compiled)>>,
+    /// Bounded by bytes (`cache.rs`), at an estimated [`PIPELINE_BYTES`] per pipeline.
+    by_program: Mutex<Lru<usize, (Arc<Program>, Compiled)>>,
     bind_groups: Mutex<BindGroupCache>,
     /// Kernel parameters of the launches of one `run`, at aligned offsets (see `stage_params`).
     params_ring: Mutex<Option<::wgpu::Buffer>>,
@@ -62,7 +65,9 @@ pub(crate) struct WgpuDevice {
 /// entry goes first (it is what keeps an evicted buffer's memory alive).
 #[derive(Default)]
 struct BindGroupCache {
-    entries: HashMap<BindKey, (::wgpu::BindGroup, u64)>,
+    /// (bind group, last use, the kiln pipeline it was made for: once that is evicted from
+    /// the pipeline cache, the entry goes too, or it would keep the pipeline alive).
+    entries: HashMap<BindKey, (::wgpu::BindGroup, u64, Weak<Pipeline>)>,
     clock: u64,
 }
 
@@ -82,28 +87,36 @@ impl BindGroupCache {
     fn get_or_create(
         &mut self,
         key: BindKey,
+        pipeline: &Arc<Pipeline>,
         create: impl FnOnce() -> ::wgpu::BindGroup,
     ) -> ::wgpu::BindGroup {
         self.clock += 1;
-        if let Some((bg, used)) = self.entries.get_mut(&key) {
+        if let Some((bg, used, _)) = self.entries.get_mut(&key) {
             *used = self.clock;
             return bg.clone();
         }
+        // Entries of evicted pipelines go first; then the least recently used.
+        self.entries.retain(|_, (_, _, p)| p.strong_count() > 0);
         if self.entries.len() >= BIND_GROUP_CACHE_ENTRIES {
             let oldest = self
                 .entries
                 .iter()
-                .min_by_key(|(_, (_, used))| *used)
+                .min_by_key(|(_, (_, used, _))| *used)
                 .map(|(k, _)| k.clone());
             if let Some(k) = oldest {
                 self.entries.remove(&k);
             }
         }
         let bg = create();
-        self.entries.insert(key, (bg.clone(), self.clock));
+        self.entries
+            .insert(key, (bg.clone(), self.clock, Arc::downgrade(pipeline)));
         bg
     }
 }
+
+/// What one pipeline costs, estimated for the cache budget: process RSS grew by about 170 KB
+/// per pipeline over 600 new pipelines on lavapipe.
+const PIPELINE_BYTES: usize = 192 << 10;
 
 /// Freed buffers kept for reuse, at most this many bytes.
 const POOL_CAP_BYTES: usize = 1 << 30;
@@ -203,7 +216,7 @@ impl WgpuDevice {
             pooled_bytes: AtomicUsize::new(0),
             in_use: AtomicUsize::new(0),
             pipelines: Mutex::new(HashMap::new()),
-            by_program: Mutex::new(HashMap::new()),
+            by_program: Mutex::new(Lru::default()),
             bind_groups: Mutex::new(BindGroupCache::default()),
             params_ring: Mutex::new(None),
         })
@@ -237,6 +250,10 @@ impl WgpuDevice {
 
     pub fn memory_in_use(&self) -> usize {
         self.in_use.load(Ordering::Relaxed)
+    }
+
+    pub fn pipeline_cache_usage(&self) -> CacheUsage {
+        self.by_program.lock().unwrap().usage()
     }
 
     pub fn alloc(&self, bytes: usize) -> Result<PooledBuffer> {
@@ -332,22 +349,30 @@ impl WgpuDevice {
     pub fn compile(&self, program: &Arc<Program>) -> Result<Compiled> {
         let key = Arc::as_ptr(program) as usize;
         if let Some((_, c)) = self.by_program.lock().unwrap().get(&key) {
-            return Ok(c.clone());
+            return Ok(c);
         }
         let compiled = self.compile_source(program)?;
+        let cost =
+            PIPELINE_BYTES + program.host_bytes() + compiled.wgsl.as_ref().map_or(0, |w| w.len());
         self.by_program
             .lock()
             .unwrap()
-            .insert(key, (program.clone(), compiled.clone()));
+            .insert(key, (program.clone(), compiled.clone()), cost);
         Ok(compiled)
     }
 
     fn compile_source(&self, program: &Arc<Program>) -> Result<Compiled> {
         let source = wgsl::render(program);
-        if let Some(p) = self.pipelines.lock().unwrap().get(&source) {
+        if let Some(p) = self
+            .pipelines
+            .lock()
+            .unwrap()
+            .get(&source)
+            .and_then(Weak::upgrade)
+        {
             return Ok(Compiled {
                 wgsl: Some(Arc::new(source)),
-                pipeline: Some(p.clone()),
+                pipeline: Some(p),
             });
         }
         wgsl::validate(&program.name, &source)?;
@@ -452,10 +477,10 @@ impl WgpuDevice {
             layout,
             warmed: AtomicBool::new(false),
         });
-        self.pipelines
-            .lock()
-            .unwrap()
-            .insert(source.clone(), p.clone());
+        let mut pipelines = self.pipelines.lock().unwrap();
+        pipelines.retain(|_, p| p.strong_count() > 0); // evicted ones (a compile costs far more)
+        pipelines.insert(source.clone(), Arc::downgrade(&p));
+        drop(pipelines);
         Ok(Compiled {
             wgsl: Some(Arc::new(source)),
             pipeline: Some(p),
@@ -697,7 +722,7 @@ impl WgpuDevice {
                 .bind_groups
                 .lock()
                 .unwrap()
-                .get_or_create(key.clone(), || {
+                .get_or_create(key.clone(), p, || {
                     let uniform = key.uniform.iter().map(|(b, size)| (b, 0, *size));
                     let entries: Vec<::wgpu::BindGroupEntry> = key
                         .buffers
