@@ -120,6 +120,14 @@ fn workloads() -> Vec<Workload> {
             build: |t| vec![t[0].max(&[1])],
         },
         Workload {
+            id: "l",
+            name: "conv2d x(8,32,64,64) w(64,32,3,3) pad 1",
+            inputs: vec![vec![8, 32, 64, 64], vec![64, 32, 3, 3]],
+            flops: 2.0 * (8 * 64 * 64 * 64 * 32 * 9) as f64,
+            compute: true,
+            build: |t| vec![t[0].conv2d(&t[1], 1, 1)],
+        },
+        Workload {
             id: "m",
             name: "a.T@b 1024",
             inputs: vec![vec![m, m]; 2],

@@ -2,7 +2,7 @@
 
 mod common;
 use common::*;
-use kiln::{DType, Tensor};
+use kiln::{DType, Scalar, Tensor};
 
 /// Shapes covering scalars, empty tensors, size-1 dims and odd sizes.
 const SHAPES: &[&[usize]] = &[
@@ -441,6 +441,91 @@ fn matmul_shapes() {
         rand_input(DType::F32, &[6, 4], 2),
     );
     check3("a.T @ b", &[a, b], |t| t[0].transpose(0, 1).matmul(&t[1]));
+}
+
+/// Direct host convolution: an independent reference for `conv2d`'s graph.
+fn host_conv2d(
+    x: &[f32],
+    [n, c, h, w]: [usize; 4],
+    k: &[f32],
+    [o, _, kh, kw]: [usize; 4],
+    stride: usize,
+    pad: usize,
+) -> Vec<f32> {
+    let (oh, ow) = (
+        (h + 2 * pad - kh) / stride + 1,
+        (w + 2 * pad - kw) / stride + 1,
+    );
+    let mut out = vec![0.0f32; n * o * oh * ow];
+    for (b, oc, y, xx) in (0..n).flat_map(|b| {
+        (0..o).flat_map(move |oc| (0..oh).flat_map(move |y| (0..ow).map(move |xx| (b, oc, y, xx))))
+    }) {
+        let mut acc = 0.0f64;
+        for ic in 0..c {
+            for dy in 0..kh {
+                for dx in 0..kw {
+                    let (iy, ix) = (
+                        (y * stride + dy) as isize - pad as isize,
+                        (xx * stride + dx) as isize - pad as isize,
+                    );
+                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                        continue;
+                    }
+                    let xv = x[((b * c + ic) * h + iy as usize) * w + ix as usize] as f64;
+                    let kv = k[((oc * c + ic) * kh + dy) * kw + dx] as f64;
+                    acc += xv * kv;
+                }
+            }
+        }
+        out[((b * o + oc) * oh + y) * ow + xx] = acc as f32;
+    }
+    out
+}
+
+/// conv2d against a direct host convolution (the graph), then oracle == CPU == wgpu (the
+/// kernels): overlapping windows (stride < kernel), disjoint ones (stride > kernel), 1x1,
+/// odd sizes and padding.
+#[test]
+fn conv2d_matches_a_direct_convolution() {
+    let cases: &[([usize; 4], [usize; 4], usize, usize)] = &[
+        ([2, 3, 7, 6], [4, 3, 3, 3], 1, 1),
+        ([1, 2, 9, 9], [3, 2, 3, 3], 2, 0),
+        ([1, 2, 8, 7], [2, 2, 2, 2], 3, 1),
+        ([2, 4, 5, 5], [3, 4, 1, 1], 1, 0),
+        ([1, 1, 4, 4], [1, 1, 4, 4], 1, 0),
+        ([1, 3, 6, 5], [2, 3, 3, 2], 2, 2),
+    ];
+    for (i, &(xs, ws, stride, pad)) in cases.iter().enumerate() {
+        let (x, w) = (
+            rand_input(DType::F32, &xs, 70 + i as u64),
+            rand_input(DType::F32, &ws, 80 + i as u64),
+        );
+        let name = format!("conv2d {xs:?} * {ws:?} stride {stride} pad {pad}");
+        let (Data::F32(xv), Data::F32(wv)) = (&x.data, &w.data) else {
+            unreachable!()
+        };
+        let want = host_conv2d(xv, xs, wv, ws, stride, pad);
+        let graph = x
+            .on(&kiln::Device::cpu())
+            .conv2d(&w.on(&kiln::Device::cpu()), stride, pad);
+        let oracle = graph.oracle().unwrap();
+        let want: Vec<Scalar> = want.into_iter().map(Scalar::F32).collect();
+        assert_close(
+            &format!("{name}: graph vs host"),
+            &oracle.data,
+            &want,
+            1e-5,
+            1e-4,
+        );
+        check3(&name, &[x, w], |t| t[0].conv2d(&t[1], stride, pad));
+    }
+    // relu(conv2d + bias) is one kernel.
+    let dev = kiln::Device::cpu();
+    let x = rand_input(DType::F32, &[1, 2, 6, 6], 1).on(&dev);
+    let w = rand_input(DType::F32, &[3, 2, 3, 3], 2).on(&dev);
+    let bias = rand_input(DType::F32, &[3, 1, 1], 3).on(&dev);
+    let y = (x.conv2d(&w, 1, 1) + &bias).relu();
+    assert_eq!(kiln::schedule(&[&y]).unwrap().kernels().len(), 1);
 }
 
 #[test]
