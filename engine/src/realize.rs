@@ -59,9 +59,12 @@ fn claim(targets: &[NodeRef]) -> Claim {
     loop {
         // The walk runs outside the lock: a node realized meanwhile is either still claimed
         // (then we wait and walk again) or realized (then claiming it is harmless).
+        // Constant views (a broadcast `2.0`, `log2(e)` inside `exp`) are in nearly every
+        // graph; they hold no data and keep their sources when realized, so they are shared
+        // unclaimed, or every thread would wait on the same constant.
         let wanted: Vec<u64> = toposort(targets)
             .iter()
-            .filter(|n| !n.is_realized())
+            .filter(|n| !n.is_realized() && !n.constant_view)
             .map(|n| n.id)
             .collect();
         let mut ids = c.ids.lock().unwrap_or_else(|e| e.into_inner());

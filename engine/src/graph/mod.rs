@@ -73,6 +73,9 @@ pub struct Node {
     pub dtype: DType,
     pub shape: Vec<usize>,
     pub device: Device,
+    /// A constant or a movement view of one: it holds no data, so realizing it keeps its
+    /// sources, and threads share such nodes without claiming them (see `realize.rs`).
+    pub constant_view: bool,
     key: NodeKey,
     state: Mutex<NodeState>,
 }
@@ -106,8 +109,14 @@ pub fn intern(
         drop(table);
         return existing; // `srcs` drops here, outside the lock
     }
+    let constant_view = match op {
+        Op::Const(..) => true,
+        Op::Movement(_) => srcs[0].constant_view,
+        _ => false,
+    };
     let node = Arc::new(Node {
         id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        constant_view,
         op,
         dtype,
         shape,
@@ -145,11 +154,17 @@ impl Node {
         self.shape.iter().product()
     }
     /// Attaches the computed buffer and drops the sources (the value no longer needs them).
+    /// A constant view keeps its sources: they hold no memory, and a thread scheduling a
+    /// graph that reads the view without claiming it may still be walking them.
     pub fn set_realized(&self, buffer: Arc<Buffer>) {
         let old_srcs = {
             let mut st = self.state.lock().unwrap();
             st.buffer = Some(buffer);
-            std::mem::take(&mut st.srcs)
+            if self.constant_view {
+                vec![]
+            } else {
+                std::mem::take(&mut st.srcs)
+            }
         };
         drop(old_srcs); // may free upstream nodes; done outside our lock
     }
