@@ -146,6 +146,38 @@ fn sum_and_mean_realized_together_is_one_kernel() {
     assert_eq!(m.item::<f32>().unwrap(), 1.0);
 }
 
+/// realize(&[x.mean(0), x.var(0, 1)]): the sum over axis 0 is materialized (var reads it
+/// broadcast), then one kernel computes var and stores `mean = sum / n` beside it (3 kernels
+/// before: the mean had its own). tinygrad and burn take 3.
+#[test]
+fn mean_and_var_take_two_kernels() {
+    each_device(|dev| {
+        let x = t(dev, &[64, 33], 4);
+        let (m, v) = (x.mean(&[0]), x.var(&[0], 1.0));
+        let (wm, wv) = (m.oracle().unwrap().data, v.oracle().unwrap().data);
+        assert_eq!(
+            kernels(|| kiln::realize(&[&m, &v]).unwrap()),
+            2,
+            "mean + var"
+        );
+        assert_close("mean", &read(&m), &wm, 1e-5, 1e-4);
+        assert_close("var", &read(&v), &wv, 1e-5, 1e-4);
+        // Also when the elementwise output is shaped differently (same element count).
+        let x = t(dev, &[50, 4, 6], 5);
+        let s = x.sum_keepdim(&[0]);
+        let a = (&s * 2.0).reshape(&[6, 4]);
+        let b = (&x - &s).max(&[0]);
+        let (wa, wb) = (a.oracle().unwrap().data, b.oracle().unwrap().data);
+        assert_eq!(
+            kernels(|| kiln::realize(&[&a, &b]).unwrap()),
+            2,
+            "reshaped rider"
+        );
+        assert_close("a", &read(&a), &wa, 1e-5, 1e-4);
+        assert_close("b", &read(&b), &wb, 1e-5, 1e-4);
+    });
+}
+
 #[test]
 fn softmax_takes_three_kernels_today() {
     // max, sum of exp, elementwise tail. The heuristics issue brings this to one kernel; the

@@ -244,6 +244,15 @@ fn schedule_sorted(targets: &[NodeRef], nodes: Vec<NodeRef>, limits: &DeviceLimi
         }
     }
 
+    ride_along(
+        &mut groups,
+        &group_reads,
+        &reads,
+        &deps,
+        &alias_base,
+        limits,
+    );
+
     // Order kernels so that producers run first.
     let mut ordered: Vec<Step> = vec![];
     let mut done: HashSet<u64> = nodes
@@ -290,6 +299,94 @@ fn schedule_sorted(targets: &[NodeRef], nodes: Vec<NodeRef>, limits: &DeviceLimi
     }
     ordered
 }
+
+/// An elementwise kernel whose output has as many elements as a reduce kernel's output is
+/// stored by that kernel instead, at the same output index: `realize(&[x.mean(0),
+/// x.var(0)])` materializes the sum, then computes var and `mean = sum / n` in one kernel
+/// (3 kernels before). Only where the groups stay acyclic and the bindings fit; each
+/// elementwise group tries a few reduce groups.
+fn ride_along(
+    groups: &mut Vec<(Domain, Vec<NodeRef>)>,
+    group_reads: &[HashSet<u64>],
+    reads: &buffers::Reads,
+    deps: &HashMap<u64, HashSet<u64>>,
+    alias_base: &HashMap<u64, u64>,
+    limits: &DeviceLimits,
+) {
+    let out_numel = |(full, axes): &Domain| -> usize {
+        full.iter()
+            .enumerate()
+            .filter(|(a, _)| !axes.contains(a))
+            .map(|(_, &d)| d)
+            .product()
+    };
+    let mut by_numel: HashMap<usize, Vec<usize>> = HashMap::default();
+    for (h, (dom, _)) in groups.iter().enumerate() {
+        if !dom.1.is_empty() {
+            by_numel.entry(out_numel(dom)).or_default().push(h);
+        }
+    }
+    let mut group_reads: Vec<HashSet<u64>> = group_reads.to_vec();
+    for g in 0..groups.len() {
+        if !groups[g].0 .1.is_empty() || groups[g].1.is_empty() {
+            continue;
+        }
+        let candidates = by_numel
+            .get(&out_numel(&groups[g].0))
+            .cloned()
+            .unwrap_or_default();
+        for &h in candidates.iter().take(RIDE_ALONG_CANDIDATES) {
+            let reads_union: HashSet<u64> =
+                group_reads[h].union(&group_reads[g]).copied().collect();
+            let outputs = groups[h].1.iter().chain(&groups[g].1);
+            let bindings = reads.bindings(&reads_union)
+                + outputs
+                    .map(|o| limits.bindings_for(o.numel()))
+                    .sum::<usize>();
+            if bindings > reads.limit {
+                continue;
+            }
+            // Neither group may read the other's outputs (that would be a kernel reading
+            // what it writes); reads through third groups show up as cycles below.
+            let ids: HashSet<u64> = groups[h]
+                .1
+                .iter()
+                .chain(&groups[g].1)
+                .map(|m| m.id)
+                .collect();
+            let reads_own = ids.iter().any(|id| {
+                deps.get(id)
+                    .into_iter()
+                    .flatten()
+                    .any(|&d| ids.contains(&resolve_alias(d, alias_base)))
+            });
+            if reads_own {
+                continue;
+            }
+            let moved = std::mem::take(&mut groups[g].1);
+            groups[h].1.extend(moved.iter().cloned());
+            if groups_acyclic(groups, deps, alias_base) {
+                group_reads[h] = reads_union;
+                break;
+            }
+            let keep = groups[h].1.len() - moved.len();
+            groups[h].1.truncate(keep);
+            groups[g].1 = moved;
+        }
+    }
+    groups.retain(|(_, members)| !members.is_empty());
+}
+
+/// The node whose buffer `id` reads (an alias is a reshape of a materialized node).
+fn resolve_alias(mut id: u64, alias_base: &HashMap<u64, u64>) -> u64 {
+    while let Some(&b) = alias_base.get(&id) {
+        id = b;
+    }
+    id
+}
+
+/// How many reduce groups an elementwise group tries to ride along with.
+const RIDE_ALONG_CANDIDATES: usize = 8;
 
 /// How many of a domain's groups (the newest) a root may try to join.
 const GROUP_CANDIDATES: usize = 64;
