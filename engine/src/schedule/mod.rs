@@ -13,7 +13,9 @@
 //!    inside each consumer (cheap, and it saves a round trip through memory).
 //! 2. **Grouping.** Materialized roots with the same loop domain (full shape and reduce axes)
 //!    that do not depend on each other become one multi-output kernel, sharing every common
-//!    subexpression: `realize(&[x.sum(), x.mean()])` reads `x` once.
+//!    subexpression: `realize(&[x.sum(), x.mean()])` reads `x` once. An elementwise kernel
+//!    whose output has as many elements as a reduce kernel's then rides along with it (stored
+//!    at the same output index): `realize(&[x.mean(0), x.var(0)])` is 2 kernels.
 //! 3. **Lowering.** Each kernel's roots are lowered to a [`KernelAst`]: walking from the output
 //!    toward the loads, movement ops re-index symbolically (see `view`), materialized or realized
 //!    nodes become loads, and everything else is inlined.
