@@ -6,6 +6,7 @@
 //! device's pool when dropped; the graph holds buffers in `Arc`s, so dropping the last tensor
 //! that refers to a value frees its memory.
 
+mod bind_groups;
 pub mod cpu;
 pub mod wgpu;
 

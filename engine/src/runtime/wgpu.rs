@@ -15,6 +15,7 @@ use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, Weak};
 
+use super::bind_groups::{BindGroupCache, BindKey};
 use crate::cache::{CacheUsage, Lru};
 use crate::codegen::ir::Program;
 use crate::codegen::wgsl;
@@ -56,62 +57,6 @@ pub(crate) struct WgpuDevice {
     bind_groups: Mutex<BindGroupCache>,
     /// Kernel parameters of the launches of one `run`, at aligned offsets (see `stage_params`).
     params_ring: Mutex<Option<::wgpu::Buffer>>,
-}
-
-/// A bind group for (pipeline, buffers): the key owns handles to them, so an entry can never
-/// describe resources that were freed and replaced (the model is cubecl-wgpu's
-/// `bind_group_cache.rs`). Pooled buffers come back with the same handle, so a repeated
-/// realize over pooled buffers finds its bind groups here. Bounded: the least recently used
-/// entry goes first (it is what keeps an evicted buffer's memory alive).
-#[derive(Default)]
-struct BindGroupCache {
-    /// (bind group, last use, the kiln pipeline it was made for: once that is evicted from
-    /// the pipeline cache, the entry goes too, or it would keep the pipeline alive).
-    entries: HashMap<BindKey, (::wgpu::BindGroup, u64, Weak<Pipeline>)>,
-    clock: u64,
-}
-
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct BindKey {
-    pipeline: ::wgpu::ComputePipeline,
-    /// (buffer, offset, size) of each storage binding.
-    buffers: Vec<(::wgpu::Buffer, u64, u64)>,
-    /// The parameter ring and the window size, when the program has parameters (the offset
-    /// is dynamic, so one bind group serves every launch).
-    uniform: Option<(::wgpu::Buffer, u64)>,
-}
-
-const BIND_GROUP_CACHE_ENTRIES: usize = 1024;
-
-impl BindGroupCache {
-    fn get_or_create(
-        &mut self,
-        key: BindKey,
-        pipeline: &Arc<Pipeline>,
-        create: impl FnOnce() -> ::wgpu::BindGroup,
-    ) -> ::wgpu::BindGroup {
-        self.clock += 1;
-        if let Some((bg, used, _)) = self.entries.get_mut(&key) {
-            *used = self.clock;
-            return bg.clone();
-        }
-        // Entries of evicted pipelines go first; then the least recently used.
-        self.entries.retain(|_, (_, _, p)| p.strong_count() > 0);
-        if self.entries.len() >= BIND_GROUP_CACHE_ENTRIES {
-            let oldest = self
-                .entries
-                .iter()
-                .min_by_key(|(_, (_, used, _))| *used)
-                .map(|(k, _)| k.clone());
-            if let Some(k) = oldest {
-                self.entries.remove(&k);
-            }
-        }
-        let bg = create();
-        self.entries
-            .insert(key, (bg.clone(), self.clock, Arc::downgrade(pipeline)));
-        bg
-    }
 }
 
 /// One kernel launch, ready to encode: pipeline, bind group, parameter offset, grid.

@@ -165,14 +165,8 @@ fn schedule_sorted(targets: &[NodeRef], nodes: Vec<NodeRef>, limits: &DeviceLimi
         .iter()
         .map(|r| (r.id, barrier_inputs(r, &forced)))
         .collect();
-    let alias_base: HashMap<u64, u64> = steps.iter().map(|(n, base)| (n.id, base.id)).collect();
     // A read of an alias (a reshape of a materialized node) is a read of its base.
-    let resolve = |mut id: u64| {
-        while let Some(&b) = alias_base.get(&id) {
-            id = b;
-        }
-        id
-    };
+    let alias_base: HashMap<u64, u64> = steps.iter().map(|(n, base)| (n.id, base.id)).collect();
     // Roots in topological order (`nodes` is sources first): a root can only read roots that
     // come before it, which bounds every reachability search below.
     let position: HashMap<u64, usize> = roots.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
@@ -187,7 +181,7 @@ fn schedule_sorted(targets: &[NodeRef], nodes: Vec<NodeRef>, limits: &DeviceLimi
                 continue;
             }
             for &d in deps.get(&x).into_iter().flatten() {
-                let d = resolve(d);
+                let d = resolve_alias(d, &alias_base);
                 if d == b {
                     return true;
                 }
@@ -445,18 +439,12 @@ fn groups_acyclic(
             group_of.insert(m.id, g);
         }
     }
-    let resolve = |mut id: u64| {
-        while let Some(&b) = alias_base.get(&id) {
-            id = b;
-        }
-        id
-    };
     let mut edges: Vec<HashSet<usize>> = vec![HashSet::default(); groups.len()];
     let mut indegree = vec![0usize; groups.len()];
     for (g, (_, members)) in groups.iter().enumerate() {
         for m in members {
             for &d in deps.get(&m.id).into_iter().flatten() {
-                if let Some(&h) = group_of.get(&resolve(d)) {
+                if let Some(&h) = group_of.get(&resolve_alias(d, alias_base)) {
                     if h != g && edges[h].insert(g) {
                         indegree[g] += 1;
                     }
