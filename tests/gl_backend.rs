@@ -3,7 +3,8 @@
 //! float -> int casts differed. The test runs this binary again with `WGPU_BACKEND=gl` (the
 //! backend is chosen once per process) and checks the cases that differed there against the
 //! oracle. Where the machine has no GL driver, it says so and passes.
-//! The whole suite also passes under `WGPU_BACKEND=gl` on llvmpipe.
+//! The whole suite also passes under `WGPU_BACKEND=gl` on llvmpipe. The same child-process
+//! trick checks the report of a missing adapter (a backend this platform lacks).
 
 mod common;
 use common::*;
@@ -84,4 +85,49 @@ fn runs_on_the_gl_backend_where_there_is_one() {
         return;
     }
     assert!(stdout.contains("GL_OK"), "{stdout}");
+}
+
+const NO_ADAPTER_CHILD: &str = "KILN_NO_ADAPTER_TEST_CHILD";
+
+/// The child: a backend this platform lacks, so there is no adapter.
+#[test]
+fn child_without_an_adapter() {
+    if std::env::var(NO_ADAPTER_CHILD).is_err() {
+        return;
+    }
+    match kiln::default_device() {
+        Err(e) => println!("ERR {e}"),
+        Ok(d) => println!("OK {}", d.name()),
+    }
+}
+
+/// Device errors said "device: KILN_REQUIRE_GPU=1 but device: no wgpu adapter": one prefix.
+#[test]
+fn a_missing_adapter_is_reported_once() {
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new(&exe)
+        .args([
+            "--exact",
+            "child_without_an_adapter",
+            "--nocapture",
+            "--quiet",
+        ])
+        .env(NO_ADAPTER_CHILD, "1")
+        .env("WGPU_BACKEND", "dx12")
+        .env("KILN_REQUIRE_GPU", "1")
+        .env_remove("KILN_DEVICE")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("ERR") || l.starts_with("OK"));
+    match line {
+        Some(l) if l.starts_with("ERR") => {
+            assert_eq!(l.matches("device:").count(), 1, "{l}");
+            assert!(l.contains("KILN_REQUIRE_GPU=1 but no wgpu adapter"), "{l}");
+        }
+        // A platform with DX12 has an adapter: nothing to check there.
+        other => eprintln!("skipping: {other:?}"),
+    }
 }

@@ -79,6 +79,15 @@ pub fn eval_mode() -> EvalMode {
     }
 }
 
+/// A device error's message without its "device: " prefix, for wrapping in another one
+/// (the prefix used to repeat: "device: KILN_DEVICE=gpu: device: no wgpu adapter").
+fn inner(e: Error) -> String {
+    match e {
+        Error::Device(m) => m,
+        other => other.to_string(),
+    }
+}
+
 /// The device tensors are created on when none is named: `KILN_DEVICE=cpu|gpu` if set, else the
 /// best wgpu adapter, else the CPU device (with a one-line notice on stderr). With
 /// `KILN_REQUIRE_GPU=1` a missing adapter is an error instead.
@@ -92,7 +101,7 @@ pub fn default_device() -> Result<Device> {
                 Ok("cpu") if !require => return Ok(Device::cpu()),
                 Ok("cpu") => return Err("KILN_DEVICE=cpu contradicts KILN_REQUIRE_GPU=1".into()),
                 Ok("gpu") | Ok("wgpu") => {
-                    return Device::gpu().map_err(|e| format!("KILN_DEVICE=gpu: {e}"))
+                    return Device::gpu().map_err(|e| format!("KILN_DEVICE=gpu: {}", inner(e)))
                 }
                 Ok(other) if !other.is_empty() => {
                     return Err(format!("KILN_DEVICE={other} is not one of cpu, gpu"));
@@ -101,9 +110,9 @@ pub fn default_device() -> Result<Device> {
             }
             match Device::gpu() {
                 Ok(d) => Ok(d),
-                Err(e) if require => Err(format!("KILN_REQUIRE_GPU=1 but {e}")),
+                Err(e) if require => Err(format!("KILN_REQUIRE_GPU=1 but {}", inner(e))),
                 Err(e) => {
-                    eprintln!("kiln: no GPU adapter ({e}); falling back to the CPU device");
+                    eprintln!("kiln: {}; falling back to the CPU device", inner(e));
                     Ok(Device::cpu())
                 }
             }
