@@ -99,9 +99,10 @@ pub fn realize_nodes(targets: &[NodeRef]) -> Result<()> {
 }
 
 /// The schedule a realize of `targets` would run (all unrealized targets on one device).
-/// It claims nothing: a realize by another thread meanwhile makes it stale (`Schedule::run`
-/// then returns `Error::StaleSchedule`).
+/// The graph is claimed while it is planned (the scheduler walks it); a realize by another
+/// thread after that makes the schedule stale (`Schedule::run` returns `Error::StaleSchedule`).
 pub fn schedule_nodes(targets: &[NodeRef]) -> Result<Schedule> {
+    let _claim = claim(targets);
     let groups = by_device(targets);
     match groups.len() {
         0 => {
