@@ -76,7 +76,8 @@ impl<K: Hash + Eq + Clone, V: Clone> Lru<K, V> {
         Some(e.value.clone())
     }
 
-    pub fn insert(&mut self, key: K, value: V, cost: usize) {
+    /// Inserts, then evicts past the budget; returns how many entries were evicted.
+    pub fn insert(&mut self, key: K, value: V, cost: usize) -> usize {
         self.clock += 1;
         if let Some(old) = self.entries.insert(
             key,
@@ -91,6 +92,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Lru<K, V> {
         self.total += cost;
         let budget = cache_bytes();
         // The newest entry always stays, even if it alone is over the budget.
+        let mut evicted = 0;
         while self.total > budget && self.entries.len() > 1 {
             let oldest = self
                 .entries
@@ -100,7 +102,9 @@ impl<K: Hash + Eq + Clone, V: Clone> Lru<K, V> {
                 .expect("non-empty");
             let e = self.entries.remove(&oldest).expect("present");
             self.total -= e.cost;
+            evicted += 1;
         }
+        evicted
     }
 
     /// Bytes held (the sum of the entries' costs).

@@ -16,6 +16,8 @@ pub(super) struct BindGroupCache {
     /// the pipeline cache, the entry goes too, or it would keep the pipeline alive).
     entries: HashMap<BindKey, (::wgpu::BindGroup, u64, Weak<Pipeline>)>,
     clock: u64,
+    /// The pipeline cache evicted something since the last sweep of dead entries.
+    pipelines_evicted: bool,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -42,8 +44,11 @@ impl BindGroupCache {
             *used = self.clock;
             return bg.clone();
         }
-        // Entries of evicted pipelines go first; then the least recently used.
-        self.entries.retain(|_, (_, _, p)| p.strong_count() > 0);
+        // Entries of evicted pipelines go first (swept only after an eviction, not on every
+        // miss); then the least recently used.
+        if std::mem::take(&mut self.pipelines_evicted) {
+            self.entries.retain(|_, (_, _, p)| p.strong_count() > 0);
+        }
         if self.entries.len() >= BIND_GROUP_CACHE_ENTRIES {
             let oldest = self
                 .entries
@@ -58,5 +63,10 @@ impl BindGroupCache {
         self.entries
             .insert(key, (bg.clone(), self.clock, Arc::downgrade(pipeline)));
         bg
+    }
+
+    /// Called when the pipeline cache evicted pipelines: their bind groups go at the next miss.
+    pub fn pipelines_evicted(&mut self) {
+        self.pipelines_evicted = true;
     }
 }

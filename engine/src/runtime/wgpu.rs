@@ -307,10 +307,14 @@ impl WgpuDevice {
         let compiled = self.compile_source(program)?;
         let cost =
             PIPELINE_BYTES + program.host_bytes() + compiled.wgsl.as_ref().map_or(0, |w| w.len());
-        self.by_program
-            .lock()
-            .unwrap()
-            .insert(key, (program.clone(), compiled.clone()), cost);
+        let evicted =
+            self.by_program
+                .lock()
+                .unwrap()
+                .insert(key, (program.clone(), compiled.clone()), cost);
+        if evicted > 0 {
+            self.bind_groups.lock().unwrap().pipelines_evicted();
+        }
         Ok(compiled)
     }
 

@@ -240,14 +240,7 @@ fn schedule_sorted(targets: &[NodeRef], nodes: Vec<NodeRef>, limits: &DeviceLimi
         }
     }
 
-    ride_along(
-        &mut groups,
-        &group_reads,
-        &reads,
-        &deps,
-        &alias_base,
-        limits,
-    );
+    ride_along(&mut groups, group_reads, &reads, &deps, &alias_base, limits);
 
     // Order kernels so that producers run first.
     let mut ordered: Vec<Step> = vec![];
@@ -303,7 +296,7 @@ fn schedule_sorted(targets: &[NodeRef], nodes: Vec<NodeRef>, limits: &DeviceLimi
 /// elementwise group tries a few reduce groups.
 fn ride_along(
     groups: &mut Vec<(Domain, Vec<NodeRef>)>,
-    group_reads: &[HashSet<u64>],
+    mut group_reads: Vec<HashSet<u64>>,
     reads: &buffers::Reads,
     deps: &HashMap<u64, HashSet<u64>>,
     alias_base: &HashMap<u64, u64>,
@@ -322,7 +315,6 @@ fn ride_along(
             by_numel.entry(out_numel(dom)).or_default().push(h);
         }
     }
-    let mut group_reads: Vec<HashSet<u64>> = group_reads.to_vec();
     for g in 0..groups.len() {
         if !groups[g].0 .1.is_empty() || groups[g].1.is_empty() {
             continue;
