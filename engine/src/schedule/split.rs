@@ -184,6 +184,9 @@ fn reduced_shape(shape: &[usize], axes: &[usize]) -> Vec<usize> {
         .collect()
 }
 
+// The builders below intern graph nodes directly rather than going through `Tensor`: a tensor
+// op would realize at once in eager mode, which must not happen inside the scheduler.
+
 fn reduce(op: ReduceOp, x: &NodeRef, axes: Vec<usize>) -> NodeRef {
     let shape = reduced_shape(&x.shape, &axes);
     intern(
