@@ -205,11 +205,21 @@ fn candidate_opts_are_all_valid_and_cover_every_kind() {
         let s = kiln::schedule(&[&a.matmul(&b)]).unwrap();
         let k = s.kernels()[0].with_opts(&[]).unwrap();
         let cands = k.candidate_opts();
+        // A matmul has no column axis (every output axis feeds the reduction): no GROUPOUT.
         for op in OptOp::ALL {
-            if op != OptOp::Padto {
+            if op != OptOp::Padto && op != OptOp::GroupOut {
                 assert!(cands.iter().any(|o| o.op == op), "no {op:?} in {cands:?}");
             }
         }
+        assert!(!cands.iter().any(|o| o.op == OptOp::GroupOut), "{cands:?}");
+        for o in &cands {
+            assert!(k.with_opts(&[*o]).is_ok(), "{o} was offered but refused");
+        }
+        // softmax's row is a column of its one kernel: GROUPOUT is offered, and valid.
+        let s = kiln::schedule(&[&a.softmax(-1)]).unwrap();
+        let k = s.kernels()[0].with_opts(&[]).unwrap();
+        let cands = k.candidate_opts();
+        assert!(cands.iter().any(|o| o.op == OptOp::GroupOut), "{cands:?}");
         for o in &cands {
             assert!(k.with_opts(&[*o]).is_ok(), "{o} was offered but refused");
         }

@@ -75,11 +75,32 @@ pub(crate) fn program_for(
 /// Kernels index with `i32`: a loop domain or buffer past `i32::MAX` elements is refused
 /// clearly instead of wrapping to wrong addresses.
 pub(crate) fn check_index_range(ast: &KernelAst, device: &Device) -> Result<()> {
+    // Index math spans the output axes, and in each reduce nest its own axes and those its
+    // source varies over (a softmax row's max: the row and the nest's axis, not every output).
+    let numel = |axes: &mut dyn Iterator<Item = usize>| {
+        axes.map(|a| ast.full_shape[a])
+            .try_fold(1usize, |n, d| n.checked_mul(d))
+            .unwrap_or(usize::MAX)
+    };
+    let varies = ast.expr_axes();
+    let out_numel = numel(&mut ast.output_axes().into_iter());
     let domain = ast
-        .full_shape
+        .exprs
         .iter()
-        .try_fold(1usize, |n, &d| n.checked_mul(d))
-        .unwrap_or(usize::MAX);
+        .filter_map(|(_, e)| match &e.op {
+            crate::codegen::ast::AstNode::Reduce { src, axes, .. } => {
+                let mut spanned: Vec<usize> =
+                    varies[src.index()].iter().map(|&a| a as usize).collect();
+                for &a in axes {
+                    if !spanned.contains(&a) {
+                        spanned.push(a);
+                    }
+                }
+                Some(numel(&mut spanned.into_iter()))
+            }
+            _ => None,
+        })
+        .fold(out_numel, usize::max);
     let largest = ast.bufs.iter().map(|b| b.numel).max().unwrap_or(0);
     let n = domain.max(largest);
     if n > i32::MAX as usize {

@@ -194,6 +194,58 @@ impl KernelAst {
         deps
     }
 
+    /// For every expression, the domain axes its value varies over (sorted): the axes its
+    /// loads and gates index, through its operands, less the axes of any reduce on the way
+    /// (a reduce's value is one per point of the axes it does not reduce). One pass in arena
+    /// order.
+    pub fn expr_axes(&self) -> Vec<Vec<u32>> {
+        let mut out: Vec<Vec<u32>> = Vec::with_capacity(self.exprs.len());
+        for (_, e) in self.exprs.iter() {
+            let mut v: Vec<u32> =
+                e.op.operands()
+                    .iter()
+                    .flat_map(|o| out[o.index()].iter().copied())
+                    .collect();
+            match &e.op {
+                AstNode::Load { index, valid, .. } => {
+                    v.extend(index.vars());
+                    v.extend(valid.vars());
+                }
+                AstNode::Gate(valid, _) => v.extend(valid.vars()),
+                AstNode::Reduce { axes, .. } => v.retain(|a| !axes.contains(&(*a as usize))),
+                _ => {}
+            }
+            v.sort_unstable();
+            v.dedup();
+            out.push(v);
+        }
+        out
+    }
+
+    /// Output axes (longer than 1) that no reduce's value varies over: the *columns* of a
+    /// kernel whose reductions are per row, as softmax's tail over its row. The lanes of one
+    /// workgroup can share such axes (GROUPOUT) and compute each row's reductions once.
+    pub fn column_axes(&self) -> Vec<usize> {
+        let axes = self.expr_axes();
+        let mut read = vec![false; self.full_shape.len()];
+        let mut any_reduce = false;
+        for (h, e) in self.exprs.iter() {
+            if matches!(e.op, AstNode::Reduce { .. }) {
+                any_reduce = true;
+                for &a in &axes[h.index()] {
+                    read[a as usize] = true;
+                }
+            }
+        }
+        if !any_reduce {
+            return vec![];
+        }
+        self.output_axes()
+            .into_iter()
+            .filter(|&a| !read[a] && self.full_shape[a] > 1)
+            .collect()
+    }
+
     /// Estimated ALU ops of the whole kernel (for GFLOPS in DEBUG): each ALU expression
     /// counts once per point of the loop axes its value varies over. One pass in arena order.
     pub fn flop_estimate(&self) -> u64 {

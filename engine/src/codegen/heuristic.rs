@@ -3,11 +3,17 @@
 //! that does not fit the kernel or the device is skipped, never applied half-way.
 //!
 //! In order:
+//! 0. **Rows owned by a workgroup**: when some output axes are columns (no reduction varies
+//!    along them, as softmax's tail along its row), every reduce nest is grouped over the
+//!    same lanes (UNROLL 4 first where it divides, for vec4 loads) and the last column axis is
+//!    spread over them with GROUPOUT (UPCAST 4 first where it divides), other columns looped:
+//!    each row's max, sum and tail run once, in one workgroup of up to 256 lanes.
 //! 1. **Matvec**: a sum of a product of two loads, one output axis: GROUP the reduction over 8
 //!    lanes, LOCAL 4 rows per workgroup, UPCAST 4 rows per lane.
 //! 2. **Grouped reduction** when there are few outputs (< 2048): GROUP the longest reduce part
-//!    over up to 256 lanes (a divisor of its size, else PADTO first). This also bounds each
-//!    lane's loop: a 2^20-element sum loops 4096 times per lane, not 2^20.
+//!    over up to 256 lanes (a divisor of its size, else PADTO first), and the other nests over
+//!    as many lanes where they divide. This also bounds each lane's loop: a 2^20-element sum
+//!    loops 4096 times per lane, not 2^20.
 //! 3. **Upcast expanded axes**: while there are at least 1024 outputs and fewer than 32 per
 //!    lane, UPCAST by 4 (or 3) an output axis that some input does not read (stride 0: the
 //!    rows and columns of a matmul), preferring axes fewer inputs read, then smaller strides.
@@ -150,7 +156,7 @@ fn choose(plan: &mut Plan) {
     let out_n = ast.output_numel();
     let reduce_parts = plan.shaped.reduce_parts();
 
-    if matvec(plan) {
+    if own_rows(plan) || matvec(plan) {
         return;
     }
 
@@ -165,12 +171,21 @@ fn choose(plan: &mut Plan) {
         if size >= 64 {
             let cap = GROUP_SIZE.min(limits.max_workgroup_size);
             let d = largest_divisor(size, cap);
-            if d >= 16 {
-                plan.push(Opt::new(OptOp::Group, r, d));
+            let axis = plan.shaped.parts[i].axis;
+            let g = if d >= 16 {
+                plan.push(Opt::new(OptOp::Group, r, d)).then_some(d)
             } else {
                 let n = cap.min(size.next_power_of_two());
-                let _ = plan.push(Opt::new(OptOp::Padto, i, n))
-                    && plan.push(Opt::new(OptOp::Group, r, n));
+                (plan.push(Opt::new(OptOp::Padto, i, n)) && plan.push(Opt::new(OptOp::Group, r, n)))
+                    .then_some(n)
+            };
+            // The other nests share the group lanes where they divide into them.
+            if let Some(g) = g {
+                for nest in nests(ast) {
+                    if !nest.contains(&axis) {
+                        group_nest(plan, &nest, g, false);
+                    }
+                }
             }
             return;
         }
@@ -269,6 +284,96 @@ fn choose(plan: &mut Plan) {
     for (i, n) in chosen {
         plan.push(Opt::new(OptOp::Local, i, n));
     }
+}
+
+/// The reduce nests of `ast` (the axes of each), in arena order.
+fn nests(ast: &KernelAst) -> Vec<Vec<usize>> {
+    let mut out: Vec<Vec<usize>> = vec![];
+    for (_, e) in ast.exprs.iter() {
+        if let AstNode::Reduce { axes, .. } = &e.op {
+            if !out.contains(axes) {
+                out.push(axes.clone());
+            }
+        }
+    }
+    out
+}
+
+/// GROUPs the longest reduce part of the nest over `axes` by `g` lanes, after an UNROLL by 4
+/// where `vec4` (so that each lane loads 4 neighbours) and a PADTO where `g` does not divide
+/// it (by at most 2x). Says whether it did; the plan is unchanged when it did not.
+fn group_nest(plan: &mut Plan, axes: &[usize], g: usize, vec4: bool) -> bool {
+    let longest = |plan: &Plan| {
+        let reds = plan.shaped.reduce_parts();
+        reds.iter()
+            .enumerate()
+            .filter(|(_, &i)| axes.contains(&plan.shaped.parts[i].axis))
+            .max_by_key(|(_, &i)| plan.shaped.parts[i].size)
+            .map(|(r, &i)| (r, i))
+    };
+    let Some((_, i)) = longest(plan) else {
+        return false;
+    };
+    let before = (plan.opts.clone(), plan.shaped.clone());
+    let size = plan.shaped.parts[i].size;
+    if !size.is_multiple_of(g) {
+        let padded = size.div_ceil(g) * g;
+        if padded > 2 * size || !plan.push(Opt::new(OptOp::Padto, i, g)) {
+            return false;
+        }
+    }
+    let size = plan.shaped.parts[longest(plan).expect("still there").1].size;
+    if vec4 && size.is_multiple_of(4 * g) {
+        let (r, _) = longest(plan).expect("still there");
+        plan.push(Opt::new(OptOp::Unroll, r, 4));
+    }
+    let (r, _) = longest(plan).expect("still there");
+    if plan.push(Opt::new(OptOp::Group, r, g)) {
+        return true;
+    }
+    (plan.opts, plan.shaped) = before;
+    false
+}
+
+/// 0. Rows owned by a workgroup (see the module docs). Says whether it applied.
+fn own_rows(plan: &mut Plan) -> bool {
+    let ast = plan.ast;
+    let cols = ast.column_axes();
+    let Some(&main) = cols.last() else {
+        return false;
+    };
+    let cap = GROUP_SIZE.min(plan.limits.max_workgroup_size);
+    let size = ast.full_shape[main];
+    // A power of two no larger than the row, so that padding at most doubles it.
+    let g = cap.min(1 << size.ilog2());
+    let part_of = |plan: &Plan, axis: usize| {
+        (0..plan.shaped.parts.len())
+            .find(|&i| {
+                let p = plan.shaped.parts[i];
+                p.axis == axis && p.kind == AxisKind::Global
+            })
+            .expect("a column axis has a global part")
+    };
+    let before = (plan.opts.clone(), plan.shaped.clone());
+    if !size.is_multiple_of(g) && !plan.push(Opt::new(OptOp::Padto, part_of(plan, main), g)) {
+        return false;
+    }
+    let padded = plan.shaped.padded[main];
+    if padded.is_multiple_of(4 * g) {
+        plan.push(Opt::new(OptOp::Upcast, part_of(plan, main), 4));
+    }
+    let spread = plan.push(Opt::new(OptOp::GroupOut, part_of(plan, main), g))
+        && cols[..cols.len() - 1]
+            .iter()
+            .all(|&c| plan.push(Opt::new(OptOp::GroupOut, part_of(plan, c), 1)));
+    if !spread {
+        (plan.opts, plan.shaped) = before;
+        return false;
+    }
+    for nest in nests(ast) {
+        group_nest(plan, &nest, g, true);
+    }
+    true
 }
 
 /// tinygrad's matvec path: `sum(a * b)` over one reduce part where the output has one axis

@@ -1,6 +1,7 @@
 //! Kernels with several reduce nests, one reading another: the shape of a one-kernel softmax.
-//! The scheduler does not build such kernels yet (the heuristics issue makes it), so this test
-//! builds the AST by hand and runs it on every device under several opt lists.
+//! This test builds the AST by hand (the scheduler's are tested through the API in
+//! tests/fusion.rs) and runs it on every device under opt lists that group both nests over the
+//! same lanes and spread the tail over them with GROUPOUT.
 
 use std::sync::Arc;
 
@@ -135,6 +136,33 @@ fn two_reduce_nests_in_one_kernel() {
             Opt::new(OptOp::Unroll, 0, 5),
             Opt::new(OptOp::Upcast, 1, 5),
         ],
+        // One row per workgroup: both nests and the tail on the same 16 lanes (padded).
+        vec![
+            Opt::new(OptOp::Padto, 1, 16),
+            Opt::new(OptOp::Padto, 2, 16),
+            Opt::new(OptOp::Padto, 3, 16),
+            Opt::new(OptOp::Group, 0, 16),
+            Opt::new(OptOp::Group, 1, 16),
+            Opt::new(OptOp::GroupOut, 1, 16),
+        ],
+        // Upcast columns share their row's accumulators; the tail loops twice per lane.
+        vec![
+            Opt::new(OptOp::Upcast, 1, 5),
+            Opt::new(OptOp::Group, 0, 5),
+            Opt::new(OptOp::Group, 1, 5),
+            Opt::new(OptOp::GroupOut, 1, 5),
+            Opt::new(OptOp::Unroll, 0, 2),
+        ],
+        // Only the tail's loop, no lanes; then locals over rows beside grouped lanes.
+        vec![Opt::new(OptOp::GroupOut, 1, 1)],
+        vec![
+            Opt::new(OptOp::Local, 0, 3),
+            Opt::new(OptOp::GroupTop, 0, 10),
+            Opt::new(OptOp::Group, 1, 10),
+            Opt::new(OptOp::GroupOut, 1, 10),
+        ],
+        // A grouped nest, the tail on the leader.
+        vec![Opt::new(OptOp::Group, 1, 25)],
     ];
     for device in &devices {
         for opts in &lists {
@@ -150,10 +178,52 @@ fn two_reduce_nests_in_one_kernel() {
 }
 
 #[test]
-fn only_one_nest_may_be_grouped() {
+fn group_lanes_are_shared_by_equal_sizes() {
     let ast = softmax2_ast();
     let limits = Device::cpu().limits();
-    let opts = [Opt::new(OptOp::Group, 0, 5), Opt::new(OptOp::Group, 1, 5)];
-    let e = compile(&ast, &opts, &limits).unwrap_err();
-    assert!(e.to_string().contains("already grouped"), "{e}");
+    let opts = [Opt::new(OptOp::Group, 0, 5), Opt::new(OptOp::Group, 1, 10)];
+    let e = compile(&ast, &opts, &limits).unwrap_err().to_string();
+    assert!(e.contains("group lanes are shared"), "{e}");
+    assert!(e.contains("by 5") && e.contains("by 10"), "{e}");
+    let opts = [
+        Opt::new(OptOp::Group, 0, 5),
+        Opt::new(OptOp::GroupOut, 1, 2),
+    ];
+    let e = compile(&ast, &opts, &limits).unwrap_err().to_string();
+    assert!(e.contains("the outputs by 2"), "{e}");
+}
+
+#[test]
+fn groupout_needs_a_column_axis() {
+    let ast = softmax2_ast();
+    assert_eq!(ast.column_axes(), vec![1]);
+    let limits = Device::cpu().limits();
+    let e = compile(&ast, &[Opt::new(OptOp::GroupOut, 0, 3)], &limits)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not a column axis"), "{e}");
+}
+
+#[test]
+fn one_row_per_workgroup_shape() {
+    let ast = softmax2_ast();
+    let limits = Device::cpu().limits();
+    let opts = [
+        Opt::new(OptOp::Upcast, 1, 5),
+        Opt::new(OptOp::Group, 0, 5),
+        Opt::new(OptOp::Group, 1, 5),
+        Opt::new(OptOp::GroupOut, 1, 5),
+    ];
+    let p = compile(&ast, &opts, &limits).unwrap();
+    // One workgroup per row, 5 lanes; the tail loops twice around upcast-5 stores.
+    assert_eq!(p.global_sizes.iter().product::<usize>(), R);
+    assert_eq!(p.local_sizes, vec![5]);
+    assert_eq!(p.loop_iterations, 10);
+    // The max and the sum fold one accumulator each, not one per upcast column.
+    let accs = p
+        .insts
+        .iter()
+        .filter(|(_, i)| matches!(i.op, crate::codegen::ir::UOp::DefineAcc(_)))
+        .count();
+    assert_eq!(accs, 2, "{p:?}");
 }

@@ -14,8 +14,18 @@
 //! | `UNROLL` | a reduce part | `amount` reduce steps per loop iteration, unrolled |
 //! | `GROUP` | a reduce part | `amount` lanes share the reduction (strided), combined through workgroup memory |
 //! | `GROUPTOP` | a reduce part | like `GROUP`, each lane taking one contiguous chunk |
+//! | `GROUPOUT` | a global part of a column axis | the group lanes share the part's elements (strided), each lane looping over its share: the reductions run once per workgroup |
 //! | `PADTO` | an unsplit global or reduce part | rounds its size up to a multiple of `amount`; the tail is masked |
 //! | `NOLOCALS` | the kernel | no LOCAL or GROUP may follow (one lane per workgroup) |
+//!
+//! **Group lanes are shared.** A workgroup's lanes are its local parts times its *group
+//! lanes* (the fastest part of the invocation id). Every grouped reduce nest splits its
+//! reduction over the same group lanes, one nest after another, and a GROUPOUT part spreads a
+//! column axis (an output axis no reduce reads, see `KernelAst::column_axes`) over them for
+//! the stores: softmax's max, its sum of `exp`, and its elementwise tail all run on the 256
+//! lanes of the workgroup that owns the row. So each nest's group parts and the GROUPOUT
+//! parts must multiply to the same group size. GROUPOUT turns the rest of its part into a
+//! [`AxisKind::Loop`] part, a loop around the stores: no workgroup recomputes a row.
 //!
 //! The heuristics that choose a list live in `heuristic.rs`.
 //!
@@ -37,17 +47,19 @@ pub enum OptOp {
     Local,
     Group,
     GroupTop,
+    GroupOut,
     Padto,
     NoLocals,
 }
 
 impl OptOp {
-    pub const ALL: [OptOp; 7] = [
+    pub const ALL: [OptOp; 8] = [
         OptOp::Upcast,
         OptOp::Unroll,
         OptOp::Local,
         OptOp::Group,
         OptOp::GroupTop,
+        OptOp::GroupOut,
         OptOp::Padto,
         OptOp::NoLocals,
     ];
@@ -60,6 +72,7 @@ impl OptOp {
             OptOp::Local => "LOCAL",
             OptOp::Group => "GROUP",
             OptOp::GroupTop => "GROUPTOP",
+            OptOp::GroupOut => "GROUPOUT",
             OptOp::Padto => "PADTO",
             OptOp::NoLocals => "NOLOCALS",
         }
@@ -111,10 +124,14 @@ pub struct OptError {
 pub enum AxisKind {
     /// One value per workgroup of the grid.
     Global,
+    /// An output part looped over in every lane, around the stores (what GROUPOUT leaves of
+    /// its part beside the group lanes).
+    Loop,
     /// One value per lane of a workgroup.
     Local,
-    /// A reduction split over the lanes of a workgroup.
-    GroupReduce,
+    /// Split over the group lanes of a workgroup: a reduction's (combined through workgroup
+    /// memory), or after GROUPOUT a column axis's elements.
+    Group,
     /// Output values per lane, in registers.
     Upcast,
     /// A loop of the reduction.
@@ -128,8 +145,9 @@ impl AxisKind {
     pub fn color(self) -> u8 {
         match self {
             AxisKind::Global => 34,
+            AxisKind::Loop => 37,
             AxisKind::Local => 36,
-            AxisKind::GroupReduce => 32,
+            AxisKind::Group => 32,
             AxisKind::Upcast => 33,
             AxisKind::Reduce => 31,
             AxisKind::Unroll => 35,
@@ -165,6 +183,10 @@ pub struct Shaped {
     /// Per domain axis: the size its parts cover (larger than the axis after PADTO).
     pub padded: Vec<usize>,
     pub nolocals: bool,
+    /// Per domain axis: the axes of the reduce nest that reduces it (empty for an output axis).
+    pub nest_of: Vec<Vec<usize>>,
+    /// Per domain axis: whether it is a column axis (`KernelAst::column_axes`).
+    pub column: Vec<bool>,
 }
 
 impl Shaped {
@@ -190,6 +212,13 @@ impl Shaped {
             opts: vec![],
             padded: ast.full_shape.clone(),
             nolocals: false,
+            nest_of: nests_by_axis(ast),
+            column: {
+                let cols = ast.column_axes();
+                (0..ast.full_shape.len())
+                    .map(|a| cols.contains(&a))
+                    .collect()
+            },
         };
         s.sort();
         s
@@ -207,9 +236,32 @@ impl Shaped {
             .map(|p| p.size)
             .product()
     }
-    /// Lanes per workgroup.
+    /// Lanes per workgroup: the local parts times the group lanes.
     pub fn local_size(&self) -> usize {
-        self.size_of(AxisKind::Local) * self.size_of(AxisKind::GroupReduce)
+        self.size_of(AxisKind::Local) * self.group_size()
+    }
+    /// The group lanes of a workgroup, shared by every grouped nest and the GROUPOUT parts
+    /// (`apply_opts` checks that they agree): the largest of their group-part products.
+    pub fn group_size(&self) -> usize {
+        self.group_sets()
+            .into_iter()
+            .map(|(_, g)| g)
+            .max()
+            .unwrap_or(1)
+    }
+    /// The users of the group lanes, each with the product of its group parts: one entry per
+    /// reduce nest with group parts (keyed by its axes), and one for the output parts (keyed
+    /// by an empty list).
+    pub fn group_sets(&self) -> Vec<(Vec<usize>, usize)> {
+        let mut sets: Vec<(Vec<usize>, usize)> = vec![];
+        for p in self.parts.iter().filter(|p| p.kind == AxisKind::Group) {
+            let key = self.nest_of[p.axis].clone();
+            match sets.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, g)) => *g *= p.size,
+                None => sets.push((key, p.size)),
+            }
+        }
+        sets
     }
     /// Workgroups in the grid.
     pub fn num_groups(&self) -> usize {
@@ -266,12 +318,32 @@ impl Shaped {
         self.sort();
     }
 
+    /// GROUPOUT: part `i` (global) becomes `amount` group lanes (inner, so that neighbouring
+    /// lanes store neighbouring elements) and a loop over the rest.
+    fn group_out(&mut self, i: usize, amount: usize) {
+        let p = self.parts[i];
+        self.parts[i] = Part {
+            axis: p.axis,
+            size: p.size / amount,
+            kind: AxisKind::Loop,
+            mult: p.mult * amount,
+        };
+        self.parts.push(Part {
+            axis: p.axis,
+            size: amount,
+            kind: AxisKind::Group,
+            mult: p.mult,
+        });
+        self.parts
+            .retain(|q| q.size != 1 || q.kind == AxisKind::Global);
+        self.sort();
+    }
+
     /// Bytes of workgroup memory the grouped reductions of `ast` need under this shape: one
     /// array per reduce dtype, `lanes × upcast` elements, reused by every reduce of that dtype.
     pub fn workgroup_bytes(&self, ast: &KernelAst) -> usize {
-        let groups = self.size_of(AxisKind::GroupReduce);
-        if groups <= 1 {
-            return 0;
+        if !self.group_sets().iter().any(|(nest, _)| !nest.is_empty()) {
+            return 0; // no grouped reduction
         }
         let mut dtypes = vec![];
         for (_, e) in ast.exprs.iter() {
@@ -347,8 +419,12 @@ fn apply_opt(
     };
     let kind_ok = match opt.op {
         OptOp::Local => part.kind == AxisKind::Global,
-        OptOp::Upcast => matches!(part.kind, AxisKind::Global | AxisKind::Local),
+        OptOp::Upcast => matches!(
+            part.kind,
+            AxisKind::Global | AxisKind::Local | AxisKind::Loop
+        ),
         OptOp::Unroll | OptOp::Group | OptOp::GroupTop => part.kind == AxisKind::Reduce,
+        OptOp::GroupOut => part.kind == AxisKind::Global,
         OptOp::Padto => matches!(part.kind, AxisKind::Global | AxisKind::Reduce),
         OptOp::NoLocals => unreachable!(),
     };
@@ -378,29 +454,48 @@ fn apply_opt(
             part.size
         ));
     }
-    if matches!(opt.op, OptOp::Local | OptOp::Group | OptOp::GroupTop) && s.nolocals {
+    let grouping = matches!(
+        opt.op,
+        OptOp::Local | OptOp::Group | OptOp::GroupTop | OptOp::GroupOut
+    );
+    if grouping && s.nolocals && (amount > 1 || opt.op != OptOp::GroupOut) {
         return Err("NOLOCALS forbids local and group parts".into());
     }
-    if matches!(opt.op, OptOp::Group | OptOp::GroupTop) {
-        // The group lanes are the fastest part of the local id, and one tree reduction runs
-        // over them: they can serve one reduce nest only.
-        let nest = nest_axes(ast, part.axis);
-        let other = s
-            .parts
-            .iter()
-            .any(|p| p.kind == AxisKind::GroupReduce && !nest.contains(&p.axis));
-        if other {
-            return Err("another reduce nest of this kernel is already grouped".into());
+    if opt.op == OptOp::GroupOut {
+        if !s.column[part.axis] {
+            return Err(format!(
+                "axis {} is not a column axis: some reduction of the kernel varies along it, so \
+                 its workgroups could not share one computation of it",
+                part.axis
+            ));
         }
+        s.group_out(i, amount);
+    } else {
+        let (kind, top) = match opt.op {
+            OptOp::Local => (AxisKind::Local, false),
+            OptOp::Upcast => (AxisKind::Upcast, false),
+            OptOp::Unroll => (AxisKind::Unroll, false),
+            OptOp::Group => (AxisKind::Group, false),
+            OptOp::GroupTop => (AxisKind::Group, true),
+            OptOp::GroupOut | OptOp::Padto | OptOp::NoLocals => unreachable!(),
+        };
+        s.shift_to(i, amount, kind, top);
     }
-    let (kind, top) = match opt.op {
-        OptOp::Local => (AxisKind::Local, false),
-        OptOp::Upcast => (AxisKind::Upcast, false),
-        OptOp::Unroll => (AxisKind::Unroll, false),
-        OptOp::Group => (AxisKind::GroupReduce, false),
-        OptOp::GroupTop => (AxisKind::GroupReduce, true),
-        OptOp::Padto | OptOp::NoLocals => unreachable!(),
-    };
+    let sets = s.group_sets();
+    if sets.iter().any(|(_, g)| *g != sets[0].1) {
+        let list: Vec<String> = sets
+            .iter()
+            .map(|(nest, g)| match nest.is_empty() {
+                true => format!("the outputs by {g}"),
+                false => format!("the nest over axes {nest:?} by {g}"),
+            })
+            .collect();
+        return Err(format!(
+            "group lanes are shared, so every grouped nest and GROUPOUT must use as many; \
+             this groups {}",
+            list.join(", ")
+        ));
+    }
     match opt.op {
         OptOp::Upcast if amount > MAX_UPCAST_AMOUNT => {
             return Err(format!("upcast by more than {MAX_UPCAST_AMOUNT}"))
@@ -410,7 +505,6 @@ fn apply_opt(
         }
         _ => {}
     }
-    s.shift_to(i, amount, kind, top);
     let upcast = s.size_of(AxisKind::Upcast);
     if upcast > MAX_UPCAST {
         return Err(format!(
@@ -440,15 +534,18 @@ fn apply_opt(
     Ok(())
 }
 
-/// The axes of the reduce nest that reduces `axis` (the reduces over one set of axes).
-fn nest_axes(ast: &KernelAst, axis: usize) -> Vec<usize> {
-    ast.exprs
-        .iter()
-        .find_map(|(_, e)| match &e.op {
-            AstNode::Reduce { axes, .. } if axes.contains(&axis) => Some(axes.clone()),
-            _ => None,
-        })
-        .unwrap_or_default()
+/// Per domain axis, the axes of the reduce nest that reduces it (the reduces over one set of
+/// axes); empty for an output axis.
+fn nests_by_axis(ast: &KernelAst) -> Vec<Vec<usize>> {
+    let mut out = vec![vec![]; ast.full_shape.len()];
+    for (_, e) in ast.exprs.iter() {
+        if let AstNode::Reduce { axes, .. } = &e.op {
+            for &a in axes {
+                out[a] = axes.clone();
+            }
+        }
+    }
+    out
 }
 
 /// Every single opt that can validly be appended to `opts`: the actions a search tries next.
@@ -472,6 +569,9 @@ pub fn candidate_opts(ast: &KernelAst, opts: &[Opt], limits: &DeviceLimits) -> V
         }
         for amount in [0, 2, 3, 4, 8, 16, 32, 64, 128, 256] {
             try_opt(Opt::new(OptOp::Local, axis, amount), &mut out);
+        }
+        for amount in [1, 2, 4, 8, 16, 32, 64, 128, 256] {
+            try_opt(Opt::new(OptOp::GroupOut, axis, amount), &mut out);
         }
         for amount in [4, 8, 16, 32] {
             if base.parts[axis].size % amount != 0 {

@@ -11,11 +11,13 @@ use super::{Linearizer, VAR_LOCAL};
 impl Linearizer<'_> {
     /// Tree reduction of every accumulator across the `g` group lanes of the workgroup (the
     /// fastest-varying part of the local id). Accumulators go through one workgroup array per
-    /// dtype, in batches small enough for the device's workgroup memory.
+    /// dtype, in batches small enough for the device's workgroup memory. Only canonical upcast
+    /// lanes (`canon[n][u] == u`) go through memory; the others share their results.
     pub(super) fn group_reduce(
         &mut self,
         nest: &[(ExprRef, ReduceOp, ExprRef)],
         accs: &[Vec<Ref>],
+        canon: &[Vec<usize>],
         g: usize,
         wg_bytes: usize,
     ) {
@@ -37,8 +39,10 @@ impl Linearizer<'_> {
                     by_dtype.len() - 1
                 }
             };
-            for u in 0..accs[n].len() {
-                by_dtype[slot].1.push((n, u));
+            for (u, &c) in canon[n].iter().enumerate() {
+                if c == u {
+                    by_dtype[slot].1.push((n, u));
+                }
             }
         }
         let per_array = (wg_bytes / (by_dtype.len() * lsize * 4)).max(1);
@@ -115,7 +119,9 @@ impl Linearizer<'_> {
                     let off = self.constant(Scalar::I32((j * lsize) as i32));
                     let slot = self.binary(BinaryOp::Add, row0, off, DType::I32);
                     let v = self.push(UOp::LoadLocal { local, index: slot }, d, 1);
-                    self.reduce_values.insert((nest[n].0, u), v);
+                    for (w, _) in canon[n].iter().enumerate().filter(|(_, &c)| c == u) {
+                        self.reduce_values.insert((nest[n].0, w), v);
+                    }
                 }
                 // Every lane has read its results before the array is reused.
                 self.push(UOp::Barrier, DType::Bool, 1);

@@ -34,7 +34,8 @@ impl Linearizer<'_> {
         v.substitute(&|x| vals[x as usize].clone(), &self.ranges)
     }
 
-    /// Validity of `lane` on padded axes: output axes always, reduce axes of the active nest.
+    /// Validity of `lane` on padded axes: output axes always (those the stores loop over only
+    /// inside that loop: no reduction varies along them), reduce axes of the active nest.
     pub(super) fn pad_guard(&mut self, lane: usize, reduce: bool) -> Valid {
         let mut g = Valid::always();
         if self.padded_axes.is_empty() {
@@ -45,7 +46,7 @@ impl Linearizer<'_> {
             let wanted = if reduce {
                 self.active_reduce_axes.contains(&axis)
             } else {
-                !is_reduce
+                !is_reduce && (self.in_store_loops || !self.looped_axes.contains(&axis))
             };
             if wanted {
                 g.and(vals[axis].clone(), 0, size as i64 - 1, &self.ranges);

@@ -26,7 +26,7 @@
 use std::collections::HashMap;
 
 use crate::dtype::{DType, Scalar};
-use crate::ops::{BinaryOp, ReduceOp, UnaryOp};
+use crate::ops::{BinaryOp, ReduceOp};
 use crate::view::symbolic::{Lin, Valid};
 
 use super::arena::Arena;
@@ -37,6 +37,7 @@ use crate::runtime::DeviceLimits;
 
 mod group;
 mod index;
+mod nest;
 mod vector;
 
 /// Hash-consing key of a pure instruction: (tag, operands..., dtype, width).
@@ -97,6 +98,11 @@ struct Linearizer<'a> {
     reduce_values: HashMap<(ExprRef, usize), Ref>,
     /// Workgroup arrays per dtype, for grouped reductions.
     locals: HashMap<DType, (Ref, usize)>,
+    /// `KernelAst::expr_axes`: the axes each expression varies over.
+    expr_axes: Vec<Vec<u32>>,
+    /// Axes with a loop part (GROUPOUT), whose values exist only inside the store loops.
+    looped_axes: Vec<usize>,
+    in_store_loops: bool,
 }
 
 /// Lowers `ast` shaped by `shaped` (from `apply_opts`) to a [`Program`].
@@ -107,18 +113,26 @@ pub fn linearize(ast: &KernelAst, shaped: &Shaped, limits: &DeviceLimits) -> Pro
     let loop_parts: Vec<usize> = (0..parts.len())
         .filter(|&i| parts[i].kind == AxisKind::Reduce)
         .collect();
+    let store_loop_parts: Vec<usize> = (0..parts.len())
+        .filter(|&i| parts[i].kind == AxisKind::Loop)
+        .collect();
+    let group = shaped.group_size();
 
-    // Variable space: 0 = group id, 1 = local id, 2.. = reduce loop variables.
+    // Variable space: 0 = group id, 1 = local id, then the reduce loop variables, then the
+    // variables of the loops around the stores.
     let mut ranges = vec![(0, num_groups as i64 - 1), (0, local_size as i64 - 1)];
     ranges.extend(loop_parts.iter().map(|&i| (0, parts[i].size as i64 - 1)));
+    ranges.extend(
+        store_loop_parts
+            .iter()
+            .map(|&i| (0, parts[i].size as i64 - 1)),
+    );
 
-    // Each non-lane part's value in terms of the variables.
+    // Each non-lane part's value in terms of the variables: the parts in `idx` (canonical
+    // order, outermost first) are the digits of `var / below`.
     let mut part_value: Vec<Option<Lin>> = vec![None; parts.len()];
-    let decompose = |kinds: &[AxisKind], var: u32, part_value: &mut Vec<Option<Lin>>| {
-        let idx: Vec<usize> = (0..parts.len())
-            .filter(|&i| kinds.contains(&parts[i].kind))
-            .collect();
-        let mut stride = 1i64;
+    let decompose = |idx: &[usize], var: u32, below: i64, part_value: &mut Vec<Option<Lin>>| {
+        let mut stride = below;
         for &i in idx.iter().rev() {
             let size = parts[i].size as i64;
             // An empty part leaves nothing to run (its kernel is never launched).
@@ -130,14 +144,30 @@ pub fn linearize(ast: &KernelAst, shaped: &Shaped, limits: &DeviceLimits) -> Pro
             stride *= size.max(1);
         }
     };
-    decompose(&[AxisKind::Global], VAR_GROUP, &mut part_value);
+    let of_kind =
+        |k: AxisKind| -> Vec<usize> { (0..parts.len()).filter(|&i| parts[i].kind == k).collect() };
+    decompose(&of_kind(AxisKind::Global), VAR_GROUP, 1, &mut part_value);
+    // Local parts above the group lanes; each user of the group lanes (a grouped nest, the
+    // GROUPOUT parts) reads all of them.
     decompose(
-        &[AxisKind::Local, AxisKind::GroupReduce],
+        &of_kind(AxisKind::Local),
         VAR_LOCAL,
+        group as i64,
         &mut part_value,
     );
+    for (nest, _) in shaped.group_sets() {
+        let idx: Vec<usize> = of_kind(AxisKind::Group)
+            .into_iter()
+            .filter(|&i| shaped.nest_of[parts[i].axis] == nest)
+            .collect();
+        decompose(&idx, VAR_LOCAL, 1, &mut part_value);
+    }
+    let first_store_loop = 2 + loop_parts.len();
     for (j, &i) in loop_parts.iter().enumerate() {
         part_value[i] = Some(Lin::var(2 + j as u32));
+    }
+    for (j, &i) in store_loop_parts.iter().enumerate() {
+        part_value[i] = Some(Lin::var((first_store_loop + j) as u32));
     }
     let mut base_value = vec![Lin::constant(0); ast.full_shape.len()];
     for (i, p) in parts.iter().enumerate() {
@@ -189,6 +219,9 @@ pub fn linearize(ast: &KernelAst, shaped: &Shaped, limits: &DeviceLimits) -> Pro
         active_reduce_axes: vec![],
         reduce_values: HashMap::new(),
         locals: HashMap::new(),
+        expr_axes: ast.expr_axes(),
+        looped_axes: store_loop_parts.iter().map(|&i| parts[i].axis).collect(),
+        in_store_loops: false,
     };
     lz.var_refs[VAR_GROUP as usize] = Some(lz.emit(UOp::Special(Special::GroupId), DType::I32));
     lz.var_refs[VAR_LOCAL as usize] = Some(if local_size > 1 {
@@ -198,7 +231,7 @@ pub fn linearize(ast: &KernelAst, shaped: &Shaped, limits: &DeviceLimits) -> Pro
     });
 
     lz.reduce_nests(&loop_parts, limits.workgroup_memory_bytes);
-    lz.stores();
+    lz.stores(&store_loop_parts, first_store_loop);
 
     let (name, colored_name) = kernel_name(ast, shaped);
     let sizes = |kinds: &[AxisKind]| -> Vec<usize> {
@@ -214,7 +247,13 @@ pub fn linearize(ast: &KernelAst, shaped: &Shaped, limits: &DeviceLimits) -> Pro
         insts: lz.insts,
         bufs: ast.bufs.clone(),
         global_sizes: sizes(&[AxisKind::Global]),
-        local_sizes: sizes(&[AxisKind::Local, AxisKind::GroupReduce]),
+        local_sizes: {
+            let mut l = sizes(&[AxisKind::Local]);
+            if group > 1 {
+                l.push(group);
+            }
+            l
+        },
         opts: shaped.opts.clone(),
         flops: ast.flop_estimate(),
         params: ast.param_dtypes(),
@@ -224,8 +263,15 @@ pub fn linearize(ast: &KernelAst, shaped: &Shaped, limits: &DeviceLimits) -> Pro
 }
 
 /// The most iterations one loop runs per invocation: for each reduce nest, the product of the
-/// sizes of its loop (reduce-kind) parts, which is how often its innermost loop body runs.
+/// sizes of its loop (reduce-kind) parts, which is how often its innermost loop body runs;
+/// for the stores, the product of the loop parts around them.
 pub fn loop_iterations(ast: &KernelAst, shaped: &Shaped) -> u64 {
+    let stores: u64 = shaped
+        .parts
+        .iter()
+        .filter(|p| p.kind == AxisKind::Loop)
+        .map(|p| p.size as u64)
+        .product();
     let mut nests: Vec<Vec<usize>> = vec![];
     for (_, e) in ast.exprs.iter() {
         if let AstNode::Reduce { axes, .. } = &e.op {
@@ -246,6 +292,7 @@ pub fn loop_iterations(ast: &KernelAst, shaped: &Shaped) -> u64 {
         })
         .max()
         .unwrap_or(0)
+        .max(if stores > 1 { stores } else { 0 })
 }
 
 /// tinygrad's naming: `r_` for kernels with a reduction, `E_` otherwise, then the part sizes
@@ -420,212 +467,20 @@ impl Linearizer<'_> {
         self.emit(UOp::Load { buf, index, valid }, d)
     }
 
-    /// `acc += v` with Kahan's compensation: `comp` carries the low bits each addition rounds
-    /// away, so the error of a lane's sum stays a few ulps however many values it folds,
-    /// instead of growing with their count (a sequential f32 sum of 2^26 values of 0.1 was
-    /// 2.5e-3 off). Plain IR adds: neither device reassociates them.
-    fn kahan_add(&mut self, acc: Ref, comp: Ref, v: Ref) {
-        let f = DType::F32;
-        let neg_comp = self.push(UOp::Unary(UnaryOp::Neg, comp), f, 1);
-        let y = self.push(UOp::Binary(BinaryOp::Add, v, neg_comp), f, 1);
-        let t = self.push(UOp::Binary(BinaryOp::Add, acc, y), f, 1);
-        // A compiler that reassociates floats (llvmpipe's does) rewrites (acc + y) - acc to
-        // y and the compensation to 0. Multiplying t by a 1.0 it cannot prove is 1.0 keeps
-        // the subtraction real.
-        let one = self.opaque_one();
-        let t_seen = self.push(UOp::Binary(BinaryOp::Mul, t, one), f, 1);
-        let neg_acc = self.push(UOp::Unary(UnaryOp::Neg, acc), f, 1);
-        let gained = self.push(UOp::Binary(BinaryOp::Add, t_seen, neg_acc), f, 1);
-        let neg_y = self.push(UOp::Unary(UnaryOp::Neg, y), f, 1);
-        let lost = self.push(UOp::Binary(BinaryOp::Add, gained, neg_y), f, 1);
-        self.push(
-            UOp::Assign {
-                acc: comp,
-                value: lost,
-            },
-            f,
-            1,
-        );
-        self.push(UOp::Assign { acc, value: t }, f, 1);
-    }
-
-    /// 1.0, computed from the workgroup id (`gid < i32::MAX`), so that no compiler can
-    /// treat it as the constant it is.
-    fn opaque_one(&mut self) -> Ref {
-        let gid = self.var_refs[VAR_GROUP as usize].expect("group id");
-        let max = self.constant(Scalar::I32(i32::MAX));
-        let lt = self.binary(BinaryOp::CmpLt, gid, max, DType::Bool);
-        self.emit(UOp::Cast(lt), DType::F32)
-    }
-
-    fn combine(&mut self, op: ReduceOp, a: Ref, b: Ref, d: DType) -> Ref {
-        // Not hash-consed: `a` is an accumulator or a workgroup-memory read.
-        match op {
-            ReduceOp::Sum => self.push(UOp::Binary(BinaryOp::Add, a, b), d, 1),
-            ReduceOp::Prod => self.push(UOp::Binary(BinaryOp::Mul, a, b), d, 1),
-            ReduceOp::Max => self.push(UOp::Binary(BinaryOp::Max, a, b), d, 1),
-            ReduceOp::Min => self.push(UOp::Binary(BinaryOp::Min, a, b), d, 1),
-        }
-    }
-
-    // ---- reductions ----
-
-    /// Emits every reduce nest in dependency order: a nest is the reduces over one set of axes
-    /// whose own inputs are already computed.
-    fn reduce_nests(&mut self, loop_parts: &[usize], wg_bytes: usize) {
-        let deps = self.ast.reduce_deps();
-        let mut pending: Vec<(ExprRef, ReduceOp, ExprRef, Vec<usize>)> = self
-            .ast
-            .exprs
-            .iter()
-            .filter_map(|(h, e)| match &e.op {
-                AstNode::Reduce { op, src, axes } => Some((h, *op, *src, axes.clone())),
-                _ => None,
-            })
-            .collect();
-        let mut done: Vec<ExprRef> = vec![];
-        while !pending.is_empty() {
-            let ready: Vec<usize> = (0..pending.len())
-                .filter(|&i| deps[pending[i].2.index()].iter().all(|d| done.contains(d)))
-                .collect();
-            let axes = pending[*ready.first().expect("reduce dependencies are acyclic")]
-                .3
-                .clone();
-            let nest: Vec<(ExprRef, ReduceOp, ExprRef)> = ready
-                .iter()
-                .filter(|&&i| pending[i].3 == axes)
-                .map(|&i| (pending[i].0, pending[i].1, pending[i].2))
-                .collect();
-            pending.retain(|p| !nest.iter().any(|n| n.0 == p.0));
-            self.nest(&nest, &axes, loop_parts, wg_bytes);
-            done.extend(nest.iter().map(|n| n.0));
-        }
-    }
-
-    fn nest(
-        &mut self,
-        nest: &[(ExprRef, ReduceOp, ExprRef)],
-        axes: &[usize],
-        loop_parts: &[usize],
-        wg_bytes: usize,
-    ) {
-        let parts = self.shaped.parts.clone();
-        let own_loops: Vec<(usize, usize)> = loop_parts
-            .iter()
-            .enumerate()
-            .filter(|(_, &i)| axes.contains(&parts[i].axis))
-            .map(|(j, &i)| (j, i))
-            .collect();
-        // Unroll lanes of this nest: the lane ids whose other unroll parts are 0.
-        let own_unroll: Vec<usize> = (0..self.lanes.unroll)
-            .filter(|&r| {
-                let lane = self.lanes.id(0, r);
-                self.lanes.parts.iter().enumerate().all(|(k, &i)| {
-                    parts[i].kind != AxisKind::Unroll
-                        || axes.contains(&parts[i].axis)
-                        || self.lane_values[lane][k] == 0
-                })
-            })
-            .collect();
-        let nu = self.lanes.upcast;
-        let accs: Vec<Vec<Ref>> = nest
-            .iter()
-            .map(|&(r, op, _)| {
-                let d = self.ast.exprs[r].dtype;
-                (0..nu)
-                    .map(|_| self.push(UOp::DefineAcc(identity(op, d)), d, 1))
-                    .collect()
-            })
-            .collect();
-        let empty = own_loops.iter().any(|&(_, i)| parts[i].size == 0)
-            || axes.iter().any(|&a| self.ast.full_shape[a] == 0);
-        // Values each accumulator folds in one after another.
-        let folds: usize = own_loops
-            .iter()
-            .map(|&(_, i)| parts[i].size)
-            .product::<usize>()
-            * own_unroll.len();
-        let compensated = |op: ReduceOp, d: DType| {
-            op == ReduceOp::Sum && d == DType::F32 && folds > COMPENSATE_ABOVE_FOLDS
-        };
-        // Kahan compensation terms, for the float sums that fold many values per lane.
-        let comps: Vec<Option<Vec<Ref>>> = nest
-            .iter()
-            .map(|&(r, op, _)| {
-                let d = self.ast.exprs[r].dtype;
-                compensated(op, d).then(|| {
-                    (0..nu)
-                        .map(|_| self.push(UOp::DefineAcc(Scalar::F32(0.0)), d, 1))
-                        .collect()
-                })
-            })
-            .collect();
-        let mut accs = accs;
-        if !empty {
-            self.active_reduce_axes = axes.to_vec();
-            for &(j, i) in &own_loops {
-                let r = self.open(UOp::Range {
-                    end: parts[i].size as i64,
-                });
-                self.var_refs[2 + j] = Some(r);
-            }
-            for ((&(r, op, src), row), comp) in nest.iter().zip(&accs).zip(&comps) {
-                let d = self.ast.exprs[r].dtype;
-                for (u, &acc) in row.iter().enumerate() {
-                    for &ur in &own_unroll {
-                        let lane = self.lanes.id(u, ur);
-                        let mut v = self.node(src, lane);
-                        let g = self.pad_guard(lane, true);
-                        if let Some(c) = self.valid(&g) {
-                            let id = self.constant(identity(op, d));
-                            v = self.emit(UOp::Where(c, v, id), d);
-                        }
-                        match comp {
-                            Some(comp) => self.kahan_add(acc, comp[u], v),
-                            None => {
-                                let c = self.combine(op, acc, v, d);
-                                self.push(UOp::Assign { acc, value: c }, d, 1);
-                            }
-                        }
-                    }
-                }
-            }
-            for &(j, _) in own_loops.iter().rev() {
-                self.close(UOp::EndRange);
-                self.var_refs[2 + j] = None;
-            }
-            self.active_reduce_axes.clear();
-            // A compensated sum is its accumulator minus the error still carried.
-            for (row, comp) in accs.iter_mut().zip(&comps) {
-                if let Some(comp) = comp {
-                    for (acc, &c) in row.iter_mut().zip(comp) {
-                        let minus = self.push(UOp::Unary(UnaryOp::Neg, c), DType::F32, 1);
-                        *acc = self.push(UOp::Binary(BinaryOp::Add, *acc, minus), DType::F32, 1);
-                    }
-                }
-            }
-        }
-        let groups: usize = parts
-            .iter()
-            .filter(|p| p.kind == AxisKind::GroupReduce && axes.contains(&p.axis))
-            .map(|p| p.size)
-            .product();
-        if groups > 1 {
-            self.group_reduce(nest, &accs, groups, wg_bytes);
-        } else {
-            for (&(r, _, _), row) in nest.iter().zip(&accs) {
-                for (u, &acc) in row.iter().enumerate() {
-                    self.reduce_values.insert((r, u), acc);
-                }
-            }
-        }
-    }
-
     // ---- stores ----
 
-    fn stores(&mut self) {
-        let groups = self.shaped.size_of(AxisKind::GroupReduce);
-        let leader = if groups > 1 {
+    /// The stores, inside the loops of `loop_parts` (GROUPOUT's rest of a column axis; their
+    /// variables are numbered from `first_var`).
+    fn stores(&mut self, loop_parts: &[usize], first_var: usize) {
+        let groups = self.shaped.group_size();
+        // Grouped reductions leave their result in every group lane: one of them stores it,
+        // unless GROUPOUT spread the outputs over the group lanes.
+        let outputs_grouped = self
+            .shaped
+            .group_sets()
+            .iter()
+            .any(|(nest, _)| nest.is_empty());
+        let leader = if groups > 1 && !outputs_grouped {
             let lid = self.var_refs[VAR_LOCAL as usize].expect("local id");
             let gi = self.constant(Scalar::I32(groups as i32));
             let gpos = self.binary(BinaryOp::Mod, lid, gi, DType::I32);
@@ -634,6 +489,13 @@ impl Linearizer<'_> {
         } else {
             None
         };
+        for (j, &i) in loop_parts.iter().enumerate() {
+            let r = self.open(UOp::Range {
+                end: self.shaped.parts[i].size as i64,
+            });
+            self.var_refs[first_var + j] = Some(r);
+        }
+        self.in_store_loops = true;
         for s in self.ast.stores.clone() {
             let buf = s.buf;
             let d = self.ast.bufs[buf].dtype;
@@ -687,6 +549,10 @@ impl Linearizer<'_> {
                     1,
                 );
             }
+        }
+        for j in (0..loop_parts.len()).rev() {
+            self.close(UOp::EndRange);
+            self.var_refs[first_var + j] = None;
         }
     }
 
