@@ -152,18 +152,19 @@ fn input(dev: &Device, shape: &[usize], seed: u64) -> Tensor {
     Tensor::from_slice_on(&data, shape, dev).expect("upload")
 }
 
-/// Σ over the kernels of `outs`' schedule of each kernel's median time (NOOPT: `with_opts(&[])`).
-/// `None` when the device refuses a kernel (NOOPT loops longer than llvmpipe allows).
+/// Σ over the kernels of `outs`' schedule of each kernel's median time (NOOPT: the schedule
+/// `NOOPT=1` runs, `kiln::schedule_noopt`). `None` when the device refuses a kernel (NOOPT
+/// loops longer than llvmpipe allows).
 fn gpu_time(dev: &Device, outs: &[Tensor], noopt: bool, runs: usize) -> (usize, Option<Duration>) {
     let refs: Vec<&Tensor> = outs.iter().collect();
-    let s = kiln::schedule(&refs).expect("schedule");
+    let s = if noopt {
+        kiln::schedule_noopt(&refs)
+    } else {
+        kiln::schedule(&refs)
+    }
+    .expect("schedule");
     let mut total = Duration::ZERO;
     for k in s.kernels() {
-        let k = if noopt {
-            k.with_opts(&[]).expect("NOOPT applies")
-        } else {
-            k.clone()
-        };
         match k.time(dev, runs) {
             Ok(t) => total += t,
             Err(kiln::Error::Unsupported { message, .. }) if noopt => {

@@ -146,23 +146,24 @@ fn sum_and_mean_realized_together_is_one_kernel() {
     assert_eq!(m.item::<f32>().unwrap(), 1.0);
 }
 
-/// realize(&[x.mean(0), x.var(0, 1)]): the sum over axis 0 is materialized (var reads it
-/// broadcast), then one kernel computes var and stores `mean = sum / n` beside it (3 kernels
-/// before: the mean had its own). tinygrad and burn take 3.
+/// realize(&[x.mean(0), x.var(0, 1)]): one kernel. The mean's sum is a reduce nest of var's
+/// kernel (var reads it broadcast), and `mean = sum / n` is stored beside var (3 kernels
+/// before broadcast nests and riders, then 2). tinygrad and burn take 3.
 #[test]
-fn mean_and_var_take_two_kernels() {
+fn mean_and_var_take_one_kernel() {
     each_device(|dev| {
         let x = t(dev, &[64, 33], 4);
         let (m, v) = (x.mean(&[0]), x.var(&[0], 1.0));
         let (wm, wv) = (m.oracle().unwrap().data, v.oracle().unwrap().data);
         assert_eq!(
             kernels(|| kiln::realize(&[&m, &v]).unwrap()),
-            2,
+            1,
             "mean + var"
         );
         assert_close("mean", &read(&m), &wm, 1e-5, 1e-4);
         assert_close("var", &read(&v), &wv, 1e-5, 1e-4);
-        // Also when the elementwise output is shaped differently (same element count).
+        // Also when the elementwise output is shaped differently (same element count): the
+        // sum is a nest of b's kernel, and a is stored from the same domain.
         let x = t(dev, &[50, 4, 6], 5);
         let s = x.sum_keepdim(&[0]);
         let a = (&s * 2.0).reshape(&[6, 4]);
@@ -170,7 +171,7 @@ fn mean_and_var_take_two_kernels() {
         let (wa, wb) = (a.oracle().unwrap().data, b.oracle().unwrap().data);
         assert_eq!(
             kernels(|| kiln::realize(&[&a, &b]).unwrap()),
-            2,
+            1,
             "reshaped rider"
         );
         assert_close("a", &read(&a), &wa, 1e-5, 1e-4);
@@ -178,14 +179,110 @@ fn mean_and_var_take_two_kernels() {
     });
 }
 
+/// Softmax, log_softmax and layer_norm along a row are one kernel: each row's reductions run
+/// as nests of the kernel that stores the row, its workgroup's lanes sharing the row (tinygrad
+/// and burn take 3 and 4 for softmax, 3 and 3 for layernorm). Odd and size-1 rows, a batch
+/// axis, and another axis are checked against the oracle.
 #[test]
-fn softmax_takes_three_kernels_today() {
-    // max, sum of exp, elementwise tail. The heuristics issue brings this to one kernel; the
-    // count is pinned so that a change either way is seen.
+fn softmax_and_layernorm_are_one_kernel() {
     each_device(|dev| {
-        let x = t(dev, &[8, 40], 1);
-        let n = kernels(|| drop(x.softmax(-1).realize().unwrap()));
-        assert_eq!(n, 3, "softmax took {n} kernels");
+        for shape in [
+            vec![8, 40],
+            vec![7, 50],
+            vec![3, 1],
+            vec![2, 3, 33],
+            vec![4, 4096],
+        ] {
+            let x = t(dev, &shape, 1);
+            let w = t(dev, &shape[shape.len() - 1..], 2);
+            let b = t(dev, &shape[shape.len() - 1..], 3);
+            let cases: Vec<(&str, Tensor)> = vec![
+                ("softmax", x.softmax(-1)),
+                ("log_softmax", x.log_softmax(-1)),
+                ("layer_norm", x.layer_norm(-1, 1e-5)),
+                ("affine layer_norm", &(&x.layer_norm(-1, 1e-5) * &w) + &b),
+                ("softmax(0)", x.softmax(0)),
+            ];
+            for (name, y) in cases {
+                let want = y.oracle().unwrap().data;
+                let n = kernels(|| drop(y.realize().unwrap()));
+                assert_eq!(n, 1, "{name} of {shape:?} took {n} kernels on {dev:?}");
+                assert_close(name, &read(&y), &want, 1e-5, 1e-4);
+            }
+        }
+    });
+}
+
+/// Longer rows than a workgroup owns, and NOOPT, keep the reductions in kernels of their own.
+#[test]
+fn long_rows_and_noopt_keep_softmax_reductions_apart() {
+    each_device(|dev| {
+        let x = t(dev, &[2, 40_000], 1);
+        let y = x.softmax(-1);
+        let want = y.oracle().unwrap().data;
+        let n = kernels(|| drop(y.realize().unwrap()));
+        assert!(n >= 2, "a 40,000-long row took {n} kernels");
+        assert_close("long softmax", &read(&y), &want, 1e-6, 1e-4);
+
+        let x = t(dev, &[8, 40], 2);
+        let y = x.softmax(-1);
+        let want = y.oracle().unwrap().data;
+        let s = kiln::schedule_noopt(&[&y]).unwrap();
+        assert_eq!(s.kernels().len(), 3, "{s:?}");
+        assert!(s.kernels().iter().all(|k| k.opts().is_empty()));
+        s.run().unwrap();
+        assert_close("NOOPT softmax", &read(&y), &want, 1e-5, 1e-4);
+    });
+}
+
+/// The cost rule: a reduction fused as a nest must run once per value. `x - max(x, 0) -
+/// max(x, 1)` has no column axis (each max varies along the other's axis), so fused, every
+/// element would recompute both maxes: they are materialized instead.
+#[test]
+fn broadcast_nests_that_would_recompute_are_materialized() {
+    each_device(|dev| {
+        let x = t(dev, &[30, 20], 3);
+        let y = &(&x - &x.max_keepdim(&[0])) - &x.max_keepdim(&[1]);
+        let want = y.oracle().unwrap().data;
+        let s = kiln::schedule(&[&y]).unwrap();
+        assert_eq!(s.kernels().len(), 3, "{s:?}");
+        let n = kernels(|| drop(y.realize().unwrap()));
+        assert_eq!(n, 3);
+        assert_close("y", &read(&y), &want, 1e-6, 1e-5);
+        // Summed along one axis, both maxes vary along the output: one kernel, no recompute.
+        let z = (&(&x - &x.max_keepdim(&[1])) * 2.0).sum(&[1]);
+        let want = z.oracle().unwrap().data;
+        assert_eq!(kernels(|| drop(z.realize().unwrap())), 1);
+        assert_close("z", &read(&z), &want, 1e-5, 1e-5);
+    });
+}
+
+/// The recompute rule (`schedule/recompute.rs`): `exp` read through matmul's expand would run
+/// N times per element of `a`, so it gets a kernel of its own; a cheap producer (`a * 2`) is
+/// still recomputed inside the matmul.
+#[test]
+fn expensive_producers_read_through_an_expand_are_materialized() {
+    each_device(|dev| {
+        let (a, b) = (t(dev, &[16, 24], 1), t(dev, &[24, 32], 2));
+        let y = a.exp().matmul(&b);
+        let want = y.oracle().unwrap().data;
+        assert_eq!(
+            kernels(|| drop(y.realize().unwrap())),
+            2,
+            "exp, then matmul"
+        );
+        assert_close("exp matmul", &read(&y), &want, 1e-5, 1e-4);
+        let z = (&a * 2.0).matmul(&b);
+        let want = z.oracle().unwrap().data;
+        assert_eq!(
+            kernels(|| drop(z.realize().unwrap())),
+            1,
+            "a*2 is recomputed"
+        );
+        assert_close("2a matmul", &read(&z), &want, 1e-5, 1e-4);
+        // An expand by less than 4 copies recomputes even exp.
+        let w = &a.exp().reshape(&[16, 24, 1]).expand(&[16, 24, 2]) + 1.0;
+        assert_eq!(kernels(|| drop(w.realize().unwrap())), 1);
     });
 }
 

@@ -253,3 +253,20 @@ fn ten_thousand_squarings_compile_and_run() {
         assert_eq!(y.to_vec::<f32>().unwrap(), vec![1.0; 4]);
     }
 }
+
+/// Broadcast nests over empty axes (found by random_graphs): a sum over an empty axis, read
+/// inside another reduction, once loaded element 0 of an empty buffer. Strides along an axis
+/// of length 0 vanish from index math, so the nest looked independent of its neighbours.
+#[test]
+fn nests_over_empty_axes() {
+    let _g = serial();
+    for shape in [[64usize, 0], [0, 64]] {
+        let x = [rand_input(DType::F32, &shape, 1)];
+        check3("sum(1).mean(0)", &x, |t| t[0].sum(&[1]).mean(&[0]));
+        check3("sum(0).sum(0)", &x, |t| t[0].sum(&[0]).sum(&[0]));
+        check3("x - max", &x, |t| &t[0] - &t[0].sum_keepdim(&[1]));
+        if shape[0] > 0 {
+            check3("softmax(0)", &x, |t| t[0].softmax(0));
+        }
+    }
+}

@@ -30,7 +30,9 @@ pub use graph::oracle::HostArray;
 pub use kernel::{program_cache_usage, Kernel, KernelBuffer, Schedule};
 pub use runtime::Device;
 pub use runtime::DeviceLimits;
-pub use tensor::{default_device, eval_mode, realize, schedule, set_eval_mode, EvalMode, Tensor};
+pub use tensor::{
+    default_device, eval_mode, realize, schedule, schedule_noopt, set_eval_mode, EvalMode, Tensor,
+};
 
 /// Live graph nodes in this process (for leak tests).
 pub fn live_nodes() -> usize {

@@ -92,16 +92,17 @@ static CUMULATIVE: Mutex<f64> = Mutex::new(0.0);
 pub fn realize_nodes(targets: &[NodeRef]) -> Result<()> {
     let _claim = claim(targets);
     for (device, nodes) in by_device(targets) {
-        let plan = plan(&device, &nodes)?;
+        let plan = plan(&device, &nodes, debug::noopt())?;
         execute(&plan)?;
     }
     Ok(())
 }
 
-/// The schedule a realize of `targets` would run (all unrealized targets on one device).
+/// The schedule a realize of `targets` would run (all unrealized targets on one device), or
+/// with `noopt` the one it would run under NOOPT=1 (no opts, no broadcast nests).
 /// The graph is claimed while it is planned (the scheduler walks it); a realize by another
 /// thread after that makes the schedule stale (`Schedule::run` returns `Error::StaleSchedule`).
-pub fn schedule_nodes(targets: &[NodeRef]) -> Result<Schedule> {
+pub fn schedule_nodes(targets: &[NodeRef], noopt: bool) -> Result<Schedule> {
     let _claim = claim(targets);
     let groups = by_device(targets);
     match groups.len() {
@@ -110,9 +111,9 @@ pub fn schedule_nodes(targets: &[NodeRef]) -> Result<Schedule> {
                 .first()
                 .map(|t| t.device.clone())
                 .unwrap_or_else(Device::cpu);
-            plan(&device, &[])
+            plan(&device, &[], noopt)
         }
-        1 => plan(&groups[0].0, &groups[0].1),
+        1 => plan(&groups[0].0, &groups[0].1, noopt),
         _ => {
             let names: Vec<String> = groups.iter().map(|(d, _)| d.name()).collect();
             Err(Error::Unsupported {
@@ -151,19 +152,22 @@ fn by_device(targets: &[NodeRef]) -> Vec<(Device, Vec<NodeRef>)> {
     by_device
 }
 
-/// The default program of `ast` on `device`, and whether it came from a cache.
-fn default_program(ast: &Arc<KernelAst>, device: &Device) -> Result<(Arc<Program>, bool)> {
+/// The default program of `ast` on `device` (none under NOOPT), and whether it came from a
+/// cache.
+fn default_program(
+    ast: &Arc<KernelAst>,
+    device: &Device,
+    noopt: bool,
+) -> Result<(Arc<Program>, bool)> {
+    if noopt {
+        return program_for(ast, &[], device);
+    }
     let key = (ast.clone(), device.limits(), device.is_cpu());
     if let Some(p) = default_programs().lock().unwrap().get(&key) {
         debug::count_program(true);
         return Ok((p, true));
     }
-    let opts = if debug::noopt() {
-        vec![]
-    } else {
-        heuristic_opts(ast, &key.1)
-    };
-    let (program, hit) = program_for(ast, &opts, device)?;
+    let (program, hit) = program_for(ast, &heuristic_opts(ast, &key.1), device)?;
     default_programs()
         .lock()
         .unwrap()
@@ -171,10 +175,11 @@ fn default_program(ast: &Arc<KernelAst>, device: &Device) -> Result<(Arc<Program
     Ok((program, hit))
 }
 
-/// Schedules `targets` and builds each kernel with the heuristics' opts.
-fn plan(device: &Device, targets: &[NodeRef]) -> Result<Schedule> {
+/// Schedules `targets` and builds each kernel with the heuristics' opts (`noopt`: as NOOPT=1
+/// does, without broadcast nests or opts).
+fn plan(device: &Device, targets: &[NodeRef], noopt: bool) -> Result<Schedule> {
     let t0 = std::time::Instant::now();
-    let steps = schedule(targets, &device.limits());
+    let steps = schedule(targets, &device.limits(), !noopt);
     let schedule_seconds = t0.elapsed().as_secs_f64();
     let mut planned = vec![];
     let mut kernels = vec![];
@@ -184,7 +189,7 @@ fn plan(device: &Device, targets: &[NodeRef]) -> Result<Schedule> {
             Step::Kernel(item) => {
                 let ast = Arc::new(item.ast);
                 check_index_range(&ast, device)?;
-                let (program, hit) = default_program(&ast, device)?;
+                let (program, hit) = default_program(&ast, device, noopt)?;
                 let params = item.params.iter().map(|p| p.to_bits()).collect();
                 kernels.push(Kernel::from_program(
                     ast,

@@ -6,9 +6,13 @@
 //!    target, a `contiguous()`, or a reduction that cannot live inside its consumer's kernel.
 //!    A reduction fuses into a consumer kernel when every path from that kernel's output to it
 //!    goes only through elementwise ops and reshapes (the consumer's output domain *is* the
-//!    reduction's output domain, element for element): matmul + bias + relu is one kernel. It is
-//!    materialized when it is reached through another movement op (it is broadcast back, as in
-//!    softmax), from inside another reduction, or by kernels of different loop domains.
+//!    reduction's output domain, element for element): matmul + bias + relu is one kernel.
+//!    Reached through another movement op (broadcast back, as in softmax) or from inside
+//!    another reduction, it becomes a *broadcast nest*: axes of its own in the consumer's
+//!    domain, computed before the stores. `broadcast_nests_pay` keeps that only where the
+//!    heuristics' GROUPOUT form computes it once per value (softmax, layernorm: one kernel);
+//!    otherwise, under NOOPT, or when reached by kernels of different loop domains, it is
+//!    materialized.
 //!    Elementwise producers are never materialized for their own sake: they are recomputed
 //!    inside each consumer (cheap, and it saves a round trip through memory).
 //! 2. **Grouping.** Materialized roots with the same loop domain (full shape and reduce axes)
@@ -22,15 +26,17 @@
 
 use crate::hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use crate::codegen::ast::{AstNode, BufArg, ExprRef, KernelAst, Store};
+use crate::codegen::ast::{AstNode, KernelAst};
 use crate::dtype::Scalar;
 use crate::graph::{toposort, NodeRef, Op};
 use crate::runtime::DeviceLimits;
-use crate::view::symbolic::{Lin, Valid};
-use crate::view::{unflatten, Movement};
+use crate::view::Movement;
 
 mod buffers;
+mod lower;
+mod recompute;
 mod split;
+use lower::lower_kernel;
 pub use split::{MAX_INNER, SPLIT_ABOVE};
 
 /// One kernel to run: its AST, the nodes whose buffers it reads (in `ast.bufs` order, inputs
@@ -65,21 +71,29 @@ enum Mode {
     InsideReduce,
 }
 
-struct Walk {
-    fused: Vec<NodeRef>,
+pub(super) struct Walk {
+    /// Reductions whose output domain is the kernel's (reached through elementwise ops and
+    /// reshapes only): they share the kernel's loop domain.
+    pub(super) fused: Vec<NodeRef>,
+    /// Reductions reached through other movement ops or from inside another reduction (a
+    /// row's max broadcast back over the row): each gets axes of its own in the kernel's
+    /// domain, a reduce nest that runs before the stores (see `broadcast_nests_pay`).
+    pub(super) broadcast: Vec<NodeRef>,
     bad: Vec<NodeRef>,
 }
 
 /// Builds the schedule for realizing `targets` (which must all be unrealized and on one device)
-/// with kernels that fit the storage bindings of a device with `limits`.
-pub fn schedule(targets: &[NodeRef], limits: &DeviceLimits) -> Vec<Step> {
+/// with kernels that fit the storage bindings of a device with `limits`. `broadcast_nests`
+/// lets reductions read through a broadcast fuse into their consumers as nests of their own
+/// (off under NOOPT: only the optimizer's GROUPOUT form makes them pay).
+pub fn schedule(targets: &[NodeRef], limits: &DeviceLimits, broadcast_nests: bool) -> Vec<Step> {
     let nodes = toposort(targets);
     let Some(rebuilt) = split::split_long_reductions(&nodes, targets) else {
-        return schedule_sorted(targets, nodes, limits);
+        return schedule_sorted(targets, nodes, limits, broadcast_nests);
     };
     // Long reductions were split: schedule the rebuilt graph, then hand each target the
     // buffer of its rebuilt counterpart (same shape and dtype).
-    let mut steps = schedule_sorted(&rebuilt, toposort(&rebuilt), limits);
+    let mut steps = schedule_sorted(&rebuilt, toposort(&rebuilt), limits, broadcast_nests);
     for (target, new) in targets.iter().zip(&rebuilt) {
         if target.id != new.id {
             steps.push(Step::Alias {
@@ -92,7 +106,12 @@ pub fn schedule(targets: &[NodeRef], limits: &DeviceLimits) -> Vec<Step> {
 }
 
 /// [`schedule`] of `targets` whose graph is `nodes` (topologically sorted, sources first).
-fn schedule_sorted(targets: &[NodeRef], nodes: Vec<NodeRef>, limits: &DeviceLimits) -> Vec<Step> {
+fn schedule_sorted(
+    targets: &[NodeRef],
+    nodes: Vec<NodeRef>,
+    limits: &DeviceLimits,
+    fuse_broadcast: bool,
+) -> Vec<Step> {
     let target_ids: HashSet<u64> = targets.iter().map(|t| t.id).collect();
     // Forced barriers: always materialized, never recomputed by a consumer.
     let mut forced: HashSet<u64> = nodes
@@ -102,6 +121,9 @@ fn schedule_sorted(targets: &[NodeRef], nodes: Vec<NodeRef>, limits: &DeviceLimi
         .collect();
 
     bound_fused_depth(&nodes, &mut forced);
+    for p in recompute::expensive_broadcast_producers(&nodes, &forced) {
+        forced.insert(p.id);
+    }
 
     // Fixpoint: materialize reductions until every remaining one fuses cleanly, and partial
     // results until no kernel reads more buffers than the adapter binds.
@@ -115,7 +137,7 @@ fn schedule_sorted(targets: &[NodeRef], nodes: Vec<NodeRef>, limits: &DeviceLimi
         let mut to_force = HashSet::default();
         let mut users: HashMap<u64, HashSet<Domain>> = HashMap::default();
         for root in &roots {
-            let mut w = walk_root(root, &forced);
+            let mut w = walk_root(root, &forced, fuse_broadcast);
             for b in &w.bad {
                 to_force.insert(b.id);
             }
@@ -139,6 +161,20 @@ fn schedule_sorted(targets: &[NodeRef], nodes: Vec<NodeRef>, limits: &DeviceLimi
             }
         }
         to_force.retain(|id| !forced.contains(id));
+        if to_force.is_empty() {
+            // Every walk is final: check that each kernel's broadcast nests pay for themselves.
+            for root in &roots {
+                let w = &walks[&root.id];
+                if w.broadcast.is_empty() {
+                    continue;
+                }
+                let alone = std::slice::from_ref(root);
+                let item = lower_kernel(root_domain(root, w), alone, &walks, &forced);
+                if !broadcast_nests_pay(&item.ast) {
+                    to_force.extend(w.broadcast.iter().map(|r| r.id));
+                }
+            }
+        }
         if to_force.is_empty() {
             let (reads, changed) = buffers::bound_reads(&nodes, &mut forced, limits);
             if !changed {
@@ -223,7 +259,14 @@ fn schedule_sorted(targets: &[NodeRef], nodes: Vec<NodeRef>, limits: &DeviceLimi
                 continue;
             }
             groups[g].1.push(root.clone());
-            if groups_acyclic(&groups, &deps, &alias_base) {
+            // Broadcast nests that pay alone may not together (one row's max along each
+            // axis leaves no column): lower the merged kernel and check.
+            let nests_pay = || {
+                let members = &groups[g].1;
+                !members.iter().any(|m| !walks[&m.id].broadcast.is_empty())
+                    || broadcast_nests_pay(&lower_kernel(dom.clone(), members, &walks, &forced).ast)
+            };
+            if groups_acyclic(&groups, &deps, &alias_base) && nests_pay() {
                 group_reads[g].extend(root_reads);
                 placed = true;
                 break;
@@ -240,7 +283,16 @@ fn schedule_sorted(targets: &[NodeRef], nodes: Vec<NodeRef>, limits: &DeviceLimi
         }
     }
 
-    ride_along(&mut groups, group_reads, &reads, &deps, &alias_base, limits);
+    let has_broadcast = |m: &NodeRef| !walks[&m.id].broadcast.is_empty();
+    ride_along(
+        &mut groups,
+        group_reads,
+        &reads,
+        &deps,
+        &alias_base,
+        limits,
+        &has_broadcast,
+    );
 
     // Order kernels so that producers run first.
     let mut ordered: Vec<Step> = vec![];
@@ -301,6 +353,7 @@ fn ride_along(
     deps: &HashMap<u64, HashSet<u64>>,
     alias_base: &HashMap<u64, u64>,
     limits: &DeviceLimits,
+    has_broadcast: &dyn Fn(&NodeRef) -> bool,
 ) {
     let out_numel = |(full, axes): &Domain| -> usize {
         full.iter()
@@ -310,13 +363,15 @@ fn ride_along(
             .product()
     };
     let mut by_numel: HashMap<usize, Vec<usize>> = HashMap::default();
-    for (h, (dom, _)) in groups.iter().enumerate() {
-        if !dom.1.is_empty() {
+    // Kernels with broadcast nests keep their domain: the cost rule was checked on it.
+    let plain = |members: &[NodeRef]| !members.iter().any(has_broadcast);
+    for (h, (dom, members)) in groups.iter().enumerate() {
+        if !dom.1.is_empty() && plain(members) {
             by_numel.entry(out_numel(dom)).or_default().push(h);
         }
     }
     for g in 0..groups.len() {
-        if !groups[g].0 .1.is_empty() || groups[g].1.is_empty() {
+        if !groups[g].0 .1.is_empty() || groups[g].1.is_empty() || !plain(&groups[g].1) {
             continue;
         }
         let candidates = by_numel
@@ -363,6 +418,46 @@ fn ride_along(
         }
     }
     groups.retain(|(_, members)| !members.is_empty());
+}
+
+/// The longest row (elements of the column axes) a workgroup owns: its lanes loop over the
+/// row once per nest (128 times each at 256 lanes). Reductions longer than this are split in
+/// two stages anyway (`SPLIT_ABOVE`), and a row past it would leave too few workgroups.
+pub const MAX_OWNED_ROW: usize = SPLIT_ABOVE;
+
+/// The cost rule for broadcast reductions: fused into a kernel, a reduction runs once per
+/// point of the output axes outside the columns (`KernelAst::column_axes`, which the
+/// optimizer spreads over one workgroup's lanes with GROUPOUT). That is once per value it
+/// has exactly when its value varies over every such axis; otherwise it would be recomputed
+/// for every point of the others, and it is materialized instead (a kernel of its own and a
+/// round trip through memory: the cheaper of the two). Every reduction's value must also vary
+/// only over output axes (nests run one after another, not inside each other), and the row
+/// must be at most [`MAX_OWNED_ROW`] long, and no axis empty.
+fn broadcast_nests_pay(ast: &KernelAst) -> bool {
+    // An empty axis drops out of index math (its stride never counts), so a nest inside an
+    // empty reduction would look independent of it and read an empty input: empty tensors
+    // keep their reductions apart, where an empty kernel is never launched.
+    if ast.full_shape.contains(&0) {
+        return false;
+    }
+    let columns = ast.column_axes();
+    let out = ast.output_axes();
+    let row: usize = columns.iter().map(|&c| ast.full_shape[c]).product();
+    if row > MAX_OWNED_ROW {
+        return false;
+    }
+    let axes = ast.expr_axes();
+    ast.exprs.iter().all(|(h, e)| {
+        if !matches!(e.op, AstNode::Reduce { .. }) {
+            return true;
+        }
+        let varies = &axes[h.index()];
+        let outside_outputs = varies.iter().any(|&a| !out.contains(&(a as usize)));
+        let recomputed = out.iter().any(|&a| {
+            ast.full_shape[a] > 1 && !columns.contains(&a) && !varies.contains(&(a as u32))
+        });
+        !outside_outputs && !recomputed
+    })
 }
 
 /// The node whose buffer `id` reads (an alias is a reshape of a materialized node).
@@ -472,13 +567,14 @@ fn root_domain(root: &NodeRef, w: &Walk) -> Domain {
     }
 }
 
-fn is_barrier(n: &NodeRef, root: &NodeRef, forced: &HashSet<u64>) -> bool {
+pub(super) fn is_barrier(n: &NodeRef, root: &NodeRef, forced: &HashSet<u64>) -> bool {
     n.id != root.id && (n.is_realized() || forced.contains(&n.id))
 }
 
-fn walk_root(root: &NodeRef, forced: &HashSet<u64>) -> Walk {
+fn walk_root(root: &NodeRef, forced: &HashSet<u64>, broadcast: bool) -> Walk {
     let mut w = Walk {
         fused: vec![],
+        broadcast: vec![],
         bad: vec![],
     };
     let mut seen = HashSet::default();
@@ -492,6 +588,11 @@ fn walk_root(root: &NodeRef, forced: &HashSet<u64>) -> Walk {
                 if mode == Mode::Identity {
                     if !w.fused.iter().any(|f| f.id == n.id) {
                         w.fused.push(n.clone());
+                    }
+                    stack.push((n.src(0), Mode::InsideReduce));
+                } else if broadcast {
+                    if !w.broadcast.iter().any(|f| f.id == n.id) {
+                        w.broadcast.push(n.clone());
                     }
                     stack.push((n.src(0), Mode::InsideReduce));
                 } else if !w.bad.iter().any(|b| b.id == n.id) {
@@ -512,6 +613,20 @@ fn walk_root(root: &NodeRef, forced: &HashSet<u64>) -> Walk {
                     stack.push((s, mode));
                 }
             }
+        }
+    }
+    // A reduction read both at the kernel's own index and through a movement op cannot be
+    // both its domain's reduce and a nest (lowering keys reductions by node): materialize it.
+    let both: Vec<NodeRef> = w
+        .broadcast
+        .iter()
+        .filter(|b| w.fused.iter().any(|f| f.id == b.id))
+        .cloned()
+        .collect();
+    for b in both {
+        w.broadcast.retain(|x| x.id != b.id);
+        if !w.bad.iter().any(|x| x.id == b.id) {
+            w.bad.push(b);
         }
     }
     w
@@ -550,210 +665,4 @@ fn barrier_inputs(root: &NodeRef, forced: &HashSet<u64>) -> HashSet<u64> {
         stack.extend(n.srcs());
     }
     out
-}
-
-struct Lowerer<'a> {
-    ast: KernelAst,
-    lowered: HashMap<(u64, Vec<Lin>, Valid), ExprRef>,
-    ranges: Vec<(i64, i64)>,
-    root: NodeRef,
-    fused: HashSet<u64>,
-    forced: &'a HashSet<u64>,
-    input_bufs: Vec<NodeRef>,
-    buf_of: HashMap<u64, usize>,
-    params: Vec<Scalar>,
-}
-
-/// Whether a graph constant becomes a kernel parameter (a value passed at launch) rather than
-/// a literal in the program. User constants (`x * 0.5`, `x + c` in a loop over `c`) must not
-/// compile a program each; 0, 1, -1 and bools stay literal, where a later simplifier (and a
-/// reader) can see them. Parameters are 32-bit words, like every kiln value.
-fn is_param(s: Scalar) -> bool {
-    match s {
-        Scalar::Bool(_) => false,
-        Scalar::F32(v) => !(v == 0.0 && v.is_sign_positive()) && v != 1.0 && v != -1.0,
-        Scalar::I32(v) => !(-1..=1).contains(&v),
-        Scalar::U32(v) => v > 1,
-    }
-}
-
-fn lower_kernel(
-    (full_shape, reduce_axes): Domain,
-    roots: &[NodeRef],
-    walks: &HashMap<u64, Walk>,
-    forced: &HashSet<u64>,
-) -> ScheduleItem {
-    let ast = KernelAst::new(full_shape.clone());
-    let ranges = ast.var_ranges();
-    // Outputs are stored row-major over the output axes of the domain.
-    let out_axes: Vec<usize> = (0..full_shape.len())
-        .filter(|a| !reduce_axes.contains(a))
-        .collect();
-    let out_index = ast.row_major_index(&out_axes);
-    let mut lw = Lowerer {
-        ast,
-        lowered: HashMap::default(),
-        ranges,
-        root: roots[0].clone(),
-        fused: HashSet::default(),
-        forced,
-        input_bufs: vec![],
-        buf_of: HashMap::default(),
-        params: vec![],
-    };
-    let mut outputs = vec![];
-    let mut values = vec![];
-    for root in roots {
-        lw.root = root.clone();
-        lw.fused = walks[&root.id].fused.iter().map(|r| r.id).collect();
-        let idx: Vec<Lin> = if reduce_axes.is_empty() {
-            (0..root.shape.len()).map(|a| Lin::var(a as u32)).collect()
-        } else {
-            unflatten(&out_index, &root.shape, &lw.ranges)
-        };
-        let v = lw.lower(root, &idx, &Valid::always());
-        values.push(v);
-        outputs.push(root.clone());
-    }
-    // Outputs come after inputs in the buffer list.
-    for (root, v) in outputs.iter().zip(values) {
-        lw.ast.bufs.push(BufArg {
-            dtype: root.dtype,
-            numel: root.numel(),
-            output: true,
-        });
-        let b = lw.ast.bufs.len() - 1;
-        lw.ast.stores.push(Store {
-            buf: b,
-            index: out_index.clone(),
-            valid: Valid::always(),
-            value: v,
-        });
-    }
-    ScheduleItem {
-        ast: lw.ast,
-        inputs: lw.input_bufs,
-        outputs,
-        params: lw.params,
-    }
-}
-
-impl Lowerer<'_> {
-    fn load(&mut self, n: &NodeRef, idx: &[Lin], valid: &Valid) -> ExprRef {
-        if valid.is_never() {
-            return self.ast.constant(Scalar::from_f64(0.0, n.dtype));
-        }
-        let buf = match self.buf_of.get(&n.id) {
-            Some(&b) => b,
-            None => {
-                self.ast.bufs.push(BufArg {
-                    dtype: n.dtype,
-                    numel: n.numel(),
-                    output: false,
-                });
-                self.input_bufs.push(n.clone());
-                let b = self.ast.bufs.len() - 1;
-                self.buf_of.insert(n.id, b);
-                b
-            }
-        };
-        let index = crate::view::flatten(idx, &n.shape);
-        self.ast.push(
-            AstNode::Load {
-                buf,
-                index,
-                valid: valid.clone(),
-            },
-            n.dtype,
-        )
-    }
-
-    fn lower(&mut self, n: &NodeRef, idx: &[Lin], valid: &Valid) -> ExprRef {
-        let key = (n.id, idx.to_vec(), valid.clone());
-        if let Some(&r) = self.lowered.get(&key) {
-            return r;
-        }
-        let r = self.lower_uncached(n, idx, valid);
-        self.lowered.insert(key, r);
-        r
-    }
-
-    fn lower_uncached(&mut self, n: &NodeRef, idx: &[Lin], valid: &Valid) -> ExprRef {
-        if is_barrier(n, &self.root, self.forced) {
-            return self.load(n, idx, valid);
-        }
-        let d = n.dtype;
-        match &n.op {
-            Op::Source(_) => self.load(n, idx, valid),
-            Op::Const(..) => {
-                let s = n.op.const_value().expect("const");
-                if !is_param(s) {
-                    return self.ast.constant(s);
-                }
-                let index = match self.params.iter().position(|p| p.key() == s.key()) {
-                    Some(i) => i,
-                    None => {
-                        self.params.push(s);
-                        self.params.len() - 1
-                    }
-                };
-                self.ast.push(AstNode::Param(index), s.dtype())
-            }
-            Op::Unary(op) => {
-                let a = self.lower(&n.src(0), idx, valid);
-                self.ast.push(AstNode::Unary(*op, a), d)
-            }
-            Op::Binary(op) => {
-                let a = self.lower(&n.src(0), idx, valid);
-                let b = self.lower(&n.src(1), idx, valid);
-                self.ast.push(AstNode::Binary(*op, a, b), d)
-            }
-            Op::Where => {
-                let c = self.lower(&n.src(0), idx, valid);
-                let a = self.lower(&n.src(1), idx, valid);
-                let b = self.lower(&n.src(2), idx, valid);
-                self.ast.push(AstNode::Where(c, a, b), d)
-            }
-            Op::Cast(_) => {
-                let a = self.lower(&n.src(0), idx, valid);
-                self.ast.push(AstNode::Cast(a), d)
-            }
-            Op::Contiguous => self.lower(&n.src(0), idx, valid),
-            Op::Reduce(op, axes) => {
-                assert!(
-                    self.fused.contains(&n.id),
-                    "scheduler: unfused reduce reached lowering (kiln bug)"
-                );
-                let src = n.src(0);
-                let full: Vec<Lin> = (0..src.shape.len()).map(|a| Lin::var(a as u32)).collect();
-                let v = self.lower(&src, &full, &Valid::always());
-                self.ast.push(
-                    AstNode::Reduce {
-                        op: *op,
-                        src: v,
-                        axes: axes.clone(),
-                    },
-                    d,
-                )
-            }
-            Op::Movement(mv) => {
-                let src = n.src(0);
-                let mut inner = valid.clone();
-                let src_idx = mv.source_index(&src.shape, idx, &mut inner, &self.ranges);
-                if inner.is_never() {
-                    return self.ast.constant(Scalar::from_f64(0.0, d));
-                }
-                let v = self.lower(&src, &src_idx, &inner);
-                if inner == *valid || matches!(self.ast.exprs[v].op, AstNode::Load { .. }) {
-                    return v; // loads are gated by their own mask
-                }
-                // Padding of a computed value: the pad's own constraints gate it to zero.
-                let mut own = Valid::always();
-                let mut scratch = Valid::always();
-                let _ = mv.source_index(&src.shape, idx, &mut scratch, &self.ranges);
-                own.and_all(&scratch, &self.ranges);
-                self.ast.push(AstNode::Gate(own, v), d)
-            }
-        }
-    }
 }

@@ -345,7 +345,16 @@ pub fn realize(tensors: &[&Tensor]) -> Result<()> {
 #[track_caller]
 pub fn schedule(tensors: &[&Tensor]) -> Result<crate::kernel::Schedule> {
     let nodes: Vec<NodeRef> = tensors.iter().map(|t| t.node.clone()).collect();
-    crate::realize::schedule_nodes(&nodes)
+    crate::realize::schedule_nodes(&nodes, crate::debug::noopt())
+}
+
+/// The kernels a realize of `tensors` would run under `NOOPT=1`, whatever the environment
+/// says: no opts, and no reduction fused where only opts make it pay (softmax's max and sum
+/// get kernels of their own). What benchmarks compare the heuristics against.
+#[track_caller]
+pub fn schedule_noopt(tensors: &[&Tensor]) -> Result<crate::kernel::Schedule> {
+    let nodes: Vec<NodeRef> = tensors.iter().map(|t| t.node.clone()).collect();
+    crate::realize::schedule_nodes(&nodes, true)
 }
 
 impl std::fmt::Debug for Tensor {

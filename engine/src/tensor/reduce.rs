@@ -37,10 +37,13 @@ impl Tensor {
             .enumerate()
             .map(|(i, &d)| if ax.contains(&i) { 1 } else { d })
             .collect();
-        let r = if ax.is_empty() {
+        // Axes of size 1 reduce nothing: only the others become a reduction (a softmax over
+        // a length-1 axis is then elementwise).
+        let real: Vec<usize> = ax.iter().copied().filter(|&a| x.shape()[a] != 1).collect();
+        let r = if real.is_empty() {
             x
         } else {
-            x.node_of(Op::Reduce(op, ax.clone()), vec![&x], x.dtype(), kept)
+            x.node_of(Op::Reduce(op, real), vec![&x], x.dtype(), kept)
         };
         if keepdim {
             r

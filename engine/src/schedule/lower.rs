@@ -1,0 +1,253 @@
+//! Lowering: one kernel's roots → a [`KernelAst`]. Walking from each output toward the loads,
+//! movement ops re-index symbolically (see `view`), realized or materialized nodes become
+//! loads, reductions of the kernel's domain reduce its own axes, broadcast nests get fresh
+//! axes, and everything else is inlined.
+
+use crate::hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+
+use crate::codegen::ast::{AstNode, BufArg, ExprRef, KernelAst, Store};
+use crate::dtype::Scalar;
+use crate::graph::{NodeRef, Op};
+use crate::view::symbolic::{Lin, Valid};
+use crate::view::unflatten;
+
+use super::{is_barrier, Domain, ScheduleItem, Walk};
+
+struct Lowerer<'a> {
+    ast: KernelAst,
+    lowered: HashMap<(u64, Vec<Lin>, Valid), ExprRef>,
+    ranges: Vec<(i64, i64)>,
+    root: NodeRef,
+    fused: HashSet<u64>,
+    broadcast: HashSet<u64>,
+    forced: &'a HashSet<u64>,
+    input_bufs: Vec<NodeRef>,
+    buf_of: HashMap<u64, usize>,
+    params: Vec<Scalar>,
+}
+
+/// Whether a graph constant becomes a kernel parameter (a value passed at launch) rather than
+/// a literal in the program. User constants (`x * 0.5`, `x + c` in a loop over `c`) must not
+/// compile a program each; 0, 1, -1 and bools stay literal, where a later simplifier (and a
+/// reader) can see them. Parameters are 32-bit words, like every kiln value.
+fn is_param(s: Scalar) -> bool {
+    match s {
+        Scalar::Bool(_) => false,
+        Scalar::F32(v) => !(v == 0.0 && v.is_sign_positive()) && v != 1.0 && v != -1.0,
+        Scalar::I32(v) => !(-1..=1).contains(&v),
+        Scalar::U32(v) => v > 1,
+    }
+}
+
+pub(super) fn lower_kernel(
+    (full_shape, reduce_axes): Domain,
+    roots: &[NodeRef],
+    walks: &HashMap<u64, Walk>,
+    forced: &HashSet<u64>,
+) -> ScheduleItem {
+    let ast = KernelAst::new(full_shape.clone());
+    let ranges = ast.var_ranges();
+    // Outputs are stored row-major over the output axes of the domain.
+    let out_axes: Vec<usize> = (0..full_shape.len())
+        .filter(|a| !reduce_axes.contains(a))
+        .collect();
+    let out_index = ast.row_major_index(&out_axes);
+    let mut lw = Lowerer {
+        ast,
+        lowered: HashMap::default(),
+        ranges,
+        root: roots[0].clone(),
+        fused: HashSet::default(),
+        broadcast: HashSet::default(),
+        forced,
+        input_bufs: vec![],
+        buf_of: HashMap::default(),
+        params: vec![],
+    };
+    let mut outputs = vec![];
+    let mut values = vec![];
+    for root in roots {
+        lw.root = root.clone();
+        lw.fused = walks[&root.id].fused.iter().map(|r| r.id).collect();
+        lw.broadcast = walks[&root.id].broadcast.iter().map(|r| r.id).collect();
+        let idx: Vec<Lin> = if reduce_axes.is_empty() {
+            (0..root.shape.len()).map(|a| Lin::var(a as u32)).collect()
+        } else {
+            unflatten(&out_index, &root.shape, &lw.ranges)
+        };
+        let v = lw.lower(root, &idx, &Valid::always());
+        values.push(v);
+        outputs.push(root.clone());
+    }
+    // Outputs come after inputs in the buffer list.
+    for (root, v) in outputs.iter().zip(values) {
+        lw.ast.bufs.push(BufArg {
+            dtype: root.dtype,
+            numel: root.numel(),
+            output: true,
+        });
+        let b = lw.ast.bufs.len() - 1;
+        lw.ast.stores.push(Store {
+            buf: b,
+            index: out_index.clone(),
+            valid: Valid::always(),
+            value: v,
+        });
+    }
+    ScheduleItem {
+        ast: lw.ast,
+        inputs: lw.input_bufs,
+        outputs,
+        params: lw.params,
+    }
+}
+
+impl Lowerer<'_> {
+    fn load(&mut self, n: &NodeRef, idx: &[Lin], valid: &Valid) -> ExprRef {
+        if valid.is_never() {
+            return self.ast.constant(Scalar::from_f64(0.0, n.dtype));
+        }
+        let buf = match self.buf_of.get(&n.id) {
+            Some(&b) => b,
+            None => {
+                self.ast.bufs.push(BufArg {
+                    dtype: n.dtype,
+                    numel: n.numel(),
+                    output: false,
+                });
+                self.input_bufs.push(n.clone());
+                let b = self.ast.bufs.len() - 1;
+                self.buf_of.insert(n.id, b);
+                b
+            }
+        };
+        let index = crate::view::flatten(idx, &n.shape);
+        self.ast.push(
+            AstNode::Load {
+                buf,
+                index,
+                valid: valid.clone(),
+            },
+            n.dtype,
+        )
+    }
+
+    fn lower(&mut self, n: &NodeRef, idx: &[Lin], valid: &Valid) -> ExprRef {
+        let key = (n.id, idx.to_vec(), valid.clone());
+        if let Some(&r) = self.lowered.get(&key) {
+            return r;
+        }
+        let r = self.lower_uncached(n, idx, valid);
+        self.lowered.insert(key, r);
+        r
+    }
+
+    fn lower_uncached(&mut self, n: &NodeRef, idx: &[Lin], valid: &Valid) -> ExprRef {
+        if is_barrier(n, &self.root, self.forced) {
+            return self.load(n, idx, valid);
+        }
+        let d = n.dtype;
+        match &n.op {
+            Op::Source(_) => self.load(n, idx, valid),
+            Op::Const(..) => {
+                let s = n.op.const_value().expect("const");
+                if !is_param(s) {
+                    return self.ast.constant(s);
+                }
+                let index = match self.params.iter().position(|p| p.key() == s.key()) {
+                    Some(i) => i,
+                    None => {
+                        self.params.push(s);
+                        self.params.len() - 1
+                    }
+                };
+                self.ast.push(AstNode::Param(index), s.dtype())
+            }
+            Op::Unary(op) => {
+                let a = self.lower(&n.src(0), idx, valid);
+                self.ast.push(AstNode::Unary(*op, a), d)
+            }
+            Op::Binary(op) => {
+                let a = self.lower(&n.src(0), idx, valid);
+                let b = self.lower(&n.src(1), idx, valid);
+                self.ast.push(AstNode::Binary(*op, a, b), d)
+            }
+            Op::Where => {
+                let c = self.lower(&n.src(0), idx, valid);
+                let a = self.lower(&n.src(1), idx, valid);
+                let b = self.lower(&n.src(2), idx, valid);
+                self.ast.push(AstNode::Where(c, a, b), d)
+            }
+            Op::Cast(_) => {
+                let a = self.lower(&n.src(0), idx, valid);
+                self.ast.push(AstNode::Cast(a), d)
+            }
+            Op::Contiguous => self.lower(&n.src(0), idx, valid),
+            Op::Reduce(op, axes) if !self.fused.contains(&n.id) => {
+                assert!(
+                    self.broadcast.contains(&n.id),
+                    "scheduler: unfused reduce reached lowering (kiln bug)"
+                );
+                // A nest of its own: fresh domain axes for the reduced ones, the output index
+                // for the others (reduced axes are kept as size 1: their index is 0).
+                let src = n.src(0);
+                let mut fresh = vec![];
+                let src_idx: Vec<Lin> = (0..src.shape.len())
+                    .map(|a| {
+                        if axes.contains(&a) {
+                            let v = self.ast.full_shape.len();
+                            self.ast.full_shape.push(src.shape[a]);
+                            self.ranges.push((0, src.shape[a] as i64 - 1));
+                            fresh.push(v);
+                            Lin::var(v as u32)
+                        } else {
+                            idx[a].clone()
+                        }
+                    })
+                    .collect();
+                // The output's mask guards the reduction's loads too (a padded row reads
+                // nothing).
+                let v = self.lower(&src, &src_idx, valid);
+                self.ast.push(
+                    AstNode::Reduce {
+                        op: *op,
+                        src: v,
+                        axes: fresh,
+                    },
+                    d,
+                )
+            }
+            Op::Reduce(op, axes) => {
+                let src = n.src(0);
+                let full: Vec<Lin> = (0..src.shape.len()).map(|a| Lin::var(a as u32)).collect();
+                let v = self.lower(&src, &full, &Valid::always());
+                self.ast.push(
+                    AstNode::Reduce {
+                        op: *op,
+                        src: v,
+                        axes: axes.clone(),
+                    },
+                    d,
+                )
+            }
+            Op::Movement(mv) => {
+                let src = n.src(0);
+                let mut inner = valid.clone();
+                let src_idx = mv.source_index(&src.shape, idx, &mut inner, &self.ranges);
+                if inner.is_never() {
+                    return self.ast.constant(Scalar::from_f64(0.0, d));
+                }
+                let v = self.lower(&src, &src_idx, &inner);
+                if inner == *valid || matches!(self.ast.exprs[v].op, AstNode::Load { .. }) {
+                    return v; // loads are gated by their own mask
+                }
+                // Padding of a computed value: the pad's own constraints gate it to zero.
+                let mut own = Valid::always();
+                let mut scratch = Valid::always();
+                let _ = mv.source_index(&src.shape, idx, &mut scratch, &self.ranges);
+                own.and_all(&scratch, &self.ranges);
+                self.ast.push(AstNode::Gate(own, v), d)
+            }
+        }
+    }
+}
