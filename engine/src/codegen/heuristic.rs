@@ -7,7 +7,8 @@
 //!    along them, as softmax's tail along its row), every reduce nest is grouped over the
 //!    same lanes (UNROLL 4 first where it divides, for vec4 loads) and the last column axis is
 //!    spread over them with GROUPOUT (UPCAST 4 first where it divides), other columns looped:
-//!    each row's max, sum and tail run once, in one workgroup of up to 256 lanes.
+//!    each row's max, sum and tail run once, in one workgroup of 16 to 256 lanes (about 128
+//!    elements of the row per lane).
 //! 1. **Matvec**: a sum of a product of two loads, one output axis: GROUP the reduction over 8
 //!    lanes, LOCAL 4 rows per workgroup, UPCAST 4 rows per lane.
 //! 2. **Grouped reduction** when there are few outputs (< 2048): GROUP the longest reduce part
@@ -31,6 +32,12 @@ use super::opt::{apply_opts, AxisKind, Opt, OptOp, Shaped};
 use crate::runtime::DeviceLimits;
 use crate::view::symbolic::Atom;
 
+/// Row-owning kernels (step 0) give each lane about this many elements of the row per nest:
+/// every lane of a workgroup passes every barrier of the nests' tree reductions, and on
+/// lavapipe a 1024-long layernorm row took 86 ms over 256 lanes, 21 ms over 16.
+const ROW_ELEMENTS_PER_LANE: usize = 128;
+/// The fewest lanes a row-owning workgroup gets (when the row is that long).
+const MIN_ROW_LANES: usize = 16;
 /// Lanes that cooperate on one reduction when there are few outputs.
 const GROUP_SIZE: usize = 256;
 /// Outputs below which a reduction is split across a workgroup.
@@ -344,8 +351,13 @@ fn own_rows(plan: &mut Plan) -> bool {
     };
     let cap = GROUP_SIZE.min(plan.limits.max_workgroup_size);
     let size = ast.full_shape[main];
-    // A power of two no larger than the row, so that padding at most doubles it.
-    let g = cap.min(1 << size.ilog2());
+    // About ROW_ELEMENTS_PER_LANE elements per lane, at least MIN_ROW_LANES lanes; a power of
+    // two no larger than the row, so that padding at most doubles it.
+    let wanted = (size / ROW_ELEMENTS_PER_LANE).max(1);
+    let g = cap
+        .min(1 << wanted.ilog2())
+        .max(MIN_ROW_LANES)
+        .min(1 << size.ilog2());
     let part_of = |plan: &Plan, axis: usize| {
         (0..plan.shaped.parts.len())
             .find(|&i| {
