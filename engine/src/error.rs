@@ -51,6 +51,10 @@ pub enum Error {
     )]
     StaleSchedule,
 
+    /// A trace could not be written or read (see `kiln::trace`).
+    #[error("trace: {0}")]
+    Trace(String),
+
     /// A device buffer could not be allocated or mapped.
     #[error("memory: {0}")]
     Memory(String),

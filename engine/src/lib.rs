@@ -19,6 +19,7 @@ pub mod roofline;
 pub mod runtime;
 pub mod schedule;
 mod tensor;
+pub mod trace;
 pub mod view;
 
 pub use cache::{cache_bytes, set_cache_bytes, CacheUsage};

@@ -221,6 +221,8 @@ fn execute(s: &Schedule) -> Result<()> {
     let (mut hits, mut misses) = (0, 0);
     let mut produced: HashMap<u64, Arc<Buffer>> = HashMap::new();
     let mut launches = vec![];
+    // Indices into `s.kernels` of the launched kernels (kernels with no work are skipped).
+    let mut launched: Vec<usize> = vec![];
     let mut aliases = 0;
     let mut realized: Vec<(NodeRef, Arc<Buffer>)> = vec![];
     let buffer_of = |n: &NodeRef, produced: &HashMap<u64, Arc<Buffer>>| -> Arc<Buffer> {
@@ -270,6 +272,7 @@ fn execute(s: &Schedule) -> Result<()> {
                         compiled.wgsl.as_deref().map(|s| s.as_str()),
                     );
                 }
+                launched.push(*index);
                 launches.push(Launch {
                     program,
                     compiled,
@@ -280,14 +283,23 @@ fn execute(s: &Schedule) -> Result<()> {
         }
     }
     debug::print_schedule(launches.len(), aliases, s.schedule_seconds, hits, misses);
-    let timed = debug::level() >= 2;
+    let tracing = crate::trace::is_enabled();
+    let timed = debug::level() >= 2 || tracing;
+    let submit_us = if tracing {
+        crate::trace::record::now_us()
+    } else {
+        0.0
+    };
     let times = device.run(&launches, timed)?;
     debug::count_launches(launches.len() as u64);
-    if timed {
-        let clock = match device.backend() {
-            crate::runtime::Backend::Wgpu(w) if w.has_timestamps() => "timestamp",
-            _ => "host clock",
-        };
+    let clock = match device.backend() {
+        crate::runtime::Backend::Wgpu(w) if w.has_timestamps() => "timestamp",
+        _ => "host clock",
+    };
+    if tracing {
+        crate::trace::record::realize(s, &launched, &times, clock, submit_us);
+    }
+    if debug::level() >= 2 {
         let base = debug::stats().kernels_launched - launches.len() as u64;
         for (i, (l, t)) in launches.iter().zip(times).enumerate() {
             let mut cum = CUMULATIVE.lock().unwrap();

@@ -60,8 +60,10 @@ pub fn measure(device: &Device, runs: usize) -> Result<Roofline> {
         runs,
     )?;
     let best = |t: &[f64]| t.iter().copied().fold(f64::INFINITY, f64::min);
-    Ok(Roofline {
+    let roofline = Roofline {
         copy_gbs: 2.0 * COPY_BYTES as f64 / best(&copy) * 1e-9,
         fma_gflops: FMA_GROUPS as f64 * 256.0 * FMA_FLOPS_PER_INVOCATION / best(&fma) * 1e-9,
-    })
+    };
+    crate::trace::record::probes(device, &roofline);
+    Ok(roofline)
 }

@@ -1,5 +1,5 @@
 //! Visibility: process-wide counters ([`Stats`]) and the `DEBUG=N` printer, following
-//! tinygrad's conventions.
+//! tinygrad's conventions. The level comes from the environment or [`set_level`].
 //!
 //! | level | prints |
 //! |---|---|
@@ -10,21 +10,35 @@
 //! | 5 | + the kernel AST |
 //! | 6 | + the linear IR |
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use crate::codegen::ast::KernelAst;
 use crate::codegen::ir::Program;
 
-/// The `DEBUG` level (0 when unset), read once.
+/// `LEVEL` before `DEBUG` was read.
+const UNSET: u32 = u32::MAX;
+static LEVEL: AtomicU32 = AtomicU32::new(UNSET);
+
+/// The debug level: [`set_level`]'s, else the `DEBUG` environment variable's (0 when unset).
 pub fn level() -> u32 {
-    static LEVEL: OnceLock<u32> = OnceLock::new();
-    *LEVEL.get_or_init(|| {
-        std::env::var("DEBUG")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    })
+    match LEVEL.load(Ordering::Relaxed) {
+        UNSET => {
+            let from_env = std::env::var("DEBUG")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            // A concurrent set_level wins over the environment.
+            let _ = LEVEL.compare_exchange(UNSET, from_env, Ordering::Relaxed, Ordering::Relaxed);
+            LEVEL.load(Ordering::Relaxed)
+        }
+        l => l,
+    }
+}
+
+/// Sets the debug level from code (as `DEBUG=n` does), for the whole process.
+pub fn set_level(level: u32) {
+    LEVEL.store(level.min(UNSET - 1), Ordering::Relaxed);
 }
 
 /// `NOOPT=1` turns the optimizer's heuristics off.
@@ -118,7 +132,10 @@ pub(crate) fn print_program(ast: &KernelAst, p: &Program, wgsl: Option<&str>) {
     if lvl >= 4 {
         match wgsl {
             Some(src) => eprintln!("{src}"),
-            None => eprintln!("(CPU device: no WGSL; the interpreter runs the linear IR)"),
+            None => eprintln!(
+                "// CPU device: the interpreter runs the linear IR; a GPU would run this WGSL\n{}",
+                crate::codegen::wgsl::render(p)
+            ),
         }
     }
     if lvl >= 5 {

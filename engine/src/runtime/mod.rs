@@ -157,11 +157,14 @@ impl Device {
             Backend::Cpu(c) => RawBuffer::Cpu(c.alloc(bytes)?),
             Backend::Wgpu(w) => RawBuffer::Wgpu(w.alloc(bytes)?),
         };
+        let id = NEXT_BUFFER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        crate::trace::record::alloc(self, id, bytes);
         Ok(Buffer {
             device: self.clone(),
             raw: Some(raw),
             numel,
             dtype,
+            id,
         })
     }
 
@@ -268,7 +271,11 @@ pub struct Buffer {
     raw: Option<RawBuffer>,
     numel: usize,
     dtype: DType,
+    /// A process-wide id (traces name buffers by it).
+    id: u64,
 }
+
+static NEXT_BUFFER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl Buffer {
     pub fn device(&self) -> &Device {
@@ -295,6 +302,7 @@ impl Buffer {
 
 impl Drop for Buffer {
     fn drop(&mut self) {
+        crate::trace::record::free(self.id);
         match (self.device.backend(), self.raw.take()) {
             (Backend::Cpu(c), Some(RawBuffer::Cpu(b))) => c.free(b),
             (Backend::Wgpu(w), Some(RawBuffer::Wgpu(b))) => w.free(b),

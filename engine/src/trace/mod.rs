@@ -1,0 +1,300 @@
+//! Traces: a record of what the engine did, for the inspector, for Perfetto, and for anyone
+//! who wants to see which kernels their code became.
+//!
+//! Switch it on with `KILN_TRACE=path.json` (the file is rewritten as a valid JSON document
+//! after every event, so a crash or an exit leaves a readable trace) or from code with
+//! [`start`] / [`start_file`], and take what was recorded with [`stop`] or [`snapshot`].
+//! With tracing off, the engine's only trace work is one atomic load per realize and per
+//! buffer allocation.
+//!
+//! # Format (version 1)
+//!
+//! ```json
+//! {"format": "kiln-trace", "version": 1, "events": [ {"type": "device", ...}, ... ]}
+//! ```
+//!
+//! Every event has a `type`; times are microseconds since tracing started (`at_us`,
+//! `start_us`), durations are microseconds.
+//!
+//! | type | fields |
+//! |---|---|
+//! | `device` | `name`, `cpu` (the interpreter, not wgpu), `limits` (storage buffers, workgroup size and memory, binding size, loop bound) |
+//! | `probes` | `device`, `copy_gbs`, `fma_gflops`: the roofline probes, when measured while tracing |
+//! | `realize` | `id`, `device`, `at_us`, `schedule_us` (scheduling and codegen), `kernels` (ids), `nodes`: the lazy graph it computed, each node with `id`, `op`, `dtype`, `shape`, `srcs` (node ids) and `kernel` (the kernel it was fused into; `null` for inputs and aliases) |
+//! | `kernel` | `id`, `realize`, `device`, `name`, `parts` (`axis`, `kind`: global, loop, local, group, upcast, reduce or unroll, `size`), `opts`, `buffers` (`index`, `dtype`, `numel`, `output`, `node`), `wgsl`, `ir`, `ast`, `global_size`, `local_size`, `flops`, `bytes` (estimates), `start_us`, `time_us` and `clock` (`timestamp`: the GPU's own; `host clock`: around a synchronized launch) |
+//! | `alloc` | `buffer` (a process-wide id), `device`, `bytes`, `at_us`: a buffer taken from the device's pool |
+//! | `free` | `buffer`, `at_us`: the buffer went back to the pool |
+//!
+//! A kernel's `start_us` is the host time its realize submitted, plus the times of the kernels
+//! before it in that realize: the GPU runs them back to back.
+
+use std::fs::File;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+mod chrome;
+pub(crate) mod record;
+
+/// The format version this build writes and reads.
+pub const VERSION: u32 = 1;
+
+/// A recorded trace: the events in the order they happened.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Trace {
+    pub format: String,
+    pub version: u32,
+    pub events: Vec<Event>,
+}
+
+/// One thing the engine did (see the module docs for the fields).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    Device {
+        name: String,
+        cpu: bool,
+        limits: Limits,
+    },
+    Probes {
+        device: String,
+        copy_gbs: f64,
+        fma_gflops: f64,
+        at_us: f64,
+    },
+    Realize {
+        id: u64,
+        device: String,
+        at_us: f64,
+        schedule_us: f64,
+        kernels: Vec<u64>,
+        nodes: Vec<NodeInfo>,
+    },
+    Kernel(Box<KernelInfo>),
+    Alloc {
+        buffer: u64,
+        device: String,
+        bytes: u64,
+        at_us: f64,
+    },
+    Free {
+        buffer: u64,
+        at_us: f64,
+    },
+}
+
+/// A device's limits, as the scheduler and the optimizer see them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    pub max_storage_buffers: usize,
+    pub max_workgroup_size: usize,
+    pub workgroup_memory_bytes: usize,
+    pub max_binding_bytes: usize,
+    pub max_loop_iterations: Option<u64>,
+}
+
+/// One node of a realized graph.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub id: u64,
+    pub op: String,
+    pub dtype: String,
+    pub shape: Vec<usize>,
+    pub srcs: Vec<u64>,
+    pub kernel: Option<u64>,
+}
+
+/// One part of a kernel's loop structure after opts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PartInfo {
+    pub axis: usize,
+    pub kind: String,
+    pub size: usize,
+}
+
+/// One storage buffer a kernel binds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BufferInfo {
+    pub index: usize,
+    pub dtype: String,
+    pub numel: usize,
+    pub output: bool,
+    /// The graph node whose buffer it is.
+    pub node: u64,
+}
+
+/// One kernel launch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KernelInfo {
+    pub id: u64,
+    pub realize: u64,
+    pub device: String,
+    pub name: String,
+    pub parts: Vec<PartInfo>,
+    pub opts: Vec<String>,
+    pub buffers: Vec<BufferInfo>,
+    pub wgsl: String,
+    pub ir: String,
+    pub ast: String,
+    pub global_size: Vec<usize>,
+    pub local_size: Vec<usize>,
+    pub flops: u64,
+    pub bytes: u64,
+    pub start_us: f64,
+    pub time_us: Option<f64>,
+    pub clock: String,
+}
+
+impl Trace {
+    fn new(events: Vec<Event>) -> Trace {
+        Trace {
+            format: "kiln-trace".into(),
+            version: VERSION,
+            events,
+        }
+    }
+
+    /// The trace as JSON (the format in the module docs).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a trace serializes")
+    }
+
+    /// Reads a trace written by [`Trace::to_json`] or `KILN_TRACE`.
+    pub fn from_json(text: &str) -> Result<Trace> {
+        let t: Trace = serde_json::from_str(text).map_err(|e| Error::Trace(e.to_string()))?;
+        if t.format != "kiln-trace" || t.version != VERSION {
+            return Err(Error::Trace(format!(
+                "{} version {} is not a kiln trace of version {VERSION}",
+                t.format, t.version
+            )));
+        }
+        Ok(t)
+    }
+
+    /// Writes [`Trace::to_json`] to `path`.
+    pub fn write(&self, path: impl AsRef<Path>) -> Result<()> {
+        std::fs::write(path.as_ref(), self.to_json())
+            .map_err(|e| Error::Trace(format!("writing {}: {e}", path.as_ref().display())))
+    }
+
+    /// The kernels, in launch order.
+    pub fn kernels(&self) -> impl Iterator<Item = &KernelInfo> {
+        self.events.iter().filter_map(|e| match e {
+            Event::Kernel(k) => Some(k.as_ref()),
+            _ => None,
+        })
+    }
+}
+
+/// Whether tracing is on (the first call reads `KILN_TRACE`).
+#[inline]
+pub fn is_enabled() -> bool {
+    static FROM_ENV: OnceLock<()> = OnceLock::new();
+    FROM_ENV.get_or_init(|| {
+        if let Some(path) = std::env::var_os("KILN_TRACE").filter(|p| !p.is_empty()) {
+            if let Err(e) = start_file(&path) {
+                eprintln!("kiln: KILN_TRACE: {e}");
+            }
+        }
+    });
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Starts recording in memory (dropping anything recorded before).
+pub fn start() {
+    begin(None);
+}
+
+/// Starts recording, and keeps `path` a complete trace file after every event.
+pub fn start_file(path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
+    let file = File::create(path)
+        .map_err(|e| Error::Trace(format!("creating {}: {e}", path.display())))?;
+    begin(Some(file));
+    Ok(())
+}
+
+/// Stops recording and returns what was recorded (empty when tracing was off).
+pub fn stop() -> Trace {
+    ENABLED.store(false, Ordering::Relaxed);
+    let mut state = STATE.lock().unwrap_or_else(|e| e.into_inner());
+    Trace::new(state.take().map(|r| r.events).unwrap_or_default())
+}
+
+/// What has been recorded so far, without stopping.
+pub fn snapshot() -> Trace {
+    let state = STATE.lock().unwrap_or_else(|e| e.into_inner());
+    Trace::new(state.as_ref().map(|r| r.events.clone()).unwrap_or_default())
+}
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+static STATE: Mutex<Option<Recorder>> = Mutex::new(None);
+
+/// The recording in progress.
+struct Recorder {
+    start: Instant,
+    events: Vec<Event>,
+    /// The file kept complete after every event, and whether it has an event yet.
+    file: Option<(File, bool)>,
+    devices: Vec<String>,
+    next_realize: u64,
+    next_kernel: u64,
+}
+
+fn begin(file: Option<File>) {
+    let mut state = STATE.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = Recorder {
+        start: Instant::now(),
+        events: vec![],
+        file: file.map(|f| (f, false)),
+        devices: vec![],
+        next_realize: 0,
+        next_kernel: 0,
+    };
+    if let Some((f, _)) = &mut r.file {
+        let head = format!("{{\"format\":\"kiln-trace\",\"version\":{VERSION},\"events\":[]}}");
+        let _ = f.write_all(head.as_bytes());
+    }
+    *state = Some(r);
+    ENABLED.store(true, Ordering::Relaxed);
+}
+
+impl Recorder {
+    fn now_us(&self) -> f64 {
+        self.start.elapsed().as_secs_f64() * 1e6
+    }
+
+    fn push(&mut self, e: Event) {
+        if let Some((f, any)) = &mut self.file {
+            // The file always ends with `]}`: write over it, then close the document again.
+            let text = serde_json::to_string(&e).expect("an event serializes");
+            let sep = if *any { "," } else { "" };
+            let ok = f.seek(SeekFrom::End(-2)).is_ok()
+                && f.write_all(format!("{sep}{text}]}}").as_bytes()).is_ok();
+            if !ok {
+                eprintln!("kiln: the trace file could not be written; tracing in memory only");
+                self.file = None;
+            } else {
+                *any = true;
+            }
+        }
+        self.events.push(e);
+    }
+}
+
+/// Runs `f` on the recorder when tracing is on.
+fn with_recorder(f: impl FnOnce(&mut Recorder)) {
+    if !is_enabled() {
+        return;
+    }
+    let mut state = STATE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(r) = state.as_mut() {
+        f(r);
+    }
+}
