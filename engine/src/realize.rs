@@ -270,6 +270,8 @@ fn execute(s: &Schedule) -> Result<()> {
                         kernel.kernel_ast(),
                         &program,
                         compiled.wgsl.as_deref().map(|s| s.as_str()),
+                        inputs,
+                        outputs,
                     );
                 }
                 launched.push(*index);

@@ -4,17 +4,19 @@
 //! | level | prints |
 //! |---|---|
 //! | 1 | one line per realize: kernels scheduled, schedule time, program cache hits/misses |
-//! | 2 | one line per kernel: device, index, name, args, memory in use, time / cumulative, GFLOPS, GB/s |
-//! | 3 | + the opts chosen and each buffer (index, elements, dtype, in/out) |
+//! | 2 | one line per kernel: device, index, name, args, memory in use, time / cumulative, GFLOPS, GB/s; a line per copy between devices |
+//! | 3 | + the opts chosen and each buffer (index, in/out, dtype, shape, strides of each view the kernel reads or writes over its domain) |
 //! | 4 | + the WGSL source |
-//! | 5 | + the kernel AST |
+//! | 5 | + the lazy graph (the primitive ops fused into the kernel) and the kernel AST |
 //! | 6 | + the linear IR |
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::OnceLock;
 
-use crate::codegen::ast::KernelAst;
+use crate::codegen::ast::{AstNode, KernelAst};
 use crate::codegen::ir::Program;
+use crate::graph::{fused_nodes, NodeRef};
+use crate::view::symbolic::{Atom, Lin};
 
 /// `LEVEL` before `DEBUG` was read.
 const UNSET: u32 = u32::MAX;
@@ -114,18 +116,28 @@ pub(crate) fn print_schedule(
     }
 }
 
-/// DEBUG>=3..6: what a kernel became, printed once when it is compiled.
-pub(crate) fn print_program(ast: &KernelAst, p: &Program, wgsl: Option<&str>) {
+/// DEBUG>=3..6: what a kernel became, printed once when it is compiled. `inputs` and
+/// `outputs` are the graph nodes whose buffers it binds, in binding order.
+pub(crate) fn print_program(
+    ast: &KernelAst,
+    p: &Program,
+    wgsl: Option<&str>,
+    inputs: &[NodeRef],
+    outputs: &[NodeRef],
+) {
     let lvl = level();
     if lvl >= 3 {
         let opts: Vec<String> = p.opts.iter().map(|o| o.to_string()).collect();
         eprintln!("{}  opts: ({})", p.colored_name, opts.join(", "));
-        for (i, b) in p.bufs.iter().enumerate() {
+        let domain: Vec<String> = ast.full_shape.iter().map(|d| d.to_string()).collect();
+        for (i, (b, node)) in p.bufs.iter().zip(inputs.iter().chain(outputs)).enumerate() {
             eprintln!(
-                "  buf {i}: {:>10} x {:<4} {}",
-                b.numel,
+                "  buf {i}: {:<3} {:<4} shape {:?}, {} over domain ({})",
+                if b.output { "out" } else { "in" },
                 b.dtype.name(),
-                if b.output { "out" } else { "in" }
+                node.shape,
+                buffer_views(ast, i).join("; "),
+                domain.join(", "),
             );
         }
     }
@@ -139,10 +151,70 @@ pub(crate) fn print_program(ast: &KernelAst, p: &Program, wgsl: Option<&str>) {
         }
     }
     if lvl >= 5 {
+        eprintln!("graph (the ops fused into {}):", p.name);
+        for n in fused_nodes(outputs, inputs) {
+            let srcs: Vec<String> = n.srcs().iter().map(|s| format!("%{}", s.id)).collect();
+            eprintln!(
+                "  %{:<6} {:<4} {:?} = {}({})",
+                n.id,
+                n.dtype.name(),
+                n.shape,
+                n.op.describe(),
+                srcs.join(", ")
+            );
+        }
         eprint!("{ast}");
     }
     if lvl >= 6 {
         eprint!("{p}");
+    }
+}
+
+/// How the kernel indexes buffer `buf`, one entry per distinct index of its loads or stores:
+/// `strides (s0, s1, ..)` over the domain axes (+ an offset) where the index is affine, the
+/// index expression itself where a reshape left a division or remainder in it.
+fn buffer_views(ast: &KernelAst, buf: usize) -> Vec<String> {
+    let mut indices: Vec<&Lin> = vec![];
+    for (_, e) in ast.exprs.iter() {
+        if let AstNode::Load { buf: b, index, .. } = &e.op {
+            if *b == buf && !indices.contains(&index) {
+                indices.push(index);
+            }
+        }
+    }
+    for st in &ast.stores {
+        if st.buf == buf && !indices.contains(&&st.index) {
+            indices.push(&st.index);
+        }
+    }
+    indices
+        .into_iter()
+        .map(|lin| {
+            let mut strides = vec![0i64; ast.full_shape.len()];
+            for (atom, coef) in lin.terms() {
+                match atom {
+                    Atom::Var(v) if (*v as usize) < strides.len() => strides[*v as usize] = coef,
+                    _ => return format!("index {lin}"),
+                }
+            }
+            let s: Vec<String> = strides.iter().map(|s| s.to_string()).collect();
+            match lin.const_part() {
+                0 => format!("strides ({})", s.join(", ")),
+                c => format!("strides ({}) + {c}", s.join(", ")),
+            }
+        })
+        .collect()
+}
+
+/// DEBUG=2: a copy between devices gets its own line (host clock: read back, then upload).
+pub(crate) fn print_copy(from: &str, to: &str, bytes: usize, seconds: f64) {
+    if level() >= 2 {
+        eprintln!(
+            "*** COPY {from} -> {to} {:>10} bytes tm {:9.2}ms ({:7.2} GB/s) [host clock]",
+            bytes,
+            seconds * 1e3,
+            bytes as f64 / seconds.max(1e-9) * 1e-9
+        );
     }
 }
 

@@ -41,6 +41,23 @@ pub enum Op {
 }
 
 impl Op {
+    /// A short readable form: `add`, `const 0.5`, `sum [1]`, `expand([8, 40])`.
+    pub fn describe(&self) -> String {
+        match self {
+            Op::Source(_) => "source".into(),
+            Op::Const(..) => match self.const_value() {
+                Some(v) => format!("const {v}"),
+                None => "const".into(),
+            },
+            Op::Unary(u) => u.name().into(),
+            Op::Binary(b) => b.name().into(),
+            Op::Where => "where".into(),
+            Op::Cast(d) => format!("cast {}", d.name()),
+            Op::Reduce(r, axes) => format!("{} {axes:?}", r.name()),
+            Op::Movement(m) => format!("{m:?}").to_lowercase(),
+            Op::Contiguous => "contiguous".into(),
+        }
+    }
     pub fn is_elementwise(&self) -> bool {
         matches!(self, Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast(_))
     }
@@ -206,6 +223,27 @@ impl std::fmt::Debug for Node {
 /// Number of live graph nodes (for leak tests and DEBUG).
 pub fn live_nodes() -> usize {
     intern_table().lock().unwrap().len()
+}
+
+/// The nodes one kernel computes: everything reachable from its `outputs` without passing
+/// through a node in `inputs` (the buffers it reads) or a realized node, sources first. What
+/// `DEBUG=5` and traces show as the ops fused into a kernel.
+pub fn fused_nodes(outputs: &[NodeRef], inputs: &[NodeRef]) -> Vec<NodeRef> {
+    let mut seen: crate::hash::FxHashSet<u64> = inputs.iter().map(|n| n.id).collect();
+    let mut order = vec![];
+    let mut stack: Vec<(NodeRef, bool)> = outputs.iter().map(|r| (r.clone(), false)).collect();
+    while let Some((n, expanded)) = stack.pop() {
+        if expanded {
+            order.push(n);
+            continue;
+        }
+        if n.is_realized() || !seen.insert(n.id) {
+            continue;
+        }
+        stack.push((n.clone(), true));
+        stack.extend(n.srcs().into_iter().rev().map(|s| (s, false)));
+    }
+    order
 }
 
 /// All nodes reachable from `roots` without passing through a realized node, sources first.

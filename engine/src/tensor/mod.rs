@@ -316,8 +316,15 @@ impl Tensor {
             return Ok(Tensor::constant(s, self.shape(), device));
         }
         self.readable("to")?;
+        let t0 = std::time::Instant::now();
         let words = self.node.buffer().expect("realized").read_words()?;
         let buf = device.upload(&words, self.dtype())?;
+        crate::debug::print_copy(
+            self.device().short_name(),
+            device.short_name(),
+            words.len() * 4,
+            t0.elapsed().as_secs_f64(),
+        );
         Ok(Tensor {
             node: graph::source(buf, self.dtype(), self.shape().to_vec()),
         })

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::codegen::opt::apply_opts;
-use crate::graph::{toposort, NodeRef, Op};
+use crate::graph::{fused_nodes, toposort};
 use crate::kernel::{Planned, Schedule};
 use crate::roofline::Roofline;
 use crate::runtime::Device;
@@ -76,23 +76,6 @@ pub(crate) fn probes(device: &Device, roofline: &Roofline) {
     });
 }
 
-fn op_name(op: &Op) -> String {
-    match op {
-        Op::Source(_) => "source".into(),
-        Op::Const(..) => match op.const_value() {
-            Some(v) => format!("const {v}"),
-            None => "const".into(),
-        },
-        Op::Unary(u) => u.name().into(),
-        Op::Binary(b) => b.name().into(),
-        Op::Where => "where".into(),
-        Op::Cast(d) => format!("cast {}", d.name()),
-        Op::Reduce(r, axes) => format!("{} {axes:?}", r.name()),
-        Op::Movement(m) => format!("{m:?}").to_lowercase(),
-        Op::Contiguous => "contiguous".into(),
-    }
-}
-
 /// What a realize is about to launch: called with the schedule before its outputs are
 /// attached (the graph still has its sources). `launched[i]` is the index into
 /// `s.kernels` of the i-th launch, `times` its measured seconds, `submit_us` when it was
@@ -117,16 +100,8 @@ pub(crate) fn realize(
             outputs,
         } = step
         {
-            let stop: Vec<u64> = inputs.iter().map(|n| n.id).collect();
-            let mut stack: Vec<NodeRef> = outputs.clone();
-            while let Some(n) = stack.pop() {
-                if stop.contains(&n.id) || kernel_of_node.contains_key(&n.id) {
-                    continue;
-                }
-                kernel_of_node.insert(n.id, *index);
-                if !n.is_realized() {
-                    stack.extend(n.srcs());
-                }
+            for n in fused_nodes(outputs, inputs) {
+                kernel_of_node.entry(n.id).or_insert(*index);
             }
         }
     }
@@ -160,7 +135,7 @@ pub(crate) fn realize(
             .iter()
             .map(|n| NodeInfo {
                 id: n.id,
-                op: op_name(&n.op),
+                op: n.op.describe(),
                 dtype: n.dtype.name().into(),
                 shape: n.shape.clone(),
                 srcs: n.srcs().iter().map(|s| s.id).collect(),
