@@ -3,7 +3,8 @@
 //! read once per process), on the CPU device so that limits and kernels do not depend on the
 //! adapter, and replaces every decimal number (times, rates, memory) and the GFLOPS with `F`
 //! and runs of spaces with one. `kiln::debug::set_level` is checked the same way. After an intended
-//! change: `KILN_BLESS=1 cargo test --test debug_levels`, then review the diff.
+//! change: `KILN_BLESS=1 cargo test --test debug_levels -- --test-threads=1`, then review the
+//! diff.
 
 use kiln::{Device, Tensor};
 
@@ -22,6 +23,14 @@ fn child_prints_debug_output() {
     let x = Tensor::from_slice_on(&data, &[4, 8], &dev).unwrap();
     x.softmax(-1).realize().unwrap();
     let y = (&x * 3.0).sum(&[1]).realize().unwrap();
+    // The same step over new data: a schedule-cache hit (DEBUG=1 says so), nothing compiled.
+    let x2 = Tensor::from_slice_on(
+        &data.iter().map(|v| v * 2.0).collect::<Vec<_>>(),
+        &[4, 8],
+        &dev,
+    )
+    .unwrap();
+    x2.softmax(-1).realize().unwrap();
     // A copy between devices gets its own DEBUG=2 line (CPU to CPU would be no copy).
     if let Ok(gpu) = Device::gpu() {
         let back = y.to(&gpu).unwrap().to(&dev).unwrap();

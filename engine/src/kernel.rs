@@ -282,6 +282,9 @@ impl Kernel {
     pub(crate) fn kernel_ast(&self) -> &KernelAst {
         &self.ast
     }
+    pub(crate) fn ast_arc(&self) -> &Arc<KernelAst> {
+        &self.ast
+    }
     pub(crate) fn cache_hit(&self) -> bool {
         self.cache_hit
     }
@@ -324,6 +327,8 @@ pub struct Schedule {
     pub(crate) steps: Vec<Planned>,
     pub(crate) kernels: Vec<Kernel>,
     pub(crate) schedule_seconds: f64,
+    /// Whether the plan came from the schedule cache (`plan_cache.rs`).
+    pub(crate) cache_hit: bool,
 }
 
 impl Schedule {

@@ -14,6 +14,7 @@ pub mod graph;
 mod hash;
 mod kernel;
 pub mod ops;
+mod plan_cache;
 mod realize;
 pub mod roofline;
 pub mod runtime;

@@ -16,6 +16,7 @@ use crate::debug;
 use crate::error::{Error, Result};
 use crate::graph::{toposort, NodeRef};
 use crate::kernel::{check_index_range, program_for, Kernel, Planned, Schedule};
+use crate::plan_cache;
 use crate::runtime::{Buffer, Device, DeviceLimits, Launch};
 use crate::schedule::{schedule, Step};
 
@@ -179,10 +180,24 @@ fn default_program(
 /// does, without broadcast nests or opts).
 fn plan(device: &Device, targets: &[NodeRef], noopt: bool) -> Result<Schedule> {
     let t0 = std::time::Instant::now();
+    let structure = plan_cache::structure(
+        targets,
+        toposort(targets),
+        &device.limits(),
+        device.is_cpu(),
+        noopt,
+    );
+    if let Some(s) = structure
+        .as_ref()
+        .and_then(|st| plan_cache::lookup(st, device, targets))
+    {
+        return Ok(s);
+    }
     let steps = schedule(targets, &device.limits(), !noopt);
     let schedule_seconds = t0.elapsed().as_secs_f64();
     let mut planned = vec![];
     let mut kernels = vec![];
+    let mut param_nodes = vec![];
     for step in steps {
         match step {
             Step::Alias { node, of } => planned.push(Planned::Alias { node, of }),
@@ -191,6 +206,7 @@ fn plan(device: &Device, targets: &[NodeRef], noopt: bool) -> Result<Schedule> {
                 check_index_range(&ast, device)?;
                 let (program, hit) = default_program(&ast, device, noopt)?;
                 let params = item.params.iter().map(|p| p.to_bits()).collect();
+                param_nodes.push(item.param_nodes);
                 kernels.push(Kernel::from_program(
                     ast,
                     program,
@@ -206,13 +222,18 @@ fn plan(device: &Device, targets: &[NodeRef], noopt: bool) -> Result<Schedule> {
             }
         }
     }
-    Ok(Schedule {
+    let s = Schedule {
         device: device.clone(),
         targets: targets.to_vec(),
         steps: planned,
         kernels,
         schedule_seconds,
-    })
+        cache_hit: false,
+    };
+    if let Some(st) = &structure {
+        plan_cache::store(st, &s, &param_nodes);
+    }
+    Ok(s)
 }
 
 fn execute(s: &Schedule) -> Result<()> {
@@ -284,7 +305,14 @@ fn execute(s: &Schedule) -> Result<()> {
             }
         }
     }
-    debug::print_schedule(launches.len(), aliases, s.schedule_seconds, hits, misses);
+    debug::print_schedule(
+        launches.len(),
+        aliases,
+        s.schedule_seconds,
+        s.cache_hit,
+        (hits, misses),
+        device.memory_in_use(),
+    );
     let tracing = crate::trace::is_enabled();
     let timed = debug::level() >= 2 || tracing;
     let submit_us = if tracing {

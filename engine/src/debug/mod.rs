@@ -3,7 +3,7 @@
 //!
 //! | level | prints |
 //! |---|---|
-//! | 1 | one line per realize: kernels scheduled, schedule time, program cache hits/misses |
+//! | 1 | one line per realize: kernels scheduled, schedule time, schedule-cache hit/miss, program cache hits/misses, memory in use |
 //! | 2 | one line per kernel: device, index, name, args, memory in use, time / cumulative, GFLOPS, GB/s; a line per copy between devices |
 //! | 3 | + the opts chosen and each buffer (index, in/out, dtype, shape, strides of each view the kernel reads or writes over its domain) |
 //! | 4 | + the WGSL source |
@@ -58,6 +58,7 @@ static REALIZES: AtomicU64 = AtomicU64::new(0);
 static PROGRAMS_COMPILED: AtomicU64 = AtomicU64::new(0);
 static PROGRAM_CACHE_HITS: AtomicU64 = AtomicU64::new(0);
 static KERNEL_NANOS: AtomicU64 = AtomicU64::new(0);
+static SCHEDULE_CACHE_HITS: AtomicU64 = AtomicU64::new(0);
 
 /// Cumulative, process-wide counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -73,6 +74,8 @@ pub struct Stats {
     pub program_cache_hits: u64,
     /// Measured kernel time, when DEBUG >= 2 timed kernels.
     pub kernel_time_ns: u64,
+    /// Realizes whose plan came from the schedule cache (no scheduling, lowering or codegen).
+    pub schedule_cache_hits: u64,
 }
 
 /// A snapshot of the process-wide counters.
@@ -83,6 +86,7 @@ pub fn stats() -> Stats {
         programs_compiled: PROGRAMS_COMPILED.load(Ordering::Relaxed),
         program_cache_hits: PROGRAM_CACHE_HITS.load(Ordering::Relaxed),
         kernel_time_ns: KERNEL_NANOS.load(Ordering::Relaxed),
+        schedule_cache_hits: SCHEDULE_CACHE_HITS.load(Ordering::Relaxed),
     }
 }
 
@@ -105,13 +109,19 @@ pub(crate) fn print_schedule(
     kernels: usize,
     aliases: usize,
     seconds: f64,
-    hits: usize,
-    misses: usize,
+    schedule_cached: bool,
+    (hits, misses): (usize, usize),
+    memory_bytes: usize,
 ) {
+    if schedule_cached {
+        SCHEDULE_CACHE_HITS.fetch_add(1, Ordering::Relaxed);
+    }
     if level() >= 1 {
         eprintln!(
-            "scheduled {kernels:5} kernels in {:8.2} ms | {aliases} aliased | programs: {hits} cache hit, {misses} cache miss",
-            seconds * 1e3
+            "scheduled {kernels:5} kernels in {:8.2} ms | schedule cache {} | {aliases} aliased | programs: {hits} cache hit, {misses} cache miss | mem {:.2} GB",
+            seconds * 1e3,
+            if schedule_cached { "hit" } else { "miss" },
+            memory_bytes as f64 / 1e9,
         );
     }
 }

@@ -24,13 +24,14 @@ struct Lowerer<'a> {
     input_bufs: Vec<NodeRef>,
     buf_of: HashMap<u64, usize>,
     params: Vec<Scalar>,
+    param_nodes: Vec<NodeRef>,
 }
 
 /// Whether a graph constant becomes a kernel parameter (a value passed at launch) rather than
 /// a literal in the program. User constants (`x * 0.5`, `x + c` in a loop over `c`) must not
 /// compile a program each; 0, 1, -1 and bools stay literal, where a later simplifier (and a
 /// reader) can see them. Parameters are 32-bit words, like every kiln value.
-fn is_param(s: Scalar) -> bool {
+pub(crate) fn is_param(s: Scalar) -> bool {
     match s {
         Scalar::Bool(_) => false,
         Scalar::F32(v) => !(v == 0.0 && v.is_sign_positive()) && v != 1.0 && v != -1.0,
@@ -63,6 +64,7 @@ pub(super) fn lower_kernel(
         input_bufs: vec![],
         buf_of: HashMap::default(),
         params: vec![],
+        param_nodes: vec![],
     };
     let mut outputs = vec![];
     let mut values = vec![];
@@ -99,6 +101,7 @@ pub(super) fn lower_kernel(
         inputs: lw.input_bufs,
         outputs,
         params: lw.params,
+        param_nodes: lw.param_nodes,
     }
 }
 
@@ -158,6 +161,7 @@ impl Lowerer<'_> {
                     Some(i) => i,
                     None => {
                         self.params.push(s);
+                        self.param_nodes.push(n.clone());
                         self.params.len() - 1
                     }
                 };

@@ -36,6 +36,7 @@ mod buffers;
 mod lower;
 mod recompute;
 mod split;
+pub(crate) use lower::is_param;
 use lower::lower_kernel;
 pub use split::{MAX_INNER, SPLIT_ABOVE};
 
@@ -48,6 +49,9 @@ pub struct ScheduleItem {
     pub outputs: Vec<NodeRef>,
     /// Values of the AST's `Param`s, in index order.
     pub params: Vec<Scalar>,
+    /// For each parameter, a constant node it came from (the schedule cache reads a new
+    /// graph's values through them).
+    pub param_nodes: Vec<NodeRef>,
 }
 
 /// A step of a schedule: run a kernel, or give a node the buffer of another (a reshape of a
