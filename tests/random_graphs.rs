@@ -56,7 +56,9 @@ fn apply(x: &Tensor, other: &Tensor, s: &Step) -> Tensor {
             0 => x.add(x),
             1 => x.mul(x),
             2 => x.maximum(&x.neg()),
-            3 => x.lt(&x.neg()).where_(x, &x.exp()),
+            // x < 0.25 - x, i.e. x < 0.125: a threshold away from 0, where exactly cancelling
+            // sums (the mean of x - flip(x)) land on either side by rounding alone.
+            3 => x.lt(&(&x.neg() + 0.25)).where_(x, &x.exp()),
             _ => x.sub(&x.flip(&(0..nd).collect::<Vec<_>>())),
         },
         Step::BinaryInput(k) => {
