@@ -194,6 +194,19 @@ impl KernelAst {
         deps
     }
 
+    /// The reduce nests (the axes of each set of reduces over the same axes), in arena order.
+    pub fn nests(&self) -> Vec<Vec<usize>> {
+        let mut out: Vec<Vec<usize>> = vec![];
+        for (_, e) in self.exprs.iter() {
+            if let AstNode::Reduce { axes, .. } = &e.op {
+                if !out.contains(axes) {
+                    out.push(axes.clone());
+                }
+            }
+        }
+        out
+    }
+
     /// For every expression, the domain axes its value varies over (sorted): the axes its
     /// loads and gates index, through its operands, less the axes of any reduce on the way
     /// (a reduce's value is one per point of the axes it does not reduce). One pass in arena

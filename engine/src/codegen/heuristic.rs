@@ -189,7 +189,7 @@ fn choose(plan: &mut Plan) {
             };
             // The other nests share the group lanes where they divide into them.
             if let Some(g) = g {
-                for nest in nests(ast) {
+                for nest in ast.nests() {
                     if !nest.contains(&axis) {
                         group_nest(plan, &nest, g, false);
                     }
@@ -309,19 +309,6 @@ fn choose(plan: &mut Plan) {
     }
 }
 
-/// The reduce nests of `ast` (the axes of each), in arena order.
-fn nests(ast: &KernelAst) -> Vec<Vec<usize>> {
-    let mut out: Vec<Vec<usize>> = vec![];
-    for (_, e) in ast.exprs.iter() {
-        if let AstNode::Reduce { axes, .. } = &e.op {
-            if !out.contains(axes) {
-                out.push(axes.clone());
-            }
-        }
-    }
-    out
-}
-
 /// GROUPs the longest reduce part of the nest over `axes` by `g` lanes, after an UNROLL by 4
 /// where `vec4` (so that each lane loads 4 neighbours) and a PADTO where `g` does not divide
 /// it (by at most 2x). Says whether it did; the plan is unchanged when it did not.
@@ -398,7 +385,7 @@ fn own_rows(plan: &mut Plan) -> bool {
         (plan.opts, plan.shaped) = before;
         return false;
     }
-    for nest in nests(ast) {
+    for nest in ast.nests() {
         group_nest(plan, &nest, g, true);
     }
     true

@@ -272,15 +272,7 @@ pub fn loop_iterations(ast: &KernelAst, shaped: &Shaped) -> u64 {
         .filter(|p| p.kind == AxisKind::Loop)
         .map(|p| p.size as u64)
         .product();
-    let mut nests: Vec<Vec<usize>> = vec![];
-    for (_, e) in ast.exprs.iter() {
-        if let AstNode::Reduce { axes, .. } = &e.op {
-            if !nests.contains(axes) {
-                nests.push(axes.clone());
-            }
-        }
-    }
-    nests
+    ast.nests()
         .iter()
         .map(|axes| {
             shaped
