@@ -29,10 +29,10 @@
 //!
 //! The heuristics that choose a list live in `heuristic.rs`.
 //!
-//! `axis` addresses the kernel's *current* parts: for LOCAL, UPCAST and PADTO the index into
-//! all parts in their canonical order (global, local, group, upcast, reduce, unroll; within a
-//! kind by original axis, outer first); for UNROLL, GROUP and GROUPTOP the index into the
-//! reduce parts. `amount` 0 means the whole part. An opt that does not fit is an [`OptError`]
+//! `axis` addresses the kernel's *current* parts: for LOCAL, UPCAST, GROUPOUT and PADTO the
+//! index into all parts in their canonical order (global, loop, local, group, upcast, reduce,
+//! unroll; within a kind by original axis, outer first); for UNROLL, GROUP and GROUPTOP the
+//! index into the reduce parts. `amount` 0 means the whole part. An opt that does not fit is an [`OptError`]
 //! naming it and the reason, never a panic and never silently dropped.
 
 use std::fmt;

@@ -1,8 +1,9 @@
 //! The linearizer: (kernel AST, opts) → linear IR.
 //!
 //! The optimized kernel's parts (see `opt`) become values: global parts ← the flat workgroup
-//! id, local and group parts ← the flat invocation id (group parts fastest), reduce parts ←
-//! nested `Range` loops, and upcast and unroll parts ← *lanes*: the code is emitted once per
+//! id, local and group parts ← the flat invocation id (the group lanes fastest, shared by every
+//! grouped nest and the GROUPOUT parts), reduce parts ← nested `Range` loops, loop parts ←
+//! `Range` loops around the stores, and upcast and unroll parts ← *lanes*: the code is emitted once per
 //! lane with the part's value a constant (memo key (expression, lane)). Every domain axis is an
 //! affine expression of those, substituted into the AST's symbolic indices and re-simplified,
 //! which is where a contiguous load folds back to `gid*n + lid`.
@@ -15,7 +16,10 @@
 //!     acc[r][u] = acc[r][u] ⊕ [mask ?] src(u, unroll lane)   for every unroll lane
 //!   } }
 //!   [group: local[..] = acc; barrier; tree steps (if g < n-s: combine; barrier); read slot 0]
-//! for each store, upcast lane: out[index] = value  (masked: padding, group leader)
+//! for l0 { ..                                  loop parts (GROUPOUT's rest of a column axis)
+//!   for each store, upcast lane: out[index] = value  (masked: padding; the group leader
+//!                                                     unless GROUPOUT spread the outputs)
+//! }
 //! ```
 //! Guards never become control flow around code that may contain a barrier: a padded axis
 //! masks loads (they read nothing), reduce contributions (they add the identity) and stores.
