@@ -30,8 +30,8 @@ pub use dtype::{DType, Element, Scalar};
 pub use error::{Error, Result};
 pub use graph::oracle::HostArray;
 pub use kernel::{program_cache_usage, Kernel, KernelBuffer, Schedule};
-pub use runtime::Device;
 pub use runtime::DeviceLimits;
+pub use runtime::{cache_dir, Device};
 pub use tensor::{
     default_device, eval_mode, realize, schedule, schedule_noopt, set_eval_mode, EvalMode, Tensor,
 };

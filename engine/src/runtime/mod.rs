@@ -7,6 +7,8 @@
 //! that refers to a value frees its memory.
 
 mod bind_groups;
+mod pipeline_cache;
+pub use pipeline_cache::cache_dir;
 pub mod cpu;
 pub mod wgpu;
 

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, Weak};
 
 use super::bind_groups::{BindGroupCache, BindKey};
+use super::pipeline_cache::DiskPipelineCache;
 use crate::cache::{CacheUsage, Lru};
 use crate::codegen::ir::Program;
 use crate::codegen::wgsl;
@@ -37,6 +38,8 @@ pub(crate) struct PooledBuffer {
 }
 
 pub(crate) struct WgpuDevice {
+    /// Compiled pipelines kept across processes (Vulkan), see `pipeline_cache.rs`.
+    pipeline_cache: Option<DiskPipelineCache>,
     device: ::wgpu::Device,
     queue: ::wgpu::Queue,
     info: ::wgpu::AdapterInfo,
@@ -142,11 +145,12 @@ impl WgpuDevice {
         let timestamps = adapter
             .features()
             .contains(::wgpu::Features::TIMESTAMP_QUERY);
-        let required_features = if timestamps {
+        let mut required_features = if timestamps {
             ::wgpu::Features::TIMESTAMP_QUERY
         } else {
             ::wgpu::Features::empty()
         };
+        required_features |= adapter.features() & ::wgpu::Features::PIPELINE_CACHE;
         let (device, queue) =
             pollster::block_on(adapter.request_device(&::wgpu::DeviceDescriptor {
                 label: Some("kiln"),
@@ -158,7 +162,9 @@ impl WgpuDevice {
             }))
             .map_err(|e| Error::Device(format!("creating a device on {}: {e}", info.name)))?;
         device.on_uncaptured_error(Arc::new(|e| log::error!("wgpu: {e}")));
+        let pipeline_cache = DiskPipelineCache::open(&device, &info);
         Ok(WgpuDevice {
+            pipeline_cache,
             device,
             queue,
             kiln_limits: WgpuDevice::compute_limits(&info, &limits),
@@ -420,7 +426,7 @@ impl WgpuDevice {
                 module: &module,
                 entry_point: Some("main"),
                 compilation_options: Default::default(),
-                cache: None,
+                cache: self.pipeline_cache.as_ref().map(|c| &c.cache),
             });
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Compile {
@@ -428,6 +434,9 @@ impl WgpuDevice {
                 message: e.to_string(),
                 wgsl: source,
             });
+        }
+        if let Some(c) = &self.pipeline_cache {
+            c.pipeline_added();
         }
         let p = Arc::new(Pipeline {
             pipeline,
