@@ -8,6 +8,7 @@
 
 mod bind_groups;
 mod pipeline_cache;
+mod timestamps;
 pub use pipeline_cache::cache_dir;
 pub mod cpu;
 pub mod wgpu;

@@ -17,6 +17,7 @@ use std::sync::{mpsc, Arc, Mutex, Weak};
 
 use super::bind_groups::{BindGroupCache, BindKey};
 use super::pipeline_cache::DiskPipelineCache;
+use super::timestamps::PassTimer;
 use crate::cache::{CacheUsage, Lru};
 use crate::codegen::ir::Program;
 use crate::codegen::wgsl;
@@ -756,55 +757,5 @@ impl WgpuDevice {
                 .map_err(|e| Error::Device(format!("waiting for the device: {e}")))?;
         }
         Ok(())
-    }
-}
-
-/// Timestamp queries around `passes` compute passes (a begin and an end each), resolved into
-/// a buffer the host can map.
-struct PassTimer {
-    query_set: ::wgpu::QuerySet,
-    resolve: ::wgpu::Buffer,
-    staging: ::wgpu::Buffer,
-    passes: u32,
-}
-
-impl PassTimer {
-    fn new(device: &::wgpu::Device, passes: usize) -> PassTimer {
-        let passes = passes as u32;
-        let bytes = passes as u64 * 16;
-        let buffer = |usage| {
-            device.create_buffer(&::wgpu::BufferDescriptor {
-                label: Some("kiln timestamps"),
-                size: bytes.max(16),
-                usage,
-                mapped_at_creation: false,
-            })
-        };
-        PassTimer {
-            query_set: device.create_query_set(&::wgpu::QuerySetDescriptor {
-                label: None,
-                ty: ::wgpu::QueryType::Timestamp,
-                count: (2 * passes).max(2),
-            }),
-            resolve: buffer(::wgpu::BufferUsages::QUERY_RESOLVE | ::wgpu::BufferUsages::COPY_SRC),
-            staging: buffer(::wgpu::BufferUsages::MAP_READ | ::wgpu::BufferUsages::COPY_DST),
-            passes,
-        }
-    }
-    fn bytes(&self) -> u64 {
-        self.passes as u64 * 16
-    }
-    /// The timestamp writes of pass `i`.
-    fn writes(&self, i: usize) -> ::wgpu::ComputePassTimestampWrites<'_> {
-        ::wgpu::ComputePassTimestampWrites {
-            query_set: &self.query_set,
-            beginning_of_pass_write_index: Some(2 * i as u32),
-            end_of_pass_write_index: Some(2 * i as u32 + 1),
-        }
-    }
-    /// Records the copy of the timestamps into the mappable buffer (end of the encoder).
-    fn resolve(&self, enc: &mut ::wgpu::CommandEncoder) {
-        enc.resolve_query_set(&self.query_set, 0..2 * self.passes, &self.resolve, 0);
-        enc.copy_buffer_to_buffer(&self.resolve, 0, &self.staging, 0, self.bytes());
     }
 }
