@@ -76,7 +76,7 @@ pub const MAX_CACHED_NODES: usize = 50_000;
 /// device) for a device with `limits`; `None` past [`MAX_CACHED_NODES`].
 pub(crate) fn structure(
     targets: &[NodeRef],
-    nodes: Vec<NodeRef>,
+    nodes: &[NodeRef],
     limits: &DeviceLimits,
     cpu: bool,
     noopt: bool,
@@ -120,7 +120,7 @@ pub(crate) fn structure(
     Some(Structure {
         hash: h.finish(),
         words,
-        nodes,
+        nodes: nodes.to_vec(),
         pos,
     })
 }

@@ -180,20 +180,16 @@ fn default_program(
 /// does, without broadcast nests or opts).
 fn plan(device: &Device, targets: &[NodeRef], noopt: bool) -> Result<Schedule> {
     let t0 = std::time::Instant::now();
-    let structure = plan_cache::structure(
-        targets,
-        toposort(targets),
-        &device.limits(),
-        device.is_cpu(),
-        noopt,
-    );
+    let nodes = toposort(targets);
+    let structure =
+        plan_cache::structure(targets, &nodes, &device.limits(), device.is_cpu(), noopt);
     if let Some(s) = structure
         .as_ref()
         .and_then(|st| plan_cache::lookup(st, device, targets))
     {
         return Ok(s);
     }
-    let steps = schedule(targets, &device.limits(), !noopt);
+    let steps = schedule(targets, nodes, &device.limits(), !noopt);
     let schedule_seconds = t0.elapsed().as_secs_f64();
     let mut planned = vec![];
     let mut kernels = vec![];

@@ -259,11 +259,15 @@ impl KernelAst {
             .collect()
     }
 
-    /// Estimated ALU ops of the whole kernel (for GFLOPS in DEBUG): each ALU expression
-    /// counts once per point of the loop axes its value varies over. One pass in arena order.
+    /// Estimated ALU ops of the whole kernel (for GFLOPS in DEBUG and traces): each ALU
+    /// expression counts once per point of the axes it varies over and of the axes where it
+    /// is computed (see below). Two passes over the arena.
     pub fn flop_estimate(&self) -> u64 {
-        // Axes each expression varies over (a bit set; axes past 63 saturate to "all").
-        let mut axes: Vec<u64> = Vec::with_capacity(self.exprs.len());
+        // Axes each expression varies over (a bit set; axes past 63 saturate to "all"), before
+        // (`span`) and after (`axes`) a reduce removes its own.
+        let n = self.exprs.len();
+        let mut span: Vec<u64> = Vec::with_capacity(n);
+        let mut axes: Vec<u64> = Vec::with_capacity(n);
         let out_mask: u64 = self
             .output_axes()
             .iter()
@@ -275,7 +279,6 @@ impl KernelAst {
                 .map(|a| self.full_shape[a] as u64)
                 .product()
         };
-        let mut flops = 0u64;
         for (_, e) in self.exprs.iter() {
             let mut m =
                 e.op.operands()
@@ -294,6 +297,40 @@ impl KernelAst {
                 }
                 _ => {}
             }
+            span.push(m);
+            if let AstNode::Reduce { axes: red, .. } = &e.op {
+                for &a in red.iter().filter(|&&a| a < 64) {
+                    m &= !(1 << a);
+                }
+            }
+            axes.push(m);
+        }
+        // Where each expression is computed, as the sets of axes it runs over: the stores'
+        // values at every output point; a reduce's source once per point of that source's own
+        // axes (a broadcast nest runs once per row, not once per output); operands wherever
+        // their users run. An expression used in two places (a row's max, read by the sum's
+        // nest and by the tail) is computed in both, not over their union.
+        let mut context: Vec<Vec<u64>> = vec![vec![]; n];
+        for st in &self.stores {
+            if !context[st.value.index()].contains(&out_mask) {
+                context[st.value.index()].push(out_mask);
+            }
+        }
+        for (h, e) in self.exprs.iter().collect::<Vec<_>>().into_iter().rev() {
+            let ctx = match &e.op {
+                AstNode::Reduce { .. } => vec![span[h.index()]],
+                _ => context[h.index()].clone(),
+            };
+            for o in e.op.operands() {
+                for &c in &ctx {
+                    if !context[o.index()].contains(&c) {
+                        context[o.index()].push(c);
+                    }
+                }
+            }
+        }
+        let mut flops = 0u64;
+        for (h, e) in self.exprs.iter() {
             let counted = matches!(
                 e.op,
                 AstNode::Unary(..)
@@ -301,16 +338,19 @@ impl KernelAst {
                     | AstNode::Where(..)
                     | AstNode::Reduce { .. }
             );
-            if counted {
-                // Work happens at every point of the output axes, times the axes it spans.
-                flops = flops.saturating_add(size_of(m | out_mask));
+            if !counted {
+                continue;
             }
-            if let AstNode::Reduce { axes: red, .. } = &e.op {
-                for &a in red.iter().filter(|&&a| a < 64) {
-                    m &= !(1 << a);
-                }
-            }
-            axes.push(m);
+            // A reduce folds once per point of its source; the rest run where they are used.
+            let work = match e.op {
+                AstNode::Reduce { .. } => size_of(span[h.index()]),
+                _ => context[h.index()]
+                    .iter()
+                    .map(|&c| size_of(span[h.index()] | c))
+                    .fold(0u64, u64::saturating_add)
+                    .max(size_of(span[h.index()])),
+            };
+            flops = flops.saturating_add(work);
         }
         flops
     }

@@ -185,8 +185,6 @@ pub struct Shaped {
     pub nolocals: bool,
     /// Per domain axis: the axes of the reduce nest that reduces it (empty for an output axis).
     pub nest_of: Vec<Vec<usize>>,
-    /// Per domain axis: whether it is a column axis (`KernelAst::column_axes`).
-    pub column: Vec<bool>,
 }
 
 impl Shaped {
@@ -212,12 +210,14 @@ impl Shaped {
             opts: vec![],
             padded: ast.full_shape.clone(),
             nolocals: false,
-            nest_of: nests_by_axis(ast),
-            column: {
-                let cols = ast.column_axes();
-                (0..ast.full_shape.len())
-                    .map(|a| cols.contains(&a))
-                    .collect()
+            nest_of: {
+                let mut of = vec![vec![]; ast.full_shape.len()];
+                for axes in ast.nests() {
+                    for &a in &axes {
+                        of[a] = axes.clone();
+                    }
+                }
+                of
             },
         };
         s.sort();
@@ -462,7 +462,9 @@ fn apply_opt(
         return Err("NOLOCALS forbids local and group parts".into());
     }
     if opt.op == OptOp::GroupOut {
-        if !s.column[part.axis] {
+        // Computed here, not in `Shaped::new`: applying a list is on the search's hot path,
+        // and only GROUPOUT needs the expression-level analysis.
+        if !ast.column_axes().contains(&part.axis) {
             return Err(format!(
                 "axis {} is not a column axis: some reduction of the kernel varies along it, so \
                  its workgroups could not share one computation of it",
@@ -532,20 +534,6 @@ fn apply_opt(
         ));
     }
     Ok(())
-}
-
-/// Per domain axis, the axes of the reduce nest that reduces it (the reduces over one set of
-/// axes); empty for an output axis.
-fn nests_by_axis(ast: &KernelAst) -> Vec<Vec<usize>> {
-    let mut out = vec![vec![]; ast.full_shape.len()];
-    for (_, e) in ast.exprs.iter() {
-        if let AstNode::Reduce { axes, .. } = &e.op {
-            for &a in axes {
-                out[a] = axes.clone();
-            }
-        }
-    }
-    out
 }
 
 /// Every single opt that can validly be appended to `opts`: the actions a search tries next.

@@ -89,9 +89,14 @@ pub(super) struct Walk {
 /// Builds the schedule for realizing `targets` (which must all be unrealized and on one device)
 /// with kernels that fit the storage bindings of a device with `limits`. `broadcast_nests`
 /// lets reductions read through a broadcast fuse into their consumers as nests of their own
-/// (off under NOOPT: only the optimizer's GROUPOUT form makes them pay).
-pub fn schedule(targets: &[NodeRef], limits: &DeviceLimits, broadcast_nests: bool) -> Vec<Step> {
-    let nodes = toposort(targets);
+/// (off under NOOPT: only the optimizer's GROUPOUT form makes them pay). `nodes` is
+/// `toposort(targets)`, which the caller already has (the schedule cache keys on it).
+pub fn schedule(
+    targets: &[NodeRef],
+    nodes: Vec<NodeRef>,
+    limits: &DeviceLimits,
+    broadcast_nests: bool,
+) -> Vec<Step> {
     let Some(rebuilt) = split::split_long_reductions(&nodes, targets) else {
         return schedule_sorted(targets, nodes, limits, broadcast_nests);
     };

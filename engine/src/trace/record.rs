@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::codegen::opt::apply_opts;
-use crate::graph::{fused_nodes, toposort};
+use crate::graph::{fused_nodes, toposort, NodeRef};
 use crate::kernel::{Planned, Schedule};
 use crate::roofline::Roofline;
 use crate::runtime::Device;
@@ -93,6 +93,7 @@ pub(crate) fn realize(
     // Which kernel computed each node: walk from a kernel's outputs to its inputs.
     let mut kernel_of_index: HashMap<usize, u64> = HashMap::new();
     let mut kernel_of_node: HashMap<u64, usize> = HashMap::new();
+    let mut bound: HashMap<usize, (&[NodeRef], &[NodeRef])> = HashMap::new();
     for step in &s.steps {
         if let Planned::Kernel {
             index,
@@ -103,6 +104,7 @@ pub(crate) fn realize(
             for n in fused_nodes(outputs, inputs) {
                 kernel_of_node.entry(n.id).or_insert(*index);
             }
+            bound.insert(*index, (inputs, outputs));
         }
     }
     let parts_of = |k: &crate::Kernel| -> Vec<PartInfo> {
@@ -155,18 +157,7 @@ pub(crate) fn realize(
         let mut start_us = submit_us;
         for (&index, &time) in launched.iter().zip(times) {
             let k = &s.kernels[index];
-            let (inputs, outputs) = s
-                .steps
-                .iter()
-                .find_map(|st| match st {
-                    Planned::Kernel {
-                        index: i,
-                        inputs,
-                        outputs,
-                    } if *i == index => Some((inputs, outputs)),
-                    _ => None,
-                })
-                .expect("a launched kernel has a step");
+            let (inputs, outputs) = bound[&index];
             let buffers = k
                 .buffers()
                 .iter()
