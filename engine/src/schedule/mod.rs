@@ -56,6 +56,8 @@ pub struct ScheduleItem {
 
 /// A step of a schedule: run a kernel, or give a node the buffer of another (a reshape of a
 /// materialized value is the same bytes).
+// Steps are few per realize and moved once: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Step {
     Kernel(ScheduleItem),
