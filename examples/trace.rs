@@ -19,7 +19,7 @@ fn main() -> kiln::Result<()> {
     // The first step compiles (llvmpipe compiles a pipeline at its first dispatch, inside the
     // timestamps): trace the second, a schedule-cache hit for every realize.
     step()?;
-    kiln::trace::start();
+    kiln::trace::start()?;
     step()?;
     let trace = kiln::trace::stop();
 

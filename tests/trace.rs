@@ -32,7 +32,7 @@ fn workload() {
 #[test]
 fn a_trace_records_realizes_kernels_and_buffers() {
     let _g = serial();
-    trace::start();
+    trace::start().unwrap();
     workload();
     let t = trace::stop();
     let devices = devices().len();
@@ -110,6 +110,41 @@ fn a_trace_records_realizes_kernels_and_buffers() {
     workload();
     assert!(trace::snapshot().events.is_empty());
     assert!(!trace::is_enabled());
+}
+
+/// The kernel lab's entry point: a traced kernel stays alive for re-rendering and re-timing
+/// under other opts while the recording lasts, and is let go when it stops.
+#[test]
+fn traced_kernels_stay_live_until_the_trace_stops() {
+    let _g = serial();
+    trace::start().unwrap();
+    workload();
+    let t = trace::snapshot();
+    assert!(trace::event_count() >= t.events.len());
+    assert!(t.kernels().count() > 0);
+    for info in t.kernels() {
+        let k = trace::live_kernel(info.id).expect("a traced kernel is live while recording");
+        assert_eq!(k.name(), info.name);
+        let opts: Vec<String> = k.opts().iter().map(|o| o.to_string()).collect();
+        assert_eq!(opts, info.opts);
+        assert!(!info.domain.is_empty());
+        for b in &info.buffers {
+            assert!(
+                !b.views.is_empty(),
+                "{}: buffer {} has no view",
+                info.name,
+                b.index
+            );
+            assert!(b.views[0].starts_with("strides (") || b.views[0].starts_with("index "));
+        }
+        let noopt = k.with_opts(&[]).expect("NOOPT applies to every kernel");
+        assert!(noopt.wgsl().unwrap().contains("@compute"));
+        assert!(noopt.time(k.device(), 1).is_ok());
+    }
+    let last = t.kernels().last().unwrap().id;
+    trace::stop();
+    assert!(trace::live_kernel(last).is_none());
+    assert_eq!(trace::event_count(), 0);
 }
 
 #[test]

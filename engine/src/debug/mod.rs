@@ -183,7 +183,7 @@ pub(crate) fn print_program(
 /// How the kernel indexes buffer `buf`, one entry per distinct index of its loads or stores:
 /// `strides (s0, s1, ..)` over the domain axes (+ an offset) where the index is affine, the
 /// index expression itself where a reshape left a division or remainder in it.
-fn buffer_views(ast: &KernelAst, buf: usize) -> Vec<String> {
+pub(crate) fn buffer_views(ast: &KernelAst, buf: usize) -> Vec<String> {
     let mut indices: Vec<&Lin> = vec![];
     for (_, e) in ast.exprs.iter() {
         if let AstNode::Load { buf: b, index, .. } = &e.op {

@@ -5,7 +5,11 @@
 //! after every event, so a crash or an exit leaves a readable trace) or from code with
 //! [`start`] / [`start_file`], and take what was recorded with [`stop`] or [`snapshot`].
 //! With tracing off, the engine's only trace work is one atomic load per realize and per
-//! buffer allocation.
+//! buffer allocation; built without the `trace` cargo feature (on by default), not even that.
+//!
+//! While recording, the recorder also keeps each launched [`Kernel`] alive, so an in-process
+//! tool (the inspector's kernel lab) can re-render and re-time it under other opts:
+//! [`live_kernel`] by the trace's kernel id.
 //!
 //! # Format (version 1)
 //!
@@ -21,7 +25,7 @@
 //! | `device` | `name`, `cpu` (the interpreter, not wgpu), `limits` (storage buffers, workgroup size and memory, binding size, loop bound) |
 //! | `probes` | `device`, `copy_gbs`, `fma_gflops`: the roofline probes, when measured while tracing |
 //! | `realize` | `id`, `device`, `at_us`, `schedule_us` (scheduling and codegen), `kernels` (ids), `nodes`: the lazy graph it computed, each node with `id`, `op`, `dtype`, `shape`, `srcs` (node ids) and `kernel` (the kernel it was fused into; `null` for inputs and aliases) |
-//! | `kernel` | `id`, `realize`, `device`, `name`, `parts` (`axis`, `kind`: global, loop, local, group, upcast, reduce or unroll, `size`), `opts`, `buffers` (`index`, `dtype`, `numel`, `output`, `node`), `wgsl`, `ir`, `ast`, `global_size`, `local_size`, `flops`, `bytes` (estimates), `start_us`, `time_us` and `clock` (`timestamp`: the GPU's own; `host clock`: around a synchronized launch) |
+//! | `kernel` | `id`, `realize`, `device`, `name`, `parts` (`axis`, `kind`: global, loop, local, group, upcast, reduce or unroll, `size`), `domain` (the axis sizes before opts), `opts`, `buffers` (`index`, `dtype`, `numel`, `output`, `node`, `shape`, `views`: strides over the domain, as DEBUG=3 prints them), `wgsl`, `ir`, `ast`, `global_size`, `local_size`, `flops`, `bytes` (estimates), `start_us`, `time_us` and `clock` (`timestamp`: the GPU's own; `host clock`: around a synchronized launch) |
 //! | `alloc` | `buffer` (a process-wide id), `device`, `bytes`, `at_us`: a buffer taken from the device's pool |
 //! | `free` | `buffer`, `at_us`: the buffer went back to the pool |
 //!
@@ -38,6 +42,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::kernel::Kernel;
 
 mod chrome;
 pub(crate) mod record;
@@ -127,6 +132,13 @@ pub struct BufferInfo {
     pub output: bool,
     /// The graph node whose buffer it is.
     pub node: u64,
+    /// That node's shape.
+    #[serde(default)]
+    pub shape: Vec<usize>,
+    /// How the kernel indexes it, one entry per distinct index (DEBUG=3's text): `strides
+    /// (..)` over the kernel's domain axes, plus an offset, or the index expression.
+    #[serde(default)]
+    pub views: Vec<String>,
 }
 
 /// One kernel launch.
@@ -137,6 +149,9 @@ pub struct KernelInfo {
     pub device: String,
     pub name: String,
     pub parts: Vec<PartInfo>,
+    /// The kernel's domain before opts: the axes `parts` and buffer strides refer to.
+    #[serde(default)]
+    pub domain: Vec<usize>,
     pub opts: Vec<String>,
     pub buffers: Vec<BufferInfo>,
     pub wgsl: String,
@@ -192,9 +207,13 @@ impl Trace {
     }
 }
 
-/// Whether tracing is on (the first call reads `KILN_TRACE`).
+/// Whether tracing is on (the first call reads `KILN_TRACE`). Always false when kiln is
+/// built without the `trace` feature: every trace call site is then dead code.
 #[inline]
 pub fn is_enabled() -> bool {
+    if !cfg!(feature = "trace") {
+        return false;
+    }
     static FROM_ENV: OnceLock<()> = OnceLock::new();
     FROM_ENV.get_or_init(|| {
         if let Some(path) = std::env::var_os("KILN_TRACE").filter(|p| !p.is_empty()) {
@@ -206,13 +225,17 @@ pub fn is_enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
-/// Starts recording in memory (dropping anything recorded before).
-pub fn start() {
+/// Starts recording in memory (dropping anything recorded before). Fails only when kiln
+/// was built without the `trace` feature.
+pub fn start() -> Result<()> {
+    compiled_in()?;
     begin(None);
+    Ok(())
 }
 
 /// Starts recording, and keeps `path` a complete trace file after every event.
 pub fn start_file(path: impl AsRef<Path>) -> Result<()> {
+    compiled_in()?;
     let path = path.as_ref();
     let file = File::create(path)
         .map_err(|e| Error::Trace(format!("creating {}: {e}", path.display())))?;
@@ -233,6 +256,30 @@ pub fn snapshot() -> Trace {
     Trace::new(state.as_ref().map(|r| r.events.clone()).unwrap_or_default())
 }
 
+/// How many events have been recorded so far (0 when not recording): a cheap way for a
+/// viewer to see whether [`snapshot`] has anything new.
+pub fn event_count() -> usize {
+    let state = STATE.lock().unwrap_or_else(|e| e.into_inner());
+    state.as_ref().map_or(0, |r| r.events.len())
+}
+
+/// The kernel that the current recording traced as `id` (a `kernel` event's id), alive for
+/// re-rendering and re-timing under other opts; `None` when not recording or unknown.
+pub fn live_kernel(id: u64) -> Option<Kernel> {
+    let state = STATE.lock().unwrap_or_else(|e| e.into_inner());
+    state.as_ref().and_then(|r| r.kernels.get(&id).cloned())
+}
+
+fn compiled_in() -> Result<()> {
+    if cfg!(feature = "trace") {
+        Ok(())
+    } else {
+        Err(Error::Trace(
+            "kiln was built without its `trace` feature; enable it to record traces".into(),
+        ))
+    }
+}
+
 static ENABLED: AtomicBool = AtomicBool::new(false);
 static STATE: Mutex<Option<Recorder>> = Mutex::new(None);
 
@@ -243,6 +290,9 @@ struct Recorder {
     /// The file kept complete after every event, and whether it has an event yet.
     file: Option<(File, bool)>,
     devices: Vec<String>,
+    /// The launched kernels by trace id, for [`live_kernel`]. A kernel holds its program and
+    /// constants, not its buffers.
+    kernels: std::collections::HashMap<u64, Kernel>,
     next_realize: u64,
     next_kernel: u64,
 }
@@ -254,6 +304,7 @@ fn begin(file: Option<File>) {
         events: vec![],
         file: file.map(|f| (f, false)),
         devices: vec![],
+        kernels: Default::default(),
         next_realize: 0,
         next_kernel: 0,
     };

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use crate::codegen::opt::apply_opts;
+use crate::debug::buffer_views;
 use crate::graph::{fused_nodes, toposort, NodeRef};
 use crate::kernel::{Planned, Schedule};
 use crate::roofline::Roofline;
@@ -169,15 +170,19 @@ pub(crate) fn realize(
                     numel: b.numel,
                     output: b.output,
                     node: n.id,
+                    shape: n.shape.clone(),
+                    views: buffer_views(k.kernel_ast(), i),
                 })
                 .collect();
             let time_us = time.map(|t| t * 1e6);
+            r.kernels.insert(kernel_of_index[&index], k.clone());
             r.push(Event::Kernel(Box::new(KernelInfo {
                 id: kernel_of_index[&index],
                 realize: realize_id,
                 device: device.clone(),
                 name: k.name().into(),
                 parts: parts_of(k),
+                domain: k.kernel_ast().full_shape.clone(),
                 opts: k.opts().iter().map(|o| o.to_string()).collect(),
                 buffers,
                 wgsl: crate::codegen::wgsl::render(k.program()),
