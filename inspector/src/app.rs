@@ -63,6 +63,7 @@ pub struct Inspector {
     last_poll: Option<Instant>,
     pub view: View,
     pub table: TableState,
+    graph: graph::GraphState,
     /// Index into the model's kernels.
     selected: Option<usize>,
     pub detail_tab: DetailTab,
@@ -84,6 +85,7 @@ impl Inspector {
             last_poll: None,
             view: View::Kernels,
             table: TableState::default(),
+            graph: graph::GraphState::default(),
             selected: None,
             detail_tab: DetailTab::Overview,
             lab: None,
@@ -241,7 +243,9 @@ impl Inspector {
                         .and_then(|k| self.model.realize_of(k))
                         .or_else(|| self.model.realizes.len().checked_sub(1));
                     match realize {
-                        Some(r) => graph::ui(ui, &self.model, r, &mut self.selected),
+                        Some(r) => {
+                            graph::ui(ui, &self.model, r, &mut self.graph, &mut self.selected)
+                        }
                         None => {
                             ui.label("no realize to draw");
                         }

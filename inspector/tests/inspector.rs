@@ -7,6 +7,7 @@
 
 use std::time::{Duration, Instant};
 
+use eframe::egui;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 use kiln::trace::Trace;
@@ -152,6 +153,40 @@ fn graph_timeline_and_roofline_views() {
             .is_some());
     }
     h.snapshot("graph_view");
+    // a node can be dragged elsewhere, and "Reset layout" puts it back
+    let label = format!("%{} = {}", mlp.nodes[0].id, mlp.nodes[0].op);
+    // Widgets report their rects in the scene's coordinates; the scene's layer is the only
+    // one egui transforms (its pan and zoom), so that transform takes them to the screen.
+    let node_rect = |h: &Harness<'_, Inspector>| {
+        let transforms: Vec<_> = h.ctx.memory(|m| m.to_global.values().copied().collect());
+        assert_eq!(transforms.len(), 1, "one pan-and-zoom scene");
+        transforms[0] * h.get_by_label(&label).rect()
+    };
+    let before = node_rect(&h);
+    let start = before.center();
+    h.hover_at(start);
+    h.run();
+    h.drag_at(start);
+    h.run();
+    for step in 1..=4 {
+        h.hover_at(start + egui::vec2(20.0, 15.0) * step as f32);
+        h.run();
+    }
+    h.drop_at(start + egui::vec2(80.0, 60.0));
+    h.run();
+    let after = node_rect(&h);
+    let moved = after.center() - before.center();
+    assert!(
+        moved.x > 20.0 && moved.y > 15.0,
+        "the dragged node moved by {moved:?}"
+    );
+    h.get_by_label("Reset layout").click();
+    h.run();
+    let back = node_rect(&h).center() - before.center();
+    assert!(
+        back.length() < 1.0,
+        "after a reset the node is {back:?} off its place"
+    );
     h.get_by_label("Timeline").click();
     h.run();
     h.get_by_label_contains("us of kernel time in all");

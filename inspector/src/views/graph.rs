@@ -67,12 +67,47 @@ pub fn layout(nodes: &[NodeInfo]) -> Vec<(usize, usize)> {
     column.into_iter().zip(row).collect()
 }
 
-/// Draws realize `realize`'s graph; a click on a node selects the kernel it was fused into.
-pub fn ui(ui: &mut egui::Ui, model: &Model, realize: usize, selected: &mut Option<usize>) {
+/// What the graph view keeps between frames: pan, zoom and nodes the user moved, for one
+/// realize (showing another realize starts from its fitted layout again).
+pub struct GraphState {
+    realize: Option<u64>,
+    /// The part of the graph in view (scene coordinates); `None` starts at 1:1 on the
+    /// inputs' corner, where names are readable (long chains do not fit a window).
+    scene_rect: Option<Rect>,
+    /// Offsets from the layout's place of the nodes dragged by the user, by node id.
+    moved: HashMap<u64, Vec2>,
+}
+
+impl Default for GraphState {
+    fn default() -> GraphState {
+        GraphState {
+            realize: None,
+            scene_rect: None,
+            moved: HashMap::new(),
+        }
+    }
+}
+
+/// Draws realize `realize`'s graph in a pan-and-zoom scene (drag the background to pan,
+/// ctrl+scroll or pinch to zoom, drag a node to move it); a click on a node selects the
+/// kernel it was fused into.
+pub fn ui(
+    ui: &mut egui::Ui,
+    model: &Model,
+    realize: usize,
+    state: &mut GraphState,
+    selected: &mut Option<usize>,
+) {
     let Some(r) = model.realizes.get(realize) else {
         ui.label("no realize in this trace yet");
         return;
     };
+    if state.realize != Some(r.id) {
+        *state = GraphState {
+            realize: Some(r.id),
+            ..GraphState::default()
+        };
+    }
     ui.horizontal_wrapped(|ui| {
         ui.label(format!(
             "realize {}: {} nodes; kernels:",
@@ -89,6 +124,24 @@ pub fn ui(ui: &mut egui::Ui, model: &Model, realize: usize, selected: &mut Optio
             }
         }
     });
+    let mut fit = false;
+    ui.horizontal(|ui| {
+        if ui
+            .button("Fit")
+            .on_hover_text("show the whole graph")
+            .clicked()
+        {
+            fit = true;
+        }
+        if ui
+            .add_enabled(!state.moved.is_empty(), egui::Button::new("Reset layout"))
+            .on_hover_text("put moved nodes back where the layout placed them")
+            .clicked()
+        {
+            state.moved.clear();
+        }
+        ui.weak("drag to pan, ctrl+scroll to zoom, drag a node to move it");
+    });
     let places = layout(&r.nodes);
     let columns = places.iter().map(|p| p.0 + 1).max().unwrap_or(0);
     let rows = places.iter().map(|p| p.1 + 1).max().unwrap_or(0);
@@ -97,27 +150,59 @@ pub fn ui(ui: &mut egui::Ui, model: &Model, realize: usize, selected: &mut Optio
         rows as f32 * (NODE.y + GAP.y) + GAP.y,
     );
     let selected_id = selected.map(|k| model.kernels[k].info.id);
-    egui::ScrollArea::both()
-        .id_salt("graph")
-        .auto_shrink([false, false])
-        .show(ui, |ui| {
+    let index: HashMap<u64, usize> = r.nodes.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
+    let GraphState {
+        scene_rect, moved, ..
+    } = state;
+    let scene_rect = match scene_rect {
+        Some(rect) if !fit => rect,
+        _ => scene_rect.insert(if fit {
+            Rect::from_min_size(egui::Pos2::ZERO, size)
+        } else {
+            Rect::from_min_size(egui::Pos2::ZERO, ui.available_size_before_wrap())
+        }),
+    };
+    egui::Scene::new()
+        .zoom_range(0.1..=2.0)
+        .max_inner_size(size)
+        .show(ui, scene_rect, |ui| {
             let (area, _) = ui.allocate_exact_size(size, Sense::hover());
-            let rect_of = |i: usize| {
+            let place = |i: usize| {
                 let (c, r) = places[i];
-                let min = area.min
+                area.min
                     + Vec2::new(
                         GAP.x + c as f32 * (NODE.x + GAP.x),
                         GAP.y + r as f32 * (NODE.y + GAP.y),
-                    );
-                Rect::from_min_size(min, NODE)
+                    )
             };
-            let index: HashMap<u64, usize> =
-                r.nodes.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
+            // Interactions first, so a node dragged this frame is drawn where it now is.
+            let responses: Vec<egui::Response> = r
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    let offset = moved.get(&n.id).copied().unwrap_or_default();
+                    let rect = Rect::from_min_size(place(i) + offset, NODE);
+                    let response = ui.interact(
+                        rect,
+                        ui.scope_id().with(("node", n.id)),
+                        Sense::click_and_drag(),
+                    );
+                    if response.dragged() {
+                        *moved.entry(n.id).or_default() += response.drag_delta();
+                    }
+                    response
+                })
+                .collect();
+            let rect_of = |i: usize| {
+                let offset = moved.get(&r.nodes[i].id).copied().unwrap_or_default();
+                Rect::from_min_size(place(i) + offset, NODE)
+            };
             let painter = ui.painter().clone();
             for (i, n) in r.nodes.iter().enumerate() {
                 for s in n.srcs.iter().filter_map(|s| index.get(s)) {
                     let (a, b) = (rect_of(*s).right_center(), rect_of(i).left_center());
-                    let bend = Vec2::new((b.x - a.x) * 0.5, 0.0);
+                    let bend = Vec2::new(((b.x - a.x) * 0.5).abs().max(GAP.x), 0.0);
                     painter.add(egui::epaint::CubicBezierShape::from_points_stroke(
                         [a, a + bend, b - bend, b],
                         false,
@@ -126,10 +211,8 @@ pub fn ui(ui: &mut egui::Ui, model: &Model, realize: usize, selected: &mut Optio
                     ));
                 }
             }
-            for (i, n) in r.nodes.iter().enumerate() {
+            for ((i, n), response) in r.nodes.iter().enumerate().zip(responses) {
                 let rect = rect_of(i);
-                let response =
-                    ui.interact(rect, ui.scope_id().with(("node", n.id)), Sense::click());
                 // Named for screen readers and tests: "%12 = exp".
                 let name = format!("%{} = {}", n.id, n.op);
                 response.widget_info(|| {
