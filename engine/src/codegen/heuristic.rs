@@ -18,7 +18,8 @@
 //! 3. **Upcast expanded axes**: while there are at least 1024 outputs and fewer than 32 per
 //!    lane, UPCAST by 4 (or 3) an output axis that some input does not read (stride 0: the
 //!    rows and columns of a matmul), preferring axes fewer inputs read, then smaller strides;
-//!    a 4x4 tile then grows to 4x8 (the innermost of those axes by 2 more).
+//!    a 4x4 tile then grows to 8x8 (each of those axes by 2 more, innermost first; 4x8 when
+//!    the outputs are too few).
 //! 4. **Unroll** the last reduce part: whole when it is at most 32 long, else by 4.
 //! 5. **Upcast 4** on the last output axis when nothing is upcast yet (vec4 loads and stores
 //!    on contiguous data), for kernels of at most 64 ALU expressions.
@@ -225,18 +226,29 @@ fn choose(plan: &mut Plan) {
         }
         upcasted.push(axis);
     }
-    // A 4x8 register tile rather than 4x4: the innermost upcast axis once more by 2. On
-    // lavapipe, matmul 1024^3 ran 25-30% faster with 32 accumulators than with 16, and a.T@b
-    // came within 5-17% of a@b (from about 20%), three alternating runs.
-    if upcasted.len() >= 2 && plan.upcast_size() == 16 && out_n / 16 >= 1024 {
-        let inner = *upcasted.iter().max().expect("two axes");
-        if let Some(&i) = plan
-            .globals()
-            .iter()
-            .find(|&&i| plan.shaped.parts[i].axis == inner)
-        {
-            if plan.shaped.parts[i].size.is_multiple_of(2) {
-                plan.push(Opt::new(OptOp::Upcast, i, 2));
+    // An 8x8 register tile rather than 4x4 (4x8 where the outputs are too few for 8x8):
+    // each upcast axis once more by 2, the innermost first. On lavapipe, matmul 1024^3 ran
+    // 25-30% faster with 32 accumulators than with 16, and 8x8 ran another 25-40% faster
+    // than 4x8 (a@b and a.T@b alike, three alternating runs each); 8x8 outputs per thread
+    // is also what the fastest published WGSL matmuls use (gpu.cpp).
+    if upcasted.len() >= 2 && plan.upcast_size() == 16 {
+        let mut by_depth = upcasted.clone();
+        by_depth.sort_unstable_by(|a, b| b.cmp(a));
+        for axis in by_depth.into_iter().take(2) {
+            if out_n / (plan.upcast_size() * 2) < 1024 {
+                break;
+            }
+            let Some(i) = plan
+                .globals()
+                .into_iter()
+                .find(|&i| plan.shaped.parts[i].axis == axis)
+            else {
+                break;
+            };
+            if !plan.shaped.parts[i].size.is_multiple_of(2)
+                || !plan.push(Opt::new(OptOp::Upcast, i, 2))
+            {
+                break;
             }
         }
     }
@@ -245,7 +257,7 @@ fn choose(plan: &mut Plan) {
     let reds = plan.shaped.reduce_parts();
     if let Some(&last) = reds.last() {
         let has_unroll = plan.shaped.size_of(AxisKind::Unroll) > 1;
-        if (plan.upcast_size() <= 4 || !has_unroll) && plan.upcast_size() < 64 {
+        if (plan.upcast_size() <= 4 || !has_unroll) && plan.upcast_size() <= 64 {
             let size = plan.shaped.parts[last].size;
             let r = reds.len() - 1;
             if size <= 32 {
