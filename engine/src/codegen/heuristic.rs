@@ -14,7 +14,9 @@
 //! 2. **Grouped reduction** when there are few outputs (< 2048): GROUP the longest reduce part
 //!    over up to 256 lanes (a divisor of its size, else PADTO first), and the other nests over
 //!    as many lanes where they divide. This also bounds each lane's loop: a 2^20-element sum
-//!    loops 4096 times per lane, not 2^20.
+//!    loops 4096 times per lane, not 2^20. A reduction along a strided axis whose outputs are
+//!    contiguous (a column sum) instead takes 4 adjacent outputs per lane, 16 lanes across
+//!    them and 8 along the reduction (`column_reduce`).
 //! 3. **Upcast expanded axes**: while there are at least 1024 outputs and fewer than 32 per
 //!    lane, UPCAST by 4 (or 3) an output axis that some input does not read (stride 0: the
 //!    rows and columns of a matmul), preferring axes fewer inputs read, then smaller strides;
@@ -28,6 +30,8 @@
 //!    double (in the same order, where they divide) until the workgroup has 128 lanes.
 //! 7. **Bounded loops**: on a device that stops long loops (`max_loop_iterations`), UNROLL the
 //!    longest reduce part until every loop fits.
+
+use std::cmp::Reverse;
 
 use super::ast::{AstNode, KernelAst};
 use super::linearize::loop_iterations;
@@ -84,6 +88,16 @@ fn axis_uses(ast: &KernelAst) -> Vec<AxisUse> {
         }
     }
     uses
+}
+
+/// Whether some load reads `axis` with stride 1 (its elements along the axis are neighbours).
+fn read_contiguously(ast: &KernelAst, axis: usize) -> bool {
+    ast.exprs.iter().any(|(_, e)| match &e.op {
+        AstNode::Load { index, .. } => index
+            .terms()
+            .any(|(atom, coef)| *atom == Atom::Var(axis as u32) && coef == 1),
+        _ => false,
+    })
 }
 
 /// An opt list under construction: every push is checked by `apply_opts`.
@@ -178,6 +192,9 @@ fn choose(plan: &mut Plan) {
             .max_by_key(|(_, &i)| plan.shaped.parts[i].size)
             .expect("non-empty");
         let size = plan.shaped.parts[i].size;
+        if size >= 64 && column_reduce(plan, &uses, r, i) {
+            return;
+        }
         if size >= 64 {
             let cap = GROUP_SIZE.min(limits.max_workgroup_size);
             let d = largest_divisor(size, cap);
@@ -283,20 +300,41 @@ fn choose(plan: &mut Plan) {
         })
         .count();
     if plan.upcast_size() == 1 && alu_exprs <= MAX_EXPRS_TO_UPCAST {
+        // The output's innermost axis: the stores are contiguous along it.
+        let stored = plan.globals().last().map(|&i| plan.shaped.parts[i].axis);
         if let Some(&i) = plan.globals().last() {
             if plan.shaped.parts[i].size.is_multiple_of(4) {
                 plan.push(Opt::new(OptOp::Upcast, i, 4));
             }
         }
+        // 5a. A transpose: an input is contiguous along another output axis. A 4x4 tile per
+        //     lane then loads 4 vec4 along the input and stores 4 vec4 along the output; on
+        //     lavapipe, a 64^4 permute(3,2,1,0) ran 3.2x faster so (with the locals below on
+        //     the input's axes: 140 ms against 443-476, three interleaved runs).
+        if let Some(i) = plan.globals().into_iter().find(|&i| {
+            let p = plan.shaped.parts[i];
+            Some(p.axis) != stored && read_contiguously(ast, p.axis) && p.size.is_multiple_of(4)
+        }) {
+            plan.push(Opt::new(OptOp::Upcast, i, 4));
+        }
     }
 
-    // 6. Locals: expanded axes first, then the later (inner) axes.
+    // 6. Locals: expanded axes first, then the axes the loads read with the smallest strides
+    //    (neighbouring lanes read neighbouring memory), then the later (inner) axes.
     let mut ranked: Vec<(bool, usize)> = plan
         .globals()
         .into_iter()
         .map(|i| (uses[plan.shaped.parts[i].axis].broadcasters > 0, i))
         .collect();
-    ranked.sort_by(|a, b| b.cmp(a));
+    let stride = |i: usize| {
+        let u = uses[plan.shaped.parts[i].axis];
+        if u.readers == 0 {
+            i64::MAX
+        } else {
+            u.stride_sum
+        }
+    };
+    ranked.sort_by_key(|&(expanded, i)| (Reverse(expanded), stride(i), Reverse(i)));
     let mut lanes = 1;
     let mut chosen: Vec<(usize, usize)> = vec![];
     for &(_, i) in ranked.iter().take(3) {
@@ -373,6 +411,46 @@ fn group_nest(plan: &mut Plan, axes: &[usize], g: usize, vec4: bool) -> bool {
     }
     (plan.opts, plan.shaped) = before;
     false
+}
+
+/// 2a. A reduction along a strided axis whose innermost output axis is contiguous in every
+/// load that reads it (`x.mean(0)`, `x.var(0)` of a row-major matrix). Grouped over 256 lanes
+/// each lane would stride through memory alone; instead each lane takes 4 adjacent outputs
+/// (vec4 loads along a row), 16 lanes sit side by side across the outputs, and 8 lanes share
+/// the reduction (its other nests too, where they divide). On lavapipe, mean(0) and var(0) of
+/// 4096x1024 took 30-33 ms this way and 58-63 ms grouped over 256 lanes (three interleaved
+/// runs). Says whether it applied; the plan is unchanged when it did not.
+fn column_reduce(plan: &mut Plan, uses: &[AxisUse], r: usize, reduce_part: usize) -> bool {
+    const OUTPUTS_PER_LANE: usize = 4;
+    const LANES_ACROSS: usize = 16;
+    const LANES_ALONG: usize = 8;
+    let Some(&out) = plan.globals().last() else {
+        return false;
+    };
+    let (o, red) = (
+        uses[plan.shaped.parts[out].axis],
+        uses[plan.shaped.parts[reduce_part].axis],
+    );
+    let contiguous = o.readers > 0 && o.stride_sum == o.readers as i64;
+    let strided = red.readers > 0 && red.stride_sum > red.readers as i64;
+    if !contiguous || !strided {
+        return false;
+    }
+    let reduce_axis = plan.shaped.parts[reduce_part].axis;
+    let before = (plan.opts.clone(), plan.shaped.clone());
+    let ok = plan.push(Opt::new(OptOp::Upcast, out, OUTPUTS_PER_LANE))
+        && plan.push(Opt::new(OptOp::Local, out, LANES_ACROSS))
+        && plan.push(Opt::new(OptOp::Group, r, LANES_ALONG));
+    if !ok {
+        (plan.opts, plan.shaped) = before;
+        return false;
+    }
+    for nest in plan.ast.nests() {
+        if !nest.contains(&reduce_axis) {
+            group_nest(plan, &nest, LANES_ALONG, false);
+        }
+    }
+    true
 }
 
 /// 0. Rows owned by a workgroup (see the module docs). Says whether it applied.

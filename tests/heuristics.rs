@@ -1,0 +1,131 @@
+//! The default optimizer's choices for the shapes of kernel it has a rule for (see
+//! `engine/src/codegen/heuristic.rs`), read through `Kernel::opts`, and the answers those
+//! lists give checked against the oracle on every device (`check3` realizes with the
+//! heuristics' lists).
+
+mod common;
+use common::*;
+use kiln::{DType, Kernel, OptOp, Tensor};
+
+/// The one kernel of `y`'s schedule on every device, with its default opts.
+fn kernels_of(y: impl Fn(&[Tensor]) -> Tensor, inputs: &[Input]) -> Vec<Kernel> {
+    devices()
+        .iter()
+        .map(|dev| {
+            let ts: Vec<Tensor> = inputs.iter().map(|i| i.on(dev)).collect();
+            let out = y(&ts);
+            let s = kiln::schedule(&[&out]).expect("schedule");
+            assert_eq!(s.kernels().len(), 1, "{s:?}");
+            s.kernels()[0].clone()
+        })
+        .collect()
+}
+
+fn amounts(k: &Kernel, op: OptOp) -> Vec<usize> {
+    k.opts()
+        .iter()
+        .filter(|o| o.op == op)
+        .map(|o| o.amount)
+        .collect()
+}
+
+/// Lanes per workgroup: the product of the LOCAL and GROUP amounts.
+fn lanes(k: &Kernel) -> usize {
+    k.opts()
+        .iter()
+        .filter(|o| matches!(o.op, OptOp::Local | OptOp::Group | OptOp::GroupTop))
+        .map(|o| o.amount)
+        .product()
+}
+
+#[test]
+fn a_matmul_gets_an_8x8_register_tile() {
+    let inputs = [
+        rand_input(DType::F32, &[256, 128], 1),
+        rand_input(DType::F32, &[128, 256], 2),
+    ];
+    let mm = |t: &[Tensor]| t[0].matmul(&t[1]);
+    for k in kernels_of(mm, &inputs) {
+        let tile: usize = amounts(&k, OptOp::Upcast).iter().product();
+        assert_eq!(tile, 64, "{} {:?}", k.name(), k.opts());
+        assert_eq!(amounts(&k, OptOp::Unroll), vec![4], "{:?}", k.opts());
+        assert_eq!(lanes(&k), 128, "{:?}", k.opts());
+    }
+    check3("matmul 256x128x256", &inputs, mm);
+    let at = [inputs[1].clone(), inputs[1].clone()];
+    check3("a.T @ b", &at, |t| t[0].transpose(0, 1).matmul(&t[1]));
+}
+
+#[test]
+fn an_elementwise_kernel_fills_a_workgroup() {
+    let inputs = [rand_input(DType::F32, &[1 << 16], 3)];
+    let f = |t: &[Tensor]| t[0].exp().sqrt();
+    for k in kernels_of(f, &inputs) {
+        assert_eq!(amounts(&k, OptOp::Upcast), vec![4], "{:?}", k.opts());
+        assert_eq!(lanes(&k), 128, "{:?}", k.opts());
+    }
+    check3("exp sqrt 2^16", &inputs, f);
+}
+
+#[test]
+fn a_column_reduction_takes_adjacent_outputs_per_lane() {
+    let inputs = [rand_input(DType::F32, &[512, 256], 4)];
+    for (name, f) in [
+        (
+            "mean(0)",
+            (|t: &[Tensor]| t[0].mean(&[0])) as fn(&[Tensor]) -> Tensor,
+        ),
+        ("var(0)", |t: &[Tensor]| t[0].var(&[0], 1.0)),
+        ("max(0)", |t: &[Tensor]| t[0].max(&[0])),
+    ] {
+        for k in kernels_of(f, &inputs) {
+            assert_eq!(
+                amounts(&k, OptOp::Upcast),
+                vec![4],
+                "{name}: {:?}",
+                k.opts()
+            );
+            assert_eq!(
+                amounts(&k, OptOp::Local),
+                vec![16],
+                "{name}: {:?}",
+                k.opts()
+            );
+            // var's mean is a nest of its own reduce axis here, grouped alike
+            let groups = amounts(&k, OptOp::Group);
+            assert!(
+                !groups.is_empty() && groups.iter().all(|&g| g == 8),
+                "{name}: {:?}",
+                k.opts()
+            );
+        }
+        check3(name, &inputs, f);
+    }
+    // A row reduction reads contiguously along its reduce axis: not this rule.
+    let rows = |t: &[Tensor]| t[0].sum(&[1]);
+    for k in kernels_of(rows, &inputs) {
+        assert!(amounts(&k, OptOp::Local) != vec![16], "{:?}", k.opts());
+    }
+    check3("sum(1)", &inputs, rows);
+    // Odd sizes fall back to the grouped reduction, and stay right.
+    check3(
+        "mean(0) of 300x70",
+        &[rand_input(DType::F32, &[300, 70], 5)],
+        |t| t[0].mean(&[0]),
+    );
+}
+
+#[test]
+fn a_transpose_gets_a_4x4_tile() {
+    let inputs = [rand_input(DType::F32, &[16, 8, 12, 20], 6)];
+    let f = |t: &[Tensor]| t[0].permute(&[3, 2, 1, 0]).contiguous();
+    for k in kernels_of(f, &inputs) {
+        assert_eq!(amounts(&k, OptOp::Upcast), vec![4, 4], "{:?}", k.opts());
+    }
+    check3("permute(3,2,1,0)", &inputs, f);
+    check3("a + b.T", &[inputs[0].clone()], |t| {
+        let m = t[0].reshape(&[128, 240]);
+        let sq = m.reshape(&[240, 128]);
+        &m + &sq.transpose(0, 1)
+    });
+}
