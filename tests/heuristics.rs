@@ -129,3 +129,28 @@ fn a_transpose_gets_a_4x4_tile() {
         &m + &sq.transpose(0, 1)
     });
 }
+
+#[test]
+fn contiguous_rows_are_read_four_at_a_time_before_grouping() {
+    // matvec: (a*b).sum(1), rows read contiguously
+    let inputs = [
+        rand_input(DType::F32, &[64, 1024], 7),
+        rand_input(DType::F32, &[64, 1024], 8),
+    ];
+    let dot = |t: &[Tensor]| (&t[0] * &t[1]).sum(&[1]);
+    for k in kernels_of(dot, &inputs) {
+        let o = k.opts();
+        assert_eq!((o[0].op, o[0].amount), (OptOp::Unroll, 4), "{o:?}");
+        assert_eq!(amounts(&k, OptOp::Group), vec![8], "{o:?}");
+    }
+    check3("(a*b).sum(1)", &inputs, dot);
+    // few outputs of a long contiguous reduction
+    let long = [rand_input(DType::F32, &[4, 8192], 9)];
+    let sum = |t: &[Tensor]| t[0].sum(&[1]);
+    for k in kernels_of(sum, &long) {
+        let o = k.opts();
+        assert_eq!((o[0].op, o[0].amount), (OptOp::Unroll, 4), "{o:?}");
+        assert_eq!(amounts(&k, OptOp::Group), vec![256], "{o:?}");
+    }
+    check3_tol("sum(1) of 4x8192", &long, 1e-5, 1e-3, sum);
+}
