@@ -203,14 +203,17 @@ impl Lin {
         if lo < 0 {
             return Lin::atom(Atom::Div(Box::new(self.clone()), c));
         }
-        // Split self = q·c + rest with rest >= 0.
+        // Split self = q·c + rest with rest >= 0, each coefficient k = (k div c)·c + k mod c:
+        // a sliding window's `(x + 67·k) / 66` is `k + (x + k) / 66`, then `k` by range.
         let mut q = Lin::constant(0);
         let mut rest = Lin::constant(0);
         for (atom, &k) in &self.terms {
-            let target = if k % c == 0 { &mut q } else { &mut rest };
-            target
-                .terms
-                .insert(atom.clone(), if k % c == 0 { k / c } else { k });
+            if k.div_euclid(c) != 0 {
+                q.terms.insert(atom.clone(), k.div_euclid(c));
+            }
+            if k.rem_euclid(c) != 0 {
+                rest.terms.insert(atom.clone(), k.rem_euclid(c));
+            }
         }
         if rest.range(r).0 >= 0 {
             q.constant = self.constant.div_euclid(c);
@@ -274,11 +277,12 @@ impl Lin {
         if lo < 0 {
             return Lin::atom(Atom::Mod(Box::new(self.clone()), c));
         }
-        // Drop multiples of c (self ≡ rest mod c); valid while rest stays non-negative.
+        // Reduce every coefficient mod c (self ≡ rest mod c): `(x + 67·k) % 66` is
+        // `(x + k) % 66`, then `x + k` by range. Valid while rest stays non-negative.
         let mut rest = Lin::constant(self.constant.rem_euclid(c));
         for (atom, &k) in &self.terms {
-            if k % c != 0 {
-                rest.terms.insert(atom.clone(), k);
+            if k.rem_euclid(c) != 0 {
+                rest.terms.insert(atom.clone(), k.rem_euclid(c));
             }
         }
         let rest = if rest.range(r).0 >= 0 {
@@ -509,6 +513,26 @@ mod tests {
         assert_eq!(y.div(8, &ranges), Lin::var(1));
         assert_eq!(y.rem(8, &ranges), x);
         assert_eq!(y.div(2, &ranges).div(4, &ranges), Lin::var(1));
+    }
+
+    #[test]
+    fn coefficients_reduce_mod_the_divisor() {
+        // A padded sliding window (conv2d): x in [0, 64), k in [0, 3), rows of 66.
+        let ranges = vec![(0, 63), (0, 2)];
+        let (x, k) = (Lin::var(0), Lin::var(1));
+        let window = x.add(&k.scale(67));
+        assert_eq!(window.rem(66, &ranges), x.add(&k));
+        assert_eq!(window.div(66, &ranges), k);
+        // Where the reduced terms can reach the divisor, the mod stays (and stays right).
+        let wide = vec![(0, 65), (0, 2)];
+        let r = window.rem(66, &wide);
+        for (xv, kv) in [(65, 2), (64, 1), (0, 0), (30, 2)] {
+            let env = |v: VarId| Lin::constant(if v == 0 { xv } else { kv });
+            let v = r.substitute(&env, &wide).as_const().unwrap();
+            let d = window.div(66, &wide).substitute(&env, &wide).as_const();
+            assert_eq!(v, (xv + 67 * kv) % 66, "x={xv} k={kv}: {r}");
+            assert_eq!(d, Some((xv + 67 * kv) / 66), "x={xv} k={kv}");
+        }
     }
 
     #[test]
