@@ -202,7 +202,7 @@ fn choose(plan: &mut Plan) {
             let axis = plan.shaped.parts[i].axis;
             // Read contiguously: each lane takes 4 neighbours (vec4 loads) before the group
             // splits the rest. On lavapipe the first stage of sum_all of 4096x4096 took
-            // 24-28 ms with it and 29-44 without (three interleaved runs).
+            // 26-28 ms with it and 29-44 without (three interleaved runs).
             let vec4 = read_contiguously(ast, axis)
                 && size.is_multiple_of(4)
                 && size / 4 >= 64
