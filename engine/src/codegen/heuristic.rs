@@ -39,6 +39,7 @@ use super::ast::{AstNode, KernelAst};
 use super::linearize::loop_iterations;
 use super::opt::{apply_opts, AxisKind, Opt, OptOp, Shaped};
 use crate::runtime::DeviceLimits;
+use crate::schedule::MAX_OWNED_ROW;
 use crate::view::symbolic::Atom;
 
 /// Row-owning kernels (step 0) give each lane about this many elements of the row per nest:
@@ -496,10 +497,16 @@ fn own_rows(plan: &mut Plan) -> bool {
     if padded.is_multiple_of(4 * g) {
         plan.push(Opt::new(OptOp::Upcast, part_of(plan, main), 4));
     }
+    // The other columns loop inside the workgroup, so that each row's nests run once; a row
+    // too long for one workgroup keeps them on the grid instead (the scheduler let its nests
+    // be recomputed per slice only where they are small: see `NEST_RECOMPUTE_RATIO`).
+    let row: usize = cols.iter().map(|&c| ast.full_shape[c]).product();
+    let loop_outer = row <= MAX_OWNED_ROW;
     let spread = plan.push(Opt::new(OptOp::GroupOut, part_of(plan, main), g))
-        && cols[..cols.len() - 1]
-            .iter()
-            .all(|&c| plan.push(Opt::new(OptOp::GroupOut, part_of(plan, c), 1)));
+        && (!loop_outer
+            || cols[..cols.len() - 1]
+                .iter()
+                .all(|&c| plan.push(Opt::new(OptOp::GroupOut, part_of(plan, c), 1))));
     if !spread {
         (plan.opts, plan.shaped) = before;
         return false;

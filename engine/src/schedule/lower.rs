@@ -25,6 +25,8 @@ struct Lowerer<'a> {
     buf_of: HashMap<u64, usize>,
     params: Vec<Scalar>,
     param_nodes: Vec<NodeRef>,
+    /// The graph reduction each broadcast nest's `Reduce` expression computes.
+    nest_nodes: HashMap<ExprRef, u64>,
 }
 
 /// Whether a graph constant becomes a kernel parameter (a value passed at launch) rather than
@@ -41,11 +43,22 @@ pub(crate) fn is_param(s: Scalar) -> bool {
 }
 
 pub(super) fn lower_kernel(
-    (full_shape, reduce_axes): Domain,
+    domain: Domain,
     roots: &[NodeRef],
     walks: &HashMap<u64, Walk>,
     forced: &HashSet<u64>,
 ) -> ScheduleItem {
+    lower_kernel_with_nests(domain, roots, walks, forced).0
+}
+
+/// [`lower_kernel`], also saying which graph reduction each broadcast nest's `Reduce`
+/// expression computes (the scheduler materializes single nests by it).
+pub(super) fn lower_kernel_with_nests(
+    (full_shape, reduce_axes): Domain,
+    roots: &[NodeRef],
+    walks: &HashMap<u64, Walk>,
+    forced: &HashSet<u64>,
+) -> (ScheduleItem, HashMap<ExprRef, u64>) {
     let ast = KernelAst::new(full_shape.clone());
     let ranges = ast.var_ranges();
     // Outputs are stored row-major over the output axes of the domain.
@@ -65,6 +78,7 @@ pub(super) fn lower_kernel(
         buf_of: HashMap::default(),
         params: vec![],
         param_nodes: vec![],
+        nest_nodes: HashMap::default(),
     };
     let mut outputs = vec![];
     let mut values = vec![];
@@ -96,13 +110,14 @@ pub(super) fn lower_kernel(
             value: v,
         });
     }
-    ScheduleItem {
+    let item = ScheduleItem {
         ast: lw.ast,
         inputs: lw.input_bufs,
         outputs,
         params: lw.params,
         param_nodes: lw.param_nodes,
-    }
+    };
+    (item, lw.nest_nodes)
 }
 
 impl Lowerer<'_> {
@@ -212,14 +227,16 @@ impl Lowerer<'_> {
                 // The output's mask guards the reduction's loads too (a padded row reads
                 // nothing).
                 let v = self.lower(&src, &src_idx, valid);
-                self.ast.push(
+                let r = self.ast.push(
                     AstNode::Reduce {
                         op: *op,
                         src: v,
                         axes: fresh,
                     },
                     d,
-                )
+                );
+                self.nest_nodes.insert(r, n.id);
+                r
             }
             Op::Reduce(op, axes) => {
                 let src = n.src(0);

@@ -26,7 +26,7 @@
 
 use crate::hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use crate::codegen::ast::{AstNode, KernelAst};
+use crate::codegen::ast::{AstNode, ExprRef, KernelAst};
 use crate::dtype::Scalar;
 use crate::graph::{toposort, NodeRef, Op};
 use crate::runtime::DeviceLimits;
@@ -37,7 +37,7 @@ mod lower;
 mod recompute;
 mod split;
 pub(crate) use lower::is_param;
-use lower::lower_kernel;
+use lower::{lower_kernel, lower_kernel_with_nests};
 pub use split::{MAX_INNER, SPLIT_ABOVE};
 
 /// One kernel to run: its AST, the nodes whose buffers it reads (in `ast.bufs` order, inputs
@@ -138,7 +138,7 @@ fn schedule_sorted(
 
     // Fixpoint: materialize reductions until every remaining one fuses cleanly, and partial
     // results until no kernel reads more buffers than the adapter binds.
-    let (roots, walks, reads) = loop {
+    let (roots, mut walks, reads) = loop {
         let roots: Vec<NodeRef> = nodes
             .iter()
             .filter(|n| !n.is_realized() && (target_ids.contains(&n.id) || forced.contains(&n.id)))
@@ -180,9 +180,20 @@ fn schedule_sorted(
                     continue;
                 }
                 let alone = std::slice::from_ref(root);
-                let item = lower_kernel(root_domain(root, w), alone, &walks, &forced);
-                if !broadcast_nests_pay(&item.ast) {
-                    to_force.extend(w.broadcast.iter().map(|r| r.id));
+                let (item, nest_nodes) =
+                    lower_kernel_with_nests(root_domain(root, w), alone, &walks, &forced);
+                let all = || w.broadcast.iter().map(|r| r.id);
+                match nest_cost(&item.ast) {
+                    NestCost::Pays => {}
+                    NestCost::None => to_force.extend(all()),
+                    NestCost::Inner(exprs) => {
+                        let ids: Option<Vec<u64>> =
+                            exprs.iter().map(|e| nest_nodes.get(e).copied()).collect();
+                        match ids {
+                            Some(ids) => to_force.extend(ids),
+                            None => to_force.extend(all()),
+                        }
+                    }
                 }
             }
         }
@@ -304,6 +315,18 @@ fn schedule_sorted(
         limits,
         &has_broadcast,
     );
+    let mut deps = deps;
+    let stored_nests = store_nests(
+        &mut groups,
+        &mut walks,
+        &mut deps,
+        &forced,
+        &reads,
+        &alias_base,
+        limits,
+        fuse_broadcast,
+    );
+    groups.retain(|(_, members)| !members.is_empty());
 
     // Order kernels so that producers run first.
     let mut ordered: Vec<Step> = vec![];
@@ -339,7 +362,14 @@ fn schedule_sorted(
                 for m in &members {
                     done.insert(m.id);
                 }
-                ordered.push(Step::Kernel(lower_kernel(dom, &members, &walks, &forced)));
+                // A kernel that stores a nest computes it instead of loading it.
+                let own_forced = kernel_barriers(&members, &forced, &stored_nests);
+                ordered.push(Step::Kernel(lower_kernel(
+                    dom,
+                    &members,
+                    &walks,
+                    &own_forced,
+                )));
             } else {
                 i += 1;
             }
@@ -350,6 +380,140 @@ fn schedule_sorted(
         );
     }
     ordered
+}
+
+/// The barriers one kernel's lowering sees: the forced nodes, less the nests it stores.
+fn kernel_barriers(
+    members: &[NodeRef],
+    forced: &HashSet<u64>,
+    stored_nests: &HashSet<u64>,
+) -> HashSet<u64> {
+    let mut own = forced.clone();
+    for m in members {
+        if stored_nests.contains(&m.id) {
+            own.remove(&m.id);
+        }
+    }
+    own
+}
+
+/// A materialized reduction whose kernel is its alone (a chunk's max in a chunked softmax)
+/// joins a reduce kernel of the same domain that reads it through a broadcast (the chunk's
+/// sum of `exp(x - max)`): that kernel computes it as a nest, as it would if it were not
+/// materialized, and stores it too, at its own output index. One kernel fewer, one read of
+/// the input less. Only where the nest pays (`nest_cost`), nothing else in the kernel's walk
+/// changes, the bindings fit and the kernels stay acyclic. Returns the reductions now stored
+/// by a reader's kernel; their readers' walks and dependencies are updated.
+#[allow(clippy::too_many_arguments)]
+fn store_nests(
+    groups: &mut [(Domain, Vec<NodeRef>)],
+    walks: &mut HashMap<u64, Walk>,
+    deps: &mut HashMap<u64, HashSet<u64>>,
+    forced: &HashSet<u64>,
+    reads: &buffers::Reads,
+    alias_base: &HashMap<u64, u64>,
+    limits: &DeviceLimits,
+    fuse_broadcast: bool,
+) -> HashSet<u64> {
+    let mut stored: HashSet<u64> = HashSet::default();
+    if !fuse_broadcast {
+        return stored;
+    }
+    for f in 0..groups.len() {
+        let [ref nest] = groups[f].1[..] else {
+            continue;
+        };
+        let nest = nest.clone();
+        if !matches!(nest.op, Op::Reduce(..)) || !forced.contains(&nest.id) {
+            continue;
+        }
+        let domain = reduce_domain(&nest);
+        for k in 0..groups.len() {
+            if k == f || groups[k].0 != domain || groups[k].1.is_empty() {
+                continue;
+            }
+            let readers: Vec<NodeRef> = groups[k]
+                .1
+                .iter()
+                .filter(|m| deps.get(&m.id).is_some_and(|d| d.contains(&nest.id)))
+                .cloned()
+                .collect();
+            if readers.is_empty() {
+                continue;
+            }
+            // The readers' walks with the nest computed in place of its buffer: the same
+            // walks plus this one nest, or no merge.
+            let mut own = kernel_barriers(&groups[k].1, forced, &stored);
+            own.remove(&nest.id);
+            let new_walks: Vec<(u64, Walk)> = readers
+                .iter()
+                .map(|r| (r.id, walk_root(r, &own, true)))
+                .collect();
+            let unchanged = new_walks.iter().all(|(id, w)| {
+                let old = &walks[id];
+                let ids = |v: &[NodeRef]| v.iter().map(|n| n.id).collect::<HashSet<u64>>();
+                let mut want = ids(&old.broadcast);
+                want.insert(nest.id);
+                w.bad.is_empty() && ids(&w.fused) == ids(&old.fused) && ids(&w.broadcast) == want
+            });
+            if !unchanged {
+                continue;
+            }
+            // One more output; the nest's own reads join the kernel's.
+            let mut bufs: HashSet<u64> = groups[k]
+                .1
+                .iter()
+                .flat_map(|m| reads.of(m.id).iter().copied())
+                .collect();
+            bufs.extend(reads.of(nest.id).iter().copied());
+            bufs.remove(&nest.id);
+            let outputs: usize = groups[k]
+                .1
+                .iter()
+                .chain([&nest])
+                .map(|o| limits.bindings_for(o.numel()))
+                .sum();
+            if reads.bindings(&bufs) + outputs > reads.limit {
+                continue;
+            }
+            // Try the merge: the nest is lowered after its readers (so that they compute it
+            // as a nest, and its store reuses that value).
+            let saved_walks: Vec<(u64, Walk)> = new_walks
+                .into_iter()
+                .map(|(id, w)| (id, walks.insert(id, w).expect("a walked root")))
+                .collect();
+            let saved_deps: Vec<(u64, HashSet<u64>)> = readers
+                .iter()
+                .map(|r| {
+                    let mut d = deps[&r.id].clone();
+                    d.remove(&nest.id);
+                    (r.id, deps.insert(r.id, d).expect("a root's deps"))
+                })
+                .collect();
+            groups[f].1.clear();
+            groups[k].1.push(nest.clone());
+            let mut with = stored.clone();
+            with.insert(nest.id);
+            let barriers = kernel_barriers(&groups[k].1, forced, &with);
+            let pays = matches!(
+                nest_cost(&lower_kernel(domain.clone(), &groups[k].1, walks, &barriers).ast),
+                NestCost::Pays
+            );
+            if pays && groups_acyclic(groups, deps, alias_base) {
+                stored.insert(nest.id);
+                break;
+            }
+            groups[k].1.pop();
+            groups[f].1.push(nest.clone());
+            for (id, w) in saved_walks {
+                walks.insert(id, w);
+            }
+            for (id, d) in saved_deps {
+                deps.insert(id, d);
+            }
+        }
+    }
+    stored
 }
 
 /// An elementwise kernel whose output has as many elements as a reduce kernel's output is
@@ -431,6 +595,10 @@ fn ride_along(
     groups.retain(|(_, members)| !members.is_empty());
 }
 
+/// A row longer than [`MAX_OWNED_ROW`] is sliced over workgroups only where each slice is at
+/// least this many times the nests' work it recomputes.
+pub const NEST_RECOMPUTE_RATIO: usize = 4;
+
 /// The longest row (elements of the column axes) a workgroup owns: its lanes loop over the
 /// row once per nest (128 times each at 256 lanes). Reductions longer than this are split in
 /// two stages anyway (`SPLIT_ABOVE`), and a row past it would leave too few workgroups.
@@ -443,32 +611,81 @@ pub const MAX_OWNED_ROW: usize = SPLIT_ABOVE;
 /// for every point of the others, and it is materialized instead (a kernel of its own and a
 /// round trip through memory: the cheaper of the two). Every reduction's value must also vary
 /// only over output axes (nests run one after another, not inside each other), and the row
-/// must be at most [`MAX_OWNED_ROW`] long, and no axis empty.
+/// must be at most [`MAX_OWNED_ROW`] long (or sliced, see [`NEST_RECOMPUTE_RATIO`]), and no
+/// axis empty.
 fn broadcast_nests_pay(ast: &KernelAst) -> bool {
+    matches!(nest_cost(ast), NestCost::Pays)
+}
+
+/// What [`broadcast_nests_pay`] found.
+enum NestCost {
+    Pays,
+    /// These nests vary over another nest's reduce axes (a nest inside a nest, as a chunked
+    /// softmax's per-chunk sums inside the sum over chunks): materializing just them may
+    /// let the others pay.
+    Inner(Vec<ExprRef>),
+    /// The kernel's nests do not pay as a set.
+    None,
+}
+
+fn nest_cost(ast: &KernelAst) -> NestCost {
     // An empty axis drops out of index math (its stride never counts), so a nest inside an
     // empty reduction would look independent of it and read an empty input: empty tensors
     // keep their reductions apart, where an empty kernel is never launched.
     if ast.full_shape.contains(&0) {
-        return false;
+        return NestCost::None;
+    }
+    let out = ast.output_axes();
+    let axes = ast.expr_axes();
+    let inner: Vec<ExprRef> = ast
+        .exprs
+        .iter()
+        .filter(|(h, e)| {
+            matches!(e.op, AstNode::Reduce { .. })
+                && axes[h.index()]
+                    .iter()
+                    .any(|&a| !out.contains(&(a as usize)))
+        })
+        .map(|(h, _)| h)
+        .collect();
+    if !inner.is_empty() {
+        return NestCost::Inner(inner);
     }
     let columns = ast.column_axes();
-    let out = ast.output_axes();
     let row: usize = columns.iter().map(|&c| ast.full_shape[c]).product();
     if row > MAX_OWNED_ROW {
-        return false;
-    }
-    let axes = ast.expr_axes();
-    ast.exprs.iter().all(|(h, e)| {
-        if !matches!(e.op, AstNode::Reduce { .. }) {
-            return true;
+        // Too long for one workgroup: the outer columns stay on the grid and each workgroup
+        // owns a slice of the row along the last column, recomputing the nests for it. That
+        // pays only when the nests are small next to the slice (a chunked softmax's tail
+        // combines a few partial statistics per row).
+        let slice = columns.last().map_or(1, |&c| ast.full_shape[c]);
+        let nest_work: usize = ast
+            .exprs
+            .iter()
+            .filter_map(|(_, e)| match &e.op {
+                AstNode::Reduce { axes, .. } => {
+                    Some(axes.iter().map(|&a| ast.full_shape[a]).product::<usize>())
+                }
+                _ => None,
+            })
+            .sum();
+        if slice > MAX_OWNED_ROW || nest_work * NEST_RECOMPUTE_RATIO > slice {
+            return NestCost::None;
         }
-        let varies = &axes[h.index()];
-        let outside_outputs = varies.iter().any(|&a| !out.contains(&(a as usize)));
-        let recomputed = out.iter().any(|&a| {
-            ast.full_shape[a] > 1 && !columns.contains(&a) && !varies.contains(&(a as u32))
-        });
-        !outside_outputs && !recomputed
-    })
+    }
+    let recomputed = ast.exprs.iter().any(|(h, e)| {
+        matches!(e.op, AstNode::Reduce { .. })
+            && out.iter().any(|&a| {
+                ast.full_shape[a] > 1
+                    && !columns.contains(&a)
+                    && !axes[h.index()].contains(&(a as u32))
+            })
+    });
+    if recomputed {
+        NestCost::None
+    } else {
+        NestCost::Pays
+    }
 }
 
 /// The node whose buffer `id` reads (an alias is a reshape of a materialized node).

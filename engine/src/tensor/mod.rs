@@ -8,6 +8,7 @@ mod movement;
 mod operators;
 mod ops;
 mod reduce;
+mod softmax;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;

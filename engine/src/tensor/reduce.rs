@@ -1,4 +1,5 @@
-//! Reductions and the composites built on them (mean, var, std, softmax, layer_norm).
+//! Reductions and the composites built on them (mean, var, std, layer_norm; softmax in
+//! `softmax.rs`).
 
 use crate::dtype::DType;
 use crate::graph::Op;
@@ -174,22 +175,5 @@ impl Tensor {
         let d = x.sub(&x.mean_keepdim(&[axis]));
         let var = (&d * &d).mean_keepdim(&[axis]);
         d.mul(&var.add(&var.scalar_like(eps)).rsqrt())
-    }
-
-    /// `exp(x - max) / sum(exp(x - max))` along `axis`.
-    #[track_caller]
-    pub fn softmax(&self, axis: isize) -> Tensor {
-        normalize_axis("softmax", axis, self.shape());
-        let x = self.float();
-        let e = x.sub(&x.max_keepdim(&[axis])).exp();
-        e.div(&e.sum_keepdim(&[axis]))
-    }
-    /// `x - max - log(sum(exp(x - max)))` along `axis`.
-    #[track_caller]
-    pub fn log_softmax(&self, axis: isize) -> Tensor {
-        normalize_axis("log_softmax", axis, self.shape());
-        let x = self.float();
-        let shifted = x.sub(&x.max_keepdim(&[axis]));
-        shifted.sub(&shifted.exp().sum_keepdim(&[axis]).log())
     }
 }

@@ -69,6 +69,7 @@ pub fn layout(nodes: &[NodeInfo]) -> Vec<(usize, usize)> {
 
 /// What the graph view keeps between frames: pan, zoom and nodes the user moved, for one
 /// realize (showing another realize starts from its fitted layout again).
+#[derive(Default)]
 pub struct GraphState {
     realize: Option<u64>,
     /// The part of the graph in view (scene coordinates); `None` starts at 1:1 on the
@@ -76,16 +77,6 @@ pub struct GraphState {
     scene_rect: Option<Rect>,
     /// Offsets from the layout's place of the nodes dragged by the user, by node id.
     moved: HashMap<u64, Vec2>,
-}
-
-impl Default for GraphState {
-    fn default() -> GraphState {
-        GraphState {
-            realize: None,
-            scene_rect: None,
-            moved: HashMap::new(),
-        }
-    }
 }
 
 /// Draws realize `realize`'s graph in a pan-and-zoom scene (drag the background to pan,
