@@ -9,24 +9,28 @@
 //!    reduction's output domain, element for element): matmul + bias + relu is one kernel.
 //!    Reached through another movement op (broadcast back, as in softmax) or from inside
 //!    another reduction, it becomes a *broadcast nest*: axes of its own in the consumer's
-//!    domain, computed before the stores. `broadcast_nests_pay` keeps that only where the
-//!    heuristics' GROUPOUT form computes it once per value (softmax, layernorm: one kernel);
-//!    otherwise, under NOOPT, or when reached by kernels of different loop domains, it is
-//!    materialized.
+//!    domain, computed before the stores. `nest_cost.rs` keeps that only where the
+//!    heuristics' GROUPOUT form computes it once per value (softmax, layernorm: one kernel),
+//!    or recomputes small nests per slice of a row too long for one workgroup (a chunked
+//!    softmax's tail); otherwise, under NOOPT, or when reached by kernels of different loop
+//!    domains, it is materialized (a nest inside another nest's reduction alone, first).
 //!    Elementwise producers are never materialized for their own sake: they are recomputed
 //!    inside each consumer (cheap, and it saves a round trip through memory).
 //! 2. **Grouping.** Materialized roots with the same loop domain (full shape and reduce axes)
 //!    that do not depend on each other become one multi-output kernel, sharing every common
 //!    subexpression: `realize(&[x.sum(), x.mean()])` reads `x` once. An elementwise kernel
 //!    whose output has as many elements as a reduce kernel's then rides along with it (stored
-//!    at the same output index): `realize(&[x.mean(0), x.var(0)])` is 2 kernels.
+//!    at the same output index): `realize(&[x.mean(0), x.var(0)])` is 2 kernels. A
+//!    materialized reduction whose only kernel is its own joins a reduce kernel of the same
+//!    domain that reads it through a broadcast, which computes it as a nest and stores it
+//!    (`merge.rs`): a chunked softmax's per-chunk max and sum are one kernel.
 //! 3. **Lowering.** Each kernel's roots are lowered to a [`KernelAst`]: walking from the output
 //!    toward the loads, movement ops re-index symbolically (see `view`), materialized or realized
 //!    nodes become loads, and everything else is inlined.
 
 use crate::hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use crate::codegen::ast::{AstNode, ExprRef, KernelAst};
+use crate::codegen::ast::KernelAst;
 use crate::dtype::Scalar;
 use crate::graph::{toposort, NodeRef, Op};
 use crate::runtime::DeviceLimits;
@@ -34,10 +38,15 @@ use crate::view::Movement;
 
 mod buffers;
 mod lower;
+mod merge;
+mod nest_cost;
 mod recompute;
 mod split;
 pub(crate) use lower::is_param;
 use lower::{lower_kernel, lower_kernel_with_nests};
+use merge::{kernel_barriers, ride_along, store_nests};
+use nest_cost::{broadcast_nests_pay, nest_cost, NestCost};
+pub use nest_cost::{MAX_OWNED_ROW, NEST_RECOMPUTE_RATIO};
 pub use split::{MAX_INNER, SPLIT_ABOVE};
 
 /// One kernel to run: its AST, the nodes whose buffers it reads (in `ast.bufs` order, inputs
@@ -382,312 +391,6 @@ fn schedule_sorted(
     ordered
 }
 
-/// The barriers one kernel's lowering sees: the forced nodes, less the nests it stores.
-fn kernel_barriers(
-    members: &[NodeRef],
-    forced: &HashSet<u64>,
-    stored_nests: &HashSet<u64>,
-) -> HashSet<u64> {
-    let mut own = forced.clone();
-    for m in members {
-        if stored_nests.contains(&m.id) {
-            own.remove(&m.id);
-        }
-    }
-    own
-}
-
-/// A materialized reduction whose kernel is its alone (a chunk's max in a chunked softmax)
-/// joins a reduce kernel of the same domain that reads it through a broadcast (the chunk's
-/// sum of `exp(x - max)`): that kernel computes it as a nest, as it would if it were not
-/// materialized, and stores it too, at its own output index. One kernel fewer, one read of
-/// the input less. Only where the nest pays (`nest_cost`), nothing else in the kernel's walk
-/// changes, the bindings fit and the kernels stay acyclic. Returns the reductions now stored
-/// by a reader's kernel; their readers' walks and dependencies are updated.
-#[allow(clippy::too_many_arguments)]
-fn store_nests(
-    groups: &mut [(Domain, Vec<NodeRef>)],
-    walks: &mut HashMap<u64, Walk>,
-    deps: &mut HashMap<u64, HashSet<u64>>,
-    forced: &HashSet<u64>,
-    reads: &buffers::Reads,
-    alias_base: &HashMap<u64, u64>,
-    limits: &DeviceLimits,
-    fuse_broadcast: bool,
-) -> HashSet<u64> {
-    let mut stored: HashSet<u64> = HashSet::default();
-    if !fuse_broadcast {
-        return stored;
-    }
-    for f in 0..groups.len() {
-        let [ref nest] = groups[f].1[..] else {
-            continue;
-        };
-        let nest = nest.clone();
-        if !matches!(nest.op, Op::Reduce(..)) || !forced.contains(&nest.id) {
-            continue;
-        }
-        let domain = reduce_domain(&nest);
-        for k in 0..groups.len() {
-            if k == f || groups[k].0 != domain || groups[k].1.is_empty() {
-                continue;
-            }
-            let readers: Vec<NodeRef> = groups[k]
-                .1
-                .iter()
-                .filter(|m| deps.get(&m.id).is_some_and(|d| d.contains(&nest.id)))
-                .cloned()
-                .collect();
-            if readers.is_empty() {
-                continue;
-            }
-            // The readers' walks with the nest computed in place of its buffer: the same
-            // walks plus this one nest, or no merge.
-            let mut own = kernel_barriers(&groups[k].1, forced, &stored);
-            own.remove(&nest.id);
-            let new_walks: Vec<(u64, Walk)> = readers
-                .iter()
-                .map(|r| (r.id, walk_root(r, &own, true)))
-                .collect();
-            let unchanged = new_walks.iter().all(|(id, w)| {
-                let old = &walks[id];
-                let ids = |v: &[NodeRef]| v.iter().map(|n| n.id).collect::<HashSet<u64>>();
-                let mut want = ids(&old.broadcast);
-                want.insert(nest.id);
-                w.bad.is_empty() && ids(&w.fused) == ids(&old.fused) && ids(&w.broadcast) == want
-            });
-            if !unchanged {
-                continue;
-            }
-            // One more output; the nest's own reads join the kernel's.
-            let mut bufs: HashSet<u64> = groups[k]
-                .1
-                .iter()
-                .flat_map(|m| reads.of(m.id).iter().copied())
-                .collect();
-            bufs.extend(reads.of(nest.id).iter().copied());
-            bufs.remove(&nest.id);
-            let outputs: usize = groups[k]
-                .1
-                .iter()
-                .chain([&nest])
-                .map(|o| limits.bindings_for(o.numel()))
-                .sum();
-            if reads.bindings(&bufs) + outputs > reads.limit {
-                continue;
-            }
-            // Try the merge: the nest is lowered after its readers (so that they compute it
-            // as a nest, and its store reuses that value).
-            let saved_walks: Vec<(u64, Walk)> = new_walks
-                .into_iter()
-                .map(|(id, w)| (id, walks.insert(id, w).expect("a walked root")))
-                .collect();
-            let saved_deps: Vec<(u64, HashSet<u64>)> = readers
-                .iter()
-                .map(|r| {
-                    let mut d = deps[&r.id].clone();
-                    d.remove(&nest.id);
-                    (r.id, deps.insert(r.id, d).expect("a root's deps"))
-                })
-                .collect();
-            groups[f].1.clear();
-            groups[k].1.push(nest.clone());
-            let mut with = stored.clone();
-            with.insert(nest.id);
-            let barriers = kernel_barriers(&groups[k].1, forced, &with);
-            let pays = matches!(
-                nest_cost(&lower_kernel(domain.clone(), &groups[k].1, walks, &barriers).ast),
-                NestCost::Pays
-            );
-            if pays && groups_acyclic(groups, deps, alias_base) {
-                stored.insert(nest.id);
-                break;
-            }
-            groups[k].1.pop();
-            groups[f].1.push(nest.clone());
-            for (id, w) in saved_walks {
-                walks.insert(id, w);
-            }
-            for (id, d) in saved_deps {
-                deps.insert(id, d);
-            }
-        }
-    }
-    stored
-}
-
-/// An elementwise kernel whose output has as many elements as a reduce kernel's output is
-/// stored by that kernel instead, at the same output index: `realize(&[x.mean(0),
-/// x.var(0)])` materializes the sum, then computes var and `mean = sum / n` in one kernel
-/// (3 kernels before). Only where the groups stay acyclic and the bindings fit; each
-/// elementwise group tries a few reduce groups.
-fn ride_along(
-    groups: &mut Vec<(Domain, Vec<NodeRef>)>,
-    mut group_reads: Vec<HashSet<u64>>,
-    reads: &buffers::Reads,
-    deps: &HashMap<u64, HashSet<u64>>,
-    alias_base: &HashMap<u64, u64>,
-    limits: &DeviceLimits,
-    has_broadcast: &dyn Fn(&NodeRef) -> bool,
-) {
-    let out_numel = |(full, axes): &Domain| -> usize {
-        full.iter()
-            .enumerate()
-            .filter(|(a, _)| !axes.contains(a))
-            .map(|(_, &d)| d)
-            .product()
-    };
-    let mut by_numel: HashMap<usize, Vec<usize>> = HashMap::default();
-    // Kernels with broadcast nests keep their domain: the cost rule was checked on it.
-    let plain = |members: &[NodeRef]| !members.iter().any(has_broadcast);
-    for (h, (dom, members)) in groups.iter().enumerate() {
-        if !dom.1.is_empty() && plain(members) {
-            by_numel.entry(out_numel(dom)).or_default().push(h);
-        }
-    }
-    for g in 0..groups.len() {
-        if !groups[g].0 .1.is_empty() || groups[g].1.is_empty() || !plain(&groups[g].1) {
-            continue;
-        }
-        let candidates = by_numel
-            .get(&out_numel(&groups[g].0))
-            .cloned()
-            .unwrap_or_default();
-        for &h in candidates.iter().take(RIDE_ALONG_CANDIDATES) {
-            let reads_union: HashSet<u64> =
-                group_reads[h].union(&group_reads[g]).copied().collect();
-            let outputs = groups[h].1.iter().chain(&groups[g].1);
-            let bindings = reads.bindings(&reads_union)
-                + outputs
-                    .map(|o| limits.bindings_for(o.numel()))
-                    .sum::<usize>();
-            if bindings > reads.limit {
-                continue;
-            }
-            // Neither group may read the other's outputs (that would be a kernel reading
-            // what it writes); reads through third groups show up as cycles below.
-            let ids: HashSet<u64> = groups[h]
-                .1
-                .iter()
-                .chain(&groups[g].1)
-                .map(|m| m.id)
-                .collect();
-            let reads_own = ids.iter().any(|id| {
-                deps.get(id)
-                    .into_iter()
-                    .flatten()
-                    .any(|&d| ids.contains(&resolve_alias(d, alias_base)))
-            });
-            if reads_own {
-                continue;
-            }
-            let moved = std::mem::take(&mut groups[g].1);
-            groups[h].1.extend(moved.iter().cloned());
-            if groups_acyclic(groups, deps, alias_base) {
-                group_reads[h] = reads_union;
-                break;
-            }
-            let keep = groups[h].1.len() - moved.len();
-            groups[h].1.truncate(keep);
-            groups[g].1 = moved;
-        }
-    }
-    groups.retain(|(_, members)| !members.is_empty());
-}
-
-/// A row longer than [`MAX_OWNED_ROW`] is sliced over workgroups only where each slice is at
-/// least this many times the nests' work it recomputes.
-pub const NEST_RECOMPUTE_RATIO: usize = 4;
-
-/// The longest row (elements of the column axes) a workgroup owns: its lanes loop over the
-/// row once per nest (128 times each at 256 lanes). Reductions longer than this are split in
-/// two stages anyway (`SPLIT_ABOVE`), and a row past it would leave too few workgroups.
-pub const MAX_OWNED_ROW: usize = SPLIT_ABOVE;
-
-/// The cost rule for broadcast reductions: fused into a kernel, a reduction runs once per
-/// point of the output axes outside the columns (`KernelAst::column_axes`, which the
-/// optimizer spreads over one workgroup's lanes with GROUPOUT). That is once per value it
-/// has exactly when its value varies over every such axis; otherwise it would be recomputed
-/// for every point of the others, and it is materialized instead (a kernel of its own and a
-/// round trip through memory: the cheaper of the two). Every reduction's value must also vary
-/// only over output axes (nests run one after another, not inside each other), and the row
-/// must be at most [`MAX_OWNED_ROW`] long (or sliced, see [`NEST_RECOMPUTE_RATIO`]), and no
-/// axis empty.
-fn broadcast_nests_pay(ast: &KernelAst) -> bool {
-    matches!(nest_cost(ast), NestCost::Pays)
-}
-
-/// What [`broadcast_nests_pay`] found.
-enum NestCost {
-    Pays,
-    /// These nests vary over another nest's reduce axes (a nest inside a nest, as a chunked
-    /// softmax's per-chunk sums inside the sum over chunks): materializing just them may
-    /// let the others pay.
-    Inner(Vec<ExprRef>),
-    /// The kernel's nests do not pay as a set.
-    None,
-}
-
-fn nest_cost(ast: &KernelAst) -> NestCost {
-    // An empty axis drops out of index math (its stride never counts), so a nest inside an
-    // empty reduction would look independent of it and read an empty input: empty tensors
-    // keep their reductions apart, where an empty kernel is never launched.
-    if ast.full_shape.contains(&0) {
-        return NestCost::None;
-    }
-    let out = ast.output_axes();
-    let axes = ast.expr_axes();
-    let inner: Vec<ExprRef> = ast
-        .exprs
-        .iter()
-        .filter(|(h, e)| {
-            matches!(e.op, AstNode::Reduce { .. })
-                && axes[h.index()]
-                    .iter()
-                    .any(|&a| !out.contains(&(a as usize)))
-        })
-        .map(|(h, _)| h)
-        .collect();
-    if !inner.is_empty() {
-        return NestCost::Inner(inner);
-    }
-    let columns = ast.column_axes();
-    let row: usize = columns.iter().map(|&c| ast.full_shape[c]).product();
-    if row > MAX_OWNED_ROW {
-        // Too long for one workgroup: the outer columns stay on the grid and each workgroup
-        // owns a slice of the row along the last column, recomputing the nests for it. That
-        // pays only when the nests are small next to the slice (a chunked softmax's tail
-        // combines a few partial statistics per row).
-        let slice = columns.last().map_or(1, |&c| ast.full_shape[c]);
-        let nest_work: usize = ast
-            .exprs
-            .iter()
-            .filter_map(|(_, e)| match &e.op {
-                AstNode::Reduce { axes, .. } => {
-                    Some(axes.iter().map(|&a| ast.full_shape[a]).product::<usize>())
-                }
-                _ => None,
-            })
-            .sum();
-        if slice > MAX_OWNED_ROW || nest_work * NEST_RECOMPUTE_RATIO > slice {
-            return NestCost::None;
-        }
-    }
-    let recomputed = ast.exprs.iter().any(|(h, e)| {
-        matches!(e.op, AstNode::Reduce { .. })
-            && out.iter().any(|&a| {
-                ast.full_shape[a] > 1
-                    && !columns.contains(&a)
-                    && !axes[h.index()].contains(&(a as u32))
-            })
-    });
-    if recomputed {
-        NestCost::None
-    } else {
-        NestCost::Pays
-    }
-}
-
 /// The node whose buffer `id` reads (an alias is a reshape of a materialized node).
 fn resolve_alias(mut id: u64, alias_base: &HashMap<u64, u64>) -> u64 {
     while let Some(&b) = alias_base.get(&id) {
@@ -695,9 +398,6 @@ fn resolve_alias(mut id: u64, alias_base: &HashMap<u64, u64>) -> u64 {
     }
     id
 }
-
-/// How many reduce groups an elementwise group tries to ride along with.
-const RIDE_ALONG_CANDIDATES: usize = 8;
 
 /// How many of a domain's groups (the newest) a root may try to join.
 const GROUP_CANDIDATES: usize = 64;
