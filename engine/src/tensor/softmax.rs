@@ -31,10 +31,14 @@ fn chunk_len(n: usize) -> Option<usize> {
     let fits = |l: usize| 2 * n.div_ceil(l) * NEST_RECOMPUTE_RATIO <= l;
     let shortest = (1..=MAX_OWNED_ROW).find(|&l| l * l >= 2 * NEST_RECOMPUTE_RATIO * n)?;
     let shortest = (shortest..=MAX_OWNED_ROW).find(|&l| fits(l))?;
-    // A divisor within 4x of the shortest length keeps chunks few; else pad to whole chunks
-    // of a multiple of 256 (a workgroup's lanes divide it).
-    (shortest..=(4 * shortest).min(MAX_OWNED_ROW))
-        .find(|&l| n.is_multiple_of(l))
+    // A divisor within 4x of the shortest length, a multiple of 16 where one is (vec4 loads
+    // and whole lane groups: on lavapipe the statistics of [64, 40000] took 6.3 ms in chunks
+    // of 800 and 11 ms in chunks of 625); else pad to whole chunks of a multiple of 256.
+    let divisors =
+        || (shortest..=(4 * shortest).min(MAX_OWNED_ROW)).filter(|&l| n.is_multiple_of(l));
+    divisors()
+        .find(|&l| l.is_multiple_of(16))
+        .or_else(|| divisors().next())
         .or_else(|| Some(shortest.next_multiple_of(256).min(MAX_OWNED_ROW)).filter(|&l| fits(l)))
 }
 
