@@ -154,3 +154,35 @@ fn contiguous_rows_are_read_four_at_a_time_before_grouping() {
     }
     check3_tol("sum(1) of 4x8192", &long, 1e-5, 1e-3, sum);
 }
+
+#[test]
+fn sequential_nests_share_small_groups() {
+    // A long row's softmax: the first kernel computes each chunk's max, then its sum of
+    // exp(x - max), one nest after the other: both grouped over 16 lanes (fewer barriers).
+    let inputs = [rand_input(DType::F32, &[3, 1 << 17], 10)];
+    for dev in devices() {
+        let x = inputs[0].on(&dev);
+        let s = kiln::schedule(&[&x.softmax(-1)]).expect("schedule");
+        assert_eq!(s.kernels().len(), 2, "{s:?}");
+        let stats = &s.kernels()[0];
+        let groups = amounts(stats, OptOp::Group);
+        assert!(
+            groups.len() == 2 && groups.iter().all(|&g| g == 16),
+            "{:?}",
+            stats.opts()
+        );
+    }
+    // A long sum of a constant is one kernel whose partial sums run inside the total: each
+    // stays grouped wide, so that no lane adds up thousands of values one after another.
+    for dev in devices() {
+        let m = Tensor::full_on(&[1 << 22], 0.1, DType::F32, &dev).mean_all();
+        let s = kiln::schedule(&[&m]).expect("schedule");
+        let k = &s.kernels()[0];
+        let groups = amounts(k, OptOp::Group);
+        assert!(
+            !groups.is_empty() && groups.iter().all(|&g| g == 256),
+            "{:?}",
+            k.opts()
+        );
+    }
+}

@@ -16,7 +16,8 @@
 //!    (after an UNROLL 4 where it is read contiguously) over up to 256 lanes (a divisor of
 //!    its size, else PADTO first), and the other nests over as many lanes where they divide.
 //!    This also bounds each lane's loop: a 2^20-element sum loops 4096 times per lane (1024
-//!    after the UNROLL), not 2^20. A reduction along a strided axis whose outputs are
+//!    after the UNROLL), not 2^20. Several nests of at most 4096 elements each (a chunked
+//!    softmax's max, then sum) share groups of 16 lanes instead, each nest with vec4 loads. A reduction along a strided axis whose outputs are
 //!    contiguous (a column sum) instead takes 4 adjacent outputs per lane, 16 lanes across
 //!    them and 8 along the reduction (`column_reduce`).
 //! 3. **Upcast expanded axes**: while there are at least 1024 outputs and fewer than 32 per
@@ -50,6 +51,10 @@ const ROW_ELEMENTS_PER_LANE: usize = 128;
 const MIN_ROW_LANES: usize = 16;
 /// Lanes that cooperate on one reduction when there are few outputs.
 const GROUP_SIZE: usize = 256;
+/// Lanes that cooperate on one reduction when its kernel has several nests.
+const MULTI_NEST_GROUP_SIZE: usize = 16;
+/// The most values each of those lanes folds.
+const MULTI_NEST_MAX_PER_LANE: usize = 256;
 /// Outputs below which a reduction is split across a workgroup.
 const FEW_OUTPUTS: usize = 2048;
 /// Longest expression (ALU nodes) that step 5 still upcasts.
@@ -91,6 +96,21 @@ fn axis_uses(ast: &KernelAst) -> Vec<AxisUse> {
         }
     }
     uses
+}
+
+/// The most elements one reduction folds: a kernel whose reductions all stay within
+/// `MULTI_NEST_GROUP_SIZE * MULTI_NEST_MAX_PER_LANE` may group them over fewer lanes.
+fn longest_reduce(ast: &KernelAst) -> usize {
+    ast.exprs
+        .iter()
+        .filter_map(|(_, e)| match &e.op {
+            AstNode::Reduce { axes, .. } => {
+                Some(axes.iter().map(|&a| ast.full_shape[a]).product::<usize>())
+            }
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// Whether some load reads `axis` with stride 1 (its elements along the axis are neighbours).
@@ -199,7 +219,20 @@ fn choose(plan: &mut Plan) {
             return;
         }
         if size >= 64 {
-            let cap = GROUP_SIZE.min(limits.max_workgroup_size);
+            // Several nests (a chunk's max, then its sum of exp(x - max)) each pass a tree of
+            // barriers: share them among fewer lanes. On lavapipe a chunked softmax's
+            // statistics over [64, 25, 1600] took 22-33 ms grouped over 200 lanes and 9-10 ms
+            // over 16-50, with vec4 loads in every nest (interleaved runs).
+            // (Only where every lane still folds few values one after another: a long sum
+            // split over 16 lanes drifts, 2048 copies of 0.1 per lane by 1.6e-5.)
+            let multi_nest = ast.nests().len() > 1
+                && longest_reduce(ast) <= MULTI_NEST_GROUP_SIZE * MULTI_NEST_MAX_PER_LANE;
+            let cap = if multi_nest {
+                MULTI_NEST_GROUP_SIZE
+            } else {
+                GROUP_SIZE
+            }
+            .min(limits.max_workgroup_size);
             let axis = plan.shaped.parts[i].axis;
             // Read contiguously: each lane takes 4 neighbours (vec4 loads) before the group
             // splits the rest. On lavapipe the first stage of sum_all of 4096x4096 took
@@ -222,7 +255,7 @@ fn choose(plan: &mut Plan) {
             if let Some(g) = g {
                 for nest in ast.nests() {
                     if !nest.contains(&axis) {
-                        group_nest(plan, &nest, g, false);
+                        group_nest(plan, &nest, g, multi_nest);
                     }
                 }
             }

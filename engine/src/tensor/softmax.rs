@@ -37,7 +37,8 @@ fn chunk_len(n: usize) -> Option<usize> {
     let divisors =
         || (shortest..=(4 * shortest).min(MAX_OWNED_ROW)).filter(|&l| n.is_multiple_of(l));
     divisors()
-        .find(|&l| l.is_multiple_of(16))
+        .find(|&l| l.is_multiple_of(64))
+        .or_else(|| divisors().find(|&l| l.is_multiple_of(16)))
         .or_else(|| divisors().next())
         .or_else(|| Some(shortest.next_multiple_of(256).min(MAX_OWNED_ROW)).filter(|&l| fits(l)))
 }
