@@ -243,8 +243,8 @@ fn host_softmax(data: &[f64], shape: [usize; 2], axis: usize, log: bool) -> Vec<
 /// Rows longer than a workgroup owns (2^15) are cut into chunks: 2 kernels (each chunk's max
 /// and sum of exp, then the output, every chunk a workgroup), 3 when the length has no
 /// divisor to chunk by (padded with -inf). Inputs span [-100, 100], so chunks have very
-/// different maxima; checked against softmax computed in f64 on the host. NOOPT keeps every
-/// reduction in a kernel of its own.
+/// different maxima, and a span of -inf fills whole chunks; checked against softmax computed
+/// in f64 on the host. NOOPT keeps every reduction in a kernel of its own.
 #[test]
 fn long_rows_take_two_kernels_and_noopt_keeps_reductions_apart() {
     each_device(|dev| {
@@ -270,6 +270,22 @@ fn long_rows_take_two_kernels_and_noopt_keeps_reductions_apart() {
             assert!(n <= most, "{name} took {n} kernels on {dev:?}");
             let want = host_softmax(&data, shape, axis, log);
             assert_close(&name, &read(&y), &want, 1e-7, 1e-4);
+        }
+
+        // A long span of -inf (masked logits) fills whole chunks: their statistics must count
+        // as nothing, not turn the row into NaN.
+        let mut data: Vec<f32> = (0..80_000).map(|i| ((i * 37) % 101) as f32 * 0.1).collect();
+        data[1_000..30_000].fill(f32::NEG_INFINITY);
+        let x = Tensor::from_slice_on(&data, &[2, 40_000], dev).unwrap();
+        let host: Vec<f64> = data.iter().map(|&v| v as f64).collect();
+        for log in [false, true] {
+            let y = if log {
+                x.log_softmax(-1)
+            } else {
+                x.softmax(-1)
+            };
+            let want = host_softmax(&host, [2, 40_000], 1, log);
+            assert_close("masked long row", &read(&y), &want, 1e-7, 1e-4);
         }
 
         let x = t(dev, &[8, 40], 2);

@@ -111,7 +111,12 @@ impl Tensor {
         let chunks = x.reshape(&shape);
         let (c_axis, l_axis) = (a as isize, a as isize + 1);
         let m = chunks.max_keepdim(&[l_axis]);
-        let s = chunks.sub(&m).exp().sum_keepdim(&[l_axis]);
+        // A chunk of nothing but -inf (a long masked span of attention logits) has no max to
+        // shift by: exp(-inf - -inf) would make its sum NaN, and the whole row with it. It
+        // shifts by 0 instead, so its sum is 0, as its share of the row's is.
+        let neg_inf = m.scalar_like(f64::NEG_INFINITY);
+        let shift = m.eq(&neg_inf).where_(&m.scalar_like(0.0), &m);
+        let s = chunks.sub(&shift).exp().sum_keepdim(&[l_axis]);
         let max = m.max_keepdim(&[c_axis]);
         let sum = s.mul(&m.sub(&max).exp()).sum_keepdim(&[c_axis]);
         Some(Chunked {
