@@ -235,6 +235,17 @@ impl KernelAst {
         out
     }
 
+    /// How many values each reduction folds (the product of the axes it reduces), in arena
+    /// order.
+    pub fn reduce_lengths(&self) -> impl Iterator<Item = usize> + '_ {
+        self.exprs.iter().filter_map(|(_, e)| match &e.op {
+            AstNode::Reduce { axes, .. } => {
+                Some(axes.iter().map(|&a| self.full_shape[a]).product())
+            }
+            _ => None,
+        })
+    }
+
     /// Output axes (longer than 1) that no reduce's value varies over: the *columns* of a
     /// kernel whose reductions are per row, as softmax's tail over its row. The lanes of one
     /// workgroup can share such axes (GROUPOUT) and compute each row's reductions once.

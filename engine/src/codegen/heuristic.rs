@@ -17,9 +17,10 @@
 //!    its size, else PADTO first), and the other nests over as many lanes where they divide.
 //!    This also bounds each lane's loop: a 2^20-element sum loops 4096 times per lane (1024
 //!    after the UNROLL), not 2^20. Several nests of at most 4096 elements each (a chunked
-//!    softmax's max, then sum) share groups of 16 lanes instead, each nest with vec4 loads. A reduction along a strided axis whose outputs are
-//!    contiguous (a column sum) instead takes 4 adjacent outputs per lane, 16 lanes across
-//!    them and 8 along the reduction (`column_reduce`).
+//!    softmax's max, then sum) share groups of 16 lanes instead, each nest with vec4 loads.
+//!    A reduction along a strided axis whose outputs are contiguous (a column sum) instead
+//!    takes 4 adjacent outputs per lane, 16 lanes across them and 8 along the reduction
+//!    (`column_reduce`).
 //! 3. **Upcast expanded axes**: while there are at least 1024 outputs and fewer than 32 per
 //!    lane, UPCAST by 4 (or 3) an output axis that some input does not read (stride 0: the
 //!    rows and columns of a matmul), preferring axes fewer inputs read, then smaller strides;
@@ -96,21 +97,6 @@ fn axis_uses(ast: &KernelAst) -> Vec<AxisUse> {
         }
     }
     uses
-}
-
-/// The most elements one reduction folds: a kernel whose reductions all stay within
-/// `MULTI_NEST_GROUP_SIZE * MULTI_NEST_MAX_PER_LANE` may group them over fewer lanes.
-fn longest_reduce(ast: &KernelAst) -> usize {
-    ast.exprs
-        .iter()
-        .filter_map(|(_, e)| match &e.op {
-            AstNode::Reduce { axes, .. } => {
-                Some(axes.iter().map(|&a| ast.full_shape[a]).product::<usize>())
-            }
-            _ => None,
-        })
-        .max()
-        .unwrap_or(0)
 }
 
 /// Whether some load reads `axis` with stride 1 (its elements along the axis are neighbours).
@@ -226,7 +212,9 @@ fn choose(plan: &mut Plan) {
             // (Only where every lane still folds few values one after another: a long sum
             // split over 16 lanes drifts, 2048 copies of 0.1 per lane by 1.6e-5.)
             let multi_nest = ast.nests().len() > 1
-                && longest_reduce(ast) <= MULTI_NEST_GROUP_SIZE * MULTI_NEST_MAX_PER_LANE;
+                && ast
+                    .reduce_lengths()
+                    .all(|n| n <= MULTI_NEST_GROUP_SIZE * MULTI_NEST_MAX_PER_LANE);
             let cap = if multi_nest {
                 MULTI_NEST_GROUP_SIZE
             } else {
@@ -346,11 +334,10 @@ fn choose(plan: &mut Plan) {
         .count();
     if plan.upcast_size() == 1 && alu_exprs <= MAX_EXPRS_TO_UPCAST {
         // The output's innermost axis: the stores are contiguous along it.
-        let stored = plan.globals().last().map(|&i| plan.shaped.parts[i].axis);
-        if let Some(&i) = plan.globals().last() {
-            if plan.shaped.parts[i].size.is_multiple_of(4) {
-                plan.push(Opt::new(OptOp::Upcast, i, 4));
-            }
+        let last = plan.globals().last().copied();
+        let stored = last.map(|i| plan.shaped.parts[i].axis);
+        if let Some(i) = last.filter(|&i| plan.shaped.parts[i].size.is_multiple_of(4)) {
+            plan.push(Opt::new(OptOp::Upcast, i, 4));
         }
         // 5a. A transpose: an input is contiguous along another output axis. A 4x4 tile per
         //     lane then loads 4 vec4 along the input and stores 4 vec4 along the output; on

@@ -71,16 +71,7 @@ pub(super) fn nest_cost(ast: &KernelAst) -> NestCost {
         // pays only when the nests are small next to the slice (a chunked softmax's tail
         // combines a few partial statistics per row).
         let slice = columns.last().map_or(1, |&c| ast.full_shape[c]);
-        let nest_work: usize = ast
-            .exprs
-            .iter()
-            .filter_map(|(_, e)| match &e.op {
-                AstNode::Reduce { axes, .. } => {
-                    Some(axes.iter().map(|&a| ast.full_shape[a]).product::<usize>())
-                }
-                _ => None,
-            })
-            .sum();
+        let nest_work: usize = ast.reduce_lengths().sum();
         if slice > MAX_OWNED_ROW || nest_work * NEST_RECOMPUTE_RATIO > slice {
             return NestCost::None;
         }
