@@ -6,6 +6,7 @@
 //! device's pool when dropped; the graph holds buffers in `Arc`s, so dropping the last tensor
 //! that refers to a value frees its memory.
 
+mod batch;
 mod bind_groups;
 mod pipeline_cache;
 mod timestamps;
@@ -63,6 +64,8 @@ fn gcd(a: usize, b: usize) -> usize {
     }
 }
 
+// One per device, inside the device's `Arc`: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Backend {
     Cpu(cpu::CpuDevice),
     Wgpu(wgpu::WgpuDevice),

@@ -3,8 +3,9 @@
 //!
 //! - The device is created with the adapter's own limits (not WebGPU's defaults) and with
 //!   TIMESTAMP_QUERY when the adapter has it.
-//! - Kernels are encoded into one command buffer per `run` and submitted together; the host
-//!   only waits when a value is read (or when DEBUG asks for per-kernel times).
+//! - Kernels are recorded into one open command encoder shared by successive `run`s and
+//!   submitted in batches (see `batch.rs`); the host only waits when a value is read (or when
+//!   DEBUG asks for per-kernel times).
 //! - Per-kernel time comes from timestamp queries where supported, else from a synchronized
 //!   host clock (DEBUG output says which).
 //! - Grids beyond the per-dimension workgroup limit are folded into y and z; the shader
@@ -15,6 +16,7 @@ use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, Weak};
 
+use super::batch::{params_bytes, Batch, SUBMIT_AT_BYTES};
 use super::bind_groups::{BindGroupCache, BindKey};
 use super::pipeline_cache::DiskPipelineCache;
 use super::timestamps::PassTimer;
@@ -29,7 +31,7 @@ use super::{Compiled, DeviceLimits, Launch, RawBuffer};
 pub(crate) struct Pipeline {
     pipeline: ::wgpu::ComputePipeline,
     layout: ::wgpu::BindGroupLayout,
-    /// Whether a dispatch of this pipeline has been waited for (see `encode_and_submit`).
+    /// Whether a dispatch of this pipeline has been waited for (see `record`).
     warmed: AtomicBool,
 }
 
@@ -59,8 +61,8 @@ pub(crate) struct WgpuDevice {
     /// Bounded by bytes (`cache.rs`), at an estimated [`PIPELINE_BYTES`] per pipeline.
     by_program: Mutex<Lru<usize, (Arc<Program>, Compiled)>>,
     bind_groups: Mutex<BindGroupCache>,
-    /// Kernel parameters of the launches of one `run`, at aligned offsets (see `stage_params`).
-    params_ring: Mutex<Option<::wgpu::Buffer>>,
+    /// Kernels recorded but not yet submitted, with their parameters (see `batch.rs`).
+    batch: Mutex<Batch>,
 }
 
 /// One kernel launch, ready to encode: pipeline, bind group, parameter offset, grid.
@@ -98,11 +100,6 @@ fn checked_shaders() -> bool {
     *CHECKED.get_or_init(|| std::env::var("KILN_CHECKED").is_ok_and(|v| v == "1"))
 }
 
-/// Bytes of the uniform window of `n` parameters (vec4 words).
-fn params_bytes(n: usize) -> u64 {
-    (n.div_ceil(4) * 16) as u64
-}
-
 /// Bytes bound for a buffer holding `bytes` of data: rounded up to 16 so that a buffer read as
 /// `array<vec4<T>>` covers its last element (the size class always has that room).
 fn binding_size(bytes: u64) -> u64 {
@@ -113,6 +110,7 @@ impl Drop for WgpuDevice {
     /// A device goes away only after the work submitted to it: a driver thread must not run
     /// on after its device (and, at exit, the driver's libraries) are torn down.
     fn drop(&mut self) {
+        self.submit_batch();
         let _ = self.device.poll(::wgpu::PollType::wait_indefinitely());
     }
 }
@@ -178,7 +176,7 @@ impl WgpuDevice {
             pipelines: Mutex::new(HashMap::new()),
             by_program: Mutex::new(Lru::default()),
             bind_groups: Mutex::new(BindGroupCache::default()),
-            params_ring: Mutex::new(None),
+            batch: Mutex::new(Batch::default()),
         })
     }
 
@@ -255,20 +253,39 @@ impl WgpuDevice {
         }
     }
 
+    /// Uploads `words` into `b`. `queue.write_buffer` lands before the command buffers of the
+    /// next submit, so recorded kernels are submitted first: `b` may be a pooled buffer that a
+    /// recorded kernel (of a tensor since dropped) still reads or writes.
     pub fn write(&self, b: &PooledBuffer, words: &[u32]) {
         if !words.is_empty() {
+            self.submit_batch();
             self.queue
                 .write_buffer(&b.buffer, 0, bytemuck::cast_slice(words));
         }
+    }
+
+    /// Submits the kernels recorded so far.
+    fn submit_batch(&self) {
+        self.batch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .submit(&self.queue);
+    }
+
+    /// Submits the recorded kernels and waits until the device is idle.
+    fn wait_idle(&self) -> Result<()> {
+        self.submit_batch();
+        self.device
+            .poll(::wgpu::PollType::wait_indefinitely())
+            .map(|_| ())
+            .map_err(|e| Error::Device(format!("waiting for the device: {e}")))
     }
 
     pub fn read(&self, b: &PooledBuffer, numel: usize) -> Result<Vec<u32>> {
         if numel == 0 {
             // Nothing to copy, but a read still means "after the work before it": wait like
             // any other read, so a program that ends on it leaves an idle device.
-            self.device
-                .poll(::wgpu::PollType::wait_indefinitely())
-                .map_err(|e| Error::Device(format!("waiting for the device: {e}")))?;
+            self.wait_idle()?;
             return Ok(vec![]);
         }
         let bytes = (numel * 4) as u64;
@@ -278,9 +295,13 @@ impl WgpuDevice {
             usage: ::wgpu::BufferUsages::MAP_READ | ::wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let mut enc = self.device.create_command_encoder(&Default::default());
-        enc.copy_buffer_to_buffer(&b.buffer, 0, &staging, 0, bytes);
-        self.queue.submit([enc.finish()]);
+        // The copy goes at the end of the open batch: one submit for the kernels and the copy.
+        let mut batch = self.batch.lock().unwrap_or_else(|e| e.into_inner());
+        batch
+            .encoder(&self.device)
+            .copy_buffer_to_buffer(&b.buffer, 0, &staging, 0, bytes);
+        batch.submit(&self.queue);
+        drop(batch);
         self.map_and_read(&staging, bytes)
     }
 
@@ -468,6 +489,8 @@ impl WgpuDevice {
         runs: usize,
     ) -> Result<Vec<f64>> {
         wgsl::validate(label, source)?;
+        // Recorded kernels go first, or a host-clocked run would wait for them too.
+        self.submit_batch();
         let scope = self
             .device
             .push_error_scope(::wgpu::ErrorFilter::Validation);
@@ -569,23 +592,22 @@ impl WgpuDevice {
         }
         if timed && !self.timestamps {
             // Host clock around each synchronized kernel.
+            self.wait_idle()?;
             let mut out = vec![];
             for l in launches {
                 let start = std::time::Instant::now();
-                self.encode_and_submit(std::slice::from_ref(l), None)?;
-                self.device
-                    .poll(::wgpu::PollType::wait_indefinitely())
-                    .map_err(|e| Error::Device(format!("waiting for the device: {e}")))?;
+                self.record(std::slice::from_ref(l), None)?;
+                self.wait_idle()?;
                 out.push(Some(start.elapsed().as_secs_f64()));
             }
             return Ok(out);
         }
         if !timed {
-            self.encode_and_submit(launches, None)?;
+            self.record(launches, None)?;
             return Ok(vec![None; launches.len()]);
         }
         let timer = PassTimer::new(&self.device, launches.len());
-        self.encode_and_submit(launches, Some(&timer))?;
+        self.record(launches, Some(&timer))?;
         Ok(self
             .read_pass_times(&timer)?
             .into_iter()
@@ -607,53 +629,15 @@ impl WgpuDevice {
             .collect())
     }
 
-    /// Writes every launch's parameters into the parameter ring (growing it if needed) and
-    /// returns each launch's offset in it. The write is ordered on the queue after the work
-    /// already submitted and before the work submitted next, so the ring can be reused by
-    /// every `run`, provided no other thread writes it between this write and the submit:
-    /// the caller holds the ring's lock until it has submitted.
-    fn stage_params(
-        &self,
-        ring: &mut Option<::wgpu::Buffer>,
-        launches: &[Launch],
-    ) -> (Option<::wgpu::Buffer>, Vec<u32>) {
+    /// Records `launches` into the open batch, and submits it when the batch policy says so
+    /// (see `batch.rs`): always with `timing`, whose timestamps are read next.
+    fn record(&self, launches: &[Launch], timing: Option<&PassTimer>) -> Result<()> {
+        // Held until recorded: the launches' parameter windows and passes must belong to the
+        // same batch, whichever thread records next.
+        let mut batch = self.batch.lock().unwrap_or_else(|e| e.into_inner());
         let align = self.limits.min_uniform_buffer_offset_alignment.max(16) as u64;
-        let mut offsets = vec![];
-        let mut bytes: Vec<u8> = vec![];
-        for l in launches {
-            if l.params.is_empty() {
-                offsets.push(0);
-                continue;
-            }
-            let at = (bytes.len() as u64).div_ceil(align) * align;
-            bytes.resize(at as usize, 0);
-            offsets.push(at as u32);
-            bytes.extend_from_slice(bytemuck::cast_slice(&l.params));
-            bytes.resize((at + params_bytes(l.params.len())) as usize, 0);
-        }
-        if bytes.is_empty() {
-            return (None, offsets);
-        }
-        let needed = bytes.len() as u64;
-        if ring.as_ref().is_none_or(|r| r.size() < needed) {
-            *ring = Some(self.device.create_buffer(&::wgpu::BufferDescriptor {
-                label: Some("kiln parameters"),
-                size: needed.next_power_of_two().max(1 << 16),
-                usage: ::wgpu::BufferUsages::UNIFORM | ::wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            }));
-        }
-        let ring = ring.clone().expect("created above");
-        self.queue.write_buffer(&ring, 0, &bytes);
-        (Some(ring), offsets)
-    }
-
-    fn encode_and_submit(&self, launches: &[Launch], timing: Option<&PassTimer>) -> Result<()> {
-        // Held until the submit: another thread's parameters written to the ring before it
-        // would be the ones these launches read (two threads' realizes mixed their constants).
-        let mut ring_guard = self.params_ring.lock().unwrap_or_else(|e| e.into_inner());
-        let (ring, offsets) = self.stage_params(&mut ring_guard, launches);
-        let mut enc = self.device.create_command_encoder(&Default::default());
+        let (ring, offsets) = batch.stage_params(&self.device, &self.queue, align, launches);
+        let mut bound_bytes = 0u64;
         let mut first_dispatch = false;
         let mut dispatches: Vec<Dispatch<'_>> = Vec::with_capacity(launches.len());
         for (i, l) in launches.iter().enumerate() {
@@ -670,11 +654,9 @@ impl WgpuDevice {
                     };
                     let bytes = buf.dtype().storage_bytes() as u64;
                     let offset = w.offset as u64 * bytes;
-                    (
-                        pb.buffer.clone(),
-                        offset,
-                        binding_size(w.len as u64 * bytes),
-                    )
+                    let size = binding_size(w.len as u64 * bytes);
+                    bound_bytes += size;
+                    (pb.buffer.clone(), offset, size)
                 })
                 .collect();
             let uniform = match (&ring, l.params.is_empty()) {
@@ -725,6 +707,7 @@ impl WgpuDevice {
         match timing {
             // Timestamps are written per pass: one pass per kernel.
             Some(t) => {
+                let enc = batch.encoder(&self.device);
                 for (i, d) in dispatches.iter().enumerate() {
                     let mut pass = enc.begin_compute_pass(&::wgpu::ComputePassDescriptor {
                         label: None,
@@ -732,21 +715,22 @@ impl WgpuDevice {
                     });
                     dispatch(&mut pass, d);
                 }
+                t.resolve(enc);
             }
-            // Otherwise all kernels in one pass (wgpu orders dispatches that share buffers):
-            // a pass per kernel costs tens of microseconds each on real drivers.
+            // Otherwise all kernels in the batch's one pass (wgpu orders dispatches that share
+            // buffers): a pass per kernel costs tens of microseconds each on real drivers.
             None => {
-                let mut pass = enc.begin_compute_pass(&Default::default());
+                let pass = batch.pass(&self.device);
                 for d in &dispatches {
-                    dispatch(&mut pass, d);
+                    dispatch(pass, d);
                 }
             }
         }
-        if let Some(t) = timing {
-            t.resolve(&mut enc);
+        batch.recorded(launches.len());
+        if timing.is_some() || first_dispatch || bound_bytes >= SUBMIT_AT_BYTES || batch.is_full() {
+            batch.submit(&self.queue);
         }
-        self.queue.submit([enc.finish()]);
-        drop(ring_guard);
+        drop(batch);
         if first_dispatch {
             // Drivers may compile a pipeline at its first dispatch, on their own thread
             // (llvmpipe does). A program that returned from `main` while that compile ran
