@@ -216,7 +216,15 @@ fn pow_follows_ieee_special_cases() {
 
 #[test]
 fn cos_is_accurate_for_large_arguments() {
-    let x = [1e7f32, 12345.678, -3e5, 100.0, 0.0, std::f32::consts::FRAC_PI_2, std::f32::consts::PI];
+    let x = [
+        1e7f32,
+        12345.678,
+        -3e5,
+        100.0,
+        0.0,
+        std::f32::consts::FRAC_PI_2,
+        std::f32::consts::PI,
+    ];
     for dev in devices() {
         let got = eval_f32(&f32s(&dev, &x).cos());
         for (&g, &xi) in got.iter().zip(&x) {

@@ -9,6 +9,7 @@
 mod batch;
 mod bind_groups;
 mod pipeline_cache;
+mod poll;
 mod timestamps;
 pub use pipeline_cache::cache_dir;
 pub mod cpu;

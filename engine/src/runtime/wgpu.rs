@@ -5,7 +5,7 @@
 //!   TIMESTAMP_QUERY when the adapter has it.
 //! - Kernels are recorded into one open command encoder shared by successive `run`s and
 //!   submitted in batches (see `batch.rs`); the host only waits when a value is read (or when
-//!   DEBUG asks for per-kernel times).
+//!   DEBUG asks for per-kernel times), spinning briefly before it blocks (see `poll.rs`).
 //! - Per-kernel time comes from timestamp queries where supported, else from a synchronized
 //!   host clock (DEBUG output says which).
 //! - Grids beyond the per-dimension workgroup limit are folded into y and z; the shader
@@ -19,6 +19,7 @@ use std::sync::{mpsc, Arc, Mutex, Weak};
 use super::batch::{params_bytes, Batch, SUBMIT_AT_BYTES};
 use super::bind_groups::{BindGroupCache, BindKey};
 use super::pipeline_cache::DiskPipelineCache;
+use super::poll;
 use super::timestamps::PassTimer;
 use crate::cache::{CacheUsage, Lru};
 use crate::codegen::ir::Program;
@@ -275,10 +276,7 @@ impl WgpuDevice {
     /// Submits the recorded kernels and waits until the device is idle.
     fn wait_idle(&self) -> Result<()> {
         self.submit_batch();
-        self.device
-            .poll(::wgpu::PollType::wait_indefinitely())
-            .map(|_| ())
-            .map_err(|e| Error::Device(format!("waiting for the device: {e}")))
+        poll::wait_until(&self.device, |queue_empty| queue_empty)
     }
 
     pub fn read(&self, b: &PooledBuffer, numel: usize) -> Result<Vec<u32>> {
@@ -310,10 +308,15 @@ impl WgpuDevice {
         staging.map_async(::wgpu::MapMode::Read, 0..bytes, move |r| {
             let _ = tx.send(r);
         });
-        self.device
-            .poll(::wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Device(format!("waiting for the device: {e}")))?;
-        rx.recv()
+        let mut mapped = None;
+        poll::wait_until(&self.device, |_| {
+            mapped = rx.try_recv().ok();
+            mapped.is_some()
+        })?;
+        // With the queue empty, the callback has run or is about to, maybe on another thread
+        // whose poll collected it: wait for it there.
+        mapped
+            .map_or_else(|| rx.recv(), Ok)
             .map_err(|_| Error::Memory("readback callback never ran".into()))?
             .map_err(|e| Error::Memory(format!("mapping a readback buffer: {e}")))?;
         let out = {
@@ -560,9 +563,7 @@ impl WgpuDevice {
                 let mut enc = self.device.create_command_encoder(&Default::default());
                 encode(&mut enc, None);
                 self.queue.submit([enc.finish()]);
-                self.device
-                    .poll(::wgpu::PollType::wait_indefinitely())
-                    .map_err(|e| Error::Device(format!("waiting for the device: {e}")))?;
+                poll::wait_until(&self.device, |queue_empty| queue_empty)?;
                 times.push(start.elapsed().as_secs_f64());
             }
             return Ok(times);
@@ -736,9 +737,7 @@ impl WgpuDevice {
             // (llvmpipe does). A program that returned from `main` while that compile ran
             // crashed in LLVM's exit-time cleanup (59 of 60 runs of a 2-kernel program on
             // lavapipe). Waiting once per pipeline costs only its first call.
-            self.device
-                .poll(::wgpu::PollType::wait_indefinitely())
-                .map_err(|e| Error::Device(format!("waiting for the device: {e}")))?;
+            poll::wait_until(&self.device, |queue_empty| queue_empty)?;
         }
         Ok(())
     }
