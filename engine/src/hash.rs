@@ -54,7 +54,10 @@ impl Hasher for FxHasher {
     }
     #[inline]
     fn finish(&self) -> u64 {
-        self.hash
+        // hashbrown picks the bucket from the low bits, and a multiply leaves the low bits the
+        // least mixed (they depend only on the low bits of the input): rotate the well-mixed
+        // high bits down, as rustc-hash 2 does.
+        self.hash.rotate_left(26)
     }
 }
 
