@@ -141,6 +141,13 @@ impl Tensor {
         );
         let mut padded = vec![1; n - self.ndim()];
         padded.extend_from_slice(self.shape());
+        let expandable = padded.iter().zip(shape).all(|(&s, &d)| s == d || s == 1);
+        if let (Some(s), true) = (self.node.op.const_value(), expandable) {
+            // A broadcast constant is a constant of the new shape (what the reshape and the
+            // expand below end in, see `movement`), built without the reshaped one in
+            // between: `x * 0.5` is the commonest op, and every node costs a hash-consing.
+            return Tensor::constant(s, shape, self.device());
+        }
         let r = self.reshape_usize(&padded);
         r.expand(shape)
     }
