@@ -5,7 +5,7 @@
 
 mod common;
 use common::*;
-use kiln::{DType, Kernel, OptOp, Tensor};
+use kiln::{DType, Device, Kernel, Opt, OptOp, Tensor};
 
 /// The one kernel of `y`'s schedule on every device, with its default opts.
 fn kernels_of(y: impl Fn(&[Tensor]) -> Tensor, inputs: &[Input]) -> Vec<Kernel> {
@@ -185,4 +185,72 @@ fn sequential_nests_share_small_groups() {
             k.opts()
         );
     }
+}
+
+/// A row short enough to hold (at most 64 elements per lane) is unrolled whole, in the tail
+/// (UPCAST of what GROUPOUT left) and in each nest (UNROLL of what GROUP left), so that the
+/// nests and the tail load the same elements at the same indices and the linearizer keeps
+/// one load of each: the WGSL reads the row once (4 vec4 loads per lane for 256 over 16
+/// lanes; 7 scalar loads for 100, padded to 112), not once per nest and again in the tail.
+/// A row that does not split that way keeps the loops (and its three loads).
+#[test]
+fn a_short_row_is_read_once_and_held_in_registers() {
+    type Op = fn(&[Tensor]) -> Tensor;
+    let ops: [(&str, Op); 2] = [
+        ("softmax", |t| t[0].softmax(-1)),
+        ("layer_norm", |t| t[0].layer_norm(-1, 1e-5)),
+    ];
+    for (shape, held, loads) in [
+        ([5, 256], true, 4),
+        ([3, 100], true, 7),
+        ([2, 4000], false, 3),
+    ] {
+        let inputs = [rand_input(DType::F32, &shape, 3)];
+        for (name, f) in ops {
+            for k in kernels_of(f, &inputs) {
+                let whole = |op| {
+                    k.opts()
+                        .iter()
+                        .filter(|o| o.op == op && o.amount == 0)
+                        .count()
+                };
+                let expected = if held { (1, 2) } else { (0, 0) };
+                assert_eq!(
+                    (whole(OptOp::Upcast), whole(OptOp::Unroll)),
+                    expected,
+                    "{name} {shape:?}: {:?}",
+                    k.opts()
+                );
+                let wgsl = k.wgsl().expect("naga");
+                assert_eq!(
+                    wgsl.matches("data0[").count(),
+                    loads,
+                    "{name} {shape:?}\n{wgsl}"
+                );
+            }
+            check3(&format!("{name} of {shape:?}"), &inputs, f);
+        }
+    }
+}
+
+/// The register budget counts what one nest holds at once: softmax's held row passes (its
+/// nests run one after the other and do not vary along the tail's upcast columns), while a
+/// matmul tile of 64 outputs unrolled by 8 (512 values in one reduce body) is still refused.
+#[test]
+fn the_register_budget_counts_one_nest_at_a_time() {
+    let dev = Device::cpu();
+    let x = Tensor::from_slice_on(&vec![0.5f32; 4 * 4096], &[4, 4096], &dev).unwrap();
+    let softmax = kiln::schedule(&[&x.softmax(-1)]).unwrap().kernels()[0].clone();
+    let whole: usize = softmax.opts().iter().filter(|o| o.amount == 0).count();
+    assert_eq!(whole, 3, "the 4096-long row is held: {:?}", softmax.opts());
+    let a = Tensor::from_slice_on(&vec![0.5f32; 64 * 64], &[64, 64], &dev).unwrap();
+    let mm = kiln::schedule(&[&a.matmul(&a)]).unwrap().kernels()[0].clone();
+    let err = mm
+        .with_opts(&[
+            Opt::new(OptOp::Upcast, 0, 8),
+            Opt::new(OptOp::Upcast, 1, 8),
+            Opt::new(OptOp::Unroll, 0, 8),
+        ])
+        .unwrap_err();
+    assert!(err.to_string().contains("512 values per lane"), "{err}");
 }

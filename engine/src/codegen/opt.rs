@@ -263,6 +263,67 @@ impl Shaped {
         }
         sets
     }
+    /// Values one lane holds in the body of its deepest unrolled reduce: for each nest, the
+    /// unroll of its own reduce parts and of the nests whose loops enclose it, times the
+    /// upcast lanes its value varies over (an accumulator and the unrolled loads per such
+    /// lane); the largest over the nests. Sequential nests do not add up (one runs after the
+    /// other), and a nest over a row does not count the upcast of the columns its tail
+    /// writes: softmax's nests and tail, unrolled whole, hold one row's slice, not its
+    /// square. A nest encloses another whose value varies along its axes.
+    pub fn register_values(&self, ast: &KernelAst) -> usize {
+        let expr_axes = ast.expr_axes();
+        let nests = ast.nests();
+        // Per nest: the domain axes its reduces' values vary over.
+        let varies: Vec<Vec<usize>> = nests
+            .iter()
+            .map(|axes| {
+                let mut v: Vec<usize> = vec![];
+                for (r, e) in ast.exprs.iter() {
+                    if matches!(&e.op, AstNode::Reduce { axes: a, .. } if a == axes) {
+                        v.extend(expr_axes[r.index()].iter().map(|&a| a as usize));
+                    }
+                }
+                v
+            })
+            .collect();
+        let product = |kind: AxisKind, on: &dyn Fn(usize) -> bool| -> usize {
+            self.parts
+                .iter()
+                .filter(|p| p.kind == kind && on(p.axis))
+                .map(|p| p.size)
+                .product()
+        };
+        let unroll_of = |n: usize| product(AxisKind::Unroll, &|a| nests[n].contains(&a));
+        // Unrolls of the nest and of every nest around it (nesting is acyclic: a nest's value
+        // never varies along its own axes, and an enclosing nest reduces what it reads).
+        fn chain(
+            n: usize,
+            seen: &mut Vec<usize>,
+            encloses: &dyn Fn(usize, usize) -> bool,
+            count: usize,
+            unroll: &dyn Fn(usize) -> usize,
+        ) -> usize {
+            seen.push(n);
+            let outer = (0..count)
+                .filter(|&m| !seen.contains(&m) && encloses(m, n))
+                .collect::<Vec<_>>();
+            let mut u = unroll(n);
+            for m in outer {
+                u *= chain(m, seen, encloses, count, unroll);
+            }
+            u
+        }
+        let encloses = |m: usize, n: usize| varies[n].iter().any(|a| nests[m].contains(a));
+        (0..nests.len())
+            .map(|n| {
+                let upcast = product(AxisKind::Upcast, &|a| varies[n].contains(&a));
+                upcast * chain(n, &mut vec![], &encloses, nests.len(), &unroll_of)
+            })
+            .max()
+            .unwrap_or(1)
+            .max(self.size_of(AxisKind::Upcast))
+    }
+
     /// Workgroups in the grid.
     pub fn num_groups(&self) -> usize {
         self.size_of(AxisKind::Global)
@@ -513,7 +574,12 @@ fn apply_opt(
             "{upcast} outputs per lane exceed the register budget of {MAX_UPCAST}"
         ));
     }
-    let values = upcast * s.size_of(AxisKind::Unroll);
+    // The product over all parts bounds the per-nest count from above: only a list over it
+    // needs the expression-level count (the search applies lists on its hot path).
+    let mut values = upcast * s.size_of(AxisKind::Unroll);
+    if values > MAX_UPCAST_UNROLL {
+        values = s.register_values(ast);
+    }
     if values > MAX_UPCAST_UNROLL {
         return Err(format!(
             "{values} values per lane (upcast x unroll) exceed the register budget of {MAX_UPCAST_UNROLL}"
