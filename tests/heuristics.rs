@@ -61,10 +61,77 @@ fn an_elementwise_kernel_fills_a_workgroup() {
     let inputs = [rand_input(DType::F32, &[1 << 16], 3)];
     let f = |t: &[Tensor]| t[0].exp().sqrt();
     for k in kernels_of(f, &inputs) {
-        assert_eq!(amounts(&k, OptOp::Upcast), vec![4], "{:?}", k.opts());
+        // A CPU adapter (lavapipe) gives each lane a run of 16 neighbours, a GPU 4 (vec4).
+        let per_lane = if k.device().limits().cpu_adapter {
+            16
+        } else {
+            4
+        };
+        assert_eq!(amounts(&k, OptOp::Upcast), vec![per_lane], "{:?}", k.opts());
         assert_eq!(lanes(&k), 128, "{:?}", k.opts());
     }
     check3("exp sqrt 2^16", &inputs, f);
+}
+
+#[test]
+fn a_cpu_adapter_gives_each_lane_a_contiguous_run() {
+    // (a+b)*c over a matrix, an odd size, and a long expression (no 16-wide copies of it).
+    let inputs = [
+        rand_input(DType::F32, &[64, 4096], 5),
+        rand_input(DType::F32, &[64, 4096], 6),
+        rand_input(DType::F32, &[64, 4096], 7),
+    ];
+    let f = |t: &[Tensor]| &(&t[0] + &t[1]) * &t[2];
+    for k in kernels_of(f, &inputs) {
+        let cpu = k.device().limits().cpu_adapter;
+        // lavapipe (what CI runs) must take the CPU path, or this test checks nothing there.
+        assert_eq!(
+            cpu,
+            k.device().name().contains("llvmpipe"),
+            "{}",
+            k.device().name()
+        );
+        let locals = amounts(&k, OptOp::Local);
+        if cpu {
+            assert_eq!(amounts(&k, OptOp::Upcast), vec![16], "{:?}", k.opts());
+            assert!(k.opts().iter().all(|o| o.axis == 1), "{:?}", k.opts());
+            assert_eq!(locals, vec![128], "{:?}", k.opts());
+        } else {
+            assert_eq!(amounts(&k, OptOp::Upcast), vec![4], "{:?}", k.opts());
+        }
+    }
+    check3("(a+b)*c 64x4096", &inputs, f);
+    let odd = [rand_input(DType::F32, &[3, 1000], 8)];
+    let g = |t: &[Tensor]| t[0].exp();
+    for k in kernels_of(g, &odd) {
+        assert!(
+            amounts(&k, OptOp::Upcast).iter().all(|&u| u <= 4),
+            "{:?}",
+            k.opts()
+        );
+    }
+    check3("exp 3x1000", &odd, g);
+    let long = |t: &[Tensor]| (0..20).fold(t[0].clone(), |x, _| (&x * 1.01f32).relu());
+    for k in kernels_of(long, &odd) {
+        assert!(
+            amounts(&k, OptOp::Upcast).iter().all(|&u| u <= 4),
+            "{:?}",
+            k.opts()
+        );
+    }
+    check3("20 x (x*1.01).relu()", &odd, long);
+    // Many rows reduced along a contiguous axis: one row per lane, 16 neighbours per step.
+    let rows = [rand_input(DType::F32, &[2048, 64], 9)];
+    let m = |t: &[Tensor]| t[0].max(&[1]);
+    for k in kernels_of(m, &rows) {
+        if k.device().limits().cpu_adapter {
+            assert_eq!(amounts(&k, OptOp::Unroll), vec![16], "{:?}", k.opts());
+            assert!(amounts(&k, OptOp::Upcast).is_empty(), "{:?}", k.opts());
+        } else {
+            assert_eq!(amounts(&k, OptOp::Unroll), vec![4], "{:?}", k.opts());
+        }
+    }
+    check3("max(1) 2048x64", &rows, m);
 }
 
 #[test]

@@ -31,8 +31,12 @@
 //!    a 4x4 tile then grows to 8x8 (each of those axes by 2 more, innermost first; 4x8 when
 //!    the outputs are too few).
 //! 4. **Unroll** the last reduce part: whole when it is at most 32 long, else by 4.
+//!    On a CPU adapter (llvmpipe), a reduction of whole rows along a contiguous axis unrolls
+//!    it by 16 instead (4 vec4 loads per step) and keeps one output per lane (no step 5).
 //! 5. **Upcast 4** on the last output axis when nothing is upcast yet (vec4 loads and stores
 //!    on contiguous data), for kernels of at most 64 ALU expressions.
+//!    5b. On a CPU adapter (llvmpipe), an elementwise kernel of at most 16 ALU expressions
+//!    instead takes 16 neighbours per lane and up to 128 lanes along the same axis.
 //! 6. **Locals**: up to 3 output axes, expanded axes first, each taking the largest of 16, 8,
 //!    4, 3, 2 (32 for the first axis) that divides it, up to 128 lanes; then the chosen sizes
 //!    double (in the same order, where they divide) until the workgroup has 128 lanes.
@@ -57,6 +61,12 @@ const ROW_ELEMENTS_PER_LANE: usize = 128;
 /// 64 lanes x 64 values 79-91 ms, 128 x 32 88-99 ms, 256 x 16 121-125 ms, and 98-110 ms
 /// looping over 32 lanes (reading the row three times).
 const ROW_REGISTER_VALUES: usize = 64;
+/// Neighbouring outputs one lane of an elementwise kernel computes on a CPU adapter (four
+/// vec4 loads per input). On lavapipe, exp/log/sqrt over 2^24 floats ran 18-27 ms with 16
+/// per lane and 128 lanes against 24-36 ms with 4 (the GPU layout), and (a+b)*c over
+/// 4096x4096 56-61 against 69-72 ms (four interleaved rounds each); 16 per lane strided by
+/// the workgroup (what a GPU coalesces) was no faster than 4.
+const CPU_RUN: usize = 16;
 /// The fewest lanes a row-owning workgroup gets (when the row is that long).
 const MIN_ROW_LANES: usize = 16;
 /// Lanes that cooperate on one reduction when there are few outputs.
@@ -313,8 +323,12 @@ fn choose(plan: &mut Plan) {
         }
     }
 
-    // 4. Unroll the last reduce part.
+    // 4. Unroll the last reduce part. On a CPU adapter, a lane that reduces whole rows along a
+    //    contiguous axis walks CPU_RUN neighbours per step (four vec4 loads) instead of 4,
+    //    and keeps one output (step 5 skipped): on lavapipe, max(1) of 4096x4096 ran 16-17 ms
+    //    so against 19.5-22 ms with UNROLL 4 and UPCAST 4 (four interleaved rounds).
     let reds = plan.shaped.reduce_parts();
+    let mut cpu_row_walk = false;
     if let Some(&last) = reds.last() {
         let has_unroll = plan.shaped.size_of(AxisKind::Unroll) > 1;
         if (plan.upcast_size() <= 4 || !has_unroll) && plan.upcast_size() <= 64 {
@@ -322,6 +336,13 @@ fn choose(plan: &mut Plan) {
             let r = reds.len() - 1;
             if size <= 32 {
                 plan.push(Opt::new(OptOp::Unroll, r, 0));
+            } else if limits.cpu_adapter
+                && plan.upcast_size() == 1
+                && size.is_multiple_of(CPU_RUN)
+                && read_contiguously(ast, plan.shaped.parts[last].axis)
+                && plan.push(Opt::new(OptOp::Unroll, r, CPU_RUN))
+            {
+                cpu_row_walk = true;
             } else if size.is_multiple_of(4) {
                 plan.push(Opt::new(OptOp::Unroll, r, 4));
             }
@@ -341,10 +362,17 @@ fn choose(plan: &mut Plan) {
             )
         })
         .count();
-    if plan.upcast_size() == 1 && alu_exprs <= MAX_EXPRS_TO_UPCAST {
+    if plan.upcast_size() == 1 && alu_exprs <= MAX_EXPRS_TO_UPCAST && !cpu_row_walk {
         // The output's innermost axis: the stores are contiguous along it.
         let last = plan.globals().last().copied();
         let stored = last.map(|i| plan.shaped.parts[i].axis);
+        if limits.cpu_adapter
+            && reduce_parts.is_empty()
+            && alu_exprs <= MAX_EXPRS_TO_UPCAST / 4
+            && last.is_some_and(|i| cpu_elementwise(plan, i))
+        {
+            return;
+        }
         if let Some(i) = last.filter(|&i| plan.shaped.parts[i].size.is_multiple_of(4)) {
             plan.push(Opt::new(OptOp::Upcast, i, 4));
         }
@@ -416,6 +444,33 @@ fn choose(plan: &mut Plan) {
     for (i, n) in chosen {
         plan.push(Opt::new(OptOp::Local, i, n));
     }
+}
+
+/// 5b. An elementwise kernel on a CPU adapter ([`DeviceLimits::cpu_adapter`]): each lane
+/// takes [`CPU_RUN`] neighbours of the output's last axis (global part `last`), and the
+/// workgroup's lanes lie along that axis too. Not for a transpose (an input contiguous along
+/// another axis: 5a's tiles). Says whether it applied; the plan is unchanged when it did not.
+fn cpu_elementwise(plan: &mut Plan, last: usize) -> bool {
+    let ast = plan.ast;
+    let stored = plan.shaped.parts[last].axis;
+    let transposed = plan.globals().into_iter().any(|i| {
+        let axis = plan.shaped.parts[i].axis;
+        axis != stored && read_contiguously(ast, axis)
+    });
+    let size = plan.shaped.parts[last].size;
+    // Fewer than 16 lanes along the axis (a short or odd one): the general rules do better.
+    let lanes = largest_divisor(size / CPU_RUN, MAX_LOCAL);
+    if transposed || !size.is_multiple_of(CPU_RUN) || lanes < 16 {
+        return false;
+    }
+    let before = (plan.opts.clone(), plan.shaped.clone());
+    if plan.push(Opt::new(OptOp::Upcast, last, CPU_RUN))
+        && plan.push(Opt::new(OptOp::Local, last, lanes))
+    {
+        return true;
+    }
+    (plan.opts, plan.shaped) = before;
+    false
 }
 
 /// GROUPs the longest reduce part of the nest over `axes` by `g` lanes, after an UNROLL by 4
@@ -494,8 +549,8 @@ fn column_reduce(plan: &mut Plan, uses: &[AxisUse], r: usize, reduce_part: usize
     true
 }
 
-/// 0. Rows owned by a workgroup (see the module docs). Says whether it applied. A row short
-/// enough is first tried held in registers (`own_rows_with` with `hold`), over the lanes that
+/// Step 0, rows owned by a workgroup (see the module docs). Says whether it applied. A row
+/// short enough is first tried held in registers (`own_rows_with` with `hold`), over the lanes that
 /// give each at most [`ROW_REGISTER_VALUES`] of it.
 fn own_rows(plan: &mut Plan) -> bool {
     let ast = plan.ast;

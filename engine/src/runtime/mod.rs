@@ -40,6 +40,10 @@ pub struct DeviceLimits {
     pub max_binding_bytes: usize,
     /// Where a binding may start in a buffer (`min_storage_buffer_offset_alignment`).
     pub binding_offset_alignment: usize,
+    /// The adapter runs lanes as SIMD elements on CPU cores (wgpu's `DeviceType::Cpu`:
+    /// llvmpipe, WARP, SwiftShader). Not a limit but a cost the heuristics weigh: on such an
+    /// adapter a lane that walks a longer contiguous run pays off (see `heuristic.rs`).
+    pub cpu_adapter: bool,
 }
 
 impl DeviceLimits {
@@ -152,6 +156,9 @@ impl Device {
                 max_loop_iterations: None,
                 max_binding_bytes: 128 << 20,
                 binding_offset_alignment: 32,
+                // The interpreter picks the kernels a GPU would, so that checking on it
+                // covers them.
+                cpu_adapter: false,
             },
             Backend::Wgpu(w) => w.limits(),
         }

@@ -204,6 +204,7 @@ impl WgpuDevice {
             max_loop_iterations: info.name.contains("llvmpipe").then_some(65_535),
             max_binding_bytes: limits.max_storage_buffer_binding_size as usize,
             binding_offset_alignment: limits.min_storage_buffer_offset_alignment as usize,
+            cpu_adapter: info.device_type == ::wgpu::DeviceType::Cpu,
         }
     }
 
