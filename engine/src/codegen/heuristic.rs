@@ -35,6 +35,7 @@
 //!    it by 16 instead (4 vec4 loads per step) and keeps one output per lane (no step 5).
 //! 5. **Upcast 4** on the last output axis when nothing is upcast yet (vec4 loads and stores
 //!    on contiguous data), for kernels of at most 64 ALU expressions.
+//!    5a. A transpose gets a 4x4 tile (16x4 on a CPU adapter, 16 along the stored axis).
 //!    5b. On a CPU adapter (llvmpipe), an elementwise kernel of at most 16 ALU expressions
 //!    instead takes 16 neighbours per lane and up to 128 lanes along the same axis.
 //! 6. **Locals**: up to 3 output axes, expanded axes first, each taking the largest of 16, 8,
@@ -373,17 +374,26 @@ fn choose(plan: &mut Plan) {
         {
             return;
         }
-        if let Some(i) = last.filter(|&i| plan.shaped.parts[i].size.is_multiple_of(4)) {
-            plan.push(Opt::new(OptOp::Upcast, i, 4));
-        }
         // 5a. A transpose: an input is contiguous along another output axis. A 4x4 tile per
         //     lane then loads 4 vec4 along the input and stores 4 vec4 along the output; on
         //     lavapipe, a 64^4 permute(3,2,1,0) ran 3.2x faster so (with the locals below on
-        //     the input's axes: 140 ms against 443-476, three interleaved runs).
-        if let Some(i) = plan.globals().into_iter().find(|&i| {
-            let p = plan.shaped.parts[i];
-            Some(p.axis) != stored && read_contiguously(ast, p.axis) && p.size.is_multiple_of(4)
-        }) {
+        //     the input's axes: 140 ms against 443-476, three interleaved runs). On a CPU
+        //     adapter the tile is 16 wide along the stored axis: 62-65 ms against 75-94 ms
+        //     for 4x4 (four interleaved rounds; 4 along the stored axis and 16 along the
+        //     input's, or 8x8, measured in between).
+        let transposed = |plan: &Plan| {
+            plan.globals().into_iter().find(|&i| {
+                let p = plan.shaped.parts[i];
+                Some(p.axis) != stored && read_contiguously(ast, p.axis) && p.size.is_multiple_of(4)
+            })
+        };
+        if let Some(i) = last.filter(|&i| plan.shaped.parts[i].size.is_multiple_of(4)) {
+            let wide = limits.cpu_adapter
+                && transposed(plan).is_some()
+                && plan.shaped.parts[i].size.is_multiple_of(CPU_RUN);
+            plan.push(Opt::new(OptOp::Upcast, i, if wide { CPU_RUN } else { 4 }));
+        }
+        if let Some(i) = transposed(plan) {
             plan.push(Opt::new(OptOp::Upcast, i, 4));
         }
     }
