@@ -282,7 +282,9 @@ fn sequential_nests_share_small_groups() {
 /// nests and the tail load the same elements at the same indices and the linearizer keeps
 /// one load of each: the WGSL reads the row once (4 vec4 loads per lane for 256 over 16
 /// lanes; 7 scalar loads for 100, padded to 112), not once per nest and again in the tail.
-/// A row that does not split that way keeps the loops (and its three loads).
+/// A row that does not split that way keeps the loops (and its three loads). On a CPU
+/// adapter a lane's share is one run of 16 neighbours where that divides: 256 over 16 lanes
+/// is then covered by the runs alone, with nothing left to unroll whole, and still 4 loads.
 #[test]
 fn a_short_row_is_read_once_and_held_in_registers() {
     type Op = fn(&[Tensor]) -> Tensor;
@@ -290,10 +292,11 @@ fn a_short_row_is_read_once_and_held_in_registers() {
         ("softmax", |t| t[0].softmax(-1)),
         ("layer_norm", |t| t[0].layer_norm(-1, 1e-5)),
     ];
-    for (shape, held, loads) in [
-        ([5, 256], true, 4),
-        ([3, 100], true, 7),
-        ([2, 4000], false, 3),
+    // (shape, parts unrolled whole on a GPU, on a CPU adapter, loads in the WGSL)
+    for (shape, held, held_cpu, loads) in [
+        ([5, 256], true, false, 4),
+        ([3, 100], true, true, 7),
+        ([2, 4000], false, false, 3),
     ] {
         let inputs = [rand_input(DType::F32, &shape, 3)];
         for (name, f) in ops {
@@ -303,6 +306,11 @@ fn a_short_row_is_read_once_and_held_in_registers() {
                         .iter()
                         .filter(|o| o.op == op && o.amount == 0)
                         .count()
+                };
+                let held = if k.device().limits().cpu_adapter {
+                    held_cpu
+                } else {
+                    held
                 };
                 let expected = if held { (1, 2) } else { (0, 0) };
                 assert_eq!(

@@ -12,7 +12,8 @@
 //!    elements per lane (4096 over 64 lanes) is held instead: each lane's share unrolled
 //!    whole in the tail and in every nest, so that CSE leaves one load per element and the
 //!    row is read once (softmax and layernorm of 4096x1024 and 4096x4096: 1.2-1.34x faster
-//!    on lavapipe than looping, four interleaved rounds).
+//!    on lavapipe than looping, four interleaved rounds). On a CPU adapter each lane's share
+//!    is taken in runs of 16 neighbours rather than vec4s strided across the lanes.
 //! 1. **Matvec**: a sum of a product of two loads, one output axis: UNROLL 4 where the row is
 //!    contiguous (vec4 loads), GROUP the reduction over 8 lanes, LOCAL 4 rows per workgroup,
 //!    UPCAST 4 rows per lane.
@@ -263,7 +264,7 @@ fn choose(plan: &mut Plan) {
             if let Some(g) = g {
                 for nest in ast.nests() {
                     if !nest.contains(&axis) {
-                        group_nest(plan, &nest, g, multi_nest);
+                        group_nest(plan, &nest, g, if multi_nest { 4 } else { 1 });
                     }
                 }
             }
@@ -483,10 +484,11 @@ fn cpu_elementwise(plan: &mut Plan, last: usize) -> bool {
     false
 }
 
-/// GROUPs the longest reduce part of the nest over `axes` by `g` lanes, after an UNROLL by 4
-/// where `vec4` (so that each lane loads 4 neighbours) and a PADTO where `g` does not divide
-/// it (by at most 2x). Says whether it did; the plan is unchanged when it did not.
-fn group_nest(plan: &mut Plan, axes: &[usize], g: usize, vec4: bool) -> bool {
+/// GROUPs the longest reduce part of the nest over `axes` by `g` lanes, after an UNROLL by
+/// `run` where it divides (so that each lane loads `run` neighbours: 4 is one vec4; 1 for
+/// none) and a PADTO where `g` does not divide it (by at most 2x). Says whether it did; the
+/// plan is unchanged when it did not.
+fn group_nest(plan: &mut Plan, axes: &[usize], g: usize, run: usize) -> bool {
     let longest = |plan: &Plan| {
         let reds = plan.shaped.reduce_parts();
         reds.iter()
@@ -507,9 +509,9 @@ fn group_nest(plan: &mut Plan, axes: &[usize], g: usize, vec4: bool) -> bool {
         }
     }
     let size = plan.shaped.parts[longest(plan).expect("still there").1].size;
-    if vec4 && size.is_multiple_of(4 * g) {
+    if run > 1 && size.is_multiple_of(run * g) {
         let (r, _) = longest(plan).expect("still there");
-        plan.push(Opt::new(OptOp::Unroll, r, 4));
+        plan.push(Opt::new(OptOp::Unroll, r, run));
     }
     let (r, _) = longest(plan).expect("still there");
     if plan.push(Opt::new(OptOp::Group, r, g)) {
@@ -567,7 +569,7 @@ fn column_reduce(plan: &mut Plan, uses: &[AxisUse], r: usize, reduce_part: usize
     }
     for nest in plan.ast.nests() {
         if !nest.contains(&reduce_axis) {
-            group_nest(plan, &nest, LANES_ALONG, false);
+            group_nest(plan, &nest, LANES_ALONG, 1);
         }
     }
     true
@@ -592,17 +594,22 @@ fn own_rows(plan: &mut Plan) -> bool {
         .max(MIN_ROW_LANES)
         .min(1 << size.ilog2());
     let hold_lanes = g.max(size.div_ceil(ROW_REGISTER_VALUES).next_power_of_two());
-    (cols.len() == 1 && hold_lanes <= cap && own_rows_with(plan, main, hold_lanes, true))
-        || own_rows_with(plan, main, g, false)
+    let can_hold = cols.len() == 1 && hold_lanes <= cap;
+    // A CPU adapter's lanes hold runs of CPU_RUN neighbours: softmax of 4096x4096 on
+    // lavapipe ran 37.7-38.7 ms so against 45-48 ms in runs of 4 (interleaved rounds).
+    (can_hold && plan.limits.cpu_adapter && own_rows_with(plan, main, hold_lanes, true, CPU_RUN))
+        || (can_hold && own_rows_with(plan, main, hold_lanes, true, 4))
+        || own_rows_with(plan, main, g, false, 4)
 }
 
-/// Rows owned by workgroups of `g` lanes, the last column axis `main` spread over them. With
+/// Rows owned by workgroups of `g` lanes, the last column axis `main` spread over them, each
+/// lane taking runs of `run` neighbours (UPCAST and UNROLL before GROUPOUT and GROUP). With
 /// `hold`, each lane's share of the row is unrolled whole, in the tail (UPCAST) and in every
 /// nest (UNROLL): the nests and the tail then load the same elements at the same indices,
 /// the linearizer's CSE keeps one load of each, and the row is read from memory once
 /// instead of once per nest and once more by the tail. Says whether it applied; the plan is
 /// unchanged when it did not.
-fn own_rows_with(plan: &mut Plan, main: usize, g: usize, hold: bool) -> bool {
+fn own_rows_with(plan: &mut Plan, main: usize, g: usize, hold: bool, run: usize) -> bool {
     let ast = plan.ast;
     let cols = ast.column_axes();
     let size = ast.full_shape[main];
@@ -620,8 +627,11 @@ fn own_rows_with(plan: &mut Plan, main: usize, g: usize, hold: bool) -> bool {
         return false;
     }
     let padded = plan.shaped.padded[main];
-    if padded.is_multiple_of(4 * g) {
-        plan.push(Opt::new(OptOp::Upcast, global(plan, main), 4));
+    if padded.is_multiple_of(run * g) {
+        plan.push(Opt::new(OptOp::Upcast, global(plan, main), run));
+    } else if run > 4 {
+        (plan.opts, plan.shaped) = before;
+        return false;
     }
     // The other columns loop inside the workgroup, so that each row's nests run once; a row
     // too long for one workgroup keeps them on the grid instead (the scheduler let its nests
@@ -641,7 +651,7 @@ fn own_rows_with(plan: &mut Plan, main: usize, g: usize, hold: bool) -> bool {
         || part_of(plan, main, AxisKind::Loop)
             .is_none_or(|i| plan.push(Opt::new(OptOp::Upcast, i, 0)));
     for nest in ast.nests() {
-        let grouped = group_nest(plan, &nest, g, true);
+        let grouped = group_nest(plan, &nest, g, run);
         if hold {
             held &= grouped;
             // What GROUP left of the nest's longest part, unrolled whole.
