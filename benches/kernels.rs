@@ -5,7 +5,9 @@
 //! Per workload: kernels scheduled; GPU time = the sum of its kernels' median times over
 //! several runs (`Kernel::time`: timestamps where the adapter has them); effective GB/s
 //! (inputs read + outputs written once) and GFLOPS; the fraction of the copy probe (or of the
-//! FMA probe for matmuls); the speedup over the same kernels under NOOPT; and the first call
+//! FMA probe for matmuls), measured again just before each workload, since a shared machine
+//! drifts by 2-3x within minutes and a ratio means something only between figures taken
+//! close together; the speedup over the same kernels under NOOPT; and the first call
 //! (schedule + codegen + pipeline creation + run, wall clock, in a fresh graph).
 
 use std::time::{Duration, Instant};
@@ -200,9 +202,10 @@ fn main() {
         None => println!("roofline probes: n/a on {}", dev.name()),
     }
     println!(
-        "\n| id | workload | kernels | GPU ms | GB/s | GFLOPS | % of probe | x NOOPT | first call ms |\n|---|---|---:|---:|---:|---:|---:|---:|---:|"
+        "\n| id | workload | kernels | GPU ms | GB/s | GFLOPS | probe | % of probe | x NOOPT | first call ms |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     let mut rows = vec![];
+    let mut probes_seen: Vec<kiln::roofline::Roofline> = roof.into_iter().collect();
     for w in workloads() {
         if only.as_ref().is_some_and(|o| !o.iter().any(|x| x == w.id)) {
             continue;
@@ -218,6 +221,9 @@ fn main() {
             .iter()
             .map(|s| s.iter().product::<usize>() * 4)
             .sum();
+        // The probe this row is judged against, taken just before it.
+        let roof = roof.and_then(|_| kiln::roofline::measure(&dev, 3).ok());
+        probes_seen.extend(roof);
         // First call: a fresh graph, compiled and run once.
         let t0 = Instant::now();
         let outs = (w.build)(&ins);
@@ -234,25 +240,48 @@ fn main() {
         let secs = t.as_secs_f64();
         let gbs = bytes / secs * 1e-9;
         let gflops = w.flops / secs * 1e-9;
-        let probe = roof.map(|r| if w.compute { gflops / r.fma_gflops } else { gbs / r.copy_gbs } * 100.0);
+        let probe_value = roof.map(|r| if w.compute { r.fma_gflops } else { r.copy_gbs });
+        let probe = probe_value.map(|v| if w.compute { gflops } else { gbs } / v * 100.0);
+        let probe_label = probe_value.map_or("n/a".to_string(), |v| {
+            format!("{v:.2} {}", if w.compute { "GFLOPS" } else { "GB/s" })
+        });
         let speedup = t_noopt.map(|n| n.as_secs_f64() / secs);
         println!(
-            "| {} | {} | {} | {:.2} | {:.2} | {:.2} | {} | {} | {:.0} |",
+            "| {} | {} | {} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {:.0} |",
             w.id,
             w.name,
             kernels,
             secs * 1e3,
             gbs,
             gflops,
+            probe_label,
             probe.map_or("n/a".to_string(), |p| format!("{p:.0}%")),
             speedup.map_or("n/a".to_string(), |x| format!("{x:.1}")),
             first.as_secs_f64() * 1e3
         );
         rows.push(serde_json::json!({
             "id": w.id, "workload": w.name, "kernels": kernels, "gpu_ms": secs * 1e3,
-            "gb_per_s": gbs, "gflops": gflops, "percent_of_probe": probe,
+            "gb_per_s": gbs, "gflops": gflops, "probe": probe_value, "percent_of_probe": probe,
             "speedup_over_noopt": speedup, "first_call_ms": first.as_secs_f64() * 1e3,
         }));
+    }
+    let range = |f: fn(&kiln::roofline::Roofline) -> f64| {
+        let v = probes_seen.iter().map(f);
+        (
+            v.clone().fold(f64::INFINITY, f64::min),
+            v.fold(0.0, f64::max),
+        )
+    };
+    let (copy_range, fma_range) = (range(|r| r.copy_gbs), range(|r| r.fma_gflops));
+    if !probes_seen.is_empty() {
+        println!(
+            "\nprobes over the run ({} measurements): copy {:.2}-{:.2} GB/s, FMA {:.2}-{:.2} GFLOPS",
+            probes_seen.len(),
+            copy_range.0,
+            copy_range.1,
+            fma_range.0,
+            fma_range.1
+        );
     }
     // Host overhead on tiny tensors, in steady state: the first chain compiles its kernel; the
     // second, with other constants (kernel parameters), reuses it.
@@ -281,6 +310,9 @@ fn main() {
         let doc = serde_json::json!({
             "device": dev.name(),
             "roofline": roof.map(|r| serde_json::json!({"copy_gbs": r.copy_gbs, "fma_gflops": r.fma_gflops})),
+            "roofline_range": (!probes_seen.is_empty()).then(|| serde_json::json!({
+                "copy_gbs": [copy_range.0, copy_range.1], "fma_gflops": [fma_range.0, fma_range.1],
+            })),
             "workloads": rows,
             "host": {"chained_us_per_op": chained_us, "chained_first_us_per_op": chained_cold_us, "round_trip_us": round_trip_us},
         });

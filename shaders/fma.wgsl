@@ -19,5 +19,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     c = fma(c, m, k);
     d = fma(d, m, k);
   }
-  out[i] = a + b + c + d;
+  if (i < arrayLength(&out)) {
+    out[i] = a + b + c + d;
+  }
 }

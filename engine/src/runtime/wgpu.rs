@@ -482,8 +482,14 @@ impl WgpuDevice {
     /// Runs a hand-written compute shader (entry point `entry`, storage buffers at bindings 0..,
     /// zero-filled, of the given sizes) `runs` times over `groups` workgroups and returns each
     /// run's GPU time in seconds (timestamps; else a synchronized host clock). For the
-    /// roofline probes: no kiln program is involved.
-    pub fn time_wgsl(
+    /// roofline probes: no kiln program is involved. Built as kiln builds its own kernels,
+    /// without wgpu's runtime checks unless `KILN_CHECKED=1`, so that a probe measures the
+    /// same kind of shader as the kernels it scales.
+    ///
+    /// # Safety
+    /// Every access of `source` must stay in bounds for the given buffer sizes and grid, and
+    /// every loop must end: nothing checks it at run time.
+    pub(crate) unsafe fn time_trusted_wgsl(
         &self,
         label: &str,
         source: &str,
@@ -498,12 +504,19 @@ impl WgpuDevice {
         let scope = self
             .device
             .push_error_scope(::wgpu::ErrorFilter::Validation);
-        let module = self
-            .device
-            .create_shader_module(::wgpu::ShaderModuleDescriptor {
-                label: Some(label),
-                source: ::wgpu::ShaderSource::Wgsl(source.into()),
-            });
+        let desc = ::wgpu::ShaderModuleDescriptor {
+            label: Some(label),
+            source: ::wgpu::ShaderSource::Wgsl(source.into()),
+        };
+        let module = if !checked_shaders() {
+            // SAFETY: the caller vouches for the source (this function's contract).
+            unsafe {
+                self.device
+                    .create_shader_module_trusted(desc, ::wgpu::ShaderRuntimeChecks::unchecked())
+            }
+        } else {
+            self.device.create_shader_module(desc)
+        };
         let pipeline = self
             .device
             .create_compute_pipeline(&::wgpu::ComputePipelineDescriptor {
