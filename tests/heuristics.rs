@@ -52,6 +52,21 @@ fn a_matmul_gets_an_8x8_register_tile() {
         assert_eq!(lanes(&k), 128, "{:?}", k.opts());
     }
     check3("matmul 256x128x256", &inputs, mm);
+    // With 512x512 outputs a CPU adapter's tile grows to 16x16 (its register budget is 256).
+    let big = [
+        rand_input(DType::F32, &[512, 16], 11),
+        rand_input(DType::F32, &[16, 512], 12),
+    ];
+    for k in kernels_of(mm, &big) {
+        let tile: usize = amounts(&k, OptOp::Upcast).iter().product();
+        let expected = if k.device().limits().cpu_adapter {
+            256
+        } else {
+            64
+        };
+        assert_eq!(tile, expected, "{} {:?}", k.name(), k.opts());
+    }
+    check3("matmul 512x16x512", &big, mm);
     let at = [inputs[1].clone(), inputs[1].clone()];
     check3("a.T @ b", &at, |t| t[0].transpose(0, 1).matmul(&t[1]));
 }

@@ -30,7 +30,7 @@
 //!    lane, UPCAST by 4 (or 3) an output axis that some input does not read (stride 0: the
 //!    rows and columns of a matmul), preferring axes fewer inputs read, then smaller strides;
 //!    a 4x4 tile then grows to 8x8 (each of those axes by 2 more, innermost first; 4x8 when
-//!    the outputs are too few).
+//!    the outputs are too few), and on a CPU adapter a two-axis tile to 16x16.
 //! 4. **Unroll** the last reduce part: whole when it is at most 32 long, else by 4.
 //!    On a CPU adapter (llvmpipe), a reduction of whole rows along a contiguous axis unrolls
 //!    it by 16 instead (4 vec4 loads per step) and keeps one output per lane (no step 5).
@@ -302,11 +302,24 @@ fn choose(plan: &mut Plan) {
     // each upcast axis once more by 2, the innermost first. On lavapipe, matmul 1024^3 ran
     // 25-30% faster with 32 accumulators than with 16, and 8x8 ran another 25-40% faster
     // than 4x8 (a@b and a.T@b alike, three alternating runs each); 8x8 outputs per thread
-    // is also what the fastest published WGSL matmuls use (gpu.cpp).
-    if upcasted.len() >= 2 && plan.upcast_size() == 16 {
-        let mut by_depth = upcasted.clone();
-        by_depth.sort_unstable_by(|a, b| b.cmp(a));
-        for axis in by_depth.into_iter().take(2) {
+    // is also what the fastest published WGSL matmuls use (gpu.cpp). On a CPU adapter the
+    // tile grows once more, to 16x16 where the outputs allow: values that spill go to the
+    // stack, while each load from a buffer is a loop over the lanes, so loading less per FMA
+    // pays. On lavapipe matmul 1024^3 ran a median 132 ms with 16x16 against 206 ms with 8x8
+    // (121-215 against 180-232, five interleaved rounds; 8x16 and 16x8 in between), but a
+    // 16x16 tile takes llvmpipe 1.4 s to compile against 0.5 s (Mesa's disk cache keeps it).
+    let rounds = if limits.cpu_adapter { 2 } else { 1 };
+    let mut by_depth = upcasted.clone();
+    by_depth.sort_unstable_by(|a, b| b.cmp(a));
+    for _ in 0..rounds {
+        // (Only a tile over two axes: conv2d's 4x4x4 tile grown to 256 outputs ran no faster
+        // on lavapipe, 175-295 ms against 178-278, and took 2 s to compile.)
+        let size = plan.upcast_size();
+        let grow = upcasted.len() >= 2 && (size == 16 || (upcasted.len() == 2 && size == 64));
+        if !grow {
+            break;
+        }
+        for &axis in by_depth.iter().take(2) {
             if out_n / (plan.upcast_size() * 2) < 1024 {
                 break;
             }
@@ -333,7 +346,8 @@ fn choose(plan: &mut Plan) {
     let mut cpu_row_walk = false;
     if let Some(&last) = reds.last() {
         let has_unroll = plan.shaped.size_of(AxisKind::Unroll) > 1;
-        if (plan.upcast_size() <= 4 || !has_unroll) && plan.upcast_size() <= 64 {
+        // (The register budget refuses an unroll the tile leaves no room for.)
+        if plan.upcast_size() <= 4 || !has_unroll {
             let size = plan.shaped.parts[last].size;
             let r = reds.len() - 1;
             if size <= 32 {
