@@ -67,6 +67,27 @@ fn a_matmul_gets_an_8x8_register_tile() {
         assert_eq!(tile, expected, "{} {:?}", k.name(), k.opts());
     }
     check3("matmul 512x16x512", &big, mm);
+    // conv2d: on a CPU adapter a two-axis tile over output channels and columns (each load
+    // broadcasts one of them), grown to 16x16; a GPU keeps its 4x4x4 tile.
+    let conv_in = [
+        rand_input(DType::F32, &[1, 4, 64, 64], 13),
+        rand_input(DType::F32, &[64, 4, 3, 3], 14),
+    ];
+    let conv = |t: &[Tensor]| t[0].conv2d(&t[1], 1, 1);
+    for k in kernels_of(conv, &conv_in) {
+        let ups: Vec<&Opt> = k.opts().iter().filter(|o| o.op == OptOp::Upcast).collect();
+        let tile: usize = ups.iter().map(|o| o.amount).product();
+        let mut axes: Vec<usize> = ups.iter().map(|o| o.axis).collect();
+        axes.sort_unstable();
+        axes.dedup();
+        let expected = if k.device().limits().cpu_adapter {
+            (256, 2)
+        } else {
+            (64, 3)
+        };
+        assert_eq!((tile, axes.len()), expected, "{} {:?}", k.name(), k.opts());
+    }
+    check3("conv2d 1x4x64x64 * 64x4x3x3", &conv_in, conv);
     let at = [inputs[1].clone(), inputs[1].clone()];
     check3("a.T @ b", &at, |t| t[0].transpose(0, 1).matmul(&t[1]));
 }

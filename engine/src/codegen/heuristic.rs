@@ -30,7 +30,9 @@
 //!    lane, UPCAST by 4 (or 3) an output axis that some input does not read (stride 0: the
 //!    rows and columns of a matmul), preferring axes fewer inputs read, then smaller strides;
 //!    a 4x4 tile then grows to 8x8 (each of those axes by 2 more, innermost first; 4x8 when
-//!    the outputs are too few), and on a CPU adapter a two-axis tile to 16x16.
+//!    the outputs are too few), and on a CPU adapter a two-axis tile to 16x16; there the
+//!    tile takes two axes that every load broadcasts one of (conv2d: output channels and
+//!    columns, not 4x4x4).
 //! 4. **Unroll** the last reduce part: whole when it is at most 32 long, else by 4.
 //!    On a CPU adapter (llvmpipe), a reduction of whole rows along a contiguous axis unrolls
 //!    it by 16 instead (4 vec4 loads per step) and keeps one output per lane (no step 5).
@@ -93,20 +95,24 @@ struct AxisUse {
     broadcasters: usize,
     /// Sum over the loads of the axis's stride where it is a plain term.
     stride_sum: i64,
+    /// Which loads broadcast along it: bit i for the i-th load (of the first 64).
+    broadcast_by: u64,
 }
 
 fn axis_uses(ast: &KernelAst) -> Vec<AxisUse> {
     let mut uses = vec![AxisUse::default(); ast.full_shape.len()];
-    for (_, e) in ast.exprs.iter() {
-        let AstNode::Load { index, .. } = &e.op else {
-            continue;
-        };
+    let loads = ast.exprs.iter().filter_map(|(_, e)| match &e.op {
+        AstNode::Load { index, .. } => Some(index),
+        _ => None,
+    });
+    for (load, index) in loads.enumerate() {
         let vars = index.vars();
         for (axis, u) in uses.iter_mut().enumerate() {
             if vars.contains(&(axis as u32)) {
                 u.readers += 1;
             } else {
                 u.broadcasters += 1;
+                u.broadcast_by |= 1u64.checked_shl(load as u32).unwrap_or(0);
             }
         }
         for (atom, coef) in index.terms() {
@@ -273,12 +279,39 @@ fn choose(plan: &mut Plan) {
     }
 
     // 3. Upcast axes that some input broadcasts along (register tiles of a matmul).
+    //    On a CPU adapter the tile takes two axes that every load broadcasts one of (a
+    //    matmul's rows and columns; conv2d's output channels and columns, not its rows and
+    //    columns, which the image reads both): each load then varies along one side of the
+    //    tile only, and the tile grows to 16x16 below. On lavapipe conv2d of x(8,32,64,64)
+    //    and w(64,32,3,3) ran 183-194 ms so against 466-476 ms with the 4x4x4 tile (three
+    //    interleaved rounds; channels x columns 8x16 or 16x8x2 in between).
+    // Every load, as `broadcast_by` numbers them (the first 64).
+    let loads = ast
+        .exprs
+        .iter()
+        .filter(|(_, e)| matches!(e.op, AstNode::Load { .. }))
+        .count();
+    let all_loads = u64::MAX.checked_shr(64 - loads.min(64) as u32).unwrap_or(0);
+    let complementary =
+        |a: usize, b: usize| (uses[a].broadcast_by | uses[b].broadcast_by) == all_loads;
     let mut upcasted: Vec<usize> = vec![];
     while out_n / plan.upcast_size().max(1) >= 1024 && plan.upcast_size() < 32 {
+        if limits.cpu_adapter && upcasted.len() == 2 && complementary(upcasted[0], upcasted[1]) {
+            break;
+        }
+        let cpu_pair = limits.cpu_adapter
+            && upcasted.len() == 1
+            && plan.globals().into_iter().any(|i| {
+                let axis = plan.shaped.parts[i].axis;
+                axis != upcasted[0] && complementary(upcasted[0], axis)
+            });
         let mut choices: Vec<(usize, i64, usize, usize)> = vec![];
         for i in plan.globals() {
             let part = plan.shaped.parts[i];
             if upcasted.contains(&part.axis) || uses[part.axis].broadcasters == 0 {
+                continue;
+            }
+            if cpu_pair && !complementary(upcasted[0], part.axis) {
                 continue;
             }
             for amount in [3, 4] {
