@@ -1,5 +1,5 @@
 //! The default optimizer's choices for the shapes of kernel it has a rule for (see
-//! `engine/src/codegen/heuristic.rs`), read through `Kernel::opts`, and the answers those
+//! `engine/src/codegen/heuristic/`), read through `Kernel::opts`, and the answers those
 //! lists give checked against the oracle on every device (`check3` realizes with the
 //! heuristics' lists).
 

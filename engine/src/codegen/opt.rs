@@ -27,7 +27,7 @@
 //! parts must multiply to the same group size. GROUPOUT turns the rest of its part into a
 //! [`AxisKind::Loop`] part, a loop around the stores: no workgroup recomputes a row.
 //!
-//! The heuristics that choose a list live in `heuristic.rs`.
+//! The heuristics that choose a list live in `heuristic/`.
 //!
 //! `axis` addresses the kernel's *current* parts: for LOCAL, UPCAST, GROUPOUT and PADTO the
 //! index into all parts in their canonical order (global, loop, local, group, upcast, reduce,
@@ -174,7 +174,7 @@ pub const MAX_UPCAST_UNROLL: usize = 256;
 /// a value that does not fit the vector registers spills to the stack (an L1 access), and a
 /// load from a buffer costs far more (llvmpipe loops over the lanes, one bounds-checked
 /// scalar load per component), so larger tiles that load less per FMA pay: a 16x16 matmul
-/// tile ran 1.55x faster than 8x8 on lavapipe (see `heuristic.rs`).
+/// tile ran 1.55x faster than 8x8 on lavapipe (see `codegen/heuristic`).
 pub const CPU_MAX_UPCAST: usize = 256;
 pub const CPU_MAX_UPCAST_UNROLL: usize = 1024;
 

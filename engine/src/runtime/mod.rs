@@ -42,7 +42,7 @@ pub struct DeviceLimits {
     pub binding_offset_alignment: usize,
     /// The adapter runs lanes as SIMD elements on CPU cores (wgpu's `DeviceType::Cpu`:
     /// llvmpipe, WARP, SwiftShader). Not a limit but a cost the heuristics weigh: on such an
-    /// adapter a lane that walks a longer contiguous run pays off (see `heuristic.rs`).
+    /// adapter a lane that walks a longer contiguous run pays off (see `codegen/heuristic`).
     pub cpu_adapter: bool,
 }
 

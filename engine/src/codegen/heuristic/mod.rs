@@ -47,32 +47,24 @@
 //! 7. **Bounded loops**: on a device that stops long loops (`max_loop_iterations`), UNROLL the
 //!    longest reduce part until every loop fits.
 
+mod rows;
+
 use std::cmp::Reverse;
+
+use rows::own_rows;
 
 use super::ast::{AstNode, KernelAst};
 use super::linearize::loop_iterations;
 use super::opt::{apply_opts, AxisKind, Opt, OptOp, Shaped};
 use crate::runtime::DeviceLimits;
-use crate::schedule::MAX_OWNED_ROW;
 use crate::view::symbolic::Atom;
 
-/// Row-owning kernels (step 0) give each lane about this many elements of the row per nest:
-/// every lane of a workgroup passes every barrier of the nests' tree reductions, and on
-/// lavapipe a 1024-long layernorm row took 86 ms over 256 lanes, 21 ms over 16.
-const ROW_ELEMENTS_PER_LANE: usize = 128;
-/// Elements of a row one lane holds in registers (step 0, when the row fits): 4096-long
-/// softmax rows on lavapipe, lists checked against each other in three interleaved rounds:
-/// 64 lanes x 64 values 79-91 ms, 128 x 32 88-99 ms, 256 x 16 121-125 ms, and 98-110 ms
-/// looping over 32 lanes (reading the row three times).
-const ROW_REGISTER_VALUES: usize = 64;
 /// Neighbouring outputs one lane of an elementwise kernel computes on a CPU adapter (four
 /// vec4 loads per input). On lavapipe, exp/log/sqrt over 2^24 floats ran 18-27 ms with 16
 /// per lane and 128 lanes against 24-36 ms with 4 (the GPU layout), and (a+b)*c over
 /// 4096x4096 56-61 against 69-72 ms (four interleaved rounds each); 16 per lane strided by
 /// the workgroup (what a GPU coalesces) was no faster than 4.
 const CPU_RUN: usize = 16;
-/// The fewest lanes a row-owning workgroup gets (when the row is that long).
-const MIN_ROW_LANES: usize = 16;
 /// Lanes that cooperate on one reduction when there are few outputs.
 const GROUP_SIZE: usize = 256;
 /// Lanes that cooperate on one reduction when its kernel has several nests.
@@ -618,105 +610,6 @@ fn column_reduce(plan: &mut Plan, uses: &[AxisUse], r: usize, reduce_part: usize
         if !nest.contains(&reduce_axis) {
             group_nest(plan, &nest, LANES_ALONG, 1);
         }
-    }
-    true
-}
-
-/// Step 0, rows owned by a workgroup (see the module docs). Says whether it applied. A row
-/// short enough is first tried held in registers (`own_rows_with` with `hold`), over the lanes that
-/// give each at most [`ROW_REGISTER_VALUES`] of it.
-fn own_rows(plan: &mut Plan) -> bool {
-    let ast = plan.ast;
-    let cols = ast.column_axes();
-    let Some(&main) = cols.last() else {
-        return false;
-    };
-    let cap = GROUP_SIZE.min(plan.limits.max_workgroup_size);
-    let size = ast.full_shape[main];
-    // About ROW_ELEMENTS_PER_LANE elements per lane, at least MIN_ROW_LANES lanes; a power of
-    // two no larger than the row, so that padding at most doubles it.
-    let wanted = (size / ROW_ELEMENTS_PER_LANE).max(1);
-    let g = cap
-        .min(1 << wanted.ilog2())
-        .max(MIN_ROW_LANES)
-        .min(1 << size.ilog2());
-    let hold_lanes = g.max(size.div_ceil(ROW_REGISTER_VALUES).next_power_of_two());
-    let can_hold = cols.len() == 1 && hold_lanes <= cap;
-    // A CPU adapter's lanes hold runs of CPU_RUN neighbours: softmax of 4096x4096 on
-    // lavapipe ran 37.7-38.7 ms so against 45-48 ms in runs of 4 (interleaved rounds).
-    (can_hold && plan.limits.cpu_adapter && own_rows_with(plan, main, hold_lanes, true, CPU_RUN))
-        || (can_hold && own_rows_with(plan, main, hold_lanes, true, 4))
-        || own_rows_with(plan, main, g, false, 4)
-}
-
-/// Rows owned by workgroups of `g` lanes, the last column axis `main` spread over them, each
-/// lane taking runs of `run` neighbours (UPCAST and UNROLL before GROUPOUT and GROUP). With
-/// `hold`, each lane's share of the row is unrolled whole, in the tail (UPCAST) and in every
-/// nest (UNROLL): the nests and the tail then load the same elements at the same indices,
-/// the linearizer's CSE keeps one load of each, and the row is read from memory once
-/// instead of once per nest and once more by the tail. Says whether it applied; the plan is
-/// unchanged when it did not.
-fn own_rows_with(plan: &mut Plan, main: usize, g: usize, hold: bool, run: usize) -> bool {
-    let ast = plan.ast;
-    let cols = ast.column_axes();
-    let size = ast.full_shape[main];
-    let part_of = |plan: &Plan, axis: usize, kind: AxisKind| {
-        (0..plan.shaped.parts.len()).find(|&i| {
-            let p = plan.shaped.parts[i];
-            p.axis == axis && p.kind == kind
-        })
-    };
-    let global = |plan: &Plan, axis: usize| {
-        part_of(plan, axis, AxisKind::Global).expect("a column axis has a global part")
-    };
-    let before = (plan.opts.clone(), plan.shaped.clone());
-    if !size.is_multiple_of(g) && !plan.push(Opt::new(OptOp::Padto, global(plan, main), g)) {
-        return false;
-    }
-    let padded = plan.shaped.padded[main];
-    if padded.is_multiple_of(run * g) {
-        plan.push(Opt::new(OptOp::Upcast, global(plan, main), run));
-    } else if run > 4 {
-        (plan.opts, plan.shaped) = before;
-        return false;
-    }
-    // The other columns loop inside the workgroup, so that each row's nests run once; a row
-    // too long for one workgroup keeps them on the grid instead (the scheduler let its nests
-    // be recomputed per slice only where they are small: see `NEST_RECOMPUTE_RATIO`).
-    let row: usize = cols.iter().map(|&c| ast.full_shape[c]).product();
-    let loop_outer = row <= MAX_OWNED_ROW;
-    let spread = plan.push(Opt::new(OptOp::GroupOut, global(plan, main), g))
-        && (!loop_outer
-            || cols[..cols.len() - 1]
-                .iter()
-                .all(|&c| plan.push(Opt::new(OptOp::GroupOut, global(plan, c), 1))));
-    if !spread {
-        (plan.opts, plan.shaped) = before;
-        return false;
-    }
-    let mut held = !hold
-        || part_of(plan, main, AxisKind::Loop)
-            .is_none_or(|i| plan.push(Opt::new(OptOp::Upcast, i, 0)));
-    for nest in ast.nests() {
-        let grouped = group_nest(plan, &nest, g, run);
-        if hold {
-            held &= grouped;
-            // What GROUP left of the nest's longest part, unrolled whole.
-            let rest = plan
-                .shaped
-                .reduce_parts()
-                .into_iter()
-                .enumerate()
-                .find(|(_, i)| {
-                    let p = plan.shaped.parts[*i];
-                    nest.contains(&p.axis) && p.size > 1
-                });
-            held &= rest.is_none_or(|(r, _)| plan.push(Opt::new(OptOp::Unroll, r, 0)));
-        }
-    }
-    if !held {
-        (plan.opts, plan.shaped) = before;
-        return false;
     }
     true
 }
