@@ -137,10 +137,6 @@ impl Batch {
             debug_assert!(self.params.is_empty(), "parameters staged without a launch");
             return;
         };
-        debug_assert!(
-            self.pass.is_none(),
-            "the pass ends when its encoder is taken"
-        );
         if !self.params.is_empty() {
             let ring = self
                 .ring

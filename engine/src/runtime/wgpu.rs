@@ -577,7 +577,7 @@ impl WgpuDevice {
                 let mut enc = self.device.create_command_encoder(&Default::default());
                 encode(&mut enc, None);
                 self.queue.submit([enc.finish()]);
-                poll::wait_until(&self.device, |queue_empty| queue_empty)?;
+                self.wait_idle()?;
                 times.push(start.elapsed().as_secs_f64());
             }
             return Ok(times);
@@ -751,7 +751,7 @@ impl WgpuDevice {
             // (llvmpipe does). A program that returned from `main` while that compile ran
             // crashed in LLVM's exit-time cleanup (59 of 60 runs of a 2-kernel program on
             // lavapipe). Waiting once per pipeline costs only its first call.
-            poll::wait_until(&self.device, |queue_empty| queue_empty)?;
+            self.wait_idle()?;
         }
         Ok(())
     }
