@@ -209,15 +209,28 @@ fn candidate_opts_are_all_valid_and_cover_every_kind() {
         let k = s.kernels()[0].with_opts(&[]).unwrap();
         let cands = k.candidate_opts();
         // A matmul has no column axis (every output axis feeds the reduction): no GROUPOUT.
+        // STAGE needs lanes that share a buffer's elements: not offered before a LOCAL.
         for op in OptOp::ALL {
-            if op != OptOp::Padto && op != OptOp::GroupOut {
+            if ![OptOp::Padto, OptOp::GroupOut, OptOp::Stage].contains(&op) {
                 assert!(cands.iter().any(|o| o.op == op), "no {op:?} in {cands:?}");
             }
         }
         assert!(!cands.iter().any(|o| o.op == OptOp::GroupOut), "{cands:?}");
+        assert!(!cands.iter().any(|o| o.op == OptOp::Stage), "{cands:?}");
         for o in &cands {
             assert!(k.with_opts(&[*o]).is_ok(), "{o} was offered but refused");
         }
+        // Lanes along the rows share b's elements (b does not read the rows): b (buffer 1)
+        // may be staged, a (buffer 0) may not.
+        let local = [Opt::new(OptOp::Local, 0, 4)];
+        let stages: Vec<Opt> = k
+            .with_opts(&local)
+            .unwrap()
+            .candidate_opts()
+            .into_iter()
+            .filter(|o| o.op == OptOp::Stage)
+            .collect();
+        assert_eq!(stages, vec![Opt::new(OptOp::Stage, 1, 0)]);
         // softmax's row is a column of its one kernel: GROUPOUT is offered, and valid.
         let s = kiln::schedule(&[&a.softmax(-1)]).unwrap();
         let k = s.kernels()[0].with_opts(&[]).unwrap();

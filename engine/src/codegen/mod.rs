@@ -1,8 +1,9 @@
 //! Code generation: kernel AST → opts → linear IR → (validated) → WGSL or the CPU interpreter.
 //!
 //! `arena` holds the typed handles both IRs use; `ast` is what a kernel computes; `opt` the
-//! loop transformations and the heuristics that choose them; `linearize` lowers (AST, opts) to
-//! the flat `ir`; `validate` checks that IR; `wgsl` renders it.
+//! loop transformations (`stage`: the workgroup-memory tiles of STAGE) and `heuristic` the
+//! lists chosen by default; `linearize` lowers (AST, opts) to the flat `ir`; `validate`
+//! checks that IR; `wgsl` renders it.
 
 pub mod arena;
 pub mod ast;
@@ -10,6 +11,7 @@ pub mod heuristic;
 pub mod ir;
 pub mod linearize;
 pub mod opt;
+pub mod stage;
 pub mod validate;
 pub mod wgsl;
 

@@ -17,6 +17,7 @@
 //! | `GROUPOUT` | a global part of a column axis | the group lanes share the part's elements (strided), each lane looping over its share: the reductions run once per workgroup |
 //! | `PADTO` | an unsplit global or reduce part | rounds its size up to a multiple of `amount`; the tail is masked |
 //! | `NOLOCALS` | the kernel | no LOCAL or GROUP may follow (one lane per workgroup) |
+//! | `STAGE` | an input buffer (`axis` is its index among the kernel's buffers) | workgroup-memory tiling: each step of the reduce loop, the workgroup's lanes load the tile of the buffer they all need together, once, and read it from workgroup memory (see `stage`) |
 //!
 //! **Group lanes are shared.** A workgroup's lanes are its local parts times its *group
 //! lanes* (the fastest part of the invocation id). Every grouped reduce nest splits its
@@ -38,6 +39,7 @@
 use std::fmt;
 
 use super::ast::{AstNode, KernelAst};
+use super::stage::{stage_buffer, stage_tile};
 use crate::runtime::DeviceLimits;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -50,10 +52,11 @@ pub enum OptOp {
     GroupOut,
     Padto,
     NoLocals,
+    Stage,
 }
 
 impl OptOp {
-    pub const ALL: [OptOp; 8] = [
+    pub const ALL: [OptOp; 9] = [
         OptOp::Upcast,
         OptOp::Unroll,
         OptOp::Local,
@@ -62,6 +65,7 @@ impl OptOp {
         OptOp::GroupOut,
         OptOp::Padto,
         OptOp::NoLocals,
+        OptOp::Stage,
     ];
 
     /// tinygrad's spelling.
@@ -75,6 +79,7 @@ impl OptOp {
             OptOp::GroupOut => "GROUPOUT",
             OptOp::Padto => "PADTO",
             OptOp::NoLocals => "NOLOCALS",
+            OptOp::Stage => "STAGE",
         }
     }
 }
@@ -201,6 +206,8 @@ pub struct Shaped {
     pub nolocals: bool,
     /// Per domain axis: the axes of the reduce nest that reduces it (empty for an output axis).
     pub nest_of: Vec<Vec<usize>>,
+    /// Input buffers staged through workgroup memory (STAGE), in the order staged.
+    pub staged: Vec<usize>,
 }
 
 impl Shaped {
@@ -235,6 +242,7 @@ impl Shaped {
                 }
                 of
             },
+            staged: vec![],
         };
         s.sort();
         s
@@ -416,9 +424,20 @@ impl Shaped {
         self.sort();
     }
 
-    /// Bytes of workgroup memory the grouped reductions of `ast` need under this shape: one
-    /// array per reduce dtype, `lanes × upcast` elements, reused by every reduce of that dtype.
+    /// Bytes of workgroup memory the kernel needs under this shape: the staged tiles (see
+    /// `stage`), and for grouped reductions one array per reduce dtype, `lanes × upcast`
+    /// elements, reused by every reduce of that dtype.
     pub fn workgroup_bytes(&self, ast: &KernelAst) -> usize {
+        let staged: usize = self
+            .staged
+            .iter()
+            .filter_map(|&b| stage_tile(ast, self, b).ok())
+            .map(|t| t.bytes())
+            .sum();
+        staged + self.group_bytes(ast)
+    }
+
+    fn group_bytes(&self, ast: &KernelAst) -> usize {
         if !self.group_sets().iter().any(|(nest, _)| !nest.is_empty()) {
             return 0; // no grouped reduction
         }
@@ -463,6 +482,17 @@ fn apply_opt(
         s.nolocals = true;
         return Ok(());
     }
+    if opt.op == OptOp::Stage {
+        if opt.amount != 0 {
+            return Err("STAGE takes no amount (its arg is 0)".into());
+        }
+        if s.staged.contains(&opt.axis) {
+            return Err(format!("buffer {} is already staged", opt.axis));
+        }
+        stage_buffer(ast, opt.axis)?;
+        s.staged.push(opt.axis);
+        return check_limits(ast, s, limits);
+    }
     let i = match opt.op {
         OptOp::Unroll | OptOp::Group | OptOp::GroupTop => {
             let reds = s.reduce_parts();
@@ -503,7 +533,7 @@ fn apply_opt(
         OptOp::Unroll | OptOp::Group | OptOp::GroupTop => part.kind == AxisKind::Reduce,
         OptOp::GroupOut => part.kind == AxisKind::Global,
         OptOp::Padto => matches!(part.kind, AxisKind::Global | AxisKind::Reduce),
-        OptOp::NoLocals => unreachable!(),
+        OptOp::NoLocals | OptOp::Stage => unreachable!(),
     };
     if !kind_ok {
         return Err(format!("it does not apply to a {:?} part", part.kind));
@@ -556,7 +586,7 @@ fn apply_opt(
             OptOp::Unroll => (AxisKind::Unroll, false),
             OptOp::Group => (AxisKind::Group, false),
             OptOp::GroupTop => (AxisKind::Group, true),
-            OptOp::GroupOut | OptOp::Padto | OptOp::NoLocals => unreachable!(),
+            OptOp::GroupOut | OptOp::Padto | OptOp::NoLocals | OptOp::Stage => unreachable!(),
         };
         s.shift_to(i, amount, kind, top);
     }
@@ -584,6 +614,12 @@ fn apply_opt(
         }
         _ => {}
     }
+    check_limits(ast, s, limits)
+}
+
+/// What every opt list must keep after each opt: the register budget, the device's lanes per
+/// workgroup and workgroup memory, and every staged tile still well-formed.
+fn check_limits(ast: &KernelAst, s: &Shaped, limits: &DeviceLimits) -> Result<(), String> {
     let (max_upcast, max_values) = register_budget(limits);
     let upcast = s.size_of(AxisKind::Upcast);
     if upcast > max_upcast {
@@ -609,6 +645,9 @@ fn apply_opt(
             limits.max_workgroup_size
         ));
     }
+    for &buf in &s.staged {
+        stage_tile(ast, s, buf).map_err(|e| format!("staged buffer {buf}: {e}"))?;
+    }
     let bytes = s.workgroup_bytes(ast);
     if bytes > limits.workgroup_memory_bytes {
         return Err(format!(
@@ -621,7 +660,8 @@ fn apply_opt(
 
 /// Every single opt that can validly be appended to `opts`: the actions a search tries next.
 /// Amounts tried: the divisors tinygrad tries (2, 3, 4, 8, 16, 32 and, for groups, up to 256),
-/// 0 (the whole part) where it fits, and PADTO to multiples of 4, 8, 16 and 32.
+/// 0 (the whole part) where it fits, PADTO to multiples of 4, 8, 16 and 32, and STAGE of
+/// every buffer where it fits.
 pub fn candidate_opts(ast: &KernelAst, opts: &[Opt], limits: &DeviceLimits) -> Vec<Opt> {
     let Ok(base) = apply_opts(ast, opts, limits) else {
         return vec![];
@@ -660,6 +700,9 @@ pub fn candidate_opts(ast: &KernelAst, opts: &[Opt], limits: &DeviceLimits) -> V
         }
     }
     try_opt(Opt::new(OptOp::NoLocals, 0, 0), &mut out);
+    for buf in 0..ast.bufs.len() {
+        try_opt(Opt::new(OptOp::Stage, buf, 0), &mut out);
+    }
     // An amount of 0 that equals an explicit amount is the same opt twice: keep the explicit one.
     let sizes: Vec<(Opt, usize)> = out
         .iter()

@@ -46,12 +46,17 @@
 //!    double (in the same order, where they divide) until the workgroup has 128 lanes.
 //! 7. **Bounded loops**: on a device that stops long loops (`max_loop_iterations`), UNROLL the
 //!    longest reduce part until every loop fits.
+//! 8. **Workgroup-memory tiles** (after step 6, before 7): on a GPU (not a CPU adapter), a
+//!    register-tiled kernel STAGEs each input that at least 8 lanes of its workgroup share
+//!    (`stage.rs`).
 
 mod rows;
+mod stage;
 
 use std::cmp::Reverse;
 
 use rows::own_rows;
+use stage::stage_shared_inputs;
 
 use super::ast::{AstNode, KernelAst};
 use super::linearize::loop_iterations;
@@ -201,7 +206,7 @@ fn bound_loops(plan: &mut Plan) {
     }
 }
 
-/// Steps 1-6 (see the module docs).
+/// Steps 1-6 and 8 (see the module docs).
 fn choose(plan: &mut Plan) {
     let (ast, limits) = (plan.ast, plan.limits);
     let uses = axis_uses(ast);
@@ -494,6 +499,7 @@ fn choose(plan: &mut Plan) {
     for (i, n) in chosen {
         plan.push(Opt::new(OptOp::Local, i, n));
     }
+    stage_shared_inputs(plan);
 }
 
 /// 5b. An elementwise kernel on a CPU adapter ([`DeviceLimits::cpu_adapter`]): each lane

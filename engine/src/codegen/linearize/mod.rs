@@ -37,11 +37,13 @@ use super::arena::Arena;
 use super::ast::{AstNode, ExprRef, KernelAst};
 use super::ir::{Inst, Program, Ref, Special, UOp};
 use super::opt::{AxisKind, Shaped};
+use super::stage::StageTile;
 use crate::runtime::DeviceLimits;
 
 mod group;
 mod index;
 mod nest;
+mod stage;
 mod vector;
 
 /// Hash-consing key of a pure instruction: (tag, operands..., dtype, width).
@@ -53,6 +55,8 @@ enum Key {
     Valid(Valid),
     Node(ExprRef, usize),
     Cse(CseKey),
+    /// A read of a staged tile: (buffer, position in the tile).
+    Staged(usize, Lin),
 }
 
 /// A float sum whose accumulators each fold more values than this, one after another, is
@@ -107,6 +111,12 @@ struct Linearizer<'a> {
     /// Axes with a loop part (GROUPOUT), whose values exist only inside the store loops.
     looped_axes: Vec<usize>,
     in_store_loops: bool,
+    /// Per part, its value from the variables (`None` for lane parts, which are constants
+    /// per lane).
+    part_value: Vec<Option<Lin>>,
+    /// The staged tiles of the nest being emitted, with their workgroup arrays: their loads
+    /// read the tile (see `stage.rs`).
+    active_stages: Vec<(StageTile, Ref)>,
 }
 
 /// Lowers `ast` shaped by `shaped` (from `apply_opts`) to a [`Program`].
@@ -226,6 +236,8 @@ pub fn linearize(ast: &KernelAst, shaped: &Shaped, limits: &DeviceLimits) -> Pro
         expr_axes: ast.expr_axes(),
         looped_axes: store_loop_parts.iter().map(|&i| parts[i].axis).collect(),
         in_store_loops: false,
+        part_value,
+        active_stages: vec![],
     };
     lz.var_refs[VAR_GROUP as usize] = Some(lz.emit(UOp::Special(Special::GroupId), DType::I32));
     lz.var_refs[VAR_LOCAL as usize] = Some(if local_size > 1 {
@@ -397,6 +409,9 @@ impl Linearizer<'_> {
         }
         let d = self.ast.exprs[e].dtype;
         let v = match self.ast.exprs[e].op.clone() {
+            AstNode::Load { .. } if self.active_stages.iter().any(|(t, _)| t.load == e) => {
+                self.staged_read(e, lane)
+            }
             AstNode::Load { buf, index, valid } => self.load(buf, &index, &valid, d, lane),
             AstNode::Const(bits) => self.constant(Scalar::from_bits(bits, d)),
             AstNode::Param(i) => self.emit(UOp::Param(i), d),

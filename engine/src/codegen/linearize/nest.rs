@@ -163,12 +163,14 @@ impl Linearizer<'_> {
             .collect();
         if !empty {
             self.active_reduce_axes = axes.to_vec();
+            let stages = self.define_stages(axes);
             for &(j, i) in &own_loops {
                 let r = self.open(UOp::Range {
                     end: parts[i].size as i64,
                 });
                 self.var_refs[2 + j] = Some(r);
             }
+            self.fill_stages(stages);
             for (n, (&(r, op, src), row)) in nest.iter().zip(&accs).enumerate() {
                 let comp = &comps[n];
                 let d = self.ast.exprs[r].dtype;
@@ -194,6 +196,7 @@ impl Linearizer<'_> {
                     }
                 }
             }
+            self.end_stages();
             for &(j, _) in own_loops.iter().rev() {
                 self.close(UOp::EndRange);
                 self.var_refs[2 + j] = None;
