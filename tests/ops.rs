@@ -65,11 +65,13 @@ fn float_unary_ops() {
 fn unary_ops_on_integers_promote_to_float() {
     for d in [DType::I32, DType::U32, DType::Bool] {
         let x = rand_input(d, &[3, 5], 7);
-        check3(&format!("exp of {d}"), &[x.clone()], |t| {
+        check3(&format!("exp of {d}"), std::slice::from_ref(&x), |t| {
             assert_eq!(t[0].exp().dtype(), DType::F32);
             t[0].cast(DType::F32).mul_scalar_for_test(0.1).exp()
         });
-        check3(&format!("abs of {d}"), &[x.clone()], |t| t[0].abs());
+        check3(&format!("abs of {d}"), std::slice::from_ref(&x), |t| {
+            t[0].abs()
+        });
         check3(&format!("relu of {d}"), &[x], |t| t[0].relu());
     }
     check3("neg i32", &[rand_input(DType::I32, &[9], 1)], |t| {
@@ -255,50 +257,62 @@ fn reductions_every_axis_and_dtype() {
             for axis in -nd..nd {
                 check3(
                     &format!("sum {d} {shape:?} axis {axis}"),
-                    &[x.clone()],
+                    std::slice::from_ref(&x),
                     |t| t[0].sum(&[axis]),
                 );
                 // max/min over an empty axis is refused (tests/errors.rs), as numpy does.
                 if shape[axis.rem_euclid(nd) as usize] > 0 {
                     check3(
                         &format!("max {d} {shape:?} axis {axis}"),
-                        &[x.clone()],
+                        std::slice::from_ref(&x),
                         |t| t[0].max(&[axis]),
                     );
                     check3(
                         &format!("min {d} {shape:?} keepdim {axis}"),
-                        &[x.clone()],
+                        std::slice::from_ref(&x),
                         |t| t[0].min_keepdim(&[axis]),
                     );
                 }
                 check3(
                     &format!("mean {d} {shape:?} axis {axis}"),
-                    &[x.clone()],
+                    std::slice::from_ref(&x),
                     |t| t[0].mean(&[axis]),
                 );
             }
-            check3(&format!("sum_all {d} {shape:?}"), &[x.clone()], |t| {
-                t[0].sum_all()
-            });
+            check3(
+                &format!("sum_all {d} {shape:?}"),
+                std::slice::from_ref(&x),
+                |t| t[0].sum_all(),
+            );
             if !shape.contains(&0) {
-                check3(&format!("max_all {d} {shape:?}"), &[x.clone()], |t| {
-                    t[0].max_all()
-                });
-                check3(&format!("min_all {d} {shape:?}"), &[x.clone()], |t| {
-                    t[0].min_all()
-                });
+                check3(
+                    &format!("max_all {d} {shape:?}"),
+                    std::slice::from_ref(&x),
+                    |t| t[0].max_all(),
+                );
+                check3(
+                    &format!("min_all {d} {shape:?}"),
+                    std::slice::from_ref(&x),
+                    |t| t[0].min_all(),
+                );
             }
-            check3(&format!("mean_all {d} {shape:?}"), &[x.clone()], |t| {
-                t[0].mean_all()
-            });
+            check3(
+                &format!("mean_all {d} {shape:?}"),
+                std::slice::from_ref(&x),
+                |t| t[0].mean_all(),
+            );
         }
     }
     let x = rand_input(DType::F32, &[3, 4, 5], 7);
-    check3("sum two axes", &[x.clone()], |t| t[0].sum(&[0, 2]));
-    check3("sum_keepdim two axes", &[x.clone()], |t| {
+    check3("sum two axes", std::slice::from_ref(&x), |t| {
+        t[0].sum(&[0, 2])
+    });
+    check3("sum_keepdim two axes", std::slice::from_ref(&x), |t| {
         t[0].sum_keepdim(&[-1, 0])
     });
-    check3("max of negative axes", &[x.clone()], |t| t[0].max(&[-2]));
+    check3("max of negative axes", std::slice::from_ref(&x), |t| {
+        t[0].max(&[-2])
+    });
     check3("prod", &[positive_input(&[3, 4], 1)], |t| t[0].prod(&[1]));
     // A large full reduction goes through the grouped (workgroup-shared) path.
     check3_tol(
@@ -327,60 +341,78 @@ fn composites() {
         .enumerate()
     {
         let x = rand_input(DType::F32, shape, i as u64);
-        check3(&format!("softmax {shape:?}"), &[x.clone()], |t| {
-            t[0].softmax(-1)
-        });
-        check3(&format!("softmax axis 0 {shape:?}"), &[x.clone()], |t| {
-            t[0].softmax(0)
-        });
-        check3(&format!("log_softmax {shape:?}"), &[x.clone()], |t| {
-            t[0].log_softmax(-1)
-        });
+        check3(
+            &format!("softmax {shape:?}"),
+            std::slice::from_ref(&x),
+            |t| t[0].softmax(-1),
+        );
+        check3(
+            &format!("softmax axis 0 {shape:?}"),
+            std::slice::from_ref(&x),
+            |t| t[0].softmax(0),
+        );
+        check3(
+            &format!("log_softmax {shape:?}"),
+            std::slice::from_ref(&x),
+            |t| t[0].log_softmax(-1),
+        );
     }
 }
 
 #[test]
 fn movement_ops_are_views() {
     let x = rand_input(DType::F32, &[2, 3, 4], 1);
-    check3("reshape", &[x.clone()], |t| t[0].reshape(&[4, -1]));
-    check3("reshape to 1d", &[x.clone()], |t| t[0].reshape(&[-1]));
-    check3("permute", &[x.clone()], |t| t[0].permute(&[2, 0, 1]));
-    check3("transpose", &[x.clone()], |t| t[0].transpose(0, -1));
-    check3("reshape of permute", &[x.clone()], |t| {
+    check3("reshape", std::slice::from_ref(&x), |t| {
+        t[0].reshape(&[4, -1])
+    });
+    check3("reshape to 1d", std::slice::from_ref(&x), |t| {
+        t[0].reshape(&[-1])
+    });
+    check3("permute", std::slice::from_ref(&x), |t| {
+        t[0].permute(&[2, 0, 1])
+    });
+    check3("transpose", std::slice::from_ref(&x), |t| {
+        t[0].transpose(0, -1)
+    });
+    check3("reshape of permute", std::slice::from_ref(&x), |t| {
         t[0].permute(&[1, 2, 0]).reshape(&[6, 4])
     });
-    check3("permute of reshape", &[x.clone()], |t| {
+    check3("permute of reshape", std::slice::from_ref(&x), |t| {
         t[0].reshape(&[6, 4]).permute(&[1, 0])
     });
     check3("expand", &[rand_input(DType::F32, &[3, 1], 2)], |t| {
         t[0].expand(&[2, 3, 5])
     });
-    check3("pad", &[x.clone()], |t| t[0].pad(&[(1, 0), (0, 2), (1, 1)]));
-    check3("shrink", &[x.clone()], |t| {
+    check3("pad", std::slice::from_ref(&x), |t| {
+        t[0].pad(&[(1, 0), (0, 2), (1, 1)])
+    });
+    check3("shrink", std::slice::from_ref(&x), |t| {
         t[0].shrink(&[(1, 2), (0, 3), (1, 3)])
     });
-    check3("flip", &[x.clone()], |t| t[0].flip(&[0, 2]));
-    check3("pad of computed value is zero", &[x.clone()], |t| {
-        t[0].exp().pad(&[(0, 0), (2, 1), (0, 0)])
-    });
-    check3("shrink of pad", &[x.clone()], |t| {
+    check3("flip", std::slice::from_ref(&x), |t| t[0].flip(&[0, 2]));
+    check3(
+        "pad of computed value is zero",
+        std::slice::from_ref(&x),
+        |t| t[0].exp().pad(&[(0, 0), (2, 1), (0, 0)]),
+    );
+    check3("shrink of pad", std::slice::from_ref(&x), |t| {
         t[0].pad(&[(1, 1), (1, 1), (1, 1)])
             .shrink(&[(0, 3), (1, 5), (2, 6)])
     });
-    check3("pad of pad", &[x.clone()], |t| {
+    check3("pad of pad", std::slice::from_ref(&x), |t| {
         t[0].pad(&[(1, 0), (0, 1), (0, 0)])
             .flip(&[1])
             .pad(&[(0, 2), (1, 0), (3, 0)])
     });
-    check3("flip of shrink of permute", &[x.clone()], |t| {
+    check3("flip of shrink of permute", std::slice::from_ref(&x), |t| {
         t[0].permute(&[2, 1, 0])
             .shrink(&[(1, 4), (0, 2), (0, 2)])
             .flip(&[0, 1])
     });
-    check3("contiguous", &[x.clone()], |t| {
+    check3("contiguous", std::slice::from_ref(&x), |t| {
         t[0].permute(&[2, 0, 1]).contiguous()
     });
-    check3("views feed math", &[x.clone()], |t| {
+    check3("views feed math", std::slice::from_ref(&x), |t| {
         t[0].transpose(0, 2)
             .add(&t[0].flip(&[0, 1, 2]).permute(&[2, 1, 0]))
     });
@@ -646,8 +678,14 @@ fn variance_std_and_layer_norm() {
         near(&i.var(&[0], 0.0), &[1.25]);
     }
     let x = rand_input(DType::F32, &[5, 33], 3);
-    check3("var axis 0", &[x.clone()], |t| t[0].var(&[0], 1.0));
-    check3("std keepdim", &[x.clone()], |t| t[0].std_keepdim(&[1], 0.0));
-    check3("var all", &[x.clone()], |t| t[0].var(&[0, 1], 1.0));
+    check3("var axis 0", std::slice::from_ref(&x), |t| {
+        t[0].var(&[0], 1.0)
+    });
+    check3("std keepdim", std::slice::from_ref(&x), |t| {
+        t[0].std_keepdim(&[1], 0.0)
+    });
+    check3("var all", std::slice::from_ref(&x), |t| {
+        t[0].var(&[0, 1], 1.0)
+    });
     check3("layer_norm", &[x], |t| t[0].layer_norm(-1, 1e-5));
 }

@@ -81,6 +81,6 @@ mod tests {
             m.insert(i, i * 2);
         }
         assert_eq!((0..1000).filter(|i| m[i] == i * 2).count(), 1000);
-        let _ = 0u8.hash(&mut FxHasher::default());
+        0u8.hash(&mut FxHasher::default());
     }
 }
