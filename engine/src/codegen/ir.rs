@@ -12,7 +12,7 @@
 use std::fmt;
 
 use crate::dtype::{DType, Scalar};
-use crate::ops::{BinaryOp, UnaryOp};
+use crate::ops::{BinaryOp, ReduceOp, UnaryOp};
 
 use super::arena::{Arena, Handle};
 use super::ast::BufArg;
@@ -27,6 +27,14 @@ pub enum Special {
     GroupId,
     /// The flat index of the invocation in its workgroup (`i32`).
     LocalId,
+    /// The invocation's index in its subgroup (`i32`; needs [`DeviceLimits::subgroup_min_size`]).
+    ///
+    /// [`DeviceLimits::subgroup_min_size`]: crate::runtime::DeviceLimits::subgroup_min_size
+    SubgroupInvocationId,
+    /// The index of the invocation's subgroup in its workgroup (`i32`).
+    SubgroupId,
+    /// Subgroups in the workgroup (`i32`).
+    NumSubgroups,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -86,6 +94,13 @@ pub enum UOp {
         value: Ref,
     },
     Barrier,
+    /// The reduction of a value over the invocations of the subgroup (all of them reach it:
+    /// never inside an `If`), numpy's semantics (a NaN anywhere makes a float max or min
+    /// NaN).
+    SubgroupReduce {
+        op: ReduceOp,
+        value: Ref,
+    },
 }
 
 impl UOp {
@@ -102,6 +117,7 @@ impl UOp {
             | UOp::DefineLocal { .. }
             | UOp::Barrier => vec![],
             UOp::Unary(_, a) | UOp::Cast(a) | UOp::Gep(a, _) | UOp::If(a) => vec![*a],
+            UOp::SubgroupReduce { value, .. } => vec![*value],
             UOp::Binary(_, a, b) => vec![*a, *b],
             UOp::Where(c, a, b) => vec![*c, *a, *b],
             UOp::Load { index, valid, .. } => std::iter::once(*index).chain(*valid).collect(),
@@ -272,6 +288,14 @@ impl fmt::Display for Program {
             let line = match &inst.op {
                 UOp::Special(Special::GroupId) => format!("{def}group_id"),
                 UOp::Special(Special::LocalId) => format!("{def}local_id"),
+                UOp::Special(Special::SubgroupInvocationId) => {
+                    format!("{def}subgroup_invocation_id")
+                }
+                UOp::Special(Special::SubgroupId) => format!("{def}subgroup_id"),
+                UOp::Special(Special::NumSubgroups) => format!("{def}num_subgroups"),
+                UOp::SubgroupReduce { op, value } => {
+                    format!("{def}subgroup_{} {value}", op.name())
+                }
                 UOp::Const(c) => format!("{def}{c}"),
                 UOp::Param(i) => format!("{def}param {i}"),
                 UOp::Unary(op, a) => format!("{def}{} {a}", op.name()),

@@ -95,6 +95,9 @@ pub fn validate(p: &Program) -> Result<(), IrError> {
             UOp::Barrier if if_depth > 0 => {
                 return fail("barrier inside an `if`: not every lane reaches it".into());
             }
+            UOp::SubgroupReduce { .. } if if_depth > 0 => {
+                return fail("subgroup reduction inside an `if`: not every lane reaches it".into());
+            }
             _ => {}
         }
         let defines = !matches!(
@@ -282,6 +285,13 @@ fn check_types(p: &Program, inst: &Inst) -> Result<(), String> {
             scalar_self(inst, DType::I32)
         }
         UOp::If(c) => scalar(*c, DType::Bool, "condition"),
+        UOp::SubgroupReduce { value, .. } => {
+            if inst.dtype == DType::Bool {
+                return Err("subgroup reduction of bools".into());
+            }
+            scalar(*value, inst.dtype, "value")?;
+            scalar_self(inst, inst.dtype)
+        }
         UOp::EndRange | UOp::EndIf | UOp::Barrier | UOp::DefineLocal { .. } => Ok(()),
         UOp::LoadLocal { local, index } | UOp::StoreLocal { local, index, .. } => {
             let UOp::DefineLocal { .. } = p.insts[*local].op else {
@@ -311,6 +321,7 @@ mod tests {
     use crate::codegen::arena::Arena;
     use crate::codegen::ast::BufArg;
     use crate::dtype::Scalar;
+    use crate::ops::ReduceOp;
 
     fn program(insts: Vec<(UOp, DType)>) -> Program {
         let mut arena = Arena::new();
@@ -372,6 +383,39 @@ mod tests {
         ]);
         let e = validate(&p).unwrap_err();
         assert!(e.message.contains("closed"), "{e}");
+    }
+
+    #[test]
+    fn rejects_a_subgroup_reduction_in_an_if_or_of_bools() {
+        let p = program(vec![
+            (UOp::Const(Scalar::Bool(true)), DType::Bool),
+            (UOp::Const(Scalar::F32(1.0)), DType::F32),
+            (UOp::If(h(0)), DType::Bool),
+            (
+                UOp::SubgroupReduce {
+                    op: ReduceOp::Sum,
+                    value: h(1),
+                },
+                DType::F32,
+            ),
+            (UOp::EndIf, DType::Bool),
+        ]);
+        let e = validate(&p).unwrap_err();
+        assert!(e.message.contains("subgroup reduction inside"), "{e}");
+        assert_eq!(e.inst, "%3");
+
+        let p = program(vec![
+            (UOp::Const(Scalar::Bool(true)), DType::Bool),
+            (
+                UOp::SubgroupReduce {
+                    op: ReduceOp::Max,
+                    value: h(0),
+                },
+                DType::Bool,
+            ),
+        ]);
+        let e = validate(&p).unwrap_err();
+        assert!(e.message.contains("bools"), "{e}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::fmt::Write;
 
 use crate::dtype::{DType, Scalar};
 use crate::error::{Error, Result};
-use crate::ops::{BinaryOp, UnaryOp};
+use crate::ops::{BinaryOp, ReduceOp, UnaryOp};
 
 use super::ir::{Program, Ref, Special, UOp};
 
@@ -125,9 +125,24 @@ pub fn render(p: &Program) -> String {
     let mut helpers = Helpers::default();
     let main_at = s.len();
     let _ = writeln!(s, "@compute @workgroup_size({})", p.local_size());
+    // The subgroup builtins the program reads (they need wgpu's SUBGROUP feature).
+    let mut builtins = String::new();
+    for (special, name, var) in [
+        (
+            Special::SubgroupInvocationId,
+            "subgroup_invocation_id",
+            "sg_lane",
+        ),
+        (Special::SubgroupId, "subgroup_id", "sg_id"),
+        (Special::NumSubgroups, "num_subgroups", "sg_count"),
+    ] {
+        if p.insts.iter().any(|(_, i)| i.op == UOp::Special(special)) {
+            let _ = write!(builtins, ", @builtin({name}) {var}: u32");
+        }
+    }
     let _ = writeln!(
         s,
-        "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lidx: u32) {{"
+        "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lidx: u32{builtins}) {{"
     );
     let _ = writeln!(s, "  let gflat = wid.x + nwg.x * (wid.y + nwg.y * wid.z);");
     let _ = writeln!(s, "  if (gflat >= {}u) {{ return; }}", p.num_groups());
@@ -155,6 +170,28 @@ pub fn render(p: &Program) -> String {
         let line = match &inst.op {
             UOp::Special(Special::GroupId) => format!("let v{i}: i32 = i32(gflat);"),
             UOp::Special(Special::LocalId) => format!("let v{i}: i32 = i32(lidx);"),
+            UOp::Special(Special::SubgroupInvocationId) => {
+                format!("let v{i}: i32 = i32(sg_lane);")
+            }
+            UOp::Special(Special::SubgroupId) => format!("let v{i}: i32 = i32(sg_id);"),
+            UOp::Special(Special::NumSubgroups) => format!("let v{i}: i32 = i32(sg_count);"),
+            UOp::SubgroupReduce { op, value } => {
+                let f = match (op, inst.dtype) {
+                    (ReduceOp::Sum, _) => "subgroupAdd",
+                    (ReduceOp::Prod, _) => "subgroupMul",
+                    (ReduceOp::Max, DType::F32) => {
+                        helpers.subgroup_nan = true;
+                        "kiln_subgroup_max"
+                    }
+                    (ReduceOp::Min, DType::F32) => {
+                        helpers.subgroup_nan = true;
+                        "kiln_subgroup_min"
+                    }
+                    (ReduceOp::Max, _) => "subgroupMax",
+                    (ReduceOp::Min, _) => "subgroupMin",
+                };
+                format!("let v{i}: {t} = {f}({});", v(*value))
+            }
             UOp::Const(c) => format!("let v{i}: {t} = {};", literal(*c)),
             UOp::Param(k) => {
                 let word = format!("params[{}][{}]", k / 4, k % 4);
@@ -330,12 +367,15 @@ struct Helpers {
     /// Rust's `as` for f32 → i32/u32: truncate, saturate at the bounds, NaN gives 0 (WGSL
     /// leaves NaN indeterminate and clamps to the largest f32 below the bound).
     float_to_int: bool,
+    /// A subgroup max/min of floats that is NaN when any lane's value is (what
+    /// `subgroupMax` leaves to the driver).
+    subgroup_nan: bool,
 }
 
 impl Helpers {
     fn source(&self) -> String {
         let mut s = String::new();
-        if self.nan_max_min || self.float_to_int {
+        if self.nan_max_min || self.float_to_int || self.subgroup_nan {
             s.push_str(
                 "fn kiln_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }\n",
             );
@@ -344,6 +384,12 @@ impl Helpers {
             s.push_str(concat!(
                 "fn kiln_max(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, kiln_isnan(a) || kiln_isnan(b)); }\n",
                 "fn kiln_min(a: f32, b: f32) -> f32 { return select(min(a, b), a + b, kiln_isnan(a) || kiln_isnan(b)); }\n",
+            ));
+        }
+        if self.subgroup_nan {
+            s.push_str(concat!(
+                "fn kiln_subgroup_max(x: f32) -> f32 { let nan = subgroupMax(select(0u, 1u, kiln_isnan(x))); return select(subgroupMax(x), bitcast<f32>(0x7fc00000u), nan != 0u); }\n",
+                "fn kiln_subgroup_min(x: f32) -> f32 { let nan = subgroupMax(select(0u, 1u, kiln_isnan(x))); return select(subgroupMin(x), bitcast<f32>(0x7fc00000u), nan != 0u); }\n",
             ));
         }
         if self.float_to_int {
@@ -366,7 +412,8 @@ pub fn validate(kernel: &str, source: &str) -> Result<()> {
     })?;
     let mut validator = naga::valid::Validator::new(
         naga::valid::ValidationFlags::all(),
-        naga::valid::Capabilities::empty(),
+        // Subgroup operations are emitted only for devices with wgpu's SUBGROUP feature.
+        naga::valid::Capabilities::SUBGROUP,
     );
     validator.validate(&module).map_err(|e| Error::Compile {
         kernel: kernel.to_string(),

@@ -423,6 +423,12 @@ fn block_pairs(p: &Program) -> Vec<usize> {
     pair
 }
 
+/// Invocations per subgroup in the interpreter. Its device reports a smaller
+/// `subgroup_min_size` (4, see `Device::limits`), as a GPU whose subgroups may be smaller or
+/// larger would: kernels then size their arrays for more subgroups than run, and the masking
+/// of the absent ones is exercised.
+pub(crate) const SUBGROUP_SIZE: usize = 8;
+
 /// Lanes interpreted together when workgroups can be batched.
 const LANES_PER_BATCH: usize = 4096;
 
@@ -454,6 +460,39 @@ fn run_workgroups(p: &Program, params: &[u32], first: usize, count: usize, mem: 
             )),
             UOp::Special(Special::LocalId) => {
                 Some(Lanes::I32((0..n).map(|l| (l % local) as i32).collect()))
+            }
+            UOp::Special(Special::SubgroupInvocationId) => Some(Lanes::I32(
+                (0..n).map(|l| (l % local % SUBGROUP_SIZE) as i32).collect(),
+            )),
+            UOp::Special(Special::SubgroupId) => Some(Lanes::I32(
+                (0..n).map(|l| (l % local / SUBGROUP_SIZE) as i32).collect(),
+            )),
+            UOp::Special(Special::NumSubgroups) => Some(Lanes::splat(
+                Scalar::I32(local.div_ceil(SUBGROUP_SIZE) as i32),
+                n,
+            )),
+            UOp::SubgroupReduce { op, value } => {
+                let x = def(&vals, *value, p);
+                let d = inst.dtype;
+                let mut bits = vec![0u32; n];
+                // Subgroups: runs of SUBGROUP_SIZE invocations of one workgroup (the last
+                // one shorter when the size does not divide the workgroup's).
+                for wg in 0..count {
+                    for start in (0..local).step_by(SUBGROUP_SIZE) {
+                        let lanes =
+                            wg * local + start..wg * local + (start + SUBGROUP_SIZE).min(local);
+                        let r = lanes
+                            .clone()
+                            .filter(|&l| mask[l])
+                            .fold(op.identity(d), |acc, l| {
+                                op.combine(acc, Scalar::from_bits(x.bits(l), d))
+                            });
+                        for l in lanes {
+                            bits[l] = r.to_bits();
+                        }
+                    }
+                }
+                Some(Lanes::from_bits(bits.into_iter(), d))
             }
             UOp::Const(s) => Some(Lanes::splat(*s, n)),
             UOp::Param(i) => Some(Lanes::splat(Scalar::from_bits(params[*i], inst.dtype), n)),

@@ -44,6 +44,12 @@ pub struct DeviceLimits {
     /// llvmpipe, WARP, SwiftShader). Not a limit but a cost the heuristics weigh: on such an
     /// adapter a lane that walks a longer contiguous run pays off (see `codegen/heuristic`).
     pub cpu_adapter: bool,
+    /// The smallest and largest subgroups the device may run, when kernels may use subgroup
+    /// operations (wgpu's SUBGROUP feature; `KILN_SUBGROUPS=0` turns them off): a grouped
+    /// reduction over a whole workgroup whose lanes are a multiple of the largest then
+    /// combines each subgroup's lanes without workgroup memory (see
+    /// `codegen/linearize/group.rs`). `None` without them.
+    pub subgroup_sizes: Option<(usize, usize)>,
 }
 
 impl DeviceLimits {
@@ -59,6 +65,13 @@ impl DeviceLimits {
     pub fn bindings_for(&self, numel: usize) -> usize {
         numel.div_ceil(self.binding_window()).max(1)
     }
+}
+
+/// Whether kernels may use subgroup operations where the device has them: yes unless
+/// `KILN_SUBGROUPS=0`.
+pub(crate) fn subgroups_enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("KILN_SUBGROUPS").map_or(true, |v| v != "0"))
 }
 
 fn gcd(a: usize, b: usize) -> usize {
@@ -159,6 +172,9 @@ impl Device {
                 // The interpreter picks the kernels a GPU would, so that checking on it
                 // covers them.
                 cpu_adapter: false,
+                // It runs subgroups of 8 (`cpu::SUBGROUP_SIZE`) but promises only 4 to 8, as a
+                // GPU with a range of subgroup sizes would.
+                subgroup_sizes: subgroups_enabled().then_some((4, 8)),
             },
             Backend::Wgpu(w) => w.limits(),
         }

@@ -151,6 +151,11 @@ impl WgpuDevice {
             ::wgpu::Features::empty()
         };
         required_features |= adapter.features() & ::wgpu::Features::PIPELINE_CACHE;
+        let subgroups =
+            super::subgroups_enabled() && adapter.features().contains(::wgpu::Features::SUBGROUP);
+        if subgroups {
+            required_features |= ::wgpu::Features::SUBGROUP;
+        }
         let (device, queue) =
             pollster::block_on(adapter.request_device(&::wgpu::DeviceDescriptor {
                 label: Some("kiln"),
@@ -167,7 +172,7 @@ impl WgpuDevice {
             pipeline_cache,
             device,
             queue,
-            kiln_limits: WgpuDevice::compute_limits(&info, &limits),
+            kiln_limits: WgpuDevice::compute_limits(&info, &limits, subgroups),
             info,
             limits,
             timestamps,
@@ -194,7 +199,11 @@ impl WgpuDevice {
         self.kiln_limits.clone()
     }
 
-    fn compute_limits(info: &::wgpu::AdapterInfo, limits: &::wgpu::Limits) -> DeviceLimits {
+    fn compute_limits(
+        info: &::wgpu::AdapterInfo,
+        limits: &::wgpu::Limits,
+        subgroups: bool,
+    ) -> DeviceLimits {
         DeviceLimits {
             max_storage_buffers: limits.max_storage_buffers_per_shader_stage as usize,
             max_workgroup_size: limits.max_compute_invocations_per_workgroup as usize,
@@ -205,6 +214,10 @@ impl WgpuDevice {
             max_binding_bytes: limits.max_storage_buffer_binding_size as usize,
             binding_offset_alignment: limits.min_storage_buffer_offset_alignment as usize,
             cpu_adapter: info.device_type == ::wgpu::DeviceType::Cpu,
+            subgroup_sizes: subgroups.then_some((
+                info.subgroup_min_size.max(1) as usize,
+                info.subgroup_max_size.max(info.subgroup_min_size).max(1) as usize,
+            )),
         }
     }
 

@@ -117,6 +117,9 @@ struct Linearizer<'a> {
     /// The staged tiles of the nest being emitted, with their workgroup arrays: their loads
     /// read the tile (see `stage.rs`).
     active_stages: Vec<(StageTile, Ref)>,
+    /// `DeviceLimits::subgroup_sizes`: grouped reductions over whole workgroups combine
+    /// through subgroups where they are known (see `group.rs`).
+    subgroup_sizes: Option<(usize, usize)>,
 }
 
 /// Lowers `ast` shaped by `shaped` (from `apply_opts`) to a [`Program`].
@@ -238,6 +241,7 @@ pub fn linearize(ast: &KernelAst, shaped: &Shaped, limits: &DeviceLimits) -> Pro
         in_store_loops: false,
         part_value,
         active_stages: vec![],
+        subgroup_sizes: limits.subgroup_sizes,
     };
     lz.var_refs[VAR_GROUP as usize] = Some(lz.emit(UOp::Special(Special::GroupId), DType::I32));
     lz.var_refs[VAR_LOCAL as usize] = Some(if local_size > 1 {
