@@ -13,9 +13,12 @@
 //! for each reduce nest (reduces over the same axes, in dependency order):
 //!   acc[r][u] = identity                      one per reduce r and upcast lane u
 //!   for r0 { for r1 {                          reduce parts
+//!     [STAGE: tile[lid + k·lanes] = buf[..]; barrier]   (the loads below read the tiles)
 //!     acc[r][u] = acc[r][u] ⊕ [mask ?] src(u, unroll lane)   for every unroll lane
+//!     [STAGE: barrier]
 //!   } }
-//!   [group: local[..] = acc; barrier; tree steps (if g < n-s: combine; barrier); read slot 0]
+//!   [group: local[..] = acc; barrier; tree steps (if g < n-s: combine; barrier); read slot 0,
+//!    or with subgroups: subgroup reduce; first lane: local[subgroup] = it; barrier; fold]
 //! for l0 { ..                                  loop parts (GROUPOUT's rest of a column axis)
 //!   for each store, upcast lane: out[index] = value  (masked: padding; the group leader
 //!                                                     unless GROUPOUT spread the outputs)
