@@ -6,7 +6,8 @@
 //! ```
 //!
 //! It schedules the matmul without running it, prints the kernel the heuristics chose, times
-//! it under NOOPT, under the heuristics and under hand-written opt lists with `Kernel::time`,
+//! it under NOOPT, under the heuristics (and with their workgroup-memory tiling, STAGE,
+//! toggled) and under hand-written opt lists with `Kernel::time`,
 //! and with `--search` runs a small greedy search over `Kernel::candidate_opts` (each step
 //! keeps the fastest single opt to append): the loop a BEAM search runs, in miniature.
 
@@ -60,6 +61,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     report("heuristics", &k, n, runs);
     let tuned = k.with_opts(&hand)?;
     let hand_t = report("hand", &tuned, n, runs.max(3));
+    // The heuristics' list with its STAGE opts toggled (added on a CPU adapter, dropped on a
+    // GPU): what workgroup-memory tiling buys on this device.
+    let staged = k.opts().iter().any(|o| o.op == OptOp::Stage);
+    let toggled: Vec<Opt> = if staged {
+        k.opts()
+            .iter()
+            .copied()
+            .filter(|o| o.op != OptOp::Stage)
+            .collect()
+    } else {
+        let mut l = k.opts().to_vec();
+        l.extend([Opt::new(OptOp::Stage, 0, 0), Opt::new(OptOp::Stage, 1, 0)]);
+        l
+    };
+    match k.with_opts(&toggled) {
+        Ok(t) => {
+            report(if staged { "unstaged" } else { "staged" }, &t, n, runs);
+        }
+        Err(e) => println!("{}: {e}", if staged { "unstaged" } else { "staged" }),
+    }
     println!(
         "hand-written opts: {:.1}x NOOPT",
         noopt.as_secs_f64() / hand_t.as_secs_f64()
