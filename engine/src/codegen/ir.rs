@@ -27,9 +27,10 @@ pub enum Special {
     GroupId,
     /// The flat index of the invocation in its workgroup (`i32`).
     LocalId,
-    /// The invocation's index in its subgroup (`i32`; needs [`DeviceLimits::subgroup_min_size`]).
+    /// The invocation's index in its subgroup (`i32`; only on a device with
+    /// [`DeviceLimits::subgroup_sizes`]).
     ///
-    /// [`DeviceLimits::subgroup_min_size`]: crate::runtime::DeviceLimits::subgroup_min_size
+    /// [`DeviceLimits::subgroup_sizes`]: crate::runtime::DeviceLimits::subgroup_sizes
     SubgroupInvocationId,
     /// The index of the invocation's subgroup in its workgroup (`i32`).
     SubgroupId,

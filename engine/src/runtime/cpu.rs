@@ -423,10 +423,10 @@ fn block_pairs(p: &Program) -> Vec<usize> {
     pair
 }
 
-/// Invocations per subgroup in the interpreter. Its device reports a smaller
-/// `subgroup_min_size` (4, see `Device::limits`), as a GPU whose subgroups may be smaller or
-/// larger would: kernels then size their arrays for more subgroups than run, and the masking
-/// of the absent ones is exercised.
+/// Invocations per subgroup in the interpreter. Its device promises subgroups of 4 to 8
+/// (`DeviceLimits::subgroup_sizes`, see `Device::limits`), as a GPU with a range of
+/// subgroup sizes would: kernels then size their arrays for more subgroups than run, and the
+/// masking of the absent ones is exercised.
 pub(crate) const SUBGROUP_SIZE: usize = 8;
 
 /// Lanes interpreted together when workgroups can be batched.

@@ -14,8 +14,9 @@ use super::{Linearizer, VAR_LOCAL};
 const MAX_SUBGROUP_PARTIALS: usize = 16;
 
 impl Linearizer<'_> {
-    /// Tree reduction of every accumulator across the `g` group lanes of the workgroup (the
-    /// fastest-varying part of the local id). Accumulators go through one workgroup array per
+    /// Reduction of every accumulator across the `g` group lanes of the workgroup (the
+    /// fastest-varying part of the local id): through subgroups where `subgroup_slots`
+    /// allows, else by a tree. Accumulators go through one workgroup array per
     /// dtype, in batches small enough for the device's workgroup memory. Only canonical upcast
     /// lanes (`canon[n][u] == u`) go through memory; the others share their results.
     pub(super) fn group_reduce(
@@ -145,7 +146,8 @@ impl Linearizer<'_> {
     /// device has subgroup operations, the `g` group lanes are the whole workgroup (a
     /// subgroup then never straddles two rows, however the device maps lanes to subgroups)
     /// and a multiple of the largest subgroup (so that every subgroup is full: on lavapipe a
-    /// sum over 143 lanes lost the 7 of its partial last subgroup); `None` for the tree. At most [`MAX_SUBGROUP_PARTIALS`].
+    /// sum over 143 lanes lost the 7 of its partial last subgroup), at most
+    /// [`MAX_SUBGROUP_PARTIALS`]; `None` for the tree.
     fn subgroup_slots(&self, g: usize, d: DType) -> Option<usize> {
         let (min, max) = self.subgroup_sizes?;
         let slots = g / min;
@@ -157,8 +159,8 @@ impl Linearizer<'_> {
     /// registers, its first lane writes the partial to slot `subgroup_id`, a barrier, then
     /// every lane folds the `num_subgroups` partials (slots past it hold nothing: `slots`
     /// is sized for the smallest subgroups), and a barrier before the array is reused. Two
-    /// barriers where the tree takes one per level: on lavapipe (8-lane subgroups) softmax
-    /// 4096x4096 ran 7-14% faster this way in hand-edited WGSL (four interleaved rounds).
+    /// barriers and one write per subgroup, where the tree writes every lane's value and
+    /// passes a barrier per level (see `MAX_SUBGROUP_PARTIALS` for what it buys).
     fn subgroup_combine(
         &mut self,
         nest: &[(ExprRef, ReduceOp, ExprRef)],
