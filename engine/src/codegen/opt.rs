@@ -424,19 +424,9 @@ impl Shaped {
         self.sort();
     }
 
-    /// Bytes of workgroup memory the kernel needs under this shape: the staged tiles (see
-    /// `stage`), and for grouped reductions one array per reduce dtype, `lanes × upcast`
-    /// elements, reused by every reduce of that dtype.
-    pub fn workgroup_bytes(&self, ast: &KernelAst) -> usize {
-        let staged: usize = self
-            .staged
-            .iter()
-            .filter_map(|&b| stage_tile(ast, self, b).ok())
-            .map(|t| t.bytes())
-            .sum();
-        staged + self.group_bytes(ast)
-    }
-
+    /// Bytes of workgroup memory the grouped reductions of `ast` need under this shape: one
+    /// array per reduce dtype, `lanes × upcast` elements, reused by every reduce of that
+    /// dtype. (Staged tiles add theirs: `StageTile::bytes`.)
     fn group_bytes(&self, ast: &KernelAst) -> usize {
         if !self.group_sets().iter().any(|(nest, _)| !nest.is_empty()) {
             return 0; // no grouped reduction
@@ -645,10 +635,11 @@ fn check_limits(ast: &KernelAst, s: &Shaped, limits: &DeviceLimits) -> Result<()
             limits.max_workgroup_size
         ));
     }
+    let mut bytes = s.group_bytes(ast);
     for &buf in &s.staged {
-        stage_tile(ast, s, buf).map_err(|e| format!("staged buffer {buf}: {e}"))?;
+        let tile = stage_tile(ast, s, buf).map_err(|e| format!("staged buffer {buf}: {e}"))?;
+        bytes += tile.bytes();
     }
-    let bytes = s.workgroup_bytes(ast);
     if bytes > limits.workgroup_memory_bytes {
         return Err(format!(
             "{bytes} bytes of workgroup memory exceed the device's {}",

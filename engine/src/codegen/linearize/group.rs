@@ -62,14 +62,7 @@ impl Linearizer<'_> {
             }
             let batch = per_array.min(items.len());
             let len = batch * lsize;
-            let local = match self.locals.get(&d) {
-                Some(&(l, have)) if have >= len => l,
-                _ => {
-                    let l = self.push(UOp::DefineLocal { len }, d, 1);
-                    self.locals.insert(d, (l, len));
-                    l
-                }
-            };
+            let local = self.workgroup_array(d, len);
             for chunk in items.chunks(batch) {
                 let mut slots = vec![];
                 for (j, &(n, u)) in chunk.iter().enumerate() {
@@ -171,14 +164,7 @@ impl Linearizer<'_> {
         slots: usize,
     ) {
         let len = chunk.len() * slots;
-        let local = match self.locals.get(&d) {
-            Some(&(l, have)) if have >= len => l,
-            _ => {
-                let l = self.push(UOp::DefineLocal { len }, d, 1);
-                self.locals.insert(d, (l, len));
-                l
-            }
-        };
+        let local = self.workgroup_array(d, len);
         let lane = self.emit(UOp::Special(Special::SubgroupInvocationId), DType::I32);
         let id = self.emit(UOp::Special(Special::SubgroupId), DType::I32);
         let count = self.emit(UOp::Special(Special::NumSubgroups), DType::I32);
@@ -241,5 +227,18 @@ impl Linearizer<'_> {
         }
         // Every lane has read its results before the array is reused.
         self.push(UOp::Barrier, DType::Bool, 1);
+    }
+
+    /// The kernel's workgroup array of `d` with at least `len` elements: the one an earlier
+    /// grouped nest declared when it is long enough, else a new one.
+    fn workgroup_array(&mut self, d: DType, len: usize) -> Ref {
+        match self.locals.get(&d) {
+            Some(&(l, have)) if have >= len => l,
+            _ => {
+                let l = self.push(UOp::DefineLocal { len }, d, 1);
+                self.locals.insert(d, (l, len));
+                l
+            }
+        }
     }
 }
