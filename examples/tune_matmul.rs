@@ -6,8 +6,8 @@
 //! ```
 //!
 //! It schedules the matmul without running it, prints the kernel the heuristics chose, times
-//! it under NOOPT, under the heuristics (and with their workgroup-memory tiling, STAGE,
-//! toggled) and under hand-written opt lists with `Kernel::time`,
+//! it under NOOPT, under the heuristics (and with their workgroup-memory tiling, STAGE, or
+//! subgroup-shared loads, SHARE, toggled) and under hand-written opt lists with `Kernel::time`,
 //! and with `--search` runs a small greedy search over `Kernel::candidate_opts` (each step
 //! keeps the fastest single opt to append): the loop a BEAM search runs, in miniature.
 
@@ -61,25 +61,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     report("heuristics", &k, n, runs);
     let tuned = k.with_opts(&hand)?;
     let hand_t = report("hand", &tuned, n, runs.max(3));
-    // The heuristics' list with its STAGE opts toggled (added on a CPU adapter, dropped on a
-    // GPU): what workgroup-memory tiling buys on this device.
-    let staged = k.opts().iter().any(|o| o.op == OptOp::Stage);
-    let toggled: Vec<Opt> = if staged {
-        k.opts()
-            .iter()
-            .copied()
-            .filter(|o| o.op != OptOp::Stage)
-            .collect()
-    } else {
+    // The heuristics' list without its STAGE or SHARE opts (workgroup-memory tiles on a GPU,
+    // subgroup-shared loads on a CPU adapter with subgroups), or with STAGE added where it
+    // has neither: what each buys on this device.
+    let without =
+        |op: OptOp| -> Vec<Opt> { k.opts().iter().copied().filter(|o| o.op != op).collect() };
+    let mut toggles: Vec<(&str, Vec<Opt>)> = vec![];
+    for (op, label) in [(OptOp::Stage, "unstaged"), (OptOp::Share, "unshared")] {
+        if k.opts().iter().any(|o| o.op == op) {
+            toggles.push((label, without(op)));
+        }
+    }
+    if toggles.is_empty() {
         let mut l = k.opts().to_vec();
         l.extend([Opt::new(OptOp::Stage, 0, 0), Opt::new(OptOp::Stage, 1, 0)]);
-        l
-    };
-    match k.with_opts(&toggled) {
-        Ok(t) => {
-            report(if staged { "unstaged" } else { "staged" }, &t, n, runs);
+        toggles.push(("staged", l));
+    }
+    for (label, list) in toggles {
+        match k.with_opts(&list) {
+            Ok(t) => {
+                report(label, &t, n, runs);
+            }
+            Err(e) => println!("{label}: {e}"),
         }
-        Err(e) => println!("{}: {e}", if staged { "unstaged" } else { "staged" }),
     }
     println!(
         "hand-written opts: {:.1}x NOOPT",

@@ -209,9 +209,10 @@ fn candidate_opts_are_all_valid_and_cover_every_kind() {
         let k = s.kernels()[0].with_opts(&[]).unwrap();
         let cands = k.candidate_opts();
         // A matmul has no column axis (every output axis feeds the reduction): no GROUPOUT.
-        // STAGE needs lanes that share a buffer's elements: not offered before a LOCAL.
+        // STAGE needs lanes that share a buffer's elements, SHARE whole subgroups and
+        // elements split among them: neither is offered before a LOCAL and an UPCAST.
         for op in OptOp::ALL {
-            if ![OptOp::Padto, OptOp::GroupOut, OptOp::Stage].contains(&op) {
+            if ![OptOp::Padto, OptOp::GroupOut, OptOp::Stage, OptOp::Share].contains(&op) {
                 assert!(cands.iter().any(|o| o.op == op), "no {op:?} in {cands:?}");
             }
         }
@@ -231,6 +232,22 @@ fn candidate_opts_are_all_valid_and_cover_every_kind() {
             .filter(|o| o.op == OptOp::Stage)
             .collect();
         assert_eq!(stages, vec![Opt::new(OptOp::Stage, 1, 0)]);
+        // Lanes along the columns with 4 rows each: a (buffer 0) reads only the rows, which
+        // each subgroup then splits; b reads the lanes' own columns.
+        let tiled = [Opt::new(OptOp::Upcast, 0, 4), Opt::new(OptOp::Local, 1, 8)];
+        let shares: Vec<Opt> = k
+            .with_opts(&tiled)
+            .unwrap()
+            .candidate_opts()
+            .into_iter()
+            .filter(|o| o.op == OptOp::Share)
+            .collect();
+        let expected = if dev.limits().subgroup_sizes.is_some() {
+            vec![Opt::new(OptOp::Share, 0, 0)]
+        } else {
+            vec![]
+        };
+        assert_eq!(shares, expected);
         // softmax's row is a column of its one kernel: GROUPOUT is offered, and valid.
         let s = kiln::schedule(&[&a.softmax(-1)]).unwrap();
         let k = s.kernels()[0].with_opts(&[]).unwrap();

@@ -11,27 +11,6 @@ fn o(op: OptOp, axis: usize, amount: usize) -> Opt {
     Opt::new(op, axis, amount)
 }
 
-/// Runs the one kernel of `f(inputs)` under `opts` on every device against the oracle.
-fn check_staged(name: &str, inputs: &[Input], opts: &[Opt], f: impl Fn(&[Tensor]) -> Tensor) {
-    for dev in devices() {
-        let ts: Vec<Tensor> = inputs.iter().map(|i| i.on(&dev)).collect();
-        let out = f(&ts);
-        let want = out.oracle().expect("oracle").data;
-        let mut s = kiln::schedule(&[&out]).expect("schedule");
-        assert_eq!(s.kernels().len(), 1, "{name}: {s:?}");
-        s.set_opts(0, opts)
-            .unwrap_or_else(|e| panic!("{name} on {}: {e}", dev.name()));
-        s.run().expect("run");
-        assert_close(
-            &format!("{name} on {}", dev.name()),
-            &read(&out),
-            &want,
-            1e-4,
-            1e-4,
-        );
-    }
-}
-
 #[test]
 fn staged_kernels_agree_with_the_oracle() {
     let mm = |t: &[Tensor]| t[0].matmul(&t[1]);
@@ -42,7 +21,7 @@ fn staged_kernels_agree_with_the_oracle() {
         ]
     };
     // Both inputs staged, tiles a multiple of the lanes.
-    check_staged(
+    check_with_opts(
         "matmul 32x24x40",
         &ab(32, 24, 40),
         &[
@@ -57,7 +36,7 @@ fn staged_kernels_agree_with_the_oracle() {
         mm,
     );
     // Padded output axes and a tile of 80 over 32 lanes: the last copy is partial.
-    check_staged(
+    check_with_opts(
         "matmul 30x20x27 padded",
         &ab(30, 20, 27),
         &[
@@ -73,7 +52,7 @@ fn staged_kernels_agree_with_the_oracle() {
         mm,
     );
     // A padded reduce axis (21 to 24): the copies past the end are zeros.
-    check_staged(
+    check_with_opts(
         "matmul 30x21x27 padded reduction",
         &ab(30, 21, 27),
         &[
@@ -87,7 +66,7 @@ fn staged_kernels_agree_with_the_oracle() {
         mm,
     );
     // a.T @ b: a's tile is read along its strided axis.
-    check_staged(
+    check_with_opts(
         "a.T@b 24x32x16",
         &[
             rand_input(DType::F32, &[32, 24], 8),
@@ -105,7 +84,7 @@ fn staged_kernels_agree_with_the_oracle() {
         |t| t[0].transpose(0, 1).matmul(&t[1]),
     );
     // relu(a@b + bias): the bias is read by the tail (not staged), the tiles by the nest.
-    check_staged(
+    check_with_opts(
         "relu(a@b + bias)",
         &[
             rand_input(DType::F32, &[16, 12], 3),
@@ -152,7 +131,7 @@ fn staged_conv2d_keeps_its_padding_masks() {
     assert!(!stages.is_empty(), "nothing to stage in {}", k.ast());
     let mut opts = vec![local];
     opts.extend(stages);
-    check_staged("conv2d pad 1 staged", &inputs, &opts, f);
+    check_with_opts("conv2d pad 1 staged", &inputs, &opts, f);
 }
 
 #[test]

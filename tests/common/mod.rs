@@ -203,6 +203,32 @@ pub fn check3(name: &str, inputs: &[Input], f: impl Fn(&[Tensor]) -> Tensor) {
     check3_tol(name, inputs, 1e-6, 1e-3, f)
 }
 
+/// Runs the one kernel of `f(inputs)` under `opts` on every device against the oracle.
+pub fn check_with_opts(
+    name: &str,
+    inputs: &[Input],
+    opts: &[kiln::Opt],
+    f: impl Fn(&[Tensor]) -> Tensor,
+) {
+    for dev in devices() {
+        let ts: Vec<Tensor> = inputs.iter().map(|i| i.on(&dev)).collect();
+        let out = f(&ts);
+        let want = out.oracle().expect("oracle").data;
+        let mut s = kiln::schedule(&[&out]).expect("schedule");
+        assert_eq!(s.kernels().len(), 1, "{name}: {s:?}");
+        s.set_opts(0, opts)
+            .unwrap_or_else(|e| panic!("{name} on {}: {e}", dev.name()));
+        s.run().expect("run");
+        assert_close(
+            &format!("{name} on {}", dev.name()),
+            &read(&out),
+            &want,
+            1e-4,
+            1e-4,
+        );
+    }
+}
+
 /// Cases for a property test: `PROPTEST_CASES` when set (a long bug hunt), else `default`
 /// (what CI runs).
 pub fn proptest_cases(default: u32) -> u32 {

@@ -102,6 +102,13 @@ pub enum UOp {
         op: ReduceOp,
         value: Ref,
     },
+    /// Invocation `lane`'s `value`, in every invocation of its subgroup (all of them reach
+    /// it: never inside an `If`). `lane` is below the device's smallest subgroup size; the
+    /// value may be a vector. Shared loads (`SHARE`) hand their elements out with it.
+    SubgroupBroadcast {
+        value: Ref,
+        lane: u32,
+    },
 }
 
 impl UOp {
@@ -118,7 +125,9 @@ impl UOp {
             | UOp::DefineLocal { .. }
             | UOp::Barrier => vec![],
             UOp::Unary(_, a) | UOp::Cast(a) | UOp::Gep(a, _) | UOp::If(a) => vec![*a],
-            UOp::SubgroupReduce { value, .. } => vec![*value],
+            UOp::SubgroupReduce { value, .. } | UOp::SubgroupBroadcast { value, .. } => {
+                vec![*value]
+            }
             UOp::Binary(_, a, b) => vec![*a, *b],
             UOp::Where(c, a, b) => vec![*c, *a, *b],
             UOp::Load { index, valid, .. } => std::iter::once(*index).chain(*valid).collect(),
@@ -296,6 +305,9 @@ impl fmt::Display for Program {
                 UOp::Special(Special::NumSubgroups) => format!("{def}num_subgroups"),
                 UOp::SubgroupReduce { op, value } => {
                     format!("{def}subgroup_{} {value}", op.name())
+                }
+                UOp::SubgroupBroadcast { value, lane } => {
+                    format!("{def}subgroup_broadcast {value} from {lane}")
                 }
                 UOp::Const(c) => format!("{def}{c}"),
                 UOp::Param(i) => format!("{def}param {i}"),

@@ -1,7 +1,8 @@
 //! Code generation: kernel AST → opts → linear IR → (validated) → WGSL or the CPU interpreter.
 //!
 //! `arena` holds the typed handles both IRs use; `ast` is what a kernel computes; `opt` the
-//! loop transformations (`stage`: the workgroup-memory tiles of STAGE) and `heuristic` the
+//! loop transformations (`stage`: the workgroup-memory tiles of STAGE; `share`: the
+//! subgroup-split loads of SHARE) and `heuristic` the
 //! lists chosen by default; `linearize` lowers (AST, opts) to the flat `ir`; `validate`
 //! checks that IR; `wgsl` renders it.
 
@@ -11,6 +12,7 @@ pub mod heuristic;
 pub mod ir;
 pub mod linearize;
 pub mod opt;
+pub mod share;
 pub mod stage;
 pub mod validate;
 pub mod wgsl;

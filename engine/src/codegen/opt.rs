@@ -39,6 +39,7 @@
 use std::fmt;
 
 use super::ast::{AstNode, KernelAst};
+use super::share::{share_buffer, shared_loads};
 use super::stage::{stage_buffer, stage_tile};
 use crate::runtime::DeviceLimits;
 
@@ -53,10 +54,11 @@ pub enum OptOp {
     Padto,
     NoLocals,
     Stage,
+    Share,
 }
 
 impl OptOp {
-    pub const ALL: [OptOp; 9] = [
+    pub const ALL: [OptOp; 10] = [
         OptOp::Upcast,
         OptOp::Unroll,
         OptOp::Local,
@@ -66,6 +68,7 @@ impl OptOp {
         OptOp::Padto,
         OptOp::NoLocals,
         OptOp::Stage,
+        OptOp::Share,
     ];
 
     /// tinygrad's spelling.
@@ -80,6 +83,7 @@ impl OptOp {
             OptOp::Padto => "PADTO",
             OptOp::NoLocals => "NOLOCALS",
             OptOp::Stage => "STAGE",
+            OptOp::Share => "SHARE",
         }
     }
 }
@@ -208,6 +212,8 @@ pub struct Shaped {
     pub nest_of: Vec<Vec<usize>>,
     /// Input buffers staged through workgroup memory (STAGE), in the order staged.
     pub staged: Vec<usize>,
+    /// Input buffers whose loads the lanes of a subgroup split (SHARE), in the order shared.
+    pub shared: Vec<usize>,
 }
 
 impl Shaped {
@@ -243,6 +249,7 @@ impl Shaped {
                 of
             },
             staged: vec![],
+            shared: vec![],
         };
         s.sort();
         s
@@ -483,6 +490,17 @@ fn apply_opt(
         s.staged.push(opt.axis);
         return check_limits(ast, s, limits);
     }
+    if opt.op == OptOp::Share {
+        if opt.amount != 0 {
+            return Err("SHARE takes no amount (its arg is 0)".into());
+        }
+        if s.shared.contains(&opt.axis) {
+            return Err(format!("buffer {} is already shared", opt.axis));
+        }
+        share_buffer(ast, opt.axis)?;
+        s.shared.push(opt.axis);
+        return check_limits(ast, s, limits);
+    }
     let i = match opt.op {
         OptOp::Unroll | OptOp::Group | OptOp::GroupTop => {
             let reds = s.reduce_parts();
@@ -523,7 +541,7 @@ fn apply_opt(
         OptOp::Unroll | OptOp::Group | OptOp::GroupTop => part.kind == AxisKind::Reduce,
         OptOp::GroupOut => part.kind == AxisKind::Global,
         OptOp::Padto => matches!(part.kind, AxisKind::Global | AxisKind::Reduce),
-        OptOp::NoLocals | OptOp::Stage => unreachable!(),
+        OptOp::NoLocals | OptOp::Stage | OptOp::Share => unreachable!(),
     };
     if !kind_ok {
         return Err(format!("it does not apply to a {:?} part", part.kind));
@@ -576,7 +594,9 @@ fn apply_opt(
             OptOp::Unroll => (AxisKind::Unroll, false),
             OptOp::Group => (AxisKind::Group, false),
             OptOp::GroupTop => (AxisKind::Group, true),
-            OptOp::GroupOut | OptOp::Padto | OptOp::NoLocals | OptOp::Stage => unreachable!(),
+            OptOp::GroupOut | OptOp::Padto | OptOp::NoLocals | OptOp::Stage | OptOp::Share => {
+                unreachable!()
+            }
         };
         s.shift_to(i, amount, kind, top);
     }
@@ -608,7 +628,8 @@ fn apply_opt(
 }
 
 /// What every opt list must keep after each opt: the register budget, the device's lanes per
-/// workgroup and workgroup memory, and every staged tile still well-formed.
+/// workgroup and workgroup memory, every staged tile still well-formed and every shared
+/// buffer still shareable.
 fn check_limits(ast: &KernelAst, s: &Shaped, limits: &DeviceLimits) -> Result<(), String> {
     let (max_upcast, max_values) = register_budget(limits);
     let upcast = s.size_of(AxisKind::Upcast);
@@ -646,13 +667,17 @@ fn check_limits(ast: &KernelAst, s: &Shaped, limits: &DeviceLimits) -> Result<()
             limits.workgroup_memory_bytes
         ));
     }
+    for &buf in &s.shared {
+        shared_loads(ast, s, buf, limits.subgroup_sizes)
+            .map_err(|e| format!("shared buffer {buf}: {e}"))?;
+    }
     Ok(())
 }
 
 /// Every single opt that can validly be appended to `opts`: the actions a search tries next.
 /// Amounts tried: the divisors tinygrad tries (2, 3, 4, 8, 16, 32 and, for groups, up to 256),
-/// 0 (the whole part) where it fits, PADTO to multiples of 4, 8, 16 and 32, and STAGE of
-/// every buffer where it fits.
+/// 0 (the whole part) where it fits, PADTO to multiples of 4, 8, 16 and 32, and STAGE and
+/// SHARE of every buffer where they fit.
 pub fn candidate_opts(ast: &KernelAst, opts: &[Opt], limits: &DeviceLimits) -> Vec<Opt> {
     let Ok(base) = apply_opts(ast, opts, limits) else {
         return vec![];
@@ -693,6 +718,7 @@ pub fn candidate_opts(ast: &KernelAst, opts: &[Opt], limits: &DeviceLimits) -> V
     try_opt(Opt::new(OptOp::NoLocals, 0, 0), &mut out);
     for buf in 0..ast.bufs.len() {
         try_opt(Opt::new(OptOp::Stage, buf, 0), &mut out);
+        try_opt(Opt::new(OptOp::Share, buf, 0), &mut out);
     }
     // An amount of 0 that equals an explicit amount is the same opt twice: keep the explicit one.
     let sizes: Vec<(Opt, usize)> = out

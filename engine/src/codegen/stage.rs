@@ -142,6 +142,9 @@ pub fn stage_buffer(ast: &KernelAst, buf: usize) -> Result<(ExprRef, Vec<usize>)
 /// The tile of `buf` under `shaped`, or why the shape cannot stage it.
 pub fn stage_tile(ast: &KernelAst, shaped: &Shaped, buf: usize) -> Result<StageTile, String> {
     let (load, nest) = stage_buffer(ast, buf)?;
+    if shaped.shared.contains(&buf) {
+        return Err(format!("buffer {buf} is shared through subgroups"));
+    }
     if shaped.group_size() > 1 {
         return Err(
             "STAGE does not combine with GROUP, GROUPTOP or GROUPOUT (the group lanes split \

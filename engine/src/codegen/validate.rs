@@ -98,6 +98,9 @@ pub fn validate(p: &Program) -> Result<(), IrError> {
             UOp::SubgroupReduce { .. } if if_depth > 0 => {
                 return fail("subgroup reduction inside an `if`: not every lane reaches it".into());
             }
+            UOp::SubgroupBroadcast { .. } if if_depth > 0 => {
+                return fail("subgroup broadcast inside an `if`: not every lane reaches it".into());
+            }
             _ => {}
         }
         let defines = !matches!(
@@ -292,6 +295,15 @@ fn check_types(p: &Program, inst: &Inst) -> Result<(), String> {
             scalar(*value, inst.dtype, "value")?;
             scalar_self(inst, inst.dtype)
         }
+        UOp::SubgroupBroadcast { value, .. } => {
+            if inst.dtype == DType::Bool {
+                return Err("subgroup broadcast of bools".into());
+            }
+            if ty(*value) != me {
+                return Err(format!("value {value} is {:?}, result {me:?}", ty(*value)));
+            }
+            Ok(())
+        }
         UOp::EndRange | UOp::EndIf | UOp::Barrier | UOp::DefineLocal { .. } => Ok(()),
         UOp::LoadLocal { local, index } | UOp::StoreLocal { local, index, .. } => {
             let UOp::DefineLocal { .. } = p.insts[*local].op else {
@@ -416,6 +428,33 @@ mod tests {
         ]);
         let e = validate(&p).unwrap_err();
         assert!(e.message.contains("bools"), "{e}");
+    }
+
+    #[test]
+    fn rejects_a_subgroup_broadcast_in_an_if_of_bools_or_of_another_type() {
+        let broadcast = |value| UOp::SubgroupBroadcast { value, lane: 1 };
+        let p = program(vec![
+            (UOp::Const(Scalar::Bool(true)), DType::Bool),
+            (UOp::Const(Scalar::F32(1.0)), DType::F32),
+            (UOp::If(h(0)), DType::Bool),
+            (broadcast(h(1)), DType::F32),
+            (UOp::EndIf, DType::Bool),
+        ]);
+        let e = validate(&p).unwrap_err();
+        assert!(e.message.contains("subgroup broadcast inside"), "{e}");
+        assert_eq!(e.inst, "%3");
+
+        let p = program(vec![
+            (UOp::Const(Scalar::Bool(true)), DType::Bool),
+            (broadcast(h(0)), DType::Bool),
+        ]);
+        assert!(validate(&p).unwrap_err().message.contains("bools"));
+
+        let p = program(vec![
+            (UOp::Const(Scalar::F32(1.0)), DType::F32),
+            (broadcast(h(0)), DType::I32),
+        ]);
+        assert!(validate(&p).unwrap_err().message.contains("result"));
     }
 
     #[test]

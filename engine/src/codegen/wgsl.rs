@@ -192,6 +192,9 @@ pub fn render(p: &Program) -> String {
                 };
                 format!("let v{i}: {t} = {f}({});", v(*value))
             }
+            UOp::SubgroupBroadcast { value, lane } => {
+                format!("let v{i}: {t} = subgroupBroadcast({}, {lane}u);", v(*value))
+            }
             UOp::Const(c) => format!("let v{i}: {t} = {};", literal(*c)),
             UOp::Param(k) => {
                 let word = format!("params[{}][{}]", k / 4, k % 4);

@@ -494,6 +494,23 @@ fn run_workgroups(p: &Program, params: &[u32], first: usize, count: usize, mem: 
                 }
                 Some(Lanes::from_bits(bits.into_iter(), d))
             }
+            UOp::SubgroupBroadcast { value, lane } => {
+                let x = def(&vals, *value, p);
+                let w = inst.width as usize;
+                // The invocation `lane` places into its subgroup (a run of SUBGROUP_SIZE
+                // invocations of one workgroup, as for `SubgroupReduce`).
+                let from = |l: usize| {
+                    let start = l - l % local % SUBGROUP_SIZE;
+                    assert!(
+                        start + (*lane as usize) < (l - l % local) + local,
+                        "interpreter: subgroup broadcast from absent invocation {lane} in {}",
+                        p.name
+                    );
+                    start + *lane as usize
+                };
+                let bits = (0..n * w).map(|e| x.bits(from(e / w) * w + e % w));
+                Some(Lanes::from_bits(bits, inst.dtype))
+            }
             UOp::Const(s) => Some(Lanes::splat(*s, n)),
             UOp::Param(i) => Some(Lanes::splat(Scalar::from_bits(params[*i], inst.dtype), n)),
             UOp::Unary(op, a) => Some(unary(*op, def(&vals, *a, p))),

@@ -33,6 +33,9 @@
 //!    the outputs are too few), and on a CPU adapter a two-axis tile to 16x16; there the
 //!    tile takes two axes that every load broadcasts one of (conv2d: output channels and
 //!    columns, not 4x4x4).
+//!    3a. On a CPU adapter with subgroups, a two-axis tile instead takes 32 rows x 8 columns
+//!    per lane, 16 lanes along the columns only, UNROLL 4, and SHAREs the inputs that do not
+//!    read the columns (`a` of a matmul, conv2d's weights) over each subgroup (`share.rs`).
 //! 4. **Unroll** the last reduce part: whole when it is at most 32 long, else by 4.
 //!    On a CPU adapter (llvmpipe), a reduction of whole rows along a contiguous axis unrolls
 //!    it by 16 instead (4 vec4 loads per step) and keeps one output per lane (no step 5).
@@ -51,11 +54,13 @@
 //!    (`stage.rs`).
 
 mod rows;
+mod share;
 mod stage;
 
 use std::cmp::Reverse;
 
 use rows::own_rows;
+use share::shared_tile;
 use stage::stage_shared_inputs;
 
 use super::ast::{AstNode, KernelAst};
@@ -291,6 +296,9 @@ fn choose(plan: &mut Plan) {
     let all_loads = u64::MAX.checked_shr(64 - loads.min(64) as u32).unwrap_or(0);
     let complementary =
         |a: usize, b: usize| (uses[a].broadcast_by | uses[b].broadcast_by) == all_loads;
+    if shared_tile(plan, &uses, &complementary) {
+        return;
+    }
     let mut upcasted: Vec<usize> = vec![];
     while out_n / plan.upcast_size().max(1) >= 1024 && plan.upcast_size() < 32 {
         if limits.cpu_adapter && upcasted.len() == 2 && complementary(upcasted[0], upcasted[1]) {

@@ -46,6 +46,7 @@ use crate::runtime::DeviceLimits;
 mod group;
 mod index;
 mod nest;
+mod share;
 mod stage;
 mod vector;
 
@@ -60,6 +61,10 @@ enum Key {
     Cse(CseKey),
     /// A read of a staged tile: (buffer, position in the tile).
     Staged(usize, Lin),
+    /// A shared load's chunk `j` (see `share.rs`): (load, j).
+    SharedChunk(ExprRef, usize),
+    /// A shared load's broadcast value of one slot: (load, slot).
+    SharedSlot(ExprRef, usize),
 }
 
 /// A float sum whose accumulators each fold more values than this, one after another, is
@@ -123,6 +128,12 @@ struct Linearizer<'a> {
     /// `DeviceLimits::subgroup_sizes`: grouped reductions over whole workgroups combine
     /// through subgroups where they are known (see `group.rs`).
     subgroup_sizes: Option<(usize, usize)>,
+    /// For shared loads (`share.rs`): the loads the subgroups split, the variable holding
+    /// the subgroup lane mod S, and S.
+    shared_exprs: Vec<ExprRef>,
+    share_lane: Option<(u32, usize)>,
+    /// Per shared load and nest (its reduce axes), how its accesses map to slots.
+    share_tiles: HashMap<(ExprRef, Vec<usize>), std::rc::Rc<share::ShareTile>>,
 }
 
 /// Lowers `ast` shaped by `shaped` (from `apply_opts`) to a [`Program`].
@@ -245,6 +256,9 @@ pub fn linearize(ast: &KernelAst, shaped: &Shaped, limits: &DeviceLimits) -> Pro
         part_value,
         active_stages: vec![],
         subgroup_sizes: limits.subgroup_sizes,
+        shared_exprs: vec![],
+        share_lane: None,
+        share_tiles: HashMap::new(),
     };
     lz.var_refs[VAR_GROUP as usize] = Some(lz.emit(UOp::Special(Special::GroupId), DType::I32));
     lz.var_refs[VAR_LOCAL as usize] = Some(if local_size > 1 {
@@ -252,6 +266,7 @@ pub fn linearize(ast: &KernelAst, shaped: &Shaped, limits: &DeviceLimits) -> Pro
     } else {
         lz.constant(Scalar::I32(0))
     });
+    lz.define_share_lane();
 
     lz.reduce_nests(&loop_parts, limits.workgroup_memory_bytes);
     lz.stores(&store_loop_parts, first_store_loop);
@@ -419,6 +434,7 @@ impl Linearizer<'_> {
             AstNode::Load { .. } if self.active_stages.iter().any(|(t, _)| t.load == e) => {
                 self.staged_read(e, lane)
             }
+            AstNode::Load { .. } if self.is_shared_load(e) => self.shared_read(e, lane),
             AstNode::Load { buf, index, valid } => self.load(buf, &index, &valid, d, lane),
             AstNode::Const(bits) => self.constant(Scalar::from_bits(bits, d)),
             AstNode::Param(i) => self.emit(UOp::Param(i), d),
@@ -465,7 +481,10 @@ impl Linearizer<'_> {
         if d != DType::Bool {
             let (index_ast, valid_ast) = (index.clone(), valid.clone());
             let of = move |lz: &mut Self, l: usize| lz.load_access(&index_ast, &valid_ast, l);
-            if let Some((_, w, t, _)) = self.vector_of(lane, &idx, &v, &of) {
+            if let Some(vector::VectorAccess {
+                width: w, pos: t, ..
+            }) = self.vector_of(lane, &idx, &v, &of)
+            {
                 let base = self.lin(&idx.add_const(-(t as i64)));
                 let valid = self.valid(&v);
                 let vec = self.emit_w(
@@ -535,7 +554,13 @@ impl Linearizer<'_> {
                     self.vector_of(lane, &idx, &v, &of)
                 };
                 let (value, index) = match vector {
-                    Some((first, w, 0, stride)) => {
+                    Some(vector::VectorAccess {
+                        first,
+                        width: w,
+                        pos: 0,
+                        stride,
+                        ..
+                    }) => {
                         let comps: Vec<usize> =
                             (0..w as usize).map(|t| first + t * stride).collect();
                         let vals: Vec<Ref> = comps

@@ -6,18 +6,31 @@ use crate::view::symbolic::{Lin, Valid};
 use super::super::opt::AxisKind;
 use super::Linearizer;
 
+/// The vector access a lane's element belongs to (see [`Linearizer::vector_of`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct VectorAccess {
+    /// Lane id of component 0.
+    pub first: usize,
+    pub width: u8,
+    /// Position of the lane's element in the vector.
+    pub pos: u8,
+    /// Lane-id stride between components.
+    pub stride: usize,
+    /// The lane part the vector runs along (an index into `Lanes::parts`).
+    pub part: usize,
+}
+
 impl Linearizer<'_> {
-    /// Lanes of `lane`'s vector when the index `idx_of(lane)` runs contiguously and aligned
-    /// along a lane part of size 2 or 4·k with the same validity in every component:
-    /// (first lane of the vector, width, position of `lane` in it, lane-id stride between
-    /// components).
+    /// The vector `lane`'s access belongs to when the index `idx_of(lane)` runs contiguously
+    /// and aligned along a lane part of size 2 or 4·k with the same validity in every
+    /// component.
     pub(super) fn vector_of(
         &mut self,
         lane: usize,
         idx: &Lin,
         valid: &Valid,
         of: &dyn Fn(&mut Self, usize) -> (Lin, Valid),
-    ) -> Option<(usize, u8, u8, usize)> {
+    ) -> Option<VectorAccess> {
         for (k, &i) in self.lanes.parts.clone().iter().enumerate() {
             let p = self.shaped.parts[i];
             let is_unroll = p.kind == AxisKind::Unroll;
@@ -55,7 +68,13 @@ impl Linearizer<'_> {
                 is == i0.add_const(s as i64) && vs == v0
             });
             if contiguous {
-                return Some((first, w as u8, t as u8, stride));
+                return Some(VectorAccess {
+                    first,
+                    width: w as u8,
+                    pos: t as u8,
+                    stride,
+                    part: k,
+                });
             }
         }
         None
