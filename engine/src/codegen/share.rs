@@ -74,7 +74,7 @@ pub fn shared_loads(
         return Err(format!("buffer {buf} is staged through workgroup memory"));
     }
     let lanes = shaped.local_size();
-    if lanes % largest != 0 {
+    if !lanes.is_multiple_of(largest) {
         return Err(format!(
             "{lanes} lanes per workgroup are not a whole number of subgroups of up to \
              {largest} (a partial subgroup could lack the lane that loads an element)"
