@@ -25,7 +25,9 @@
 //!    softmax's max, then sum) share groups of 16 lanes instead, each nest with vec4 loads.
 //!    A reduction along a strided axis whose outputs are contiguous (a column sum) instead
 //!    takes 4 adjacent outputs per lane, 16 lanes across them and 8 along the reduction
-//!    (`column_reduce`; on a CPU adapter 16 outputs per lane and 8 lanes across).
+//!    (`column_reduce`; on a CPU adapter 16 outputs per lane and 8 lanes across). On a CPU
+//!    adapter a reduction of one nest read contiguously instead groups 8 lanes, each walking
+//!    its own contiguous run 16 elements per step (`runs.rs`).
 //! 3. **Upcast expanded axes**: while there are at least 1024 outputs and fewer than 32 per
 //!    lane, UPCAST by 4 (or 3) an output axis that some input does not read (stride 0: the
 //!    rows and columns of a matmul), preferring axes fewer inputs read, then smaller strides;
@@ -54,12 +56,14 @@
 //!    (`stage.rs`).
 
 mod rows;
+mod runs;
 mod share;
 mod stage;
 
 use std::cmp::Reverse;
 
 use rows::own_rows;
+use runs::grouped_runs;
 use share::shared_tile;
 use stage::stage_shared_inputs;
 
@@ -230,7 +234,7 @@ fn choose(plan: &mut Plan) {
             .max_by_key(|(_, &i)| plan.shaped.parts[i].size)
             .expect("non-empty");
         let size = plan.shaped.parts[i].size;
-        if size >= 64 && column_reduce(plan, &uses, r, i) {
+        if size >= 64 && (column_reduce(plan, &uses, r, i) || grouped_runs(plan)) {
             return;
         }
         if size >= 64 {
