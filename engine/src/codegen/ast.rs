@@ -88,6 +88,30 @@ pub struct KernelAst {
 }
 
 impl KernelAst {
+    /// The loads of input buffer `buf` (at least one), or why there are none: the buffer is
+    /// out of range, an output, or not loaded. For the opts on a buffer (STAGE, SHARE).
+    pub fn input_loads(&self, buf: usize) -> Result<Vec<ExprRef>, String> {
+        let arg = self.bufs.get(buf).ok_or_else(|| {
+            format!(
+                "buffer {buf} is out of range: the kernel has {} buffers",
+                self.bufs.len()
+            )
+        })?;
+        if arg.output {
+            return Err(format!("buffer {buf} is an output"));
+        }
+        let loads: Vec<ExprRef> = self
+            .exprs
+            .iter()
+            .filter(|(_, e)| matches!(&e.op, AstNode::Load { buf: b, .. } if *b == buf))
+            .map(|(h, _)| h)
+            .collect();
+        if loads.is_empty() {
+            return Err(format!("buffer {buf} is not loaded"));
+        }
+        Ok(loads)
+    }
+
     pub fn new(full_shape: Vec<usize>) -> KernelAst {
         KernelAst {
             full_shape,

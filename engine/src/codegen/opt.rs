@@ -479,26 +479,22 @@ fn apply_opt(
         s.nolocals = true;
         return Ok(());
     }
-    if opt.op == OptOp::Stage {
+    // The opts on a buffer (`axis` is its index): STAGE and SHARE.
+    if matches!(opt.op, OptOp::Stage | OptOp::Share) {
         if opt.amount != 0 {
-            return Err("STAGE takes no amount (its arg is 0)".into());
+            return Err(format!("{} takes no amount (its arg is 0)", opt.op.name()));
         }
-        if s.staged.contains(&opt.axis) {
-            return Err(format!("buffer {} is already staged", opt.axis));
+        let (bufs, done) = if opt.op == OptOp::Stage {
+            stage_buffer(ast, opt.axis)?;
+            (&mut s.staged, "staged")
+        } else {
+            share_buffer(ast, opt.axis)?;
+            (&mut s.shared, "shared")
+        };
+        if bufs.contains(&opt.axis) {
+            return Err(format!("buffer {} is already {done}", opt.axis));
         }
-        stage_buffer(ast, opt.axis)?;
-        s.staged.push(opt.axis);
-        return check_limits(ast, s, limits);
-    }
-    if opt.op == OptOp::Share {
-        if opt.amount != 0 {
-            return Err("SHARE takes no amount (its arg is 0)".into());
-        }
-        if s.shared.contains(&opt.axis) {
-            return Err(format!("buffer {} is already shared", opt.axis));
-        }
-        share_buffer(ast, opt.axis)?;
-        s.shared.push(opt.axis);
+        bufs.push(opt.axis);
         return check_limits(ast, s, limits);
     }
     let i = match opt.op {

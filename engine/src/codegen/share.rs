@@ -32,28 +32,11 @@ use crate::dtype::DType;
 
 /// The loads of `buf`, or why `buf` cannot be shared in any shape.
 pub fn share_buffer(ast: &KernelAst, buf: usize) -> Result<Vec<ExprRef>, String> {
-    let arg = ast.bufs.get(buf).ok_or_else(|| {
-        format!(
-            "buffer {buf} is out of range: the kernel has {} buffers",
-            ast.bufs.len()
-        )
-    })?;
-    if arg.output {
-        return Err(format!("buffer {buf} is an output"));
-    }
-    if arg.dtype == DType::Bool {
+    let loads = ast.input_loads(buf)?;
+    if ast.bufs[buf].dtype == DType::Bool {
         return Err(format!(
             "buffer {buf} holds bools, which subgroups do not broadcast"
         ));
-    }
-    let loads: Vec<ExprRef> = ast
-        .exprs
-        .iter()
-        .filter(|(_, e)| matches!(&e.op, AstNode::Load { buf: b, .. } if *b == buf))
-        .map(|(h, _)| h)
-        .collect();
-    if loads.is_empty() {
-        return Err(format!("buffer {buf} is not loaded"));
     }
     Ok(loads)
 }

@@ -60,24 +60,9 @@ impl StageTile {
 /// The one load of `buf` and the axes of the nest it feeds, or why `buf` cannot be staged in
 /// any shape.
 pub fn stage_buffer(ast: &KernelAst, buf: usize) -> Result<(ExprRef, Vec<usize>), String> {
-    let arg = ast.bufs.get(buf).ok_or_else(|| {
-        format!(
-            "buffer {buf} is out of range: the kernel has {} buffers",
-            ast.bufs.len()
-        )
-    })?;
-    if arg.output {
-        return Err(format!("buffer {buf} is an output"));
-    }
-    let loads: Vec<ExprRef> = ast
-        .exprs
-        .iter()
-        .filter(|(_, e)| matches!(&e.op, AstNode::Load { buf: b, .. } if *b == buf))
-        .map(|(h, _)| h)
-        .collect();
+    let loads = ast.input_loads(buf)?;
     let load = match loads.as_slice() {
         [one] => *one,
-        [] => return Err(format!("buffer {buf} is not loaded")),
         many => {
             return Err(format!(
                 "buffer {buf} is loaded at {} different indices (a tile serves one)",
