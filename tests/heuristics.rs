@@ -415,3 +415,21 @@ fn the_register_budget_counts_one_nest_at_a_time() {
         .unwrap_err();
     assert!(err.to_string().contains("512 values per lane"), "{err}");
 }
+
+#[test]
+fn an_axis_of_odd_factors_still_gets_lanes() {
+    // 200 outputs a side, 8 per lane along the columns: 25 left, which none of 32, 16, 8, 4,
+    // 3, 2 divides. Its largest divisor that fits takes lanes there (5 or 25) instead of
+    // none (one-lane workgroups where the rows get none either).
+    let inputs = [
+        rand_input(DType::F32, &[200, 32], 21),
+        rand_input(DType::F32, &[32, 200], 22),
+    ];
+    let mm = |t: &[Tensor]| t[0].matmul(&t[1]);
+    for k in kernels_of(mm, &inputs) {
+        let locals = amounts(&k, OptOp::Local);
+        assert_eq!(locals.len(), 2, "{} {:?}", k.name(), k.opts());
+        assert!(locals.iter().any(|&n| n == 5 || n == 25), "{:?}", k.opts());
+    }
+    check3("matmul 200x32x200", &inputs, mm);
+}
