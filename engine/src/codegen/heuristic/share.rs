@@ -7,14 +7,15 @@
 //! of the inputs that do not read the columns (`a` in `a @ b`, the weights of conv2d), and
 //! SHARE splits those loads over the subgroup: lane s loads every S-th element, and the
 //! others receive it by a subgroup broadcast (a register shuffle). Each lane computes
-//! [`ROWS`] x [`COLS`] outputs: its own columns of `b` cost 2 vec4 loads per reduce step,
-//! its 32 rows of `a` 32/S loads.
+//! [`ROWS`] x [`COLS`] outputs: per 4 reduce steps (the UNROLL) its own columns of `b` cost
+//! 8 vec4 loads, its 32 rows of `a` (one vec4 along the reduction each) 32/S.
 //!
 //! Measured on lavapipe, matmul 1024^3, five interleaved rounds in one process: this tile
 //! (32x8 per lane, 16 lanes, UNROLL 4, `a` shared) ran a median 144 ms against 256 ms for
 //! step 3's 16x16 tile over 8x16 lanes; 64x4 ran alike (138 ms), 16x16 shared 208 ms,
 //! 16x8 shared 201 ms, 8 or 32 lanes instead of 16 alike (141, 147). Without SHARE the same
-//! 32x8 tile ran 284 ms: slower than 16x16, since each lane then loads all 32 rows itself.
+//! 32x8 tile ran 284-316 ms (two sets of rounds): slower than 16x16, since each lane then
+//! loads all 32 rows itself.
 //! Another set of rounds (BENCHMARKS.md): matmul 1.9x, relu(a@b + bias) 1.8x, conv2d 2.1x
 //! and a.T@b 1.8x faster than the 16x16 lists.
 
