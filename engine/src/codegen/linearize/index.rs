@@ -137,6 +137,21 @@ impl Linearizer<'_> {
         Some(self.remember(k, r))
     }
 
+    /// A load's index and validity where every domain axis has the value `vals` gives it,
+    /// masked on the padded axes the load reads: what a staged copy or a shared chunk loads
+    /// for the lanes it stands in for (which may lie in padding along other axes).
+    pub(super) fn access_at(&self, index: &Lin, valid: &Valid, vals: &[Lin]) -> (Lin, Valid) {
+        let at = |x: u32| vals[x as usize].clone();
+        let mut v = valid.substitute(&at, &self.ranges);
+        let read: Vec<u32> = index.vars().into_iter().chain(valid.vars()).collect();
+        for &(axis, size, _) in &self.padded_axes {
+            if read.contains(&(axis as u32)) {
+                v.and(vals[axis].clone(), 0, size as i64 - 1, &self.ranges);
+            }
+        }
+        (index.substitute(&at, &self.ranges), v)
+    }
+
     /// The substituted index and validity (with lane guards) of a load in `lane`.
     pub(super) fn load_access(&mut self, index: &Lin, valid: &Valid, lane: usize) -> (Lin, Valid) {
         let mut v = self.subst_valid(valid, lane);

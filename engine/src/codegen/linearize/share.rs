@@ -142,18 +142,10 @@ impl Linearizer<'_> {
             }
             vals[p.axis] = vals[p.axis].add(&digit.scale(p.mult as i64));
         }
-        let at = |x: u32| vals[x as usize].clone();
-        let mut v = valid.substitute(&at, &self.ranges);
-        let read: Vec<u32> = index.vars().into_iter().chain(valid.vars()).collect();
-        for (axis, size, _) in self.padded_axes.clone() {
-            if read.contains(&(axis as u32)) {
-                v.and(vals[axis].clone(), 0, size as i64 - 1, &self.ranges);
-            }
-        }
+        let (idx, mut v) = self.access_at(&index, &valid, &vals);
         if (j + 1) * s > tile.slots {
             v.and(slot, 0, tile.slots as i64 - 1, &self.ranges);
         }
-        let idx = index.substitute(&at, &self.ranges);
         let index = self.lin(&idx);
         let valid = self.valid(&v);
         let d = self.ast.exprs[e].dtype;

@@ -58,7 +58,6 @@ impl Linearizer<'_> {
                 unreachable!("a staged tile belongs to a load")
             };
             let d = self.ast.exprs[tile.load].dtype;
-            let read: Vec<u32> = index.vars().into_iter().chain(valid.vars()).collect();
             for copy in 0..tile.len.div_ceil(lanes) {
                 let pos = Lin::var(VAR_LOCAL).add_const((copy * lanes) as i64);
                 let partial = (copy + 1) * lanes > tile.len;
@@ -69,14 +68,7 @@ impl Linearizer<'_> {
                     self.open(UOp::If(inside));
                 }
                 let vals = self.copy_axis_values(tile, &pos);
-                let at = |x: u32| vals[x as usize].clone();
-                let mut v = valid.substitute(&at, &self.ranges);
-                for (axis, size, _) in self.padded_axes.clone() {
-                    if read.contains(&(axis as u32)) {
-                        v.and(vals[axis].clone(), 0, size as i64 - 1, &self.ranges);
-                    }
-                }
-                let idx = index.substitute(&at, &self.ranges);
+                let (idx, v) = self.access_at(&index, &valid, &vals);
                 let index = self.lin(&idx);
                 let valid = self.valid(&v);
                 let value = self.emit(UOp::Load { buf, index, valid }, d);
