@@ -206,6 +206,48 @@ fn a_cpu_adapter_with_subgroups_shares_its_register_tiles() {
 }
 
 #[test]
+fn odd_sizes_pad_to_the_shared_tile_and_keep_vec4_loads() {
+    for dev in devices() {
+        let limits = dev.limits();
+        if !(limits.cpu_adapter && limits.subgroup_sizes.is_some()) {
+            continue;
+        }
+        // 250 rows and columns: padded to 256 (the 32-row tile, 8 columns x 16 lanes).
+        let a = rand_input(DType::F32, &[250, 64], 4).on(&dev);
+        let b = rand_input(DType::F32, &[64, 250], 5).on(&dev);
+        let y = a.matmul(&b);
+        let s = kiln::schedule(&[&y]).unwrap();
+        let k = &s.kernels()[0];
+        let ops: Vec<(OptOp, usize)> = k.opts().iter().map(|o| (o.op, o.axis)).collect();
+        assert!(
+            ops.contains(&(OptOp::Padto, 0))
+                && ops.contains(&(OptOp::Padto, 1))
+                && ops.contains(&(OptOp::Share, 0)),
+            "{}: {:?}",
+            dev.name(),
+            k.opts()
+        );
+        // The padded columns still load b in whole vec4s: a bound at a multiple of 4 masks
+        // every component alike.
+        let wgsl = k.wgsl().unwrap();
+        assert!(
+            wgsl.contains("data1: array<vec4<f32>>"),
+            "b loads scalars on {}:\n{wgsl}",
+            dev.name()
+        );
+        let want = y.oracle().unwrap().data;
+        s.run().unwrap();
+        assert_close(
+            &format!("padded shared matmul on {}", dev.name()),
+            &read(&y),
+            &want,
+            1e-4,
+            1e-4,
+        );
+    }
+}
+
+#[test]
 fn share_refusals_say_why() {
     let dev = Device::cpu();
     let a = rand_input(DType::F32, &[64, 16], 1).on(&dev);

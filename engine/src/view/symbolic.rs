@@ -382,10 +382,18 @@ impl Valid {
 
     /// Adds `lo <= lin <= hi`, dropping it when the range analysis proves it and turning the
     /// whole mask false when it proves it impossible.
+    ///
+    /// The constraint is kept in a normal form: the constant moves into the bounds and the
+    /// bounds tighten to multiples of the gcd `g` of the coefficients, so `lo <= T + c <= hi`
+    /// becomes `ceil_g(lo - c) <= T <= floor_g(hi - c)`. Then the components of a vector whose
+    /// first index is a multiple of 4 (`T = 4·x`, components `T + s`, `s < 4`) against a bound
+    /// `T + s <= 4·n - 1` all read the same mask `T <= 4·(n - 1)`, and the linearizer sees that
+    /// a padded axis still loads whole vectors.
     pub fn and(&mut self, lin: Lin, lo: i64, hi: i64, r: &dyn Ranges) {
         if self.never {
             return;
         }
+        let (lin, lo, hi) = normalize_constraint(lin, lo, hi);
         let (vlo, vhi) = lin.range(r);
         if vlo >= lo && vhi <= hi {
             return;
@@ -438,6 +446,19 @@ impl Valid {
         }
         out
     }
+}
+
+/// See [`Valid::and`]: the constant of `lin` moved into the bounds, which tighten to
+/// multiples of the gcd of the coefficients.
+fn normalize_constraint(mut lin: Lin, lo: i64, hi: i64) -> (Lin, i64, i64) {
+    let g = lin.terms.values().fold(0, |g, &k| gcd(g, k));
+    if g == 0 {
+        return (lin, lo, hi); // a constant: the range analysis decides it
+    }
+    let c = std::mem::take(&mut lin.constant);
+    let lo = (lo - c).div_euclid(g) * g + if (lo - c).rem_euclid(g) == 0 { 0 } else { g };
+    let hi = (hi - c).div_euclid(g) * g;
+    (lin, lo, hi)
 }
 
 impl fmt::Display for Lin {
@@ -545,5 +566,29 @@ mod tests {
         assert_eq!(v.constraints().len(), 1);
         v.and(Lin::var(0), 20, 30, &ranges);
         assert!(v.is_never());
+    }
+
+    #[test]
+    fn a_bound_at_a_multiple_of_the_coefficients_holds_for_every_component() {
+        // Column 4·x + s (s < 4) of a row of 1000: every component has the mask 4·x <= 996.
+        let ranges = vec![(0, 255)];
+        let x4 = Lin::var(0).scale(4);
+        let masks: Vec<Valid> = (0..4)
+            .map(|s| {
+                let mut v = Valid::always();
+                v.and(x4.add_const(s), 0, 999, &ranges);
+                v
+            })
+            .collect();
+        assert!(masks.iter().all(|m| *m == masks[0]), "{masks:?}");
+        assert_eq!(masks[0].constraints(), &[(x4.clone(), 0, 996)]);
+        // Not so at a bound that splits a vector: component 3 of 4·x + s <= 998 differs.
+        let mut split = Valid::always();
+        split.and(x4.add_const(3), 0, 998, &ranges);
+        assert_eq!(split.constraints(), &[(x4.clone(), 0, 992)]);
+        // Lower bounds round up: 4·x - 2 >= 0 holds from 4·x >= 4.
+        let mut low = Valid::always();
+        low.and(x4.add_const(-2), 0, 999, &ranges);
+        assert_eq!(low.constraints(), &[(x4, 4, 1000)]);
     }
 }

@@ -37,7 +37,8 @@
 //!    columns, not 4x4x4).
 //!    3a. On a CPU adapter with subgroups, a two-axis tile instead takes 32 rows x 8 columns
 //!    per lane, 16 lanes along the columns only, UNROLL 4, and SHAREs the inputs that do not
-//!    read the columns (`a` of a matmul, conv2d's weights) over each subgroup (`share.rs`).
+//!    read the columns (`a` of a matmul, conv2d's weights) over each subgroup (`share.rs`);
+//!    a side the tile does not divide is padded to it first where that adds at most 1/8.
 //! 4. **Unroll** the last reduce part: whole when it is at most 32 long, else by 4.
 //!    On a CPU adapter (llvmpipe), a reduction of whole rows along a contiguous axis unrolls
 //!    it by 16 instead (4 vec4 loads per step) and keeps one output per lane (no step 5).

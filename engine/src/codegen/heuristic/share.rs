@@ -16,8 +16,14 @@
 //! 16x8 shared 201 ms, 8 or 32 lanes instead of 16 alike (141, 147). Without SHARE the same
 //! 32x8 tile ran 284-316 ms (two sets of rounds): slower than 16x16, since each lane then
 //! loads all 32 rows itself.
+//! A side that the tile does not divide is padded up to it first (PADTO, masked) where that
+//! adds at most an eighth: a matmul of 1000^3 pads 1000 to 1024 both ways. Six interleaved
+//! rounds on lavapipe, medians: 107 ms, against 237 ms for the unshared 8x8 tile over 25x5
+//! lanes it took before, and 77 ms for 1024^3 (the masks of the padded tail cost the rest).
 //! Another set of rounds (BENCHMARKS.md): matmul 1.9x, relu(a@b + bias) 1.8x, conv2d 2.1x
 //! and a.T@b 1.8x faster than the 16x16 lists.
+
+use std::cmp::Reverse;
 
 use super::super::opt::{Opt, OptOp};
 use super::{AxisUse, Plan};
@@ -55,27 +61,48 @@ pub(super) fn shared_tile(
     if uses[col_axis].readers == 0 {
         return false;
     }
-    let Some(rows) = globals.iter().copied().find(|&i| {
+    // Each side a multiple of its tile, padded up to one (masked) where that adds at most
+    // an eighth: 1000 rows become 1024.
+    let padded_rows = |i: usize| -> Option<usize> {
         let p = plan.shaped.parts[i];
-        i != cols && p.size.is_multiple_of(ROWS) && complementary(p.axis, col_axis)
-    }) else {
+        (i != cols && complementary(p.axis, col_axis))
+            .then(|| padded(p.size, ROWS))
+            .flatten()
+    };
+    let globals_by_waste = {
+        let mut g: Vec<usize> = globals
+            .iter()
+            .copied()
+            .filter(|&i| padded_rows(i).is_some())
+            .collect();
+        g.sort_by_key(|&i| padded_rows(i).map(|n| n - plan.shaped.parts[i].size));
+        g
+    };
+    let Some(&rows) = globals_by_waste.first() else {
         return false;
     };
     let col_size = plan.shaped.parts[cols].size;
-    if !col_size.is_multiple_of(COLS) {
-        return false;
-    }
     let lanes = [LANES, LANES / 2]
         .into_iter()
-        .find(|&l| l % largest == 0 && (col_size / COLS).is_multiple_of(l));
-    let Some(lanes) = lanes else {
+        .filter(|&l| l % largest == 0)
+        .filter_map(|l| padded(col_size, COLS * l).map(|n| (l, n)))
+        .min_by_key(|&(l, n)| (n, Reverse(l)));
+    let Some((lanes, col_padded)) = lanes else {
         return false;
     };
+    let row_padded = padded_rows(rows).expect("chosen above");
     let outputs = plan.ast.output_numel();
     if outputs / (ROWS * COLS * lanes) < MIN_GROUPS {
         return false;
     }
     let before = (plan.opts.clone(), plan.shaped.clone());
+    let pad = |plan: &mut Plan, part: usize, to: usize, tile: usize| {
+        to == plan.shaped.parts[part].size || plan.push(Opt::new(OptOp::Padto, part, tile))
+    };
+    if !pad(plan, rows, row_padded, ROWS) || !pad(plan, cols, col_padded, COLS * lanes) {
+        (plan.opts, plan.shaped) = before;
+        return false;
+    }
     let r = reds.len() - 1;
     // Step 4's unroll: a short last reduce part whole (conv2d's kernel width), else by 4
     // (a vec4 of `a` along the reduction per row).
@@ -99,4 +126,11 @@ pub(super) fn shared_tile(
         (plan.opts, plan.shaped) = before;
     }
     shared
+}
+
+/// `n` rounded up to a multiple of `tile` where that adds at most an eighth of `n` (the
+/// masked tail's share of the work).
+fn padded(n: usize, tile: usize) -> Option<usize> {
+    let to = n.next_multiple_of(tile);
+    (to - n <= n / 8).then_some(to)
 }
