@@ -152,16 +152,42 @@ fn a_cpu_adapter_gives_each_lane_a_contiguous_run() {
         }
     }
     check3("(a+b)*c 64x4096", &inputs, f);
+    // An axis 16 x 16 lanes does not divide is padded to runs over fewer lanes on a CPU
+    // adapter (1000 to 1024: 64 lanes), not left to its divisors (1000 = 8 x 125).
     let odd = [rand_input(DType::F32, &[3, 1000], 8)];
     let g = |t: &[Tensor]| t[0].exp();
     for k in kernels_of(g, &odd) {
-        assert!(
-            amounts(&k, OptOp::Upcast).iter().all(|&u| u <= 4),
-            "{:?}",
-            k.opts()
-        );
+        if k.device().limits().cpu_adapter {
+            assert_eq!(
+                k.opts()
+                    .iter()
+                    .map(|o| (o.op, o.amount))
+                    .collect::<Vec<_>>(),
+                [
+                    (OptOp::Padto, 1024),
+                    (OptOp::Upcast, 16),
+                    (OptOp::Local, 64)
+                ],
+                "{:?}",
+                k.opts()
+            );
+        } else {
+            assert!(
+                amounts(&k, OptOp::Upcast).iter().all(|&u| u <= 4),
+                "{:?}",
+                k.opts()
+            );
+        }
     }
     check3("exp 3x1000", &odd, g);
+    // 4095 = 3^2 x 5 x 7 x 13: padded to 4096 rather than 3 lanes, on every adapter.
+    let odd = [rand_input(DType::F32, &[2, 4095], 10)];
+    for k in kernels_of(g, &odd) {
+        let lanes: usize = amounts(&k, OptOp::Local).iter().product();
+        assert!(lanes >= 64, "{:?}", k.opts());
+        assert_eq!(amounts(&k, OptOp::Padto).len(), 1, "{:?}", k.opts());
+    }
+    check3("exp 2x4095", &odd, g);
     let long = |t: &[Tensor]| (0..20).fold(t[0].clone(), |x, _| (&x * 1.01f32).relu());
     for k in kernels_of(long, &odd) {
         assert!(
@@ -345,7 +371,9 @@ fn sequential_nests_share_small_groups() {
 /// nests and the tail load the same elements at the same indices and the linearizer keeps
 /// one load of each: the WGSL reads the row once (4 vec4 loads per lane for 256 over 16
 /// lanes; 7 scalar loads for 100, padded to 112), not once per nest and again in the tail.
-/// A row that does not split that way keeps the loops (and its three loads). On a CPU
+/// A row a lane's share does not divide is padded to whole shares first where that adds at
+/// most an eighth (4000 to 4096: 16 vec4 loads, as for 4096), and a row too long to hold
+/// (more than 64 elements over 256 lanes) keeps the loops (and its three loads). On a CPU
 /// adapter a lane's share is one run of 16 neighbours where that divides: 256 over 16 lanes
 /// is then covered by the runs alone, with nothing left to unroll whole, and still 4 loads.
 #[test]
@@ -359,7 +387,8 @@ fn a_short_row_is_read_once_and_held_in_registers() {
     for (shape, held, held_cpu, loads) in [
         ([5, 256], true, false, 4),
         ([3, 100], true, true, 7),
-        ([2, 4000], false, false, 3),
+        ([2, 4000], true, true, 16),
+        ([2, 20000], false, false, 3),
     ] {
         let inputs = [rand_input(DType::F32, &shape, 3)];
         for (name, f) in ops {

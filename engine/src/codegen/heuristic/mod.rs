@@ -2,6 +2,12 @@
 //! `hand_coded_optimizations`. Each step proposes opts through [`apply_opts`], so a proposal
 //! that does not fit the kernel or the device is skipped, never applied half-way.
 //!
+//! Where a layout wants whole multiples (runs of 16, vec4s over the lanes, a 32-row tile)
+//! and an axis is not one, the axis is padded to it (PADTO; the tail is masked) when that
+//! adds at most an eighth (`padded_within`), rather than left to whatever divides it: on
+//! lavapipe, odd sizes ran 2.9-8x the time per element of the nearby power of two before
+//! (softmax of 4096x4000 5x, exp().sqrt() of 4095x4095 8x) and 0.7-1.7x after (BENCHMARKS.md).
+//!
 //! In order:
 //! 0. **Rows owned by a workgroup**: when some output axes are columns (no reduction varies
 //!    along them, as softmax's tail along its row), every reduce nest is grouped over the
@@ -13,7 +19,8 @@
 //!    whole in the tail and in every nest, so that CSE leaves one load per element and the
 //!    row is read once (softmax and layernorm of 4096x1024 and 4096x4096: 1.2-1.34x faster
 //!    on lavapipe than looping, four interleaved rounds). On a CPU adapter each lane's share
-//!    is taken in runs of 16 neighbours rather than vec4s strided across the lanes.
+//!    is taken in runs of 16 neighbours rather than vec4s strided across the lanes. A row
+//!    the shares do not divide is padded to whole shares (4000 to 4096).
 //! 1. **Matvec**: a sum of a product of two loads, one output axis: UNROLL 4 where the row is
 //!    contiguous (vec4 loads), GROUP the reduction over 8 lanes, LOCAL 4 rows per workgroup,
 //!    UPCAST 4 rows per lane.
@@ -25,9 +32,10 @@
 //!    softmax's max, then sum) share groups of 16 lanes instead, each nest with vec4 loads.
 //!    A reduction along a strided axis whose outputs are contiguous (a column sum) instead
 //!    takes 4 adjacent outputs per lane, 16 lanes across them and 8 along the reduction
-//!    (`column_reduce`; on a CPU adapter 16 outputs per lane and 8 lanes across). On a CPU
-//!    adapter a reduction of one nest read contiguously instead groups 8 lanes, each walking
-//!    its own contiguous run 16 elements per step (`runs.rs`).
+//!    (`column_reduce`; on a CPU adapter 16 outputs per lane and 8 lanes across; the outputs
+//!    padded to that where needed). On a CPU adapter a reduction of one nest read
+//!    contiguously instead groups 8 lanes, each walking its own contiguous run 16 elements
+//!    per step (`runs.rs`; the run cut into the fewest pieces that divide it).
 //! 3. **Upcast expanded axes**: while there are at least 1024 outputs and fewer than 32 per
 //!    lane, UPCAST by 4 (or 3) an output axis that some input does not read (stride 0: the
 //!    rows and columns of a matmul), preferring axes fewer inputs read, then smaller strides;
@@ -41,22 +49,26 @@
 //!    a side the tile does not divide is padded to it first where that adds at most 1/8.
 //! 4. **Unroll** the last reduce part: whole when it is at most 32 long, else by 4.
 //!    On a CPU adapter (llvmpipe), a reduction of whole rows along a contiguous axis unrolls
-//!    it by 16 instead (4 vec4 loads per step) and keeps one output per lane (no step 5).
+//!    it by 16 instead (4 vec4 loads per step; padded to whole runs where needed) and keeps
+//!    one output per lane (no step 5).
 //! 5. **Upcast 4** on the last output axis when nothing is upcast yet (vec4 loads and stores
 //!    on contiguous data), for kernels of at most 64 ALU expressions.
 //!    5a. A transpose gets a 4x4 tile (16x4 on a CPU adapter, 16 along the stored axis).
 //!    5b. On a CPU adapter (llvmpipe), an elementwise kernel of at most 16 ALU expressions
-//!    instead takes 16 neighbours per lane and up to 128 lanes along the same axis.
+//!    instead takes 16 neighbours per lane and up to 128 lanes along the same axis (the
+//!    axis padded to whole runs over 128 down to 16 lanes where no divisor gives 16).
 //! 6. **Locals**: up to 3 output axes, expanded axes first, each taking the largest of 16, 8,
 //!    4, 3, 2 (32 for the first axis) that divides it, up to 128 lanes (where none does, its
-//!    largest divisor up to that size: 125 takes 25 or 5); then the chosen sizes double (in
-//!    the same order, where they divide) until the workgroup has 128 lanes.
+//!    largest divisor up to that size: 125 takes 25 or 5; where that is under 8, the axis is
+//!    padded to a multiple of 8 or 16 instead: 4095 takes 16, not 3); then the chosen sizes
+//!    double (in the same order, where they divide) until the workgroup has 128 lanes.
 //! 7. **Bounded loops**: on a device that stops long loops (`max_loop_iterations`), UNROLL the
 //!    longest reduce part until every loop fits.
 //! 8. **Workgroup-memory tiles** (after step 6, before 7): on a GPU (not a CPU adapter), a
 //!    register-tiled kernel STAGEs each input that at least 8 lanes of its workgroup share
 //!    (`stage.rs`).
 
+mod reduce;
 mod rows;
 mod runs;
 mod share;
@@ -64,6 +76,7 @@ mod stage;
 
 use std::cmp::Reverse;
 
+use reduce::{column_reduce, matvec};
 use rows::own_rows;
 use runs::grouped_runs;
 use share::shared_tile;
@@ -398,8 +411,8 @@ fn choose(plan: &mut Plan) {
                 plan.push(Opt::new(OptOp::Unroll, r, 0));
             } else if limits.cpu_adapter
                 && plan.upcast_size() == 1
-                && size.is_multiple_of(CPU_RUN)
                 && read_contiguously(ast, plan.shaped.parts[last].axis)
+                && pad_to_runs(plan, last)
                 && plan.push(Opt::new(OptOp::Unroll, r, CPU_RUN))
             {
                 cpu_row_walk = true;
@@ -483,15 +496,30 @@ fn choose(plan: &mut Plan) {
         } else {
             &[16, 8, 4, 3, 2]
         };
-        let n = sizes
+        let cap = sizes[0].min(MAX_LOCAL / lanes);
+        let mut n = sizes
             .iter()
             .copied()
-            .find(|&n| size.is_multiple_of(n) && lanes * n <= MAX_LOCAL)
-            // None of those divides (an axis of odd factors: 1000 upcast by 8 leaves 125):
-            // its largest divisor that fits rather than no lanes, since a one-lane workgroup
-            // fills one SIMD lane of eight on llvmpipe. Matmul 1000^3 on lavapipe, three
-            // interleaved rounds: 288-493 ms with 25x5 lanes, 1019-1211 ms with none.
-            .unwrap_or_else(|| largest_divisor(size, sizes[0].min(MAX_LOCAL / lanes)));
+            .find(|&n| size.is_multiple_of(n) && n <= cap)
+            .unwrap_or(1);
+        // Fewer than 8 lanes (4095 = 3^2·5·7·13 takes 3): pad the axis to whole groups of 8
+        // (16 for the first) where that adds at most an eighth. On lavapipe max(1) of
+        // 4095x4095 ran 15-18 ms over 128 lanes of padded rows against 27-33 ms over 3 (five
+        // interleaved rounds). An axis already split (PADTO refuses it) takes its largest
+        // divisor that fits instead: a one-lane workgroup fills one SIMD lane of eight on
+        // llvmpipe. Matmul 1000^3 on lavapipe (125 after an 8x8 tile), three interleaved
+        // rounds: 288-493 ms with 25x5 lanes, 1019-1211 ms with none.
+        let want = sizes[1].min(cap);
+        if n < 8 {
+            if want > n
+                && padded_within(size, want).is_some()
+                && plan.push(Opt::new(OptOp::Padto, i, want))
+            {
+                n = want;
+            } else {
+                n = n.max(largest_divisor(size, cap));
+            }
+        }
         if n > 1 {
             chosen.push((i, n));
             lanes *= n;
@@ -522,6 +550,16 @@ fn choose(plan: &mut Plan) {
     stage_shared_inputs(plan);
 }
 
+/// Pads reduce part `part` to whole runs of [`CPU_RUN`] where it is not (within an eighth:
+/// max(1) of 4095x4095 on lavapipe ran 15-18 ms padded against 46-52 ms, five interleaved
+/// rounds); says whether the part is now whole runs.
+fn pad_to_runs(plan: &mut Plan, part: usize) -> bool {
+    let size = plan.shaped.parts[part].size;
+    size.is_multiple_of(CPU_RUN)
+        || (padded_within(size, CPU_RUN).is_some()
+            && plan.push(Opt::new(OptOp::Padto, part, CPU_RUN)))
+}
+
 /// 5b. An elementwise kernel on a CPU adapter ([`DeviceLimits::cpu_adapter`]): each lane
 /// takes [`CPU_RUN`] neighbours of the output's last axis (global part `last`), and the
 /// workgroup's lanes lie along that axis too. Not for a transpose (an input contiguous along
@@ -533,14 +571,30 @@ fn cpu_elementwise(plan: &mut Plan, last: usize) -> bool {
         let axis = plan.shaped.parts[i].axis;
         axis != stored && read_contiguously(ast, axis)
     });
-    let size = plan.shaped.parts[last].size;
-    // Fewer than 16 lanes along the axis (a short or odd one): the general rules do better.
-    let lanes = largest_divisor(size / CPU_RUN, MAX_LOCAL);
-    if transposed || !size.is_multiple_of(CPU_RUN) || lanes < 16 {
+    if transposed {
         return false;
     }
+    let size = plan.shaped.parts[last].size;
+    // At least 16 lanes of whole runs: the largest such divisor, else the axis padded to
+    // whole runs over 128 down to 16 lanes (a short axis, or one of odd factors like 4095,
+    // which the general rules gave 3 lanes: on lavapipe exp().sqrt() of 4095x4095 ran
+    // 40-49 ms padded to runs over 128 lanes against 184-214 ms, five interleaved rounds).
+    let divides = size
+        .is_multiple_of(CPU_RUN)
+        .then(|| largest_divisor(size / CPU_RUN, MAX_LOCAL))
+        .filter(|&l| l >= 16);
+    let padded = || {
+        [MAX_LOCAL, 64, 32, 16]
+            .into_iter()
+            .find(|&l| padded_within(size, CPU_RUN * l).is_some())
+    };
+    let Some(lanes) = divides.or_else(padded) else {
+        return false;
+    };
     let before = (plan.opts.clone(), plan.shaped.clone());
-    if plan.push(Opt::new(OptOp::Upcast, last, CPU_RUN))
+    let tile = CPU_RUN * lanes;
+    if (size.is_multiple_of(tile) || plan.push(Opt::new(OptOp::Padto, last, tile)))
+        && plan.push(Opt::new(OptOp::Upcast, last, CPU_RUN))
         && plan.push(Opt::new(OptOp::Local, last, lanes))
     {
         return true;
@@ -567,9 +621,16 @@ fn group_nest(plan: &mut Plan, axes: &[usize], g: usize, run: usize) -> bool {
     };
     let before = (plan.opts.clone(), plan.shaped.clone());
     let size = plan.shaped.parts[i].size;
-    if !size.is_multiple_of(g) {
-        let padded = size.div_ceil(g) * g;
-        if padded > 2 * size || !plan.push(Opt::new(OptOp::Padto, i, g)) {
+    // Whole runs over the lanes where padding to them adds at most an eighth, else whole
+    // lanes (padding at most doubles the part).
+    let tile = if run > 1 && padded_within(size, run * g).is_some() {
+        run * g
+    } else {
+        g
+    };
+    if !size.is_multiple_of(tile) {
+        let padded = size.next_multiple_of(tile);
+        if padded > 2 * size || !plan.push(Opt::new(OptOp::Padto, i, tile)) {
             return false;
         }
     }
@@ -586,104 +647,13 @@ fn group_nest(plan: &mut Plan, axes: &[usize], g: usize, run: usize) -> bool {
     false
 }
 
-/// 2a. A reduction along a strided axis whose innermost output axis is contiguous in every
-/// load that reads it (`x.mean(0)`, `x.var(0)` of a row-major matrix). Grouped over 256 lanes
-/// each lane would stride through memory alone; instead each lane takes 4 adjacent outputs
-/// (vec4 loads along a row), 16 lanes sit side by side across the outputs, and 8 lanes share
-/// the reduction (its other nests too, where they divide). On lavapipe, mean(0) and var(0) of
-/// 4096x1024 took 30-33 ms this way and 58-63 ms grouped over 256 lanes (three interleaved
-/// runs). On a CPU adapter each lane takes [`CPU_RUN`] adjacent outputs (four vec4 loads
-/// per row) and 8 lanes sit across them: the same kernel ran 9-15 ms so against 14-20 ms
-/// with the GPU layout (four interleaved rounds; 4, 8 or 16 lanes across measured alike).
-/// Says whether it applied; the plan is unchanged when it did not.
-fn column_reduce(plan: &mut Plan, uses: &[AxisUse], r: usize, reduce_part: usize) -> bool {
-    const LANES_ALONG: usize = 8;
-    let Some(&out) = plan.globals().last() else {
-        return false;
-    };
-    let (o, red) = (
-        uses[plan.shaped.parts[out].axis],
-        uses[plan.shaped.parts[reduce_part].axis],
-    );
-    let contiguous = o.readers > 0 && o.stride_sum == o.readers as i64;
-    let strided = red.readers > 0 && red.stride_sum > red.readers as i64;
-    if !contiguous || !strided {
-        return false;
-    }
-    let reduce_axis = plan.shaped.parts[reduce_part].axis;
-    let before = (plan.opts.clone(), plan.shaped.clone());
-    // (outputs per lane, lanes across them), the CPU layout tried first on a CPU adapter.
-    let cpu = (CPU_RUN, 8);
-    let gpu = (4, 16);
-    let layouts = if plan.limits.cpu_adapter {
-        vec![cpu, gpu]
-    } else {
-        vec![gpu]
-    };
-    let ok = layouts.into_iter().any(|(per_lane, across)| {
-        let ok = plan.push(Opt::new(OptOp::Upcast, out, per_lane))
-            && plan.push(Opt::new(OptOp::Local, out, across))
-            && plan.push(Opt::new(OptOp::Group, r, LANES_ALONG));
-        if !ok {
-            (plan.opts, plan.shaped) = before.clone();
-        }
-        ok
-    });
-    if !ok {
-        return false;
-    }
-    for nest in plan.ast.nests() {
-        if !nest.contains(&reduce_axis) {
-            group_nest(plan, &nest, LANES_ALONG, 1);
-        }
-    }
-    true
-}
-
-/// tinygrad's matvec path: `sum(a * b)` over one reduce part where the output has one axis
-/// (a matrix-vector product): GROUP the reduction over 8 lanes, 4 rows per workgroup, 4 rows
-/// per lane. Applies only when every step fits.
-fn matvec(plan: &mut Plan) -> bool {
-    const THREADS_PER_ROW: usize = 8;
-    const BLOCK: usize = 4;
-    const ROWS_PER_THREAD: usize = 4;
-    let ast = plan.ast;
-    let mut reduces = ast.exprs.iter().filter_map(|(_, e)| match &e.op {
-        AstNode::Reduce { op, src, .. } => Some((*op, *src)),
-        _ => None,
-    });
-    let (Some((crate::ops::ReduceOp::Sum, src)), None) = (reduces.next(), reduces.next()) else {
-        return false;
-    };
-    let AstNode::Binary(crate::ops::BinaryOp::Mul, a, b) = ast.exprs[src].op else {
-        return false;
-    };
-    let is_load = |h| matches!(ast.exprs[h].op, AstNode::Load { .. });
-    let globals = plan.globals();
-    if !is_load(a) || !is_load(b) || globals.len() != 1 || plan.shaped.reduce_parts().len() != 1 {
-        return false;
-    }
-    let rows = plan.shaped.parts[globals[0]].size;
-    let k = plan.shaped.parts[plan.shaped.reduce_parts()[0]].size;
-    if !k.is_multiple_of(THREADS_PER_ROW) || !rows.is_multiple_of(BLOCK * ROWS_PER_THREAD) {
-        return false;
-    }
-    let before = plan.opts.clone();
-    // A row read contiguously: each lane takes 4 neighbours (vec4 loads) before the group
-    // splits the row. On lavapipe, (a*b).sum(1) of 4096x4096 took 34 ms with it and 67
-    // without (three interleaved runs).
-    let reduce_axis = plan.shaped.parts[plan.shaped.reduce_parts()[0]].axis;
-    if read_contiguously(ast, reduce_axis) && k.is_multiple_of(4 * THREADS_PER_ROW) {
-        plan.push(Opt::new(OptOp::Unroll, 0, 4));
-    }
-    let ok = plan.push(Opt::new(OptOp::Group, 0, THREADS_PER_ROW))
-        && plan.push(Opt::new(OptOp::Local, globals[0], BLOCK))
-        && plan.push(Opt::new(OptOp::Upcast, globals[0], ROWS_PER_THREAD));
-    if !ok {
-        plan.opts = before;
-        plan.shaped = apply_opts(ast, &plan.opts, plan.limits).expect("was valid");
-    }
-    ok
+/// `n` rounded up to a multiple of `m` where that adds at most an eighth of `n`: how far the
+/// heuristics pad an axis (PADTO, the tail masked) for a layout that needs whole multiples.
+/// An odd size otherwise falls to whatever divides it: on lavapipe exp().sqrt() of
+/// 4095x4095 took 3x3-lane workgroups and ran 8x the time per element of 4096x4096.
+fn padded_within(n: usize, m: usize) -> Option<usize> {
+    let to = n.next_multiple_of(m);
+    (to - n <= n / 8).then_some(to)
 }
 
 /// The largest divisor of `n` that is at most `cap`.

@@ -50,10 +50,15 @@ pub(super) fn grouped_runs(plan: &mut Plan) -> bool {
     // until each lane's run is at most MAX_RUN long.
     let outer = (0..r).find(|&o| plan.shaped.parts[reds[o]].size.is_multiple_of(GROUP_LANES));
     let steps = inner.size / CPU_RUN;
-    let mut split = steps.div_ceil(MAX_RUN / CPU_RUN).next_power_of_two();
+    // The fewest pieces that divide the run into whole steps of at most MAX_RUN each (250
+    // steps of sum_all over 4000x4000: 5 pieces of 50).
+    let mut fewest = steps.div_ceil(MAX_RUN / CPU_RUN);
     if outer.is_none() {
-        split = split.max(GROUP_LANES);
+        fewest = fewest.max(GROUP_LANES);
     }
+    let split = (fewest..=steps)
+        .find(|&d| steps.is_multiple_of(d))
+        .unwrap_or(steps);
     // (GROUP of a whole outer part removes it from the reduce parts: find the run's again.)
     let run_part = |plan: &Plan| {
         let reds = plan.shaped.reduce_parts();

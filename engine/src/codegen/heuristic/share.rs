@@ -26,7 +26,7 @@
 use std::cmp::Reverse;
 
 use super::super::opt::{Opt, OptOp};
-use super::{AxisUse, Plan};
+use super::{padded_within, AxisUse, Plan};
 
 /// Outputs per lane along the shared axis (the rows whose loads the subgroup splits).
 const ROWS: usize = 32;
@@ -66,7 +66,7 @@ pub(super) fn shared_tile(
     let padded_rows = |i: usize| -> Option<usize> {
         let p = plan.shaped.parts[i];
         (i != cols && complementary(p.axis, col_axis))
-            .then(|| padded(p.size, ROWS))
+            .then(|| padded_within(p.size, ROWS))
             .flatten()
     };
     let globals_by_waste = {
@@ -85,7 +85,7 @@ pub(super) fn shared_tile(
     let lanes = [LANES, LANES / 2]
         .into_iter()
         .filter(|&l| l % largest == 0)
-        .filter_map(|l| padded(col_size, COLS * l).map(|n| (l, n)))
+        .filter_map(|l| padded_within(col_size, COLS * l).map(|n| (l, n)))
         .min_by_key(|&(l, n)| (n, Reverse(l)));
     let Some((lanes, col_padded)) = lanes else {
         return false;
@@ -126,11 +126,4 @@ pub(super) fn shared_tile(
         (plan.opts, plan.shaped) = before;
     }
     shared
-}
-
-/// `n` rounded up to a multiple of `tile` where that adds at most an eighth of `n` (the
-/// masked tail's share of the work).
-fn padded(n: usize, tile: usize) -> Option<usize> {
-    let to = n.next_multiple_of(tile);
-    (to - n <= n / 8).then_some(to)
 }
