@@ -5,10 +5,11 @@
 //! Per workload: kernels scheduled; GPU time = the sum of its kernels' median times over
 //! several runs (`Kernel::time`: timestamps where the adapter has them); effective GB/s
 //! (inputs read + outputs written once) and GFLOPS; the fraction of the copy probe (or of the
-//! FMA probe for matmuls), measured again just before each workload, since a shared machine
-//! drifts by 2-3x within minutes and a ratio means something only between figures taken
-//! close together; the speedup over the same kernels under NOOPT; and the first call
-//! (schedule + codegen + pipeline creation + run, wall clock, in a fresh graph).
+//! FMA probe for matmuls): each of the runs is paired with a probe measured just before it
+//! and the row gives the median of the paired ratios, since a shared machine drifts by 2-3x
+//! within minutes and a ratio means something only between figures taken together; the
+//! speedup over the same kernels under NOOPT; and the first call (schedule + codegen +
+//! pipeline creation + run, wall clock, in a fresh graph).
 
 use std::time::{Duration, Instant};
 
@@ -179,6 +180,14 @@ fn gpu_time(dev: &Device, outs: &[Tensor], noopt: bool, runs: usize) -> (usize, 
     (s.kernels().len(), Some(total))
 }
 
+/// Runs of each workload, each paired with a probe.
+const RUNS: usize = 5;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let json_path = args
@@ -221,9 +230,6 @@ fn main() {
             .iter()
             .map(|s| s.iter().product::<usize>() * 4)
             .sum();
-        // The probe this row is judged against, taken just before it.
-        let roof = roof.and_then(|_| kiln::roofline::measure(&dev, 3).ok());
-        probes_seen.extend(roof);
         // First call: a fresh graph, compiled and run once.
         let t0 = Instant::now();
         let outs = (w.build)(&ins);
@@ -233,15 +239,38 @@ fn main() {
         let bytes_out: usize = outs.iter().map(|o| o.numel() * 4).sum();
         let bytes = (bytes_in + bytes_out) as f64;
         let fresh = (w.build)(&ins);
-        let (kernels, t) = gpu_time(&dev, &fresh, false, 5);
-        let t = t.expect("the heuristics' kernels run");
+        // Each run paired with a probe taken just before it: the machine drifts by 2x within
+        // minutes (phases of about 6 and 10 GB/s on this VM), and a ratio means something
+        // only between figures taken together. The row gives the median time and the median
+        // of the paired ratios.
+        let mut times = vec![];
+        let mut pairs: Vec<(f64, f64)> = vec![]; // (probe, the run's figure against it)
+        let mut kernels = 0;
+        for _ in 0..RUNS {
+            let probe = roof.and_then(|_| kiln::roofline::measure(&dev, 1).ok());
+            probes_seen.extend(probe);
+            // (3 runs, the median: `Kernel::time` allocates fresh buffers, and the first run
+            // over them pays the first touch of their pages.)
+            let (n, t) = gpu_time(&dev, &fresh, false, 3);
+            let secs = t.expect("the heuristics' kernels run").as_secs_f64();
+            kernels = n;
+            times.push(secs);
+            if let Some(r) = probe {
+                pairs.push(if w.compute {
+                    (r.fma_gflops, w.flops / secs * 1e-9)
+                } else {
+                    (r.copy_gbs, bytes / secs * 1e-9)
+                });
+            }
+        }
         // NOOPT can be 30x slower: fewer runs.
         let (_, t_noopt) = gpu_time(&dev, &fresh, true, if w.compute { 1 } else { 3 });
-        let secs = t.as_secs_f64();
+        let secs = median(times);
         let gbs = bytes / secs * 1e-9;
         let gflops = w.flops / secs * 1e-9;
-        let probe_value = roof.map(|r| if w.compute { r.fma_gflops } else { r.copy_gbs });
-        let probe = probe_value.map(|v| if w.compute { gflops } else { gbs } / v * 100.0);
+        let probe_value = (!pairs.is_empty()).then(|| median(pairs.iter().map(|p| p.0).collect()));
+        let probe =
+            (!pairs.is_empty()).then(|| median(pairs.iter().map(|(p, x)| x / p * 100.0).collect()));
         let probe_label = probe_value.map_or("n/a".to_string(), |v| {
             format!("{v:.2} {}", if w.compute { "GFLOPS" } else { "GB/s" })
         });
