@@ -6,7 +6,7 @@
 //! and an axis is not one, the axis is padded to it (PADTO; the tail is masked) when that
 //! adds at most an eighth (`padded_within`), rather than left to whatever divides it: on
 //! lavapipe, odd sizes ran 2.9-8x the time per element of the nearby power of two before
-//! (softmax of 4096x4000 5x, exp().sqrt() of 4095x4095 8x) and 0.7-1.7x after (BENCHMARKS.md).
+//! (softmax of 4096x4000 5x, exp().sqrt() of 4095x4095 8x) and 0.6-2.1x after (BENCHMARKS.md).
 //!
 //! In order:
 //! 0. **Rows owned by a workgroup**: when some output axes are columns (no reduction varies
@@ -412,8 +412,7 @@ fn choose(plan: &mut Plan) {
             } else if limits.cpu_adapter
                 && plan.upcast_size() == 1
                 && read_contiguously(ast, plan.shaped.parts[last].axis)
-                && pad_to_runs(plan, last)
-                && plan.push(Opt::new(OptOp::Unroll, r, CPU_RUN))
+                && unroll_runs(plan, last, r)
             {
                 cpu_row_walk = true;
             } else if size.is_multiple_of(4) {
@@ -550,14 +549,21 @@ fn choose(plan: &mut Plan) {
     stage_shared_inputs(plan);
 }
 
-/// Pads reduce part `part` to whole runs of [`CPU_RUN`] where it is not (within an eighth:
-/// max(1) of 4095x4095 on lavapipe ran 15-18 ms padded against 46-52 ms, five interleaved
-/// rounds); says whether the part is now whole runs.
-fn pad_to_runs(plan: &mut Plan, part: usize) -> bool {
+/// Step 4's row walk: UNROLL [`CPU_RUN`] of reduce part `r` (part `part`), padded to whole
+/// runs first where it is not (within an eighth: max(1) of 4095x4095 on lavapipe ran
+/// 15-18 ms padded against 46-52 ms, five interleaved rounds). Says whether it applied; the
+/// plan is unchanged when it did not.
+fn unroll_runs(plan: &mut Plan, part: usize, r: usize) -> bool {
     let size = plan.shaped.parts[part].size;
-    size.is_multiple_of(CPU_RUN)
+    let before = (plan.opts.clone(), plan.shaped.clone());
+    let whole = size.is_multiple_of(CPU_RUN)
         || (padded_within(size, CPU_RUN).is_some()
-            && plan.push(Opt::new(OptOp::Padto, part, CPU_RUN)))
+            && plan.push(Opt::new(OptOp::Padto, part, CPU_RUN)));
+    if whole && plan.push(Opt::new(OptOp::Unroll, r, CPU_RUN)) {
+        return true;
+    }
+    (plan.opts, plan.shaped) = before;
+    false
 }
 
 /// 5b. An elementwise kernel on a CPU adapter ([`DeviceLimits::cpu_adapter`]): each lane
