@@ -462,3 +462,34 @@ fn an_axis_of_odd_factors_still_gets_lanes() {
     }
     check3("matmul 200x32x200", &inputs, mm);
 }
+
+/// A row along a strided axis (softmax(0), layer_norm(0) of a row-major matrix) whose batch
+/// axis is contiguous: each lane takes 4 neighbouring rows first, so that every load of the
+/// row is a vec4 across them rather than a scalar.
+#[test]
+fn a_row_along_a_strided_axis_takes_neighbouring_rows_per_lane() {
+    type Op = fn(&[Tensor]) -> Tensor;
+    let ops: [(&str, Op); 2] = [
+        ("softmax(0)", |t| t[0].softmax(0)),
+        ("layer_norm(0)", |t| t[0].layer_norm(0, 1e-5)),
+    ];
+    let inputs = [rand_input(DType::F32, &[256, 36], 12)];
+    for (name, f) in ops {
+        for k in kernels_of(f, &inputs) {
+            // The first opt: 4 of the 36 batch columns (global part 1) per lane.
+            assert_eq!(
+                k.opts().first().map(|o| (o.op, o.axis, o.amount)),
+                Some((OptOp::Upcast, 1, 4)),
+                "{name} on {}: {:?}",
+                k.device().name(),
+                k.opts()
+            );
+            let wgsl = k.wgsl().expect("naga");
+            assert!(
+                wgsl.contains("data0: array<vec4<f32>>"),
+                "{name} loads scalars:\n{wgsl}"
+            );
+        }
+        check3(name, &inputs, f);
+    }
+}

@@ -20,7 +20,9 @@
 //!    row is read once (softmax and layernorm of 4096x1024 and 4096x4096: 1.2-1.34x faster
 //!    on lavapipe than looping, four interleaved rounds). On a CPU adapter each lane's share
 //!    is taken in runs of 16 neighbours rather than vec4s strided across the lanes. A row
-//!    the shares do not divide is padded to whole shares (4000 to 4096).
+//!    the shares do not divide is padded to whole shares (4000 to 4096). A row along a
+//!    strided axis (softmax(0)) whose batch axis is contiguous takes 4 neighbouring rows per
+//!    lane first, so that its loads are vec4s across them.
 //! 1. **Matvec**: a sum of a product of two loads, one output axis: UNROLL 4 where the row is
 //!    contiguous (vec4 loads), GROUP the reduction over 8 lanes, LOCAL 4 rows per workgroup,
 //!    UPCAST 4 rows per lane.
