@@ -192,6 +192,14 @@ impl Plan<'_> {
     fn upcast_size(&self) -> usize {
         self.shaped.size_of(AxisKind::Upcast)
     }
+    /// Makes part `part` whole multiples of `tile`: says whether it is, already or padded to
+    /// them (PADTO) where that adds at most an eighth ([`padded_within`]).
+    fn pad_within(&mut self, part: usize, tile: usize) -> bool {
+        let size = self.shaped.parts[part].size;
+        size.is_multiple_of(tile)
+            || (padded_within(size, tile).is_some()
+                && self.push(Opt::new(OptOp::Padto, part, tile)))
+    }
 }
 
 /// The default opt list for `ast` on a device with `limits`.
@@ -512,10 +520,7 @@ fn choose(plan: &mut Plan) {
         // rounds: 288-493 ms with 25x5 lanes, 1019-1211 ms with none.
         let want = sizes[1].min(cap);
         if n < 8 {
-            if want > n
-                && padded_within(size, want).is_some()
-                && plan.push(Opt::new(OptOp::Padto, i, want))
-            {
+            if want > n && plan.pad_within(i, want) {
                 n = want;
             } else {
                 n = n.max(largest_divisor(size, cap));
@@ -556,12 +561,8 @@ fn choose(plan: &mut Plan) {
 /// 15-18 ms padded against 46-52 ms, five interleaved rounds). Says whether it applied; the
 /// plan is unchanged when it did not.
 fn unroll_runs(plan: &mut Plan, part: usize, r: usize) -> bool {
-    let size = plan.shaped.parts[part].size;
     let before = (plan.opts.clone(), plan.shaped.clone());
-    let whole = size.is_multiple_of(CPU_RUN)
-        || (padded_within(size, CPU_RUN).is_some()
-            && plan.push(Opt::new(OptOp::Padto, part, CPU_RUN)));
-    if whole && plan.push(Opt::new(OptOp::Unroll, r, CPU_RUN)) {
+    if plan.pad_within(part, CPU_RUN) && plan.push(Opt::new(OptOp::Unroll, r, CPU_RUN)) {
         return true;
     }
     (plan.opts, plan.shaped) = before;
@@ -600,8 +601,7 @@ fn cpu_elementwise(plan: &mut Plan, last: usize) -> bool {
         return false;
     };
     let before = (plan.opts.clone(), plan.shaped.clone());
-    let tile = CPU_RUN * lanes;
-    if (size.is_multiple_of(tile) || plan.push(Opt::new(OptOp::Padto, last, tile)))
+    if plan.pad_within(last, CPU_RUN * lanes)
         && plan.push(Opt::new(OptOp::Upcast, last, CPU_RUN))
         && plan.push(Opt::new(OptOp::Local, last, lanes))
     {

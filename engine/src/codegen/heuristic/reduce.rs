@@ -4,8 +4,7 @@
 //! outputs and splits the reduction among a few.
 
 use super::{
-    apply_opts, group_nest, padded_within, read_contiguously, AstNode, AxisUse, Opt, OptOp, Plan,
-    CPU_RUN,
+    apply_opts, group_nest, read_contiguously, AstNode, AxisUse, Opt, OptOp, Plan, CPU_RUN,
 };
 
 /// 2a. A reduction along a strided axis whose innermost output axis is contiguous in every
@@ -49,12 +48,8 @@ pub(super) fn column_reduce(
     };
     // An output axis the layout does not divide is padded to it (within an eighth: mean(0)
     // and var(0) of 4000x1000 pad 1000 outputs to 1024).
-    let out_size = plan.shaped.parts[out].size;
     let ok = layouts.into_iter().any(|(per_lane, across)| {
-        let tile = per_lane * across;
-        let ok = (out_size.is_multiple_of(tile)
-            || (padded_within(out_size, tile).is_some()
-                && plan.push(Opt::new(OptOp::Padto, out, tile))))
+        let ok = plan.pad_within(out, per_lane * across)
             && plan.push(Opt::new(OptOp::Upcast, out, per_lane))
             && plan.push(Opt::new(OptOp::Local, out, across))
             && plan.push(Opt::new(OptOp::Group, r, LANES_ALONG));

@@ -87,19 +87,15 @@ pub(super) fn shared_tile(
         .filter(|&l| l % largest == 0)
         .filter_map(|l| padded_within(col_size, COLS * l).map(|n| (l, n)))
         .min_by_key(|&(l, n)| (n, Reverse(l)));
-    let Some((lanes, col_padded)) = lanes else {
+    let Some((lanes, _)) = lanes else {
         return false;
     };
-    let row_padded = padded_rows(rows).expect("chosen above");
     let outputs = plan.ast.output_numel();
     if outputs / (ROWS * COLS * lanes) < MIN_GROUPS {
         return false;
     }
     let before = (plan.opts.clone(), plan.shaped.clone());
-    let pad = |plan: &mut Plan, part: usize, to: usize, tile: usize| {
-        to == plan.shaped.parts[part].size || plan.push(Opt::new(OptOp::Padto, part, tile))
-    };
-    if !pad(plan, rows, row_padded, ROWS) || !pad(plan, cols, col_padded, COLS * lanes) {
+    if !plan.pad_within(rows, ROWS) || !plan.pad_within(cols, COLS * lanes) {
         (plan.opts, plan.shaped) = before;
         return false;
     }
