@@ -1,6 +1,8 @@
 //! Runtime errors. Contract violations while building ops panic (as ndarray does); everything
 //! that can only fail at run time (devices, memory, compilation, host data) is an [`Error`].
 
+use crate::codegen::opt::OptError;
+use crate::codegen::CompileError;
 use crate::dtype::DType;
 
 /// Everything that can go wrong when running kiln code.
@@ -43,7 +45,7 @@ pub enum Error {
 
     /// An opt list that does not fit a kernel (see [`crate::OptError`]).
     #[error("opts: {0}")]
-    Opt(#[from] crate::codegen::opt::OptError),
+    Opt(#[from] OptError),
 
     /// `Schedule::run` after some of its kernels' outputs were realized by another realize.
     #[error(
@@ -65,3 +67,20 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<CompileError> for Error {
+    fn from(e: CompileError) -> Error {
+        match e {
+            CompileError::Opt(e) => Error::Opt(e),
+            CompileError::Invalid {
+                kernel,
+                message,
+                wgsl,
+            } => Error::Compile {
+                kernel,
+                message,
+                wgsl,
+            },
+        }
+    }
+}

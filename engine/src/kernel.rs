@@ -23,53 +23,94 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::cache::{CacheUsage, Lru};
-use crate::codegen::ast::KernelAst;
-use crate::codegen::ir::Program;
+use crate::codegen::ast::{AstNode, KernelAst};
+use crate::codegen::heuristic::heuristic_opts;
 use crate::codegen::opt::{self, Opt, OptError};
-use crate::codegen::{compile, wgsl};
+use crate::codegen::{compile, CompiledKernel};
+use crate::debug;
 use crate::error::{Error, Result};
 use crate::graph::NodeRef;
-use crate::runtime::{Device, DeviceLimits, Launch};
+use crate::runtime::{Device, Launch};
+use crate::schedule::Step;
+use crate::target::DeviceLimits;
 
 /// One storage buffer of a kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KernelBuffer {
+    /// The element type.
     pub dtype: crate::dtype::DType,
+    /// Elements in the buffer.
     pub numel: usize,
     /// Written by the kernel (else only read).
     pub output: bool,
 }
 
-type ProgramKey = (Arc<KernelAst>, Vec<Opt>, bool /* cpu */, DeviceLimits);
+/// Which opts a kernel is compiled with: the heuristics' choice for the device, or a list.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) enum OptChoice {
+    Heuristic,
+    Given(Vec<Opt>),
+}
 
-/// Compiled programs by (kernel, opts, device kind and limits), bounded (see `cache.rs`).
-fn program_cache() -> &'static Mutex<Lru<ProgramKey, Arc<Program>>> {
-    static CACHE: OnceLock<Mutex<Lru<ProgramKey, Arc<Program>>>> = OnceLock::new();
+/// The compile cache's key: a compiled kernel is a pure function of (AST, opts, limits).
+type CompileKey = (Arc<KernelAst>, OptChoice, DeviceLimits);
+
+/// Compiled kernels by (kernel AST, opts, device limits), bounded by bytes (see `cache.rs`).
+/// A kernel compiled under the heuristics is entered twice, under `Heuristic` (so a repeated
+/// kernel skips the heuristics) and under its list (so `with_opts` of that list hits), both
+/// holding the one `Arc`.
+fn compile_cache() -> &'static Mutex<Lru<CompileKey, Arc<CompiledKernel>>> {
+    static CACHE: OnceLock<Mutex<Lru<CompileKey, Arc<CompiledKernel>>>> = OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 
-/// Entries and estimated host bytes of the compiled-program cache.
+/// Entries and estimated host bytes of the compiled-kernel cache.
 pub fn program_cache_usage() -> CacheUsage {
-    program_cache().lock().unwrap().usage()
+    compile_cache().lock().unwrap().usage()
 }
 
-/// The program for (`ast`, `opts`) on `device`, from the cache or freshly linearized.
-/// Returns whether it was a cache hit.
-pub(crate) fn program_for(
+fn cached(key: &CompileKey) -> Option<Arc<CompiledKernel>> {
+    compile_cache().lock().unwrap().get(key)
+}
+
+fn remember(key: CompileKey, kernel: &Arc<CompiledKernel>) {
+    let cost = kernel.host_bytes();
+    compile_cache()
+        .lock()
+        .unwrap()
+        .insert(key, kernel.clone(), cost);
+}
+
+/// The kernel `ast` compiled under `choice` for `limits`, from the cache or freshly compiled,
+/// and whether it came from the cache.
+pub(crate) fn compiled_kernel(
     ast: &Arc<KernelAst>,
-    opts: &[Opt],
-    device: &Device,
-) -> Result<(Arc<Program>, bool)> {
-    let key = (ast.clone(), opts.to_vec(), device.is_cpu(), device.limits());
-    if let Some(p) = program_cache().lock().unwrap().get(&key) {
-        crate::debug::count_program(true);
-        return Ok((p, true));
+    choice: OptChoice,
+    limits: &DeviceLimits,
+) -> Result<(Arc<CompiledKernel>, bool)> {
+    let key = (ast.clone(), choice, limits.clone());
+    if let Some(k) = cached(&key) {
+        debug::count_program(true);
+        return Ok((k, true));
     }
-    let p = Arc::new(compile(ast, opts, &key.3)?);
-    let cost = p.host_bytes();
-    program_cache().lock().unwrap().insert(key, p.clone(), cost);
-    crate::debug::count_program(false);
-    Ok((p, false))
+    let opts = match &key.1 {
+        OptChoice::Heuristic => heuristic_opts(ast, limits),
+        OptChoice::Given(opts) => opts.clone(),
+    };
+    let given = (ast.clone(), OptChoice::Given(opts.clone()), limits.clone());
+    let (kernel, hit) = match cached(&given) {
+        Some(k) => (k, true),
+        None => {
+            let k = Arc::new(compile(ast, &opts, limits)?);
+            remember(given, &k);
+            (k, false)
+        }
+    };
+    if key.1 == OptChoice::Heuristic {
+        remember(key, &kernel);
+    }
+    debug::count_program(hit);
+    Ok((kernel, hit))
 }
 
 /// Kernels index with `i32`: a loop domain or buffer past `i32::MAX` elements is refused
@@ -88,7 +129,7 @@ pub(crate) fn check_index_range(ast: &KernelAst, device: &Device) -> Result<()> 
         .exprs
         .iter()
         .filter_map(|(_, e)| match &e.op {
-            crate::codegen::ast::AstNode::Reduce { src, axes, .. } => {
+            AstNode::Reduce { src, axes, .. } => {
                 let mut spanned: Vec<usize> =
                     varies[src.index()].iter().map(|&a| a as usize).collect();
                 for &a in axes {
@@ -106,7 +147,7 @@ pub(crate) fn check_index_range(ast: &KernelAst, device: &Device) -> Result<()> 
     if n > i32::MAX as usize {
         let mut what: Vec<&str> = vec![];
         for (_, e) in ast.exprs.iter() {
-            if let crate::codegen::ast::AstNode::Reduce { op, .. } = &e.op {
+            if let AstNode::Reduce { op, .. } = &e.op {
                 if !what.contains(&op.name()) {
                     what.push(op.name());
                 }
@@ -133,7 +174,7 @@ pub(crate) fn check_index_range(ast: &KernelAst, device: &Device) -> Result<()> 
 #[derive(Clone)]
 pub struct Kernel {
     ast: Arc<KernelAst>,
-    program: Arc<Program>,
+    compiled: Arc<CompiledKernel>,
     device: Device,
     /// Bits of the kernel parameters: the user constants of this instance of the kernel.
     params: Arc<Vec<u32>>,
@@ -149,23 +190,24 @@ impl Kernel {
         params: Arc<Vec<u32>>,
     ) -> Result<Kernel> {
         check_index_range(&ast, device)?;
-        let (program, cache_hit) = program_for(&ast, opts, device)?;
-        Ok(Kernel::from_program(
-            ast, program, device, params, cache_hit,
+        let (compiled, cache_hit) =
+            compiled_kernel(&ast, OptChoice::Given(opts.to_vec()), &device.limits())?;
+        Ok(Kernel::from_compiled(
+            ast, compiled, device, params, cache_hit,
         ))
     }
 
     /// A kernel around a program already compiled for `ast` on `device`.
-    pub(crate) fn from_program(
+    pub(crate) fn from_compiled(
         ast: Arc<KernelAst>,
-        program: Arc<Program>,
+        compiled: Arc<CompiledKernel>,
         device: &Device,
         params: Arc<Vec<u32>>,
         cache_hit: bool,
     ) -> Kernel {
         Kernel {
             ast,
-            program,
+            compiled,
             device: device.clone(),
             params,
             cache_hit,
@@ -174,15 +216,15 @@ impl Kernel {
 
     /// tinygrad's name: `E_` (elementwise) or `r_` (with a reduction), then the part sizes.
     pub fn name(&self) -> &str {
-        &self.program.name
+        &self.program().name
     }
     /// The name with ANSI colors per part kind (plain text when NO_COLOR is set).
     pub fn colored_name(&self) -> &str {
-        &self.program.colored_name
+        &self.program().colored_name
     }
     /// The opts this kernel is built with (the heuristics' choice, or what was set).
     pub fn opts(&self) -> &[Opt] {
-        &self.program.opts
+        &self.program().opts
     }
     /// The same kernel under another opt list; `with_opts(&[])` is NOOPT.
     pub fn with_opts(&self, opts: &[Opt]) -> std::result::Result<Kernel, OptError> {
@@ -200,13 +242,11 @@ impl Kernel {
     }
     /// The WGSL source, validated by naga.
     pub fn wgsl(&self) -> Result<String> {
-        let src = wgsl::render(&self.program);
-        wgsl::validate(self.name(), &src)?;
-        Ok(src)
+        Ok(self.compiled.wgsl()?.to_string())
     }
     /// The linear IR, one instruction per line.
     pub fn ir(&self) -> String {
-        self.program.to_string()
+        self.program().to_string()
     }
     /// The kernel AST (before opts), one expression per line.
     pub fn ast(&self) -> String {
@@ -214,19 +254,19 @@ impl Kernel {
     }
     /// Sizes of the global parts: their product is the number of workgroups.
     pub fn global_size(&self) -> Vec<usize> {
-        self.program.global_sizes.clone()
+        self.program().global_sizes.clone()
     }
     /// Sizes of the local and group parts: their product is the lanes per workgroup.
     pub fn local_size(&self) -> Vec<usize> {
-        self.program.local_sizes.clone()
+        self.program().local_sizes.clone()
     }
     /// Estimated ALU operations of one launch.
     pub fn flops(&self) -> u64 {
-        self.program.flops
+        self.program().flops
     }
     /// Bytes of the buffers one launch reads and writes (each counted once).
     pub fn bytes(&self) -> u64 {
-        self.program.bytes_moved()
+        self.program().bytes_moved()
     }
     /// The device this kernel was compiled for.
     pub fn device(&self) -> &Device {
@@ -249,20 +289,22 @@ impl Kernel {
     /// outputs' sizes (contents unspecified) and returns the median time: GPU timestamps on
     /// wgpu where the adapter has them, else a host clock around each synchronized launch.
     pub fn time(&self, device: &Device, runs: usize) -> Result<Duration> {
-        let program = if *device == self.device {
-            self.program.clone()
+        let compiled = if *device == self.device {
+            self.compiled.clone()
         } else {
-            program_for(&self.ast, self.opts(), device)?.0
+            let opts = OptChoice::Given(self.opts().to_vec());
+            compiled_kernel(&self.ast, opts, &device.limits())?.0
         };
-        let bufs = program
+        let bufs = compiled
+            .program
             .bufs
             .iter()
             .map(|b| device.alloc(b.numel, b.dtype).map(Arc::new))
             .collect::<Result<Vec<_>>>()?;
-        let compiled = device.prepare(&program)?;
+        let prepared = device.prepare(&compiled)?;
         let launch = Launch {
-            program,
-            compiled,
+            kernel: compiled,
+            prepared,
             bufs,
             params: self.params.to_vec(),
         };
@@ -276,8 +318,11 @@ impl Kernel {
         Ok(Duration::from_secs_f64(times[times.len() / 2]))
     }
 
-    pub(crate) fn program(&self) -> &Arc<Program> {
-        &self.program
+    pub(crate) fn compiled(&self) -> &Arc<CompiledKernel> {
+        &self.compiled
+    }
+    fn program(&self) -> &crate::codegen::ir::Program {
+        &self.compiled.program
     }
     pub(crate) fn kernel_ast(&self) -> &KernelAst {
         &self.ast
@@ -306,25 +351,11 @@ impl fmt::Debug for Kernel {
     }
 }
 
-/// A step of a planned realize.
-#[derive(Debug)]
-pub(crate) enum Planned {
-    /// Run `kernels[index]`, reading `inputs` and producing `outputs` (in the kernel's buffer
-    /// order: inputs first).
-    Kernel {
-        index: usize,
-        inputs: Vec<NodeRef>,
-        outputs: Vec<NodeRef>,
-    },
-    /// `node` shares the buffer of `of` (a reshape of a materialized value).
-    Alias { node: NodeRef, of: NodeRef },
-}
-
 /// The kernels a realize of some tensors would run, in order, without running them.
 pub struct Schedule {
     pub(crate) device: Device,
     pub(crate) targets: Vec<NodeRef>,
-    pub(crate) steps: Vec<Planned>,
+    pub(crate) steps: Vec<Step>,
     pub(crate) kernels: Vec<Kernel>,
     pub(crate) schedule_seconds: f64,
     /// Whether the plan came from the schedule cache (`plan_cache.rs`).
@@ -349,12 +380,6 @@ impl Schedule {
     /// The device the kernels run on.
     pub fn device(&self) -> &Device {
         &self.device
-    }
-    /// Realizes the targets with each kernel's current opts. Reading the tensors afterwards
-    /// gives the values these kernels computed. Targets realized since the schedule was made
-    /// are not computed again.
-    pub fn run(self) -> Result<()> {
-        crate::realize::run_schedule(self)
     }
 }
 

@@ -1,27 +1,27 @@
 //! kiln's engine: lazy tensors compiled to fused WGSL kernels on wgpu, with a CPU reference
 //! interpreter of the same kernels. Users depend on the `kiln` crate, which re-exports this.
 //!
-//! The layers, in data-flow order (each uses only the layers after it, plus `dtype`, `ops`
-//! and `error`): `tensor` → `graph` → `schedule` → `view` → `codegen` → `runtime`, with
-//! `realize` driving schedule → compile → run, and `debug` watching. See ARCHITECTURE.md.
+//! The modules below are declared bottom up, in the layer order ARCHITECTURE.md writes down
+//! and `tests/layers.rs` checks: each refers only to the ones declared before it.
 
-mod cache;
-pub mod codegen;
-pub mod debug;
-pub mod dtype;
-pub mod error;
-pub mod graph;
 mod hash;
-mod kernel;
+pub mod dtype;
 pub mod ops;
+mod target;
+mod cache;
+pub mod view;
+pub mod codegen;
+pub mod error;
+pub mod runtime;
+pub mod graph;
+pub mod schedule;
+pub mod debug;
+mod kernel;
 mod plan_cache;
+pub mod trace;
 mod realize;
 pub mod roofline;
-pub mod runtime;
-pub mod schedule;
 mod tensor;
-pub mod trace;
-pub mod view;
 
 pub use cache::{cache_bytes, set_cache_bytes, CacheUsage};
 pub use codegen::opt::{Opt, OptError, OptOp};
@@ -30,8 +30,8 @@ pub use dtype::{DType, Element, Scalar};
 pub use error::{Error, Result};
 pub use graph::oracle::HostArray;
 pub use kernel::{program_cache_usage, Kernel, KernelBuffer, Schedule};
-pub use runtime::DeviceLimits;
 pub use runtime::{cache_dir, Device};
+pub use target::DeviceLimits;
 pub use tensor::{
     default_device, eval_mode, realize, schedule, schedule_noopt, set_eval_mode, EvalMode, Tensor,
 };

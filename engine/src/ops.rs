@@ -1,5 +1,6 @@
-//! The primitive op vocabulary shared by every layer (graph, kernel AST, linear IR) and the
-//! reference scalar semantics used by the graph oracle.
+//! The primitive op vocabulary shared by every layer (graph, kernel AST, linear IR) and its
+//! scalar semantics ([`Semantics`]), the one table the graph oracle and the CPU interpreter
+//! evaluate.
 //!
 //! Everything users call that is not here (sub, exp, log, sigmoid, softmax, matmul...) is
 //! composed from these in `tensor/`.
@@ -150,66 +151,150 @@ pub fn min_f32(x: f32, y: f32) -> f32 {
     }
 }
 
-/// Reference semantics of a unary op on one value (the graph oracle's definition).
-pub fn eval_unary(op: UnaryOp, x: Scalar) -> Scalar {
-    match (op, x) {
-        (UnaryOp::Neg, Scalar::F32(v)) => Scalar::F32(-v),
-        (UnaryOp::Neg, Scalar::I32(v)) => Scalar::I32(v.wrapping_neg()),
-        (UnaryOp::Neg, Scalar::U32(v)) => Scalar::U32(v.wrapping_neg()),
-        (UnaryOp::Neg, Scalar::Bool(v)) => Scalar::Bool(v),
-        (UnaryOp::Exp2, Scalar::F32(v)) => Scalar::F32(v.exp2()),
-        (UnaryOp::Log2, Scalar::F32(v)) => Scalar::F32(v.log2()),
-        (UnaryOp::Sin, Scalar::F32(v)) => Scalar::F32(v.sin()),
-        (UnaryOp::Cos, Scalar::F32(v)) => Scalar::F32(v.cos()),
-        (UnaryOp::Sqrt, Scalar::F32(v)) => Scalar::F32(v.sqrt()),
-        (UnaryOp::Recip, Scalar::F32(v)) => Scalar::F32(1.0 / v),
-        (op, x) => panic!("{} is not defined for {}", op.name(), x.dtype()),
+/// The scalar semantics of the elementwise primitives on one element type: the one
+/// definition that the graph oracle ([`eval_unary`], [`eval_binary`]) and the CPU
+/// interpreter (over whole lanes) evaluate, so the two cannot drift. The WGSL renderer spells
+/// the same rules in WGSL (NaN-propagating max/min, wrapping integers).
+pub trait Semantics: Copy {
+    /// `op(x)`. Panics, naming the op and dtype, where the op is not defined for the type.
+    fn unary(op: UnaryOp, x: Self) -> Self;
+    /// `a op b` for the ops whose result has the operands' type (not the comparisons).
+    fn binary(op: BinaryOp, a: Self, b: Self) -> Self;
+    /// `a < b` (`CmpLt`) or `a == b` (`CmpEq`).
+    fn compare(op: BinaryOp, a: Self, b: Self) -> bool;
+}
+
+fn undefined(op: &str, dtype: DType) -> ! {
+    panic!("{op} is not defined for {dtype}")
+}
+
+impl Semantics for f32 {
+    #[inline]
+    fn unary(op: UnaryOp, x: f32) -> f32 {
+        match op {
+            UnaryOp::Neg => -x,
+            UnaryOp::Exp2 => x.exp2(),
+            UnaryOp::Log2 => x.log2(),
+            UnaryOp::Sin => x.sin(),
+            UnaryOp::Cos => x.cos(),
+            UnaryOp::Sqrt => x.sqrt(),
+            UnaryOp::Recip => 1.0 / x,
+        }
+    }
+    #[inline]
+    fn binary(op: BinaryOp, a: f32, b: f32) -> f32 {
+        match op {
+            BinaryOp::Add => a + b,
+            BinaryOp::Mul => a * b,
+            BinaryOp::Div => a / b,
+            BinaryOp::Mod => a % b,
+            BinaryOp::Max => max_f32(a, b),
+            BinaryOp::Min => min_f32(a, b),
+            op => undefined(op.name(), DType::F32),
+        }
+    }
+    #[inline]
+    fn compare(op: BinaryOp, a: f32, b: f32) -> bool {
+        match op {
+            BinaryOp::CmpLt => a < b,
+            BinaryOp::CmpEq => a == b,
+            op => undefined(op.name(), DType::F32),
+        }
     }
 }
 
-/// Reference semantics of a binary op on two values of one dtype.
+/// Integers wrap (as WGSL's do); `/` and `%` truncate, for the index math of kernels.
+macro_rules! integer_semantics {
+    ($t:ty, $dtype:expr) => {
+        impl Semantics for $t {
+            #[inline]
+            fn unary(op: UnaryOp, x: $t) -> $t {
+                match op {
+                    UnaryOp::Neg => x.wrapping_neg(),
+                    op => undefined(op.name(), $dtype),
+                }
+            }
+            #[inline]
+            fn binary(op: BinaryOp, a: $t, b: $t) -> $t {
+                match op {
+                    BinaryOp::Add => a.wrapping_add(b),
+                    BinaryOp::Mul => a.wrapping_mul(b),
+                    BinaryOp::Div => a.wrapping_div(b),
+                    BinaryOp::Mod => a.wrapping_rem(b),
+                    BinaryOp::Max => a.max(b),
+                    BinaryOp::Min => a.min(b),
+                    BinaryOp::And => a & b,
+                    BinaryOp::Or => a | b,
+                    BinaryOp::Xor => a ^ b,
+                    op => undefined(op.name(), $dtype),
+                }
+            }
+            #[inline]
+            fn compare(op: BinaryOp, a: $t, b: $t) -> bool {
+                match op {
+                    BinaryOp::CmpLt => a < b,
+                    BinaryOp::CmpEq => a == b,
+                    op => undefined(op.name(), $dtype),
+                }
+            }
+        }
+    };
+}
+integer_semantics!(i32, DType::I32);
+integer_semantics!(u32, DType::U32);
+
+/// Bools are logical: `+` and `max` are or, `*` and `min` are and, negation is the identity.
+impl Semantics for bool {
+    #[inline]
+    fn unary(op: UnaryOp, x: bool) -> bool {
+        match op {
+            UnaryOp::Neg => x,
+            op => undefined(op.name(), DType::Bool),
+        }
+    }
+    #[inline]
+    fn binary(op: BinaryOp, a: bool, b: bool) -> bool {
+        match op {
+            BinaryOp::Add | BinaryOp::Max | BinaryOp::Or => a | b,
+            BinaryOp::Mul | BinaryOp::Min | BinaryOp::And => a & b,
+            BinaryOp::Xor => a ^ b,
+            op => undefined(op.name(), DType::Bool),
+        }
+    }
+    #[inline]
+    fn compare(op: BinaryOp, a: bool, b: bool) -> bool {
+        match op {
+            BinaryOp::CmpLt => !a & b,
+            BinaryOp::CmpEq => a == b,
+            op => undefined(op.name(), DType::Bool),
+        }
+    }
+}
+
+/// [`Semantics::unary`] on a [`Scalar`].
+pub fn eval_unary(op: UnaryOp, x: Scalar) -> Scalar {
+    match x {
+        Scalar::F32(v) => Scalar::F32(f32::unary(op, v)),
+        Scalar::I32(v) => Scalar::I32(i32::unary(op, v)),
+        Scalar::U32(v) => Scalar::U32(u32::unary(op, v)),
+        Scalar::Bool(v) => Scalar::Bool(bool::unary(op, v)),
+    }
+}
+
+/// [`Semantics::binary`] or [`Semantics::compare`] on two [`Scalar`]s of one dtype.
 pub fn eval_binary(op: BinaryOp, a: Scalar, b: Scalar) -> Scalar {
-    use Scalar::*;
-    match (op, a, b) {
-        (BinaryOp::Add, F32(x), F32(y)) => F32(x + y),
-        (BinaryOp::Add, I32(x), I32(y)) => I32(x.wrapping_add(y)),
-        (BinaryOp::Add, U32(x), U32(y)) => U32(x.wrapping_add(y)),
-        (BinaryOp::Add, Bool(x), Bool(y)) => Bool(x | y),
-        (BinaryOp::Mul, F32(x), F32(y)) => F32(x * y),
-        (BinaryOp::Mul, I32(x), I32(y)) => I32(x.wrapping_mul(y)),
-        (BinaryOp::Mul, U32(x), U32(y)) => U32(x.wrapping_mul(y)),
-        (BinaryOp::Mul, Bool(x), Bool(y)) => Bool(x & y),
-        (BinaryOp::Div, F32(x), F32(y)) => F32(x / y),
-        (BinaryOp::Mod, F32(x), F32(y)) => F32(x % y),
-        (BinaryOp::Max, F32(x), F32(y)) => F32(max_f32(x, y)),
-        (BinaryOp::Max, I32(x), I32(y)) => I32(x.max(y)),
-        (BinaryOp::Max, U32(x), U32(y)) => U32(x.max(y)),
-        (BinaryOp::Max, Bool(x), Bool(y)) => Bool(x | y),
-        (BinaryOp::Min, F32(x), F32(y)) => F32(min_f32(x, y)),
-        (BinaryOp::Min, I32(x), I32(y)) => I32(x.min(y)),
-        (BinaryOp::Min, U32(x), U32(y)) => U32(x.min(y)),
-        (BinaryOp::Min, Bool(x), Bool(y)) => Bool(x & y),
-        (BinaryOp::CmpLt, x, y) => Bool(match (x, y) {
-            (F32(x), F32(y)) => x < y,
-            (I32(x), I32(y)) => x < y,
-            (U32(x), U32(y)) => x < y,
-            (Bool(x), Bool(y)) => !x & y,
-            _ => unreachable!("operands of one dtype"),
-        }),
-        (BinaryOp::CmpEq, x, y) => Bool(match (x, y) {
-            (F32(x), F32(y)) => x == y,
-            (x, y) => x.to_bits() == y.to_bits(),
-        }),
-        (BinaryOp::And, I32(x), I32(y)) => I32(x & y),
-        (BinaryOp::And, U32(x), U32(y)) => U32(x & y),
-        (BinaryOp::And, Bool(x), Bool(y)) => Bool(x & y),
-        (BinaryOp::Or, I32(x), I32(y)) => I32(x | y),
-        (BinaryOp::Or, U32(x), U32(y)) => U32(x | y),
-        (BinaryOp::Or, Bool(x), Bool(y)) => Bool(x | y),
-        (BinaryOp::Xor, I32(x), I32(y)) => I32(x ^ y),
-        (BinaryOp::Xor, U32(x), U32(y)) => U32(x ^ y),
-        (BinaryOp::Xor, Bool(x), Bool(y)) => Bool(x ^ y),
-        (op, a, b) => panic!(
+    fn apply<T: Semantics>(op: BinaryOp, a: T, b: T, wrap: fn(T) -> Scalar) -> Scalar {
+        match op.is_comparison() {
+            true => Scalar::Bool(T::compare(op, a, b)),
+            false => wrap(T::binary(op, a, b)),
+        }
+    }
+    match (a, b) {
+        (Scalar::F32(x), Scalar::F32(y)) => apply(op, x, y, Scalar::F32),
+        (Scalar::I32(x), Scalar::I32(y)) => apply(op, x, y, Scalar::I32),
+        (Scalar::U32(x), Scalar::U32(y)) => apply(op, x, y, Scalar::U32),
+        (Scalar::Bool(x), Scalar::Bool(y)) => apply(op, x, y, Scalar::Bool),
+        (a, b) => panic!(
             "{} is not defined for {} and {}",
             op.name(),
             a.dtype(),

@@ -18,12 +18,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::cache::Lru;
 use crate::codegen::ast::KernelAst;
-use crate::codegen::ir::Program;
+use crate::codegen::CompiledKernel;
 use crate::graph::{NodeRef, Op};
 use crate::hash::FxHashMap as HashMap;
-use crate::kernel::{Kernel, Planned, Schedule};
-use crate::runtime::{Device, DeviceLimits};
-use crate::schedule::is_param;
+use crate::kernel::{Kernel, Schedule};
+use crate::runtime::Device;
+use crate::schedule::{is_param, Step};
+use crate::target::DeviceLimits;
 use crate::view::Movement;
 
 /// A graph's structure under some targets (see the module docs).
@@ -35,29 +36,17 @@ pub(crate) struct Structure {
     pos: HashMap<u64, u32>,
 }
 
-#[derive(Clone)]
-enum CachedStep {
-    Kernel {
-        index: usize,
-        inputs: Vec<u32>,
-        outputs: Vec<u32>,
-    },
-    Alias {
-        node: u32,
-        of: u32,
-    },
-}
-
 struct CachedKernel {
     ast: Arc<KernelAst>,
-    program: Arc<Program>,
+    compiled: Arc<CompiledKernel>,
     /// Positions of the constant nodes the parameters come from.
     params: Vec<u32>,
 }
 
 struct CachedPlan {
     words: Vec<u64>,
-    steps: Vec<CachedStep>,
+    /// The steps over node positions.
+    steps: Vec<Step<u32>>,
     kernels: Vec<CachedKernel>,
 }
 
@@ -112,6 +101,10 @@ pub(crate) fn structure(
         limits.max_loop_iterations.unwrap_or(u64::MAX),
         limits.max_binding_bytes as u64,
         limits.binding_offset_alignment as u64,
+        limits.cpu_adapter as u64,
+        limits
+            .subgroup_sizes
+            .map_or(0, |(lo, hi)| (lo as u64) << 32 | hi as u64),
         cpu as u64,
         noopt as u64,
     ]);
@@ -179,20 +172,9 @@ pub(crate) fn lookup(s: &Structure, device: &Device, targets: &[NodeRef]) -> Opt
     let steps = plan
         .steps
         .iter()
-        .map(|st| match st {
-            CachedStep::Kernel {
-                index,
-                inputs,
-                outputs,
-            } => Planned::Kernel {
-                index: *index,
-                inputs: inputs.iter().map(|&p| node(p)).collect(),
-                outputs: outputs.iter().map(|&p| node(p)).collect(),
-            },
-            CachedStep::Alias { node: n, of } => Planned::Alias {
-                node: node(*n),
-                of: node(*of),
-            },
+        .map(|st| {
+            st.try_map(|&p| Some(node(p)))
+                .expect("every position has a node")
         })
         .collect();
     let kernels = plan
@@ -207,9 +189,9 @@ pub(crate) fn lookup(s: &Structure, device: &Device, targets: &[NodeRef]) -> Opt
                     v.expect("a parameter's node is a constant").to_bits()
                 })
                 .collect();
-            Kernel::from_program(
+            Kernel::from_compiled(
                 k.ast.clone(),
-                k.program.clone(),
+                k.compiled.clone(),
                 device,
                 Arc::new(params),
                 true,
@@ -230,25 +212,7 @@ pub(crate) fn lookup(s: &Structure, device: &Device, targets: &[NodeRef]) -> Opt
 /// Plans that refer to nodes outside `s` (a rewritten graph) are not kept.
 pub(crate) fn store(s: &Structure, schedule: &Schedule, param_nodes: &[Vec<NodeRef>]) {
     let p = |n: &NodeRef| s.pos.get(&n.id).copied();
-    let steps: Option<Vec<CachedStep>> = schedule
-        .steps
-        .iter()
-        .map(|st| match st {
-            Planned::Kernel {
-                index,
-                inputs,
-                outputs,
-            } => Some(CachedStep::Kernel {
-                index: *index,
-                inputs: inputs.iter().map(p).collect::<Option<_>>()?,
-                outputs: outputs.iter().map(p).collect::<Option<_>>()?,
-            }),
-            Planned::Alias { node, of } => Some(CachedStep::Alias {
-                node: p(node)?,
-                of: p(of)?,
-            }),
-        })
-        .collect();
+    let steps: Option<Vec<Step<u32>>> = schedule.steps.iter().map(|st| st.try_map(p)).collect();
     let kernels: Option<Vec<CachedKernel>> = schedule
         .kernels
         .iter()
@@ -256,7 +220,7 @@ pub(crate) fn store(s: &Structure, schedule: &Schedule, param_nodes: &[Vec<NodeR
         .map(|(k, params)| {
             Some(CachedKernel {
                 ast: k.ast_arc().clone(),
-                program: k.program().clone(),
+                compiled: k.compiled().clone(),
                 params: params.iter().map(p).collect::<Option<_>>()?,
             })
         })
@@ -270,10 +234,10 @@ pub(crate) fn store(s: &Structure, schedule: &Schedule, param_nodes: &[Vec<NodeR
         + steps
             .iter()
             .map(|st| match st {
-                CachedStep::Kernel {
+                Step::Kernel {
                     inputs, outputs, ..
                 } => 32 + 4 * (inputs.len() + outputs.len()),
-                CachedStep::Alias { .. } => 16,
+                Step::Alias { .. } => 16,
             })
             .sum::<usize>()
         + kernels.len() * 64;

@@ -8,17 +8,14 @@ use std::collections::HashMap;
 use std::collections::HashSet;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
-use crate::cache::Lru;
-use crate::codegen::ast::KernelAst;
-use crate::codegen::heuristic::heuristic_opts;
-use crate::codegen::ir::Program;
 use crate::debug;
 use crate::error::{Error, Result};
 use crate::graph::{toposort, NodeRef};
-use crate::kernel::{check_index_range, program_for, Kernel, Planned, Schedule};
+use crate::kernel::{check_index_range, compiled_kernel, Kernel, OptChoice, Schedule};
 use crate::plan_cache;
-use crate::runtime::{Buffer, Device, DeviceLimits, Launch};
+use crate::runtime::{Backend, Buffer, Device, Launch};
 use crate::schedule::{schedule, Step};
+use crate::trace;
 
 /// The unrealized nodes some thread is realizing now. A realize claims every unrealized node
 /// of its graph under this short lock, then schedules, compiles and runs without any lock, so
@@ -77,16 +74,6 @@ fn claim(targets: &[NodeRef]) -> Claim {
     }
 }
 
-type DefaultPrograms = Mutex<Lru<(Arc<KernelAst>, DeviceLimits, bool), Arc<Program>>>;
-
-/// Each kernel's default program (the heuristics' opts, or none under NOOPT) per device kind
-/// and limits: a repeated kernel costs one lookup, not the heuristics plus a program lookup.
-/// Bounded like the program cache (`cache.rs`).
-fn default_programs() -> &'static DefaultPrograms {
-    static CACHE: OnceLock<DefaultPrograms> = OnceLock::new();
-    CACHE.get_or_init(Default::default)
-}
-
 static CUMULATIVE: Mutex<f64> = Mutex::new(0.0);
 
 /// Realizes every target (already realized ones are skipped), one schedule per device.
@@ -125,20 +112,24 @@ pub fn schedule_nodes(targets: &[NodeRef], noopt: bool) -> Result<Schedule> {
     }
 }
 
-/// Executes a schedule made by [`schedule_nodes`] (with whatever opts it now has).
-pub fn run_schedule(s: Schedule) -> Result<()> {
-    let _claim = claim(&s.targets);
-    if s.targets.iter().all(|t| t.is_realized()) {
-        return Ok(());
+impl Schedule {
+    /// Realizes the targets with each kernel's current opts. Reading the tensors afterwards
+    /// gives the values these kernels computed. Targets realized since the schedule was made
+    /// are not computed again.
+    pub fn run(self) -> Result<()> {
+        let _claim = claim(&self.targets);
+        if self.targets.iter().all(|t| t.is_realized()) {
+            return Ok(());
+        }
+        let stale = self.steps.iter().any(|step| match step {
+            Step::Kernel { outputs, .. } => outputs.iter().any(|o| o.is_realized()),
+            Step::Alias { node, .. } => node.is_realized(),
+        });
+        if stale {
+            return Err(Error::StaleSchedule);
+        }
+        execute(&self)
     }
-    let stale = s.steps.iter().any(|step| match step {
-        Planned::Kernel { outputs, .. } => outputs.iter().any(|o| o.is_realized()),
-        Planned::Alias { node, .. } => node.is_realized(),
-    });
-    if stale {
-        return Err(Error::StaleSchedule);
-    }
-    execute(&s)
 }
 
 fn by_device(targets: &[NodeRef]) -> Vec<(Device, Vec<NodeRef>)> {
@@ -151,29 +142,6 @@ fn by_device(targets: &[NodeRef]) -> Vec<(Device, Vec<NodeRef>)> {
         }
     }
     by_device
-}
-
-/// The default program of `ast` on `device` (none under NOOPT), and whether it came from a
-/// cache.
-fn default_program(
-    ast: &Arc<KernelAst>,
-    device: &Device,
-    noopt: bool,
-) -> Result<(Arc<Program>, bool)> {
-    if noopt {
-        return program_for(ast, &[], device);
-    }
-    let key = (ast.clone(), device.limits(), device.is_cpu());
-    if let Some(p) = default_programs().lock().unwrap().get(&key) {
-        debug::count_program(true);
-        return Ok((p, true));
-    }
-    let (program, hit) = program_for(ast, &heuristic_opts(ast, &key.1), device)?;
-    default_programs()
-        .lock()
-        .unwrap()
-        .insert(key, program.clone(), program.host_bytes());
-    Ok((program, hit))
 }
 
 /// Schedules `targets` and builds each kernel with the heuristics' opts (`noopt`: as NOOPT=1
@@ -189,39 +157,32 @@ fn plan(device: &Device, targets: &[NodeRef], noopt: bool) -> Result<Schedule> {
     {
         return Ok(s);
     }
-    let steps = schedule(targets, nodes, &device.limits(), !noopt);
+    let scheduled = schedule(targets, nodes, &device.limits(), !noopt);
     let schedule_seconds = t0.elapsed().as_secs_f64();
-    let mut planned = vec![];
+    let choice = match noopt {
+        true => OptChoice::Given(vec![]),
+        false => OptChoice::Heuristic,
+    };
     let mut kernels = vec![];
     let mut param_nodes = vec![];
-    for step in steps {
-        match step {
-            Step::Alias { node, of } => planned.push(Planned::Alias { node, of }),
-            Step::Kernel(item) => {
-                let ast = Arc::new(item.ast);
-                check_index_range(&ast, device)?;
-                let (program, hit) = default_program(&ast, device, noopt)?;
-                let params = item.params.iter().map(|p| p.to_bits()).collect();
-                param_nodes.push(item.param_nodes);
-                kernels.push(Kernel::from_program(
-                    ast,
-                    program,
-                    device,
-                    Arc::new(params),
-                    hit,
-                ));
-                planned.push(Planned::Kernel {
-                    index: kernels.len() - 1,
-                    inputs: item.inputs,
-                    outputs: item.outputs,
-                });
-            }
-        }
+    for item in scheduled.kernels {
+        let ast = Arc::new(item.ast);
+        check_index_range(&ast, device)?;
+        let (compiled, hit) = compiled_kernel(&ast, choice.clone(), &device.limits())?;
+        let params = item.params.iter().map(|p| p.to_bits()).collect();
+        param_nodes.push(item.param_nodes);
+        kernels.push(Kernel::from_compiled(
+            ast,
+            compiled,
+            device,
+            Arc::new(params),
+            hit,
+        ));
     }
     let s = Schedule {
         device: device.clone(),
         targets: targets.to_vec(),
-        steps: planned,
+        steps: scheduled.steps,
         kernels,
         schedule_seconds,
         cache_hit: false,
@@ -249,14 +210,14 @@ fn execute(s: &Schedule) -> Result<()> {
     };
     for step in &s.steps {
         match step {
-            Planned::Alias { node, of } => {
+            Step::Alias { node, of } => {
                 let b = buffer_of(of, &produced);
                 produced.insert(node.id, b.clone());
                 aliases += 1;
                 realized.push((node.clone(), b));
             }
-            Planned::Kernel {
-                index,
+            Step::Kernel {
+                kernel: index,
                 inputs,
                 outputs,
             } => {
@@ -271,30 +232,30 @@ fn execute(s: &Schedule) -> Result<()> {
                 }
                 // An empty output axis stays a global part of size 0 (opts refuse empty parts):
                 // no workgroups, nothing to compute.
-                if kernel.program().num_groups() == 0 {
+                let compiled = kernel.compiled().clone();
+                if compiled.program.num_groups() == 0 {
                     continue;
                 }
-                let program = kernel.program().clone();
                 let hit = kernel.cache_hit();
                 if hit {
                     hits += 1;
                 } else {
                     misses += 1;
                 }
-                let compiled = device.prepare(&program)?;
+                let prepared = device.prepare(&compiled)?;
                 if !hit {
                     debug::print_program(
                         kernel.kernel_ast(),
-                        &program,
-                        compiled.wgsl.as_deref().map(|s| s.as_str()),
+                        &compiled,
+                        device.is_cpu(),
                         inputs,
                         outputs,
                     );
                 }
                 launched.push(*index);
                 launches.push(Launch {
-                    program,
-                    compiled,
+                    kernel: compiled,
+                    prepared,
                     bufs,
                     params: kernel.params().to_vec(),
                 });
@@ -309,21 +270,21 @@ fn execute(s: &Schedule) -> Result<()> {
         (hits, misses),
         device.memory_in_use(),
     );
-    let tracing = crate::trace::is_enabled();
+    let tracing = trace::is_enabled();
     let timed = debug::level() >= 2 || tracing;
     let submit_us = if tracing {
-        crate::trace::record::now_us()
+        trace::record::now_us()
     } else {
         0.0
     };
     let times = device.run(&launches, timed)?;
     debug::count_launches(launches.len() as u64);
     let clock = match device.backend() {
-        crate::runtime::Backend::Wgpu(w) if w.has_timestamps() => "timestamp",
+        Backend::Wgpu(w) if w.has_timestamps() => "timestamp",
         _ => "host clock",
     };
     if tracing {
-        crate::trace::record::realize(s, &launched, &times, clock, submit_us);
+        trace::record::realize(s, &launched, &times, clock, submit_us);
     }
     if debug::level() >= 2 {
         let base = debug::stats().kernels_launched - launches.len() as u64;
@@ -333,7 +294,7 @@ fn execute(s: &Schedule) -> Result<()> {
             debug::print_kernel(
                 device.short_name(),
                 base + i as u64,
-                &l.program,
+                &l.kernel.program,
                 device.memory_in_use(),
                 t,
                 *cum,

@@ -72,6 +72,6 @@ pub fn measure(device: &Device, runs: usize) -> Result<Roofline> {
         copy_gbs: 2.0 * COPY_BYTES as f64 / best(&copy) * 1e-9,
         fma_gflops: FMA_GROUPS as f64 * 256.0 * FMA_FLOPS_PER_INVOCATION / best(&fma) * 1e-9,
     };
-    crate::trace::record::probes(device, &roofline);
+    crate::trace::record::probes(device, roofline.copy_gbs, roofline.fma_gflops);
     Ok(roofline)
 }

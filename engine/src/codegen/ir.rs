@@ -30,7 +30,7 @@ pub enum Special {
     /// The invocation's index in its subgroup (`i32`; only on a device with
     /// [`DeviceLimits::subgroup_sizes`]).
     ///
-    /// [`DeviceLimits::subgroup_sizes`]: crate::runtime::DeviceLimits::subgroup_sizes
+    /// [`DeviceLimits::subgroup_sizes`]: crate::target::DeviceLimits::subgroup_sizes
     SubgroupInvocationId,
     /// The index of the invocation's subgroup in its workgroup (`i32`).
     SubgroupId,

@@ -101,8 +101,8 @@ fn run(device: &Device, ast: &KernelAst, opts: &[Opt], x: &[f32]) -> Vec<f32> {
     let output = device.alloc(R * C, DType::F32).unwrap();
     let (input, output) = (Arc::new(input), Arc::new(output));
     let launch = Launch {
-        compiled: device.prepare(&program).unwrap(),
-        program,
+        prepared: device.prepare(&program).unwrap(),
+        kernel: program,
         bufs: vec![input, output.clone()],
         params: vec![],
     };
@@ -214,7 +214,7 @@ fn one_row_per_workgroup_shape() {
         Opt::new(OptOp::Group, 1, 5),
         Opt::new(OptOp::GroupOut, 1, 5),
     ];
-    let p = compile(&ast, &opts, &limits).unwrap();
+    let p = compile(&ast, &opts, &limits).unwrap().program;
     // One workgroup per row, 5 lanes; the tail loops twice around upcast-5 stores.
     assert_eq!(p.global_sizes.iter().product::<usize>(), R);
     assert_eq!(p.local_sizes, vec![5]);

@@ -41,7 +41,7 @@ use std::fmt;
 use super::ast::{AstNode, KernelAst};
 use super::share::{share_buffer, shared_loads};
 use super::stage::{stage_buffer, stage_tile};
-use crate::runtime::DeviceLimits;
+use crate::target::DeviceLimits;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum OptOp {

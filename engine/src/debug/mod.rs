@@ -15,6 +15,7 @@ use std::sync::OnceLock;
 
 use crate::codegen::ast::{AstNode, KernelAst};
 use crate::codegen::ir::Program;
+use crate::codegen::CompiledKernel;
 use crate::graph::{fused_nodes, NodeRef};
 use crate::view::symbolic::{Atom, Lin};
 
@@ -130,11 +131,12 @@ pub(crate) fn print_schedule(
 /// `outputs` are the graph nodes whose buffers it binds, in binding order.
 pub(crate) fn print_program(
     ast: &KernelAst,
-    p: &Program,
-    wgsl: Option<&str>,
+    kernel: &CompiledKernel,
+    on_cpu: bool,
     inputs: &[NodeRef],
     outputs: &[NodeRef],
 ) {
+    let p = &kernel.program;
     let lvl = level();
     if lvl >= 3 {
         let opts: Vec<String> = p.opts.iter().map(|o| o.to_string()).collect();
@@ -152,12 +154,14 @@ pub(crate) fn print_program(
         }
     }
     if lvl >= 4 {
-        match wgsl {
-            Some(src) => eprintln!("{src}"),
-            None => eprintln!(
-                "// CPU device: the interpreter runs the linear IR; a GPU would run this WGSL\n{}",
-                crate::codegen::wgsl::render(p)
-            ),
+        if on_cpu {
+            eprintln!(
+                "// CPU device: the interpreter runs the linear IR; a GPU would run this WGSL"
+            );
+        }
+        match kernel.wgsl() {
+            Ok(src) => eprintln!("{src}"),
+            Err(e) => eprintln!("// {e}"),
         }
     }
     if lvl >= 5 {

@@ -12,7 +12,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::codegen::ir::{Program, Ref, Special, UOp};
 use crate::dtype::{DType, Scalar};
 use crate::error::{Error, Result};
-use crate::ops::{max_f32, min_f32, BinaryOp, UnaryOp};
+use crate::ops::{BinaryOp, Semantics, UnaryOp};
 
 use super::{Launch, RawBuffer};
 
@@ -95,7 +95,7 @@ impl CpuDevice {
             // order, so kernels of several threads sharing inputs cannot deadlock; outputs are
             // locked for writing, inputs for reading (readers run side by side).
             let mut distinct: Vec<(Arc<CpuBuffer>, bool)> = vec![];
-            for (b, arg) in bufs.iter().zip(&l.program.bufs) {
+            for (b, arg) in bufs.iter().zip(&l.kernel.program.bufs) {
                 match distinct.iter_mut().find(|(d, _)| Arc::ptr_eq(d, b)) {
                     Some((_, written)) => *written |= arg.output,
                     None => distinct.push((b.clone(), arg.output)),
@@ -124,7 +124,7 @@ impl CpuDevice {
             };
             // Workgroups that share no memory are independent, so many run as one batch of
             // lanes; that amortizes the per-instruction interpretation cost.
-            let p = &l.program;
+            let p = &l.kernel.program;
             let uses_locals = p
                 .insts
                 .iter()
@@ -213,6 +213,22 @@ impl Lanes {
             DType::Bool => Lanes::Bool(bits.map(|b| b != 0).collect()),
         }
     }
+    fn dtype(&self) -> DType {
+        match self {
+            Lanes::F32(_) => DType::F32,
+            Lanes::I32(_) => DType::I32,
+            Lanes::U32(_) => DType::U32,
+            Lanes::Bool(_) => DType::Bool,
+        }
+    }
+    fn len(&self) -> usize {
+        match self {
+            Lanes::F32(v) => v.len(),
+            Lanes::I32(v) => v.len(),
+            Lanes::U32(v) => v.len(),
+            Lanes::Bool(v) => v.len(),
+        }
+    }
     fn bits(&self, lane: usize) -> u32 {
         match self {
             Lanes::F32(v) => v[lane].to_bits(),
@@ -254,80 +270,34 @@ impl Lanes {
     }
 }
 
+/// `op` over every lane, by the scalar semantics of `ops::Semantics`.
 fn unary(op: UnaryOp, a: &Lanes) -> Lanes {
-    match (op, a) {
-        (UnaryOp::Neg, Lanes::F32(v)) => Lanes::F32(v.iter().map(|x| -x).collect()),
-        (UnaryOp::Neg, Lanes::I32(v)) => Lanes::I32(v.iter().map(|x| x.wrapping_neg()).collect()),
-        (UnaryOp::Neg, Lanes::U32(v)) => Lanes::U32(v.iter().map(|x| x.wrapping_neg()).collect()),
-        (UnaryOp::Neg, Lanes::Bool(v)) => Lanes::Bool(v.clone()),
-        (UnaryOp::Exp2, Lanes::F32(v)) => Lanes::F32(v.iter().map(|x| x.exp2()).collect()),
-        (UnaryOp::Log2, Lanes::F32(v)) => Lanes::F32(v.iter().map(|x| x.log2()).collect()),
-        (UnaryOp::Sin, Lanes::F32(v)) => Lanes::F32(v.iter().map(|x| x.sin()).collect()),
-        (UnaryOp::Cos, Lanes::F32(v)) => Lanes::F32(v.iter().map(|x| x.cos()).collect()),
-        (UnaryOp::Sqrt, Lanes::F32(v)) => Lanes::F32(v.iter().map(|x| x.sqrt()).collect()),
-        (UnaryOp::Recip, Lanes::F32(v)) => Lanes::F32(v.iter().map(|x| 1.0 / x).collect()),
-        (op, a) => panic!("interpreter: {} on {a:?}", op.name()),
+    fn each<T: Semantics>(op: UnaryOp, v: &[T]) -> Vec<T> {
+        v.iter().map(|&x| T::unary(op, x)).collect()
+    }
+    match a {
+        Lanes::F32(v) => Lanes::F32(each(op, v)),
+        Lanes::I32(v) => Lanes::I32(each(op, v)),
+        Lanes::U32(v) => Lanes::U32(each(op, v)),
+        Lanes::Bool(v) => Lanes::Bool(each(op, v)),
     }
 }
 
+/// `a op b` over every lane, by the scalar semantics of `ops::Semantics`.
 fn binary(op: BinaryOp, a: &Lanes, b: &Lanes) -> Lanes {
-    macro_rules! zip {
-        ($x:expr, $y:expr, $f:expr) => {
-            $x.iter().zip($y.iter()).map(|(&p, &q)| $f(p, q)).collect()
-        };
+    fn each<T: Semantics>(op: BinaryOp, x: &[T], y: &[T], wrap: fn(Vec<T>) -> Lanes) -> Lanes {
+        let pairs = x.iter().zip(y);
+        match op.is_comparison() {
+            true => Lanes::Bool(pairs.map(|(&p, &q)| T::compare(op, p, q)).collect()),
+            false => wrap(pairs.map(|(&p, &q)| T::binary(op, p, q)).collect()),
+        }
     }
-    use BinaryOp::*;
-    match (op, a, b) {
-        (Add, Lanes::F32(x), Lanes::F32(y)) => Lanes::F32(zip!(x, y, |p: f32, q| p + q)),
-        (Add, Lanes::I32(x), Lanes::I32(y)) => {
-            Lanes::I32(zip!(x, y, |p: i32, q| p.wrapping_add(q)))
-        }
-        (Add, Lanes::U32(x), Lanes::U32(y)) => {
-            Lanes::U32(zip!(x, y, |p: u32, q| p.wrapping_add(q)))
-        }
-        (Mul, Lanes::F32(x), Lanes::F32(y)) => Lanes::F32(zip!(x, y, |p: f32, q| p * q)),
-        (Mul, Lanes::I32(x), Lanes::I32(y)) => {
-            Lanes::I32(zip!(x, y, |p: i32, q| p.wrapping_mul(q)))
-        }
-        (Mul, Lanes::U32(x), Lanes::U32(y)) => {
-            Lanes::U32(zip!(x, y, |p: u32, q| p.wrapping_mul(q)))
-        }
-        (Div, Lanes::F32(x), Lanes::F32(y)) => Lanes::F32(zip!(x, y, |p: f32, q| p / q)),
-        (Div, Lanes::I32(x), Lanes::I32(y)) => {
-            Lanes::I32(zip!(x, y, |p: i32, q: i32| p.wrapping_div(q)))
-        }
-        (Mod, Lanes::F32(x), Lanes::F32(y)) => Lanes::F32(zip!(x, y, |p: f32, q| p % q)),
-        (Mod, Lanes::I32(x), Lanes::I32(y)) => {
-            Lanes::I32(zip!(x, y, |p: i32, q: i32| p.wrapping_rem(q)))
-        }
-        (Max, Lanes::F32(x), Lanes::F32(y)) => Lanes::F32(zip!(x, y, max_f32)),
-        (Max, Lanes::I32(x), Lanes::I32(y)) => Lanes::I32(zip!(x, y, |p: i32, q| p.max(q))),
-        (Max, Lanes::U32(x), Lanes::U32(y)) => Lanes::U32(zip!(x, y, |p: u32, q| p.max(q))),
-        (Min, Lanes::F32(x), Lanes::F32(y)) => Lanes::F32(zip!(x, y, min_f32)),
-        (Min, Lanes::I32(x), Lanes::I32(y)) => Lanes::I32(zip!(x, y, |p: i32, q| p.min(q))),
-        (Min, Lanes::U32(x), Lanes::U32(y)) => Lanes::U32(zip!(x, y, |p: u32, q| p.min(q))),
-        (CmpLt, Lanes::F32(x), Lanes::F32(y)) => Lanes::Bool(zip!(x, y, |p: f32, q| p < q)),
-        (CmpLt, Lanes::I32(x), Lanes::I32(y)) => Lanes::Bool(zip!(x, y, |p: i32, q| p < q)),
-        (CmpLt, Lanes::U32(x), Lanes::U32(y)) => Lanes::Bool(zip!(x, y, |p: u32, q| p < q)),
-        (CmpLt, Lanes::Bool(x), Lanes::Bool(y)) => Lanes::Bool(zip!(x, y, |p: bool, q| !p & q)),
-        (CmpEq, Lanes::F32(x), Lanes::F32(y)) => Lanes::Bool(zip!(x, y, |p: f32, q| p == q)),
-        (CmpEq, Lanes::I32(x), Lanes::I32(y)) => Lanes::Bool(zip!(x, y, |p: i32, q| p == q)),
-        (CmpEq, Lanes::U32(x), Lanes::U32(y)) => Lanes::Bool(zip!(x, y, |p: u32, q| p == q)),
-        (CmpEq, Lanes::Bool(x), Lanes::Bool(y)) => Lanes::Bool(zip!(x, y, |p: bool, q| p == q)),
-        (And, Lanes::I32(x), Lanes::I32(y)) => Lanes::I32(zip!(x, y, |p: i32, q| p & q)),
-        (And, Lanes::U32(x), Lanes::U32(y)) => Lanes::U32(zip!(x, y, |p: u32, q| p & q)),
-        (And | Mul | Min, Lanes::Bool(x), Lanes::Bool(y)) => {
-            Lanes::Bool(zip!(x, y, |p: bool, q| p & q))
-        }
-        (Or, Lanes::I32(x), Lanes::I32(y)) => Lanes::I32(zip!(x, y, |p: i32, q| p | q)),
-        (Or, Lanes::U32(x), Lanes::U32(y)) => Lanes::U32(zip!(x, y, |p: u32, q| p | q)),
-        (Or | Add | Max, Lanes::Bool(x), Lanes::Bool(y)) => {
-            Lanes::Bool(zip!(x, y, |p: bool, q| p | q))
-        }
-        (Xor, Lanes::I32(x), Lanes::I32(y)) => Lanes::I32(zip!(x, y, |p: i32, q| p ^ q)),
-        (Xor, Lanes::U32(x), Lanes::U32(y)) => Lanes::U32(zip!(x, y, |p: u32, q| p ^ q)),
-        (Xor, Lanes::Bool(x), Lanes::Bool(y)) => Lanes::Bool(zip!(x, y, |p: bool, q| p ^ q)),
-        (op, a, b) => panic!("interpreter: {} on {a:?} and {b:?}", op.name()),
+    match (a, b) {
+        (Lanes::F32(x), Lanes::F32(y)) => each(op, x, y, Lanes::F32),
+        (Lanes::I32(x), Lanes::I32(y)) => each(op, x, y, Lanes::I32),
+        (Lanes::U32(x), Lanes::U32(y)) => each(op, x, y, Lanes::U32),
+        (Lanes::Bool(x), Lanes::Bool(y)) => each(op, x, y, Lanes::Bool),
+        (a, b) => panic!("interpreter: {} on {a:?} and {b:?}", op.name()),
     }
 }
 
@@ -349,30 +319,11 @@ fn select(c: &[bool], a: &Lanes, b: &Lanes) -> Lanes {
     }
 }
 
-/// Value conversions, one rule on every path (see `Scalar::cast`).
+/// Value conversions: `Scalar::cast` lane by lane, the one rule on every path.
 fn cast(a: &Lanes, to: DType) -> Lanes {
-    match (a, to) {
-        (Lanes::F32(v), DType::F32) => Lanes::F32(v.clone()),
-        (Lanes::F32(v), DType::I32) => {
-            Lanes::I32(v.iter().map(|&x| crate::dtype::f32_to_i32(x)).collect())
-        }
-        (Lanes::F32(v), DType::U32) => {
-            Lanes::U32(v.iter().map(|&x| crate::dtype::f32_to_u32(x)).collect())
-        }
-        (Lanes::F32(v), DType::Bool) => Lanes::Bool(v.iter().map(|&x| x != 0.0).collect()),
-        (Lanes::I32(v), DType::F32) => Lanes::F32(v.iter().map(|&x| x as f32).collect()),
-        (Lanes::I32(v), DType::I32) => Lanes::I32(v.clone()),
-        (Lanes::I32(v), DType::U32) => Lanes::U32(v.iter().map(|&x| x as u32).collect()),
-        (Lanes::I32(v), DType::Bool) => Lanes::Bool(v.iter().map(|&x| x != 0).collect()),
-        (Lanes::U32(v), DType::F32) => Lanes::F32(v.iter().map(|&x| x as f32).collect()),
-        (Lanes::U32(v), DType::I32) => Lanes::I32(v.iter().map(|&x| x as i32).collect()),
-        (Lanes::U32(v), DType::U32) => Lanes::U32(v.clone()),
-        (Lanes::U32(v), DType::Bool) => Lanes::Bool(v.iter().map(|&x| x != 0).collect()),
-        (Lanes::Bool(v), DType::F32) => Lanes::F32(v.iter().map(|&x| x as u8 as f32).collect()),
-        (Lanes::Bool(v), DType::I32) => Lanes::I32(v.iter().map(|&x| x as i32).collect()),
-        (Lanes::Bool(v), DType::U32) => Lanes::U32(v.iter().map(|&x| x as u32).collect()),
-        (Lanes::Bool(v), DType::Bool) => Lanes::Bool(v.clone()),
-    }
+    let from = a.dtype();
+    let bits = (0..a.len()).map(|l| Scalar::from_bits(a.bits(l), from).cast(to).to_bits());
+    Lanes::from_bits(bits, to)
 }
 
 /// `data[idx[l]] = v[l]` for every lane `l` where `on(l)`, with the dtype dispatch hoisted out

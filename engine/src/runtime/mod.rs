@@ -18,68 +18,25 @@ pub mod wgpu;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use crate::codegen::ir::Program;
+use crate::codegen::CompiledKernel;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::target::{subgroups_enabled, DeviceLimits};
 
-/// What a device can do that the compiler must respect: `apply_opts` refuses opt lists over
-/// the lanes or workgroup memory, and the runtime checks buffers and grid sizes.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct DeviceLimits {
-    pub max_storage_buffers: usize,
-    pub max_workgroup_size: usize,
-    pub max_workgroups_per_dim: usize,
-    pub workgroup_memory_bytes: usize,
-    /// Iterations one loop may run per invocation, counted over all its entries (an inner loop
-    /// of a nest counts every outer iteration's passes), when the driver stops longer loops
-    /// silently: Mesa's llvmpipe stops them at 65,535 and the kernel returns a wrong answer.
-    /// `None` where no such limit is known.
-    pub max_loop_iterations: Option<u64>,
-    /// The largest storage binding (`max_storage_buffer_binding_size`). A longer buffer is
-    /// bound as several windows (see [`DeviceLimits::binding_window`]).
-    pub max_binding_bytes: usize,
-    /// Where a binding may start in a buffer (`min_storage_buffer_offset_alignment`).
-    pub binding_offset_alignment: usize,
-    /// The adapter runs lanes as SIMD elements on CPU cores (wgpu's `DeviceType::Cpu`:
-    /// llvmpipe, WARP, SwiftShader). Not a limit but a cost the heuristics weigh: on such an
-    /// adapter a lane that walks a longer contiguous run pays off (see `codegen/heuristic`).
-    pub cpu_adapter: bool,
-    /// The smallest and largest subgroups the device may run, when kernels may use subgroup
-    /// operations (wgpu's SUBGROUP feature; `KILN_SUBGROUPS=0` turns them off): a grouped
-    /// reduction over a whole workgroup whose lanes are a multiple of the largest then
-    /// combines each subgroup's lanes without workgroup memory (see
-    /// `codegen/linearize/group.rs`). `None` without them.
-    pub subgroup_sizes: Option<(usize, usize)>,
+/// Who hears of buffer allocations and frees: tracing registers itself when it starts, so the
+/// runtime reports events without depending on the layer that records them.
+pub(crate) struct BufferObserver {
+    /// A buffer of `bytes` (the `u64` its process-wide id) was allocated on a device.
+    pub alloc: fn(&Device, u64, usize),
+    /// The buffer with this id went back to its device.
+    pub free: fn(u64),
 }
 
-impl DeviceLimits {
-    /// Elements (4 bytes each) of one binding window: the largest multiple of the offset
-    /// alignment and of 16 bytes (a `vec4`) that fits one binding.
-    pub fn binding_window(&self) -> usize {
-        let align = self.binding_offset_alignment.max(16);
-        let align = align / gcd(align, 16) * 16;
-        (self.max_binding_bytes / align).max(1) * align / 4
-    }
+static BUFFER_OBSERVER: OnceLock<BufferObserver> = OnceLock::new();
 
-    /// Storage bindings a buffer of `numel` elements takes.
-    pub fn bindings_for(&self, numel: usize) -> usize {
-        numel.div_ceil(self.binding_window()).max(1)
-    }
-}
-
-/// Whether kernels may use subgroup operations where the device has them: yes unless
-/// `KILN_SUBGROUPS=0`.
-pub(crate) fn subgroups_enabled() -> bool {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| std::env::var("KILN_SUBGROUPS").map_or(true, |v| v != "0"))
-}
-
-fn gcd(a: usize, b: usize) -> usize {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
-    }
+/// Registers the buffer observer (the first registration stays).
+pub(crate) fn observe_buffers(observer: BufferObserver) {
+    let _ = BUFFER_OBSERVER.set(observer);
 }
 
 // One per device, inside the device's `Arc`: the variants' sizes do not matter.
@@ -188,7 +145,9 @@ impl Device {
             Backend::Wgpu(w) => RawBuffer::Wgpu(w.alloc(bytes)?),
         };
         let id = NEXT_BUFFER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        crate::trace::record::alloc(self, id, bytes);
+        if let Some(o) = BUFFER_OBSERVER.get() {
+            (o.alloc)(self, id, bytes);
+        }
         Ok(Buffer {
             device: self.clone(),
             raw: Some(raw),
@@ -217,8 +176,9 @@ impl Device {
         }
     }
 
-    /// Checks that `program` can run here (and compiles it on wgpu, cached by source).
-    pub(crate) fn prepare(&self, program: &Arc<Program>) -> Result<Compiled> {
+    /// Checks that `kernel` can run here (and builds its pipeline on wgpu, cached).
+    pub(crate) fn prepare(&self, kernel: &Arc<CompiledKernel>) -> Result<Prepared> {
+        let program = &kernel.program;
         if let Some(limit) = self.limits().max_loop_iterations {
             if program.loop_iterations > limit {
                 let opts: Vec<String> = program.opts.iter().map(|o| o.to_string()).collect();
@@ -234,11 +194,8 @@ impl Device {
             }
         }
         match &self.0.backend {
-            Backend::Cpu(_) => Ok(Compiled {
-                wgsl: None,
-                pipeline: None,
-            }),
-            Backend::Wgpu(w) => w.compile(program),
+            Backend::Cpu(_) => Ok(Prepared { pipeline: None }),
+            Backend::Wgpu(w) => w.prepare(kernel),
         }
     }
 
@@ -273,18 +230,17 @@ impl std::fmt::Debug for Device {
     }
 }
 
-/// A compiled program: WGSL source and pipeline on wgpu, nothing on the CPU.
+/// What a device built to run a kernel: the pipeline on wgpu, nothing on the CPU.
 #[derive(Clone)]
-pub(crate) struct Compiled {
-    pub wgsl: Option<Arc<String>>,
+pub(crate) struct Prepared {
     pub pipeline: Option<Arc<wgpu::Pipeline>>,
 }
 
 /// One kernel launch: the program and its buffers in `program.bufs` order.
 #[derive(Clone)]
 pub(crate) struct Launch {
-    pub program: Arc<Program>,
-    pub compiled: Compiled,
+    pub kernel: Arc<CompiledKernel>,
+    pub prepared: Prepared,
     pub bufs: Vec<Arc<Buffer>>,
     /// Bits of the kernel parameters (`program.params`).
     pub params: Vec<u32>,
@@ -332,7 +288,9 @@ impl Buffer {
 
 impl Drop for Buffer {
     fn drop(&mut self) {
-        crate::trace::record::free(self.id);
+        if let Some(o) = BUFFER_OBSERVER.get() {
+            (o.free)(self.id);
+        }
         match (self.device.backend(), self.raw.take()) {
             (Backend::Cpu(c), Some(RawBuffer::Cpu(b))) => c.free(b),
             (Backend::Wgpu(w), Some(RawBuffer::Wgpu(b))) => w.free(b),

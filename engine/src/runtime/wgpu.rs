@@ -22,11 +22,12 @@ use super::pipeline_cache::DiskPipelineCache;
 use super::poll;
 use super::timestamps::PassTimer;
 use crate::cache::{CacheUsage, Lru};
-use crate::codegen::ir::Program;
 use crate::codegen::wgsl;
+use crate::codegen::CompiledKernel;
 use crate::error::{Error, Result};
 
-use super::{Compiled, DeviceLimits, Launch, RawBuffer};
+use super::{Launch, Prepared, RawBuffer};
+use crate::target::{subgroups_enabled, DeviceLimits};
 
 /// A compiled compute pipeline and its bind group layout.
 pub(crate) struct Pipeline {
@@ -55,12 +56,12 @@ pub(crate) struct WgpuDevice {
     in_use: AtomicUsize,
     /// Pipelines keyed by WGSL source (which spells out the bindings, so also the layout), so
     /// that programs rendering the same source share one. Weak: `by_program` owns them.
-    pipelines: Mutex<HashMap<String, Weak<Pipeline>>>,
-    /// Compiled form of each program, keyed by the program's address. The entry holds the
-    /// program, so the address cannot be reused by another program while the entry lives: a
-    /// launch of a cached program skips rendering and can never pick up a stale pipeline.
+    pipelines: Mutex<HashMap<Arc<str>, Weak<Pipeline>>>,
+    /// The pipeline of each compiled kernel, keyed by the kernel's address. The entry holds the
+    /// kernel, so the address cannot be reused by another kernel while the entry lives: a
+    /// launch of a cached kernel skips the source lookup and can never pick up a stale pipeline.
     /// Bounded by bytes (`cache.rs`), at an estimated [`PIPELINE_BYTES`] per pipeline.
-    by_program: Mutex<Lru<usize, (Arc<Program>, Compiled)>>,
+    by_program: Mutex<Lru<usize, (Arc<CompiledKernel>, Prepared)>>,
     bind_groups: Mutex<BindGroupCache>,
     /// Kernels recorded but not yet submitted, with their parameters (see `batch.rs`).
     batch: Mutex<Batch>,
@@ -152,7 +153,7 @@ impl WgpuDevice {
         };
         required_features |= adapter.features() & ::wgpu::Features::PIPELINE_CACHE;
         let subgroups =
-            super::subgroups_enabled() && adapter.features().contains(::wgpu::Features::SUBGROUP);
+            subgroups_enabled() && adapter.features().contains(::wgpu::Features::SUBGROUP);
         if subgroups {
             required_features |= ::wgpu::Features::SUBGROUP;
         }
@@ -343,41 +344,37 @@ impl WgpuDevice {
         Ok(out)
     }
 
-    /// Validates with naga, then builds (or fetches from the cache) the pipeline.
-    pub fn compile(&self, program: &Arc<Program>) -> Result<Compiled> {
-        let key = Arc::as_ptr(program) as usize;
+    /// Builds (or fetches from the cache) the pipeline of a compiled kernel.
+    pub fn prepare(&self, kernel: &Arc<CompiledKernel>) -> Result<Prepared> {
+        let key = Arc::as_ptr(kernel) as usize;
         if let Some((_, c)) = self.by_program.lock().unwrap().get(&key) {
             return Ok(c);
         }
-        let compiled = self.compile_source(program)?;
-        let cost =
-            PIPELINE_BYTES + program.host_bytes() + compiled.wgsl.as_ref().map_or(0, |w| w.len());
+        let compiled = self.build_pipeline(kernel)?;
+        let cost = PIPELINE_BYTES + kernel.host_bytes();
         let evicted =
             self.by_program
                 .lock()
                 .unwrap()
-                .insert(key, (program.clone(), compiled.clone()), cost);
+                .insert(key, (kernel.clone(), compiled.clone()), cost);
         if evicted > 0 {
             self.bind_groups.lock().unwrap().pipelines_evicted();
         }
         Ok(compiled)
     }
 
-    fn compile_source(&self, program: &Arc<Program>) -> Result<Compiled> {
-        let source = wgsl::render(program);
+    fn build_pipeline(&self, kernel: &CompiledKernel) -> Result<Prepared> {
+        let source = kernel.wgsl()?;
+        let program = &kernel.program;
         if let Some(p) = self
             .pipelines
             .lock()
             .unwrap()
-            .get(&source)
+            .get(source)
             .and_then(Weak::upgrade)
         {
-            return Ok(Compiled {
-                wgsl: Some(Arc::new(source)),
-                pipeline: Some(p),
-            });
+            return Ok(Prepared { pipeline: Some(p) });
         }
-        wgsl::validate(&program.name, &source)?;
         // Buffers longer than one binding are bound as windows (`Program::bindings`), so the
         // limit that remains is the number of bindings.
         let bindings = program.bindings();
@@ -397,7 +394,7 @@ impl WgpuDevice {
             .push_error_scope(::wgpu::ErrorFilter::Validation);
         let desc = ::wgpu::ShaderModuleDescriptor {
             label: Some(&program.name),
-            source: ::wgpu::ShaderSource::Wgsl(source.as_str().into()),
+            source: ::wgpu::ShaderSource::Wgsl(source.as_ref().into()),
         };
         let module = if checked_shaders() {
             self.device.create_shader_module(desc)
@@ -471,7 +468,7 @@ impl WgpuDevice {
             return Err(Error::Compile {
                 kernel: program.name.clone(),
                 message: e.to_string(),
-                wgsl: source,
+                wgsl: source.to_string(),
             });
         }
         if let Some(c) = &self.pipeline_cache {
@@ -486,10 +483,7 @@ impl WgpuDevice {
         pipelines.retain(|_, p| p.strong_count() > 0); // evicted ones (a compile costs far more)
         pipelines.insert(source.clone(), Arc::downgrade(&p));
         drop(pipelines);
-        Ok(Compiled {
-            wgsl: Some(Arc::new(source)),
-            pipeline: Some(p),
-        })
+        Ok(Prepared { pipeline: Some(p) })
     }
 
     /// Runs a hand-written compute shader (entry point `entry`, storage buffers at bindings 0..,
@@ -669,9 +663,10 @@ impl WgpuDevice {
         let mut first_dispatch = false;
         let mut dispatches: Vec<Dispatch<'_>> = Vec::with_capacity(launches.len());
         for (i, l) in launches.iter().enumerate() {
-            let p = l.compiled.pipeline.as_ref().expect("compiled for wgpu");
+            let p = l.prepared.pipeline.as_ref().expect("prepared for wgpu");
             first_dispatch |= !p.warmed.swap(true, Ordering::Relaxed);
             let buffers: Vec<(::wgpu::Buffer, u64, u64)> = l
+                .kernel
                 .program
                 .bindings()
                 .iter()
@@ -724,7 +719,7 @@ impl WgpuDevice {
                     })
                 });
             let dynamic = (!l.params.is_empty()).then_some(offsets[i]);
-            dispatches.push((p, bg, dynamic, self.grid(l.program.num_groups())));
+            dispatches.push((p, bg, dynamic, self.grid(l.kernel.program.num_groups())));
         }
         let dispatch = |pass: &mut ::wgpu::ComputePass<'_>, d: &Dispatch<'_>| {
             let (p, bg, dynamic, (x, y, z)) = d;

@@ -9,7 +9,7 @@
 
 use crate::graph::{NodeRef, Op};
 use crate::hash::{FxHashMap as HashMap, FxHashSet as HashSet};
-use crate::runtime::DeviceLimits;
+use crate::target::DeviceLimits;
 
 /// The buffers (node ids, sorted) that each unrealized node's fused computation loads, as it
 /// would be lowered in a kernel of its own, and the bindings each buffer takes.

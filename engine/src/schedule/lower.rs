@@ -42,12 +42,20 @@ pub(crate) fn is_param(s: Scalar) -> bool {
     }
 }
 
+/// A kernel lowered to its AST, with the nodes whose buffers it reads (in `ast.bufs` order,
+/// inputs only) and the nodes it realizes (in `ast.bufs` order, outputs only).
+pub(super) struct Lowered {
+    pub item: ScheduleItem,
+    pub inputs: Vec<NodeRef>,
+    pub outputs: Vec<NodeRef>,
+}
+
 pub(super) fn lower_kernel(
     domain: Domain,
     roots: &[NodeRef],
     walks: &HashMap<u64, Walk>,
     forced: &HashSet<u64>,
-) -> ScheduleItem {
+) -> Lowered {
     lower_kernel_with_nests(domain, roots, walks, forced).0
 }
 
@@ -58,7 +66,7 @@ pub(super) fn lower_kernel_with_nests(
     roots: &[NodeRef],
     walks: &HashMap<u64, Walk>,
     forced: &HashSet<u64>,
-) -> (ScheduleItem, HashMap<ExprRef, u64>) {
+) -> (Lowered, HashMap<ExprRef, u64>) {
     let ast = KernelAst::new(full_shape.clone());
     let ranges = ast.var_ranges();
     // Outputs are stored row-major over the output axes of the domain.
@@ -110,14 +118,16 @@ pub(super) fn lower_kernel_with_nests(
             value: v,
         });
     }
-    let item = ScheduleItem {
-        ast: lw.ast,
+    let lowered = Lowered {
+        item: ScheduleItem {
+            ast: lw.ast,
+            params: lw.params,
+            param_nodes: lw.param_nodes,
+        },
         inputs: lw.input_bufs,
         outputs,
-        params: lw.params,
-        param_nodes: lw.param_nodes,
     };
-    (item, lw.nest_nodes)
+    (lowered, lw.nest_nodes)
 }
 
 impl Lowerer<'_> {

@@ -5,7 +5,7 @@
 use crate::hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::graph::{NodeRef, Op};
-use crate::runtime::DeviceLimits;
+use crate::target::DeviceLimits;
 
 use super::lower::lower_kernel;
 use super::nest_cost::{nest_cost, NestCost};
@@ -128,7 +128,11 @@ pub(super) fn store_nests(
             with.insert(nest.id);
             let barriers = kernel_barriers(&groups[k].1, forced, &with);
             let pays = matches!(
-                nest_cost(&lower_kernel(domain.clone(), &groups[k].1, walks, &barriers).ast),
+                nest_cost(
+                    &lower_kernel(domain.clone(), &groups[k].1, walks, &barriers)
+                        .item
+                        .ast
+                ),
                 NestCost::Pays
             );
             if pays && groups_acyclic(groups, deps, alias_base) {

@@ -1,6 +1,6 @@
 //! The scheduler: turns the lazy graph under a set of targets into as few kernels as possible.
 //!
-//! 0. **Splitting** (`split.rs`). A reduction of more than [`SPLIT_ABOVE`] elements per output
+//! 0. **Splitting** (`split.rs`). A reduction of more than [`MAX_ROW`] elements per output
 //!    is rewritten into two stages (partials, then their reduction) before anything else.
 //! 1. **Materialization.** A node gets its own buffer only when it must: it is a requested
 //!    target, a `contiguous()`, or a reduction that cannot live inside its consumer's kernel.
@@ -33,7 +33,7 @@ use crate::hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use crate::codegen::ast::KernelAst;
 use crate::dtype::Scalar;
 use crate::graph::{toposort, NodeRef, Op};
-use crate::runtime::DeviceLimits;
+use crate::target::DeviceLimits;
 use crate::view::Movement;
 
 mod buffers;
@@ -45,17 +45,14 @@ mod split;
 pub(crate) use lower::is_param;
 use lower::{lower_kernel, lower_kernel_with_nests};
 use merge::{kernel_barriers, ride_along, store_nests};
+pub use nest_cost::NEST_RECOMPUTE_RATIO;
 use nest_cost::{broadcast_nests_pay, nest_cost, NestCost};
-pub use nest_cost::{MAX_OWNED_ROW, NEST_RECOMPUTE_RATIO};
-pub use split::{MAX_INNER, SPLIT_ABOVE};
 
-/// One kernel to run: its AST, the nodes whose buffers it reads (in `ast.bufs` order, inputs
-/// only) and the nodes it realizes (in `ast.bufs` order, outputs only).
+/// One kernel to run: its AST and the values of its parameters. Which nodes it reads and
+/// writes is said by the [`Step`] that runs it.
 #[derive(Debug)]
 pub struct ScheduleItem {
     pub ast: KernelAst,
-    pub inputs: Vec<NodeRef>,
-    pub outputs: Vec<NodeRef>,
     /// Values of the AST's `Param`s, in index order.
     pub params: Vec<Scalar>,
     /// For each parameter, a constant node it came from (the schedule cache reads a new
@@ -63,14 +60,48 @@ pub struct ScheduleItem {
     pub param_nodes: Vec<NodeRef>,
 }
 
-/// A step of a schedule: run a kernel, or give a node the buffer of another (a reshape of a
-/// materialized value is the same bytes).
-// Steps are few per realize and moved once: boxing the large variant would buy nothing.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
-pub enum Step {
-    Kernel(ScheduleItem),
-    Alias { node: NodeRef, of: NodeRef },
+/// A step of a schedule, over node handles `N`: graph nodes, or their positions in the
+/// schedule cache's key. Every layer above the scheduler (realize, `kiln::Schedule`, the
+/// schedule cache, traces) uses this one step type.
+#[derive(Clone, Debug)]
+pub enum Step<N = NodeRef> {
+    /// Run the schedule's kernel number `kernel`, reading `inputs` and producing `outputs` (in
+    /// the kernel's buffer order: inputs first).
+    Kernel {
+        kernel: usize,
+        inputs: Vec<N>,
+        outputs: Vec<N>,
+    },
+    /// `node` shares the buffer of `of` (a reshape of a materialized value is the same bytes).
+    Alias { node: N, of: N },
+}
+
+impl<N> Step<N> {
+    /// The same step over other node handles, or `None` where `f` has none for a node.
+    pub fn try_map<M>(&self, mut f: impl FnMut(&N) -> Option<M>) -> Option<Step<M>> {
+        Some(match self {
+            Step::Kernel {
+                kernel,
+                inputs,
+                outputs,
+            } => Step::Kernel {
+                kernel: *kernel,
+                inputs: inputs.iter().map(&mut f).collect::<Option<_>>()?,
+                outputs: outputs.iter().map(&mut f).collect::<Option<_>>()?,
+            },
+            Step::Alias { node, of } => Step::Alias {
+                node: f(node)?,
+                of: f(of)?,
+            },
+        })
+    }
+}
+
+/// What the scheduler produces: the kernels, and the steps that run them in order.
+#[derive(Debug, Default)]
+pub struct Scheduled {
+    pub steps: Vec<Step>,
+    pub kernels: Vec<ScheduleItem>,
 }
 
 /// The loop domain of a kernel: (full shape, reduce axes).
@@ -107,22 +138,22 @@ pub fn schedule(
     nodes: Vec<NodeRef>,
     limits: &DeviceLimits,
     broadcast_nests: bool,
-) -> Vec<Step> {
+) -> Scheduled {
     let Some(rebuilt) = split::split_long_reductions(&nodes, targets) else {
         return schedule_sorted(targets, nodes, limits, broadcast_nests);
     };
     // Long reductions were split: schedule the rebuilt graph, then hand each target the
     // buffer of its rebuilt counterpart (same shape and dtype).
-    let mut steps = schedule_sorted(&rebuilt, toposort(&rebuilt), limits, broadcast_nests);
+    let mut scheduled = schedule_sorted(&rebuilt, toposort(&rebuilt), limits, broadcast_nests);
     for (target, new) in targets.iter().zip(&rebuilt) {
         if target.id != new.id {
-            steps.push(Step::Alias {
+            scheduled.steps.push(Step::Alias {
                 node: target.clone(),
                 of: new.clone(),
             });
         }
     }
-    steps
+    scheduled
 }
 
 /// [`schedule`] of `targets` whose graph is `nodes` (topologically sorted, sources first).
@@ -131,7 +162,7 @@ fn schedule_sorted(
     nodes: Vec<NodeRef>,
     limits: &DeviceLimits,
     fuse_broadcast: bool,
-) -> Vec<Step> {
+) -> Scheduled {
     let target_ids: HashSet<u64> = targets.iter().map(|t| t.id).collect();
     // Forced barriers: always materialized, never recomputed by a consumer.
     let mut forced: HashSet<u64> = nodes
@@ -192,7 +223,7 @@ fn schedule_sorted(
                 let (item, nest_nodes) =
                     lower_kernel_with_nests(root_domain(root, w), alone, &walks, &forced);
                 let all = || w.broadcast.iter().map(|r| r.id);
-                match nest_cost(&item.ast) {
+                match nest_cost(&item.item.ast) {
                     NestCost::Pays => {}
                     NestCost::None => to_force.extend(all()),
                     NestCost::Inner(exprs) => {
@@ -295,7 +326,9 @@ fn schedule_sorted(
             let nests_pay = || {
                 let members = &groups[g].1;
                 !members.iter().any(|m| !walks[&m.id].broadcast.is_empty())
-                    || broadcast_nests_pay(&lower_kernel(dom.clone(), members, &walks, &forced).ast)
+                    || broadcast_nests_pay(
+                        &lower_kernel(dom.clone(), members, &walks, &forced).item.ast,
+                    )
             };
             if groups_acyclic(&groups, &deps, &alias_base) && nests_pay() {
                 group_reads[g].extend(root_reads);
@@ -338,7 +371,7 @@ fn schedule_sorted(
     groups.retain(|(_, members)| !members.is_empty());
 
     // Order kernels so that producers run first.
-    let mut ordered: Vec<Step> = vec![];
+    let mut ordered = Scheduled::default();
     let mut done: HashSet<u64> = nodes
         .iter()
         .filter(|n| n.is_realized())
@@ -350,7 +383,7 @@ fn schedule_sorted(
         let before = pending_groups.len() + pending_alias.len();
         pending_alias.retain(|(node, base)| {
             if done.contains(&base.id) {
-                ordered.push(Step::Alias {
+                ordered.steps.push(Step::Alias {
                     node: node.clone(),
                     of: base.clone(),
                 });
@@ -373,12 +406,13 @@ fn schedule_sorted(
                 }
                 // A kernel that stores a nest computes it instead of loading it.
                 let own_forced = kernel_barriers(&members, &forced, &stored_nests);
-                ordered.push(Step::Kernel(lower_kernel(
-                    dom,
-                    &members,
-                    &walks,
-                    &own_forced,
-                )));
+                let lowered = lower_kernel(dom, &members, &walks, &own_forced);
+                ordered.steps.push(Step::Kernel {
+                    kernel: ordered.kernels.len(),
+                    inputs: lowered.inputs,
+                    outputs: lowered.outputs,
+                });
+                ordered.kernels.push(lowered.item);
             } else {
                 i += 1;
             }

@@ -4,17 +4,11 @@
 
 use crate::codegen::ast::{AstNode, ExprRef, KernelAst};
 
-use super::SPLIT_ABOVE;
+use crate::target::MAX_ROW;
 
-/// A row longer than [`MAX_OWNED_ROW`] is sliced over workgroups only where each slice is at
+/// A row longer than [`MAX_ROW`] is sliced over workgroups only where each slice is at
 /// least this many times the nests' work it recomputes.
 pub const NEST_RECOMPUTE_RATIO: usize = 4;
-
-/// The longest row (elements of the column axes) a workgroup owns: its lanes loop over the
-/// row once per nest (128 times each at 256 lanes). Reductions longer than this are split in
-/// two stages anyway (`SPLIT_ABOVE`), and a row past it would leave too few workgroups: a
-/// longer row is sliced over workgroups instead, where its nests are cheap to recompute.
-pub const MAX_OWNED_ROW: usize = SPLIT_ABOVE;
 
 /// The cost rule for broadcast reductions: fused into a kernel, a reduction runs once per
 /// point of the output axes outside the columns (`KernelAst::column_axes`, which the
@@ -23,7 +17,7 @@ pub const MAX_OWNED_ROW: usize = SPLIT_ABOVE;
 /// for every point of the others, and it is materialized instead (a kernel of its own and a
 /// round trip through memory: the cheaper of the two). Every reduction's value must also vary
 /// only over output axes (nests run one after another, not inside each other), and the row
-/// must be at most [`MAX_OWNED_ROW`] long (or sliced, see [`NEST_RECOMPUTE_RATIO`]), and no
+/// must be at most [`MAX_ROW`] long (or sliced, see [`NEST_RECOMPUTE_RATIO`]), and no
 /// axis empty.
 pub(super) fn broadcast_nests_pay(ast: &KernelAst) -> bool {
     matches!(nest_cost(ast), NestCost::Pays)
@@ -65,14 +59,14 @@ pub(super) fn nest_cost(ast: &KernelAst) -> NestCost {
     }
     let columns = ast.column_axes();
     let row: usize = columns.iter().map(|&c| ast.full_shape[c]).product();
-    if row > MAX_OWNED_ROW {
+    if row > MAX_ROW {
         // Too long for one workgroup: the outer columns stay on the grid and each workgroup
         // owns a slice of the row along the last column, recomputing the nests for it. That
         // pays only when the nests are small next to the slice (a chunked softmax's tail
         // combines a few partial statistics per row).
         let slice = columns.last().map_or(1, |&c| ast.full_shape[c]);
         let nest_work: usize = ast.reduce_lengths().sum();
-        if slice > MAX_OWNED_ROW || nest_work * NEST_RECOMPUTE_RATIO > slice {
+        if slice > MAX_ROW || nest_work * NEST_RECOMPUTE_RATIO > slice {
             return NestCost::None;
         }
     }

@@ -3,7 +3,7 @@
 //!
 //! Why: one lane looping over millions of elements is slow (it leaves every other core idle)
 //! and some drivers stop it (llvmpipe ends a loop after 65,535 iterations, silently). After the
-//! split no reduction folds more than [`MAX_INNER`] elements per output, so every kernel's loops
+//! split no reduction folds more than [`MAX_ROW`] elements per output, so every kernel's loops
 //! stay bounded whatever opts run it (NOOPT included), and the heuristics' grouped reductions
 //! spread the first stage over the whole device. Each partial sum also covers fewer elements,
 //! so float error grows more slowly (a tree of two levels).
@@ -18,13 +18,9 @@ use crate::dtype::Scalar;
 use crate::graph::{intern, NodeRef, Op};
 use crate::hash::FxHashMap as HashMap;
 use crate::ops::ReduceOp;
+use crate::target::MAX_ROW;
 use crate::view::Movement;
 
-/// A reduction folding more elements than this per output is split.
-pub const SPLIT_ABOVE: usize = 1 << 15;
-/// The most elements a first-stage partial result folds (below llvmpipe's loop bound even
-/// without opts).
-pub const MAX_INNER: usize = 1 << 15;
 /// Prefer at least this many elements per partial result: fewer make the second stage and the
 /// partials buffer grow for no gain.
 const MIN_INNER: usize = 1 << 10;
@@ -48,7 +44,7 @@ fn reduce_len(n: &NodeRef) -> usize {
 fn is_long_reduce(n: &NodeRef) -> bool {
     !n.is_realized()
         && matches!(n.op, Op::Reduce(..))
-        && reduce_len(n) > SPLIT_ABOVE
+        && reduce_len(n) > MAX_ROW
         && n.src(0).numel() <= i32::MAX as usize
 }
 
@@ -90,7 +86,7 @@ pub fn split_long_reductions(nodes: &[NodeRef], targets: &[NodeRef]) -> Option<V
 fn split_reduce(op: ReduceOp, axes: &[usize], x: &NodeRef) -> NodeRef {
     let out_shape: Vec<usize> = reduced_shape(&x.shape, axes);
     let len: usize = axes.iter().map(|&a| x.shape[a]).product();
-    let least = len.div_ceil(MAX_INNER);
+    let least = len.div_ceil(MAX_ROW);
     let target = least.max(PREFERRED_PARTIALS.min(len / MIN_INNER)).max(2);
 
     // Best: split one reduced axis in place into (partials, rest). The partials stay an axis
@@ -140,10 +136,10 @@ fn split_reduce(op: ReduceOp, axes: &[usize], x: &NodeRef) -> NodeRef {
 }
 
 /// The second stage, itself split when the partials are still too many (reductions of more
-/// than `MAX_INNER`² elements).
+/// than `MAX_ROW`² elements).
 fn reduce_maybe_split(op: ReduceOp, x: &NodeRef, axes: Vec<usize>) -> NodeRef {
     let len: usize = axes.iter().map(|&a| x.shape[a]).product();
-    if len > SPLIT_ABOVE {
+    if len > MAX_ROW {
         split_reduce(op, &axes, x)
     } else {
         reduce(op, x, axes)

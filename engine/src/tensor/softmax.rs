@@ -1,6 +1,6 @@
 //! softmax and log_softmax, with a chunked form for rows too long for one workgroup.
 //!
-//! A row up to `MAX_OWNED_ROW` elements is one kernel: the scheduler fuses the max and the
+//! A row up to `MAX_ROW` elements is one kernel: the scheduler fuses the max and the
 //! sum as nests of the kernel that stores the row, and a workgroup owns each row. A longer
 //! row is cut into `C` chunks of `L` (the online-softmax identity):
 //!
@@ -18,29 +18,29 @@
 //! unpadded row and reads `M` and `S` from a kernel of their own).
 
 use crate::dtype::DType;
-use crate::schedule::{MAX_OWNED_ROW, NEST_RECOMPUTE_RATIO};
+use crate::schedule::NEST_RECOMPUTE_RATIO;
+use crate::target::MAX_ROW;
 
 use super::ops::normalize_axis;
 use super::Tensor;
 
-/// The chunk length for a row of `n` (> MAX_OWNED_ROW): the smallest divisor of `n` long
+/// The chunk length for a row of `n` (> MAX_ROW): the smallest divisor of `n` long
 /// enough that the tail's nests (2 per chunk) stay under `1 / NEST_RECOMPUTE_RATIO` of a
 /// chunk, or else that length itself (the row is then padded). `None` when no chunk length
-/// up to MAX_OWNED_ROW qualifies (a row of about 2^27 or more).
+/// up to MAX_ROW qualifies (a row of about 2^27 or more).
 fn chunk_len(n: usize) -> Option<usize> {
     let fits = |l: usize| 2 * n.div_ceil(l) * NEST_RECOMPUTE_RATIO <= l;
-    let shortest = (1..=MAX_OWNED_ROW).find(|&l| l * l >= 2 * NEST_RECOMPUTE_RATIO * n)?;
-    let shortest = (shortest..=MAX_OWNED_ROW).find(|&l| fits(l))?;
+    let shortest = (1..=MAX_ROW).find(|&l| l * l >= 2 * NEST_RECOMPUTE_RATIO * n)?;
+    let shortest = (shortest..=MAX_ROW).find(|&l| fits(l))?;
     // A divisor within 4x of the shortest length, a multiple of 16 where one is (vec4 loads
     // and whole lane groups: on lavapipe the statistics of [64, 40000] took 6.3 ms in chunks
     // of 800 and 11 ms in chunks of 625); else pad to whole chunks of a multiple of 256.
-    let divisors =
-        || (shortest..=(4 * shortest).min(MAX_OWNED_ROW)).filter(|&l| n.is_multiple_of(l));
+    let divisors = || (shortest..=(4 * shortest).min(MAX_ROW)).filter(|&l| n.is_multiple_of(l));
     divisors()
         .find(|&l| l.is_multiple_of(64))
         .or_else(|| divisors().find(|&l| l.is_multiple_of(16)))
         .or_else(|| divisors().next())
-        .or_else(|| Some(shortest.next_multiple_of(256).min(MAX_OWNED_ROW)).filter(|&l| fits(l)))
+        .or_else(|| Some(shortest.next_multiple_of(256).min(MAX_ROW)).filter(|&l| fits(l)))
 }
 
 /// The statistics of a chunked row: `x` (float) along `axis` reshaped to chunks, with the
@@ -85,7 +85,7 @@ impl Tensor {
     /// a workgroup owns.
     fn chunked(&self, a: usize) -> Option<Chunked> {
         let n = self.shape()[a];
-        if n <= MAX_OWNED_ROW {
+        if n <= MAX_ROW {
             return None;
         }
         let l = chunk_len(n)?;
@@ -171,7 +171,7 @@ mod tests {
         ] {
             let l = chunk_len(n).expect("a chunk length");
             let chunks = n.div_ceil(l);
-            assert!(l <= MAX_OWNED_ROW, "{n}: {l}");
+            assert!(l <= MAX_ROW, "{n}: {l}");
             assert!(
                 2 * chunks * NEST_RECOMPUTE_RATIO <= l,
                 "{n}: {chunks} chunks of {l}"

@@ -298,6 +298,7 @@ struct Recorder {
 }
 
 fn begin(file: Option<File>) {
+    record::observe_buffers();
     let mut state = STATE.lock().unwrap_or_else(|e| e.into_inner());
     let mut r = Recorder {
         start: Instant::now(),

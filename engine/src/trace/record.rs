@@ -3,16 +3,20 @@
 
 use std::collections::HashMap;
 
-use crate::codegen::opt::apply_opts;
 use crate::debug::buffer_views;
 use crate::graph::{fused_nodes, toposort, NodeRef};
-use crate::kernel::{Planned, Schedule};
-use crate::roofline::Roofline;
+use crate::kernel::{Kernel, Schedule};
 use crate::runtime::Device;
+use crate::schedule::Step;
 
 use super::{
     is_enabled, with_recorder, BufferInfo, Event, KernelInfo, Limits, NodeInfo, PartInfo, Recorder,
 };
+
+/// Makes the runtime report buffer allocations and frees to the recorder.
+pub(super) fn observe_buffers() {
+    crate::runtime::observe_buffers(crate::runtime::BufferObserver { alloc, free });
+}
 
 /// Microseconds since tracing started (0 when it is off).
 pub(crate) fn now_us() -> f64 {
@@ -41,8 +45,9 @@ fn ensure_device(r: &mut Recorder, device: &Device) -> String {
     name
 }
 
-/// A buffer of `bytes` was taken from `device`'s pool.
-pub(crate) fn alloc(device: &Device, buffer: u64, bytes: usize) {
+/// A buffer of `bytes` was taken from `device`'s pool (registered with the runtime as its
+/// buffer observer when tracing starts).
+fn alloc(device: &Device, buffer: u64, bytes: usize) {
     with_recorder(|r| {
         let device = ensure_device(r, device);
         let at_us = r.now_us();
@@ -56,7 +61,7 @@ pub(crate) fn alloc(device: &Device, buffer: u64, bytes: usize) {
 }
 
 /// A buffer went back to its device's pool.
-pub(crate) fn free(buffer: u64) {
+fn free(buffer: u64) {
     with_recorder(|r| {
         let at_us = r.now_us();
         r.push(Event::Free { buffer, at_us });
@@ -64,14 +69,14 @@ pub(crate) fn free(buffer: u64) {
 }
 
 /// The roofline probes were measured on `device`.
-pub(crate) fn probes(device: &Device, roofline: &Roofline) {
+pub(crate) fn probes(device: &Device, copy_gbs: f64, fma_gflops: f64) {
     with_recorder(|r| {
         let device = ensure_device(r, device);
         let at_us = r.now_us();
         r.push(Event::Probes {
             device,
-            copy_gbs: roofline.copy_gbs,
-            fma_gflops: roofline.fma_gflops,
+            copy_gbs,
+            fma_gflops,
             at_us,
         });
     });
@@ -96,8 +101,8 @@ pub(crate) fn realize(
     let mut kernel_of_node: HashMap<u64, usize> = HashMap::new();
     let mut bound: HashMap<usize, (&[NodeRef], &[NodeRef])> = HashMap::new();
     for step in &s.steps {
-        if let Planned::Kernel {
-            index,
+        if let Step::Kernel {
+            kernel: index,
             inputs,
             outputs,
         } = step
@@ -108,20 +113,16 @@ pub(crate) fn realize(
             bound.insert(*index, (inputs, outputs));
         }
     }
-    let parts_of = |k: &crate::Kernel| -> Vec<PartInfo> {
-        apply_opts(k.kernel_ast(), k.opts(), &s.device.limits())
-            .map(|shaped| {
-                shaped
-                    .parts
-                    .iter()
-                    .map(|p| PartInfo {
-                        axis: p.axis,
-                        kind: format!("{:?}", p.kind).to_lowercase(),
-                        size: p.size,
-                    })
-                    .collect()
+    let parts_of = |k: &Kernel| -> Vec<PartInfo> {
+        k.compiled()
+            .parts
+            .iter()
+            .map(|p| PartInfo {
+                axis: p.axis,
+                kind: format!("{:?}", p.kind).to_lowercase(),
+                size: p.size,
             })
-            .unwrap_or_default()
+            .collect()
     };
     // Walked outside the recorder's lock: no node (and so no buffer, whose drop records a
     // `free`) may be dropped while it is held.
@@ -185,7 +186,10 @@ pub(crate) fn realize(
                 domain: k.kernel_ast().full_shape.clone(),
                 opts: k.opts().iter().map(|o| o.to_string()).collect(),
                 buffers,
-                wgsl: crate::codegen::wgsl::render(k.program()),
+                wgsl: k
+                    .compiled()
+                    .wgsl()
+                    .map_or_else(|e| e.to_string(), |w| w.to_string()),
                 ir: k.ir(),
                 ast: k.ast(),
                 global_size: k.global_size(),

@@ -87,7 +87,7 @@ use stage::stage_shared_inputs;
 use super::ast::{AstNode, KernelAst};
 use super::linearize::loop_iterations;
 use super::opt::{apply_opts, AxisKind, Opt, OptOp, Shaped};
-use crate::runtime::DeviceLimits;
+use crate::target::DeviceLimits;
 use crate::view::symbolic::Atom;
 
 /// Neighbouring outputs one lane of an elementwise kernel computes on a CPU adapter (four

@@ -6,7 +6,7 @@
 
 use super::{group_nest, padded_within, read_contiguously, Plan, CPU_RUN, GROUP_SIZE};
 use crate::codegen::opt::{AxisKind, Opt, OptOp};
-use crate::schedule::MAX_OWNED_ROW;
+use crate::target::MAX_ROW;
 
 /// Row-owning kernels (step 0) give each lane about this many elements of the row per nest:
 /// every lane of a workgroup passes every barrier of the nests' tree reductions, and on
@@ -124,7 +124,7 @@ fn own_rows_with(plan: &mut Plan, main: usize, g: usize, hold: bool, run: usize)
     // too long for one workgroup keeps them on the grid instead (the scheduler let its nests
     // be recomputed per slice only where they are small: see `NEST_RECOMPUTE_RATIO`).
     let row: usize = cols.iter().map(|&c| ast.full_shape[c]).product();
-    let loop_outer = row <= MAX_OWNED_ROW;
+    let loop_outer = row <= MAX_ROW;
     let spread = plan.push(Opt::new(OptOp::GroupOut, global(plan, main), g))
         && (!loop_outer
             || cols[..cols.len() - 1]

@@ -41,7 +41,7 @@ use super::ast::{AstNode, ExprRef, KernelAst};
 use super::ir::{Inst, Program, Ref, Special, UOp};
 use super::opt::{AxisKind, Shaped};
 use super::stage::StageTile;
-use crate::runtime::DeviceLimits;
+use crate::target::DeviceLimits;
 
 mod group;
 mod index;

@@ -1,0 +1,69 @@
+//! What the compiler targets: a device's limits and capabilities ([`DeviceLimits`]), and the
+//! policy constants that bound every kernel's loops ([`MAX_ROW`]). Every layer from the
+//! scheduler down to the runtime reads these; this module imports nothing of kiln's.
+
+/// The longest row one kernel walks per output: a reduction folding more elements per output
+/// is split into two stages (`schedule/split.rs`), no first-stage partial folds more, and no
+/// workgroup owns a longer softmax/layernorm row (`schedule/nest_cost.rs`). It keeps every
+/// loop below llvmpipe's silent bound of 65,535 iterations under any opts, NOOPT included.
+pub const MAX_ROW: usize = 1 << 15;
+
+/// What a device can do that the compiler must respect: `apply_opts` refuses opt lists over
+/// the lanes or workgroup memory, and the runtime checks buffers and grid sizes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DeviceLimits {
+    pub max_storage_buffers: usize,
+    pub max_workgroup_size: usize,
+    pub max_workgroups_per_dim: usize,
+    pub workgroup_memory_bytes: usize,
+    /// Iterations one loop may run per invocation, counted over all its entries (an inner loop
+    /// of a nest counts every outer iteration's passes), when the driver stops longer loops
+    /// silently: Mesa's llvmpipe stops them at 65,535 and the kernel returns a wrong answer.
+    /// `None` where no such limit is known.
+    pub max_loop_iterations: Option<u64>,
+    /// The largest storage binding (`max_storage_buffer_binding_size`). A longer buffer is
+    /// bound as several windows (see [`DeviceLimits::binding_window`]).
+    pub max_binding_bytes: usize,
+    /// Where a binding may start in a buffer (`min_storage_buffer_offset_alignment`).
+    pub binding_offset_alignment: usize,
+    /// The adapter runs lanes as SIMD elements on CPU cores (wgpu's `DeviceType::Cpu`:
+    /// llvmpipe, WARP, SwiftShader). Not a limit but a cost the heuristics weigh: on such an
+    /// adapter a lane that walks a longer contiguous run pays off (see `codegen/heuristic`).
+    pub cpu_adapter: bool,
+    /// The smallest and largest subgroups the device may run, when kernels may use subgroup
+    /// operations (wgpu's SUBGROUP feature; `KILN_SUBGROUPS=0` turns them off): a grouped
+    /// reduction over a whole workgroup whose lanes are a multiple of the largest then
+    /// combines each subgroup's lanes without workgroup memory (see
+    /// `codegen/linearize/group.rs`). `None` without them.
+    pub subgroup_sizes: Option<(usize, usize)>,
+}
+
+impl DeviceLimits {
+    /// Elements (4 bytes each) of one binding window: the largest multiple of the offset
+    /// alignment and of 16 bytes (a `vec4`) that fits one binding.
+    pub fn binding_window(&self) -> usize {
+        let align = self.binding_offset_alignment.max(16);
+        let align = align / gcd(align, 16) * 16;
+        (self.max_binding_bytes / align).max(1) * align / 4
+    }
+
+    /// Storage bindings a buffer of `numel` elements takes.
+    pub fn bindings_for(&self, numel: usize) -> usize {
+        numel.div_ceil(self.binding_window()).max(1)
+    }
+}
+
+/// Whether kernels may use subgroup operations where the device has them: yes unless
+/// `KILN_SUBGROUPS=0`.
+pub(crate) fn subgroups_enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("KILN_SUBGROUPS").map_or(true, |v| v != "0"))
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
