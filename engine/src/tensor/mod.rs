@@ -4,6 +4,7 @@
 //! the ops (elementwise, reductions, movement, composites and operator overloads).
 
 mod conv;
+mod display;
 mod movement;
 mod operators;
 mod ops;
@@ -285,11 +286,22 @@ impl Tensor {
                 actual: self.dtype(),
             });
         }
-        self.readable("to_vec")?;
+        Ok(self
+            .scalars("to_vec")?
+            .into_iter()
+            .map(|s| T::from_scalar(s).expect("dtype checked"))
+            .collect())
+    }
+
+    /// The values, row-major, computed now if they are not yet (`op` names the caller in
+    /// errors).
+    #[track_caller]
+    fn scalars(&self, op: &'static str) -> Result<Vec<Scalar>> {
+        self.readable(op)?;
         let words = self.node.buffer().expect("realized").read_words()?;
         Ok(words
             .into_iter()
-            .map(|w| T::from_scalar(Scalar::from_bits(w, T::DTYPE)).expect("dtype checked"))
+            .map(|w| Scalar::from_bits(w, self.dtype()))
             .collect())
     }
 
