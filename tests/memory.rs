@@ -9,12 +9,6 @@ use std::sync::Mutex;
 /// Memory counters are per device and process-wide: one test at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn rss_bytes() -> Option<usize> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: usize = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
-}
-
 fn churn(dev: &Device, iterations: usize) {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     const N: usize = 256 * 1024; // 1 MB of f32
@@ -61,6 +55,47 @@ fn realizing_in_a_loop_does_not_grow_memory_on_wgpu() {
     if let Some(gpu) = gpu() {
         churn(&gpu, 10_000);
     }
+}
+
+/// Large tensors created, kept and dropped give their memory back to the operating system,
+/// not only to kiln's counter: past the buffer pool's 1 GiB, a dropped buffer is destroyed
+/// and the bind groups that held it are forgotten.
+#[test]
+fn dropped_tensors_give_process_memory_back_on_wgpu() {
+    let Some(gpu) = gpu() else { return };
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    const N: usize = 16 << 20; // 64 MB of f32
+    const POOL: usize = 1 << 30;
+    let host = vec![0.5f32; N];
+    let read_small = || {
+        let t = Tensor::full_on(&[4], 1.0, DType::F32, &gpu).sum_all();
+        assert_eq!(t.item::<f32>().unwrap(), 4.0);
+    };
+    read_small();
+    let before = rss_bytes().expect("Linux's /proc");
+    // Half computed by kernels (their outputs bound in cached bind groups), half uploaded.
+    let kept: Vec<Tensor> = (0..48)
+        .map(|i| match i % 2 {
+            0 => Tensor::full_on(&[N], i as f64, DType::F32, &gpu)
+                .contiguous()
+                .realize()
+                .unwrap(),
+            _ => Tensor::from_slice_on(&host, &[N], &gpu).unwrap(),
+        })
+        .collect();
+    read_small();
+    let peak = rss_bytes().unwrap();
+    assert!(peak > before + 40 * (N * 4), "the tensors were not resident: {before} -> {peak}");
+    drop(kept);
+    read_small();
+    let after = rss_bytes().unwrap();
+    assert_eq!(gpu.memory_in_use(), 0);
+    assert!(
+        after < before + POOL + (256 << 20),
+        "after dropping 3 GB of tensors the process holds {} MB more than before (peak {} MB more); the pool keeps at most 1 GiB",
+        (after - before) >> 20,
+        (peak - before) >> 20
+    );
 }
 
 #[test]

@@ -1,6 +1,5 @@
-//! The program and pipeline caches are bounded (LRU by bytes). Every new input length compiled
-//! a new program and pipeline that were never evicted: 500 lengths cost +259 MB on wgpu. One
-//! test per binary: the budget is process-wide.
+//! The program and pipeline caches are bounded (LRU by bytes), by what their entries cost the
+//! process. One test per binary: the budget is process-wide.
 
 mod common;
 use common::*;
@@ -21,8 +20,16 @@ fn caches_stay_within_their_budget_and_evicted_programs_come_back() {
                 "n = {n}"
             );
         };
+        run(99); // the first program of each kind is a one-time cost
+        let rss_before = rss_bytes();
         for n in 100..160 {
             run(n);
+        }
+        if let (false, Some(before), Some(after)) = (dev.is_cpu(), rss_before, rss_bytes()) {
+            // Unbounded, 60 pipelines held about 29 MB on lavapipe: the budget counts what a
+            // pipeline really costs the process.
+            let grown = after.saturating_sub(before);
+            assert!(grown < 4 * budget + (4 << 20), "{dev:?}: the process grew {grown} bytes over 60 new pipelines under a {budget}-byte budget");
         }
         let programs = kiln::program_cache_usage();
         let pipelines = dev.pipeline_cache_usage();
@@ -35,5 +42,30 @@ fn caches_stay_within_their_budget_and_evicted_programs_come_back() {
         // The first lengths were evicted: they compile again and still compute.
         run(100);
         run(101);
+        if !dev.is_cpu() {
+            pipeline_estimate_covers_what_a_pipeline_costs(&dev, &run);
+        }
     }
+}
+
+/// The pipeline cache's budget counts what a pipeline costs the process: with nothing
+/// evicted, the estimated bytes of 40 new pipelines cover at least 60% of the process's
+/// growth while compiling them (LLVM's first compile of a kernel costs more than a cached one) (on lavapipe a pipeline is LLVM machine code in host memory).
+fn pipeline_estimate_covers_what_a_pipeline_costs(dev: &kiln::Device, run: &dyn Fn(usize)) {
+    kiln::set_cache_bytes(256 << 20);
+    let (Some(before), est_before) = (rss_bytes(), dev.pipeline_cache_usage()) else {
+        return;
+    };
+    for n in 200..240 {
+        run(n);
+    }
+    let grown = rss_bytes().unwrap().saturating_sub(before);
+    let est = dev.pipeline_cache_usage();
+    let new = est.entries - est_before.entries;
+    let per_pipeline = grown / new;
+    let estimated = (est.bytes - est_before.bytes) / new;
+    assert!(
+        estimated * 10 >= per_pipeline * 6,
+        "{dev:?}: a pipeline is estimated at {estimated} bytes but the process grew {per_pipeline} per pipeline ({new} new)"
+    );
 }

@@ -65,6 +65,13 @@ impl BindGroupCache {
         bg
     }
 
+    /// Drops the bind groups that bind `buffer`, whose memory is about to be released (their
+    /// handles would keep it alive).
+    pub fn forget_buffer(&mut self, buffer: &::wgpu::Buffer) {
+        self.entries
+            .retain(|key, _| key.buffers.iter().all(|(b, _, _)| b != buffer));
+    }
+
     /// Called when the pipeline cache evicted pipelines: their bind groups go at the next miss.
     pub fn pipelines_evicted(&mut self) {
         self.pipelines_evicted = true;

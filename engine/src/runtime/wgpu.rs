@@ -75,9 +75,9 @@ type Dispatch<'a> = (
     (u32, u32, u32),
 );
 
-/// What one pipeline costs, estimated for the cache budget: process RSS grew by about 170 KB
-/// per pipeline over 600 new pipelines on lavapipe.
-const PIPELINE_BYTES: usize = 192 << 10;
+/// What one pipeline costs the process, for the cache budget: measured on lavapipe, where a
+/// pipeline is LLVM machine code in host memory (BENCHMARKS.md, "Memory").
+const PIPELINE_BYTES: usize = 480 << 10;
 
 /// Freed buffers kept for reuse, at most this many bytes.
 const POOL_CAP_BYTES: usize = 1 << 30;
@@ -163,7 +163,9 @@ impl WgpuDevice {
                 required_features,
                 required_limits: limits.clone(),
                 experimental_features: ::wgpu::ExperimentalFeatures::disabled(),
-                memory_hints: ::wgpu::MemoryHints::Performance,
+                // kiln pools its own buffers, so the allocator's large blocks buy little, and
+                // under `Performance` they kept the memory of freed upload staging buffers.
+                memory_hints: ::wgpu::MemoryHints::MemoryUsage,
                 trace: ::wgpu::Trace::Off,
             }))
             .map_err(|e| Error::Device(format!("creating a device on {}: {e}", info.name)))?;
@@ -266,7 +268,17 @@ impl WgpuDevice {
                 .entry(b.class)
                 .or_default()
                 .push(b.buffer);
+            return;
         }
+        // The pool is full: the memory goes back to the driver. Cached bind groups hold
+        // handles to their buffers, so theirs go first; `destroy` frees the memory once the
+        // work that uses it is done, so that work (and an upload's pending copy) is submitted
+        // now, and a poll lets wgpu free what is already finished.
+        self.bind_groups.lock().unwrap().forget_buffer(&b.buffer);
+        b.buffer.destroy();
+        self.submit_batch();
+        self.queue.submit([]); // flushes pending uploads when no kernel was recorded
+        let _ = self.device.poll(::wgpu::PollType::Poll);
     }
 
     /// Uploads `words` into `b`. `queue.write_buffer` lands before the command buffers of the
