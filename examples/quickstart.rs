@@ -44,7 +44,7 @@ fn main() -> kiln::Result<()> {
         "ints.T.max(1) = {:?}",
         ints.transpose(0, 1).max(&[1]).to_vec::<i32>()?
     );
-    let mask = ints.gt(&Tensor::zeros(&[], DType::I32));
+    let mask = ints.gt(&Tensor::zeros(&[], DType::I32)?);
     println!("ints > 0 = {:?}", mask.to_vec::<bool>()?);
     println!(
         "flip + pad = {:?}",

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! kiln: lazy tensors compiled to fused WGSL kernels on wgpu, with a CPU reference device.
 //!
 //! ```

@@ -183,17 +183,7 @@ fn max_and_min_of_nothing_are_refused() {
 
 #[test]
 fn shapes_that_overflow_are_refused() {
-    let m = panic_message(|| {
-        drop(Tensor::from_slice_on::<f32>(
-            &[],
-            &[1 << 32, 1 << 32],
-            &Device::cpu(),
-        ))
-    });
-    assert!(
-        m.contains("from_slice") && m.contains("more elements than fit"),
-        "{m}"
-    );
+    // from_slice returns it as an `Err`: see `from_slice_of_an_overflowing_shape_is_an_err`.
     let m = panic_message(|| drop(Tensor::ones_on(&[1 << 62, 4], DType::F32, &Device::cpu())));
     assert!(m.contains("more elements than fit"), "{m}");
     let m = panic_message(|| drop(t(&[2]).pad(&[(usize::MAX, 0)])));
@@ -275,4 +265,64 @@ fn panics_point_at_the_callers_line() {
         wrong.is_empty(),
         "panics located in kiln, not here: {wrong:?}"
     );
+}
+
+#[test]
+fn a_composite_op_names_itself_not_the_primitive_inside_it() {
+    let m = panic_message(|| {
+        drop(Tensor::ones_on(
+            &[1 << 32, 1 << 32],
+            DType::F32,
+            &Device::cpu(),
+        ))
+    });
+    assert!(
+        m.starts_with("ones:") && m.contains("[4294967296, 4294967296]"),
+        "{m}"
+    );
+    let m =
+        panic_message(|| drop(Tensor::zeros_on(&[0, 3], DType::F32, &Device::cpu()).softmax(0)));
+    assert!(
+        m.starts_with("softmax:") && m.contains("[0, 3]") && m.contains("empty"),
+        "{m}"
+    );
+    let m = panic_message(|| drop(t(&[2, 3]).layer_norm(5, 1e-5)));
+    assert!(m.starts_with("layer_norm:"), "{m}");
+    let m = panic_message(|| drop(t(&[2, 3]).transpose(0, 1).permute(&[0, 0])));
+    assert!(m.starts_with("permute:"), "{m}");
+    // After a violation inside a composite, the next op reports under its own name again.
+    let m = panic_message(|| drop(t(&[2, 3]).sum(&[7])));
+    assert!(m.starts_with("sum:"), "{m}");
+}
+
+#[test]
+fn from_slice_of_an_overflowing_shape_is_an_err() {
+    let e = Tensor::from_slice_on(&[1.0f32], &[1 << 32, 1 << 32], &Device::cpu()).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::TooLarge {
+                op: "from_slice",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("[4294967296, 4294967296]"), "{e}");
+}
+
+#[test]
+fn scalar_operators_keep_an_integer_tensor_integer() {
+    let dev = Device::cpu();
+    let i = Tensor::from_slice_on(&[1i32, 2, 3], &[3], &dev).unwrap();
+    let y = &i + 1;
+    assert_eq!(y.dtype(), DType::I32);
+    assert_eq!(y.to_vec::<i32>().unwrap(), vec![2, 3, 4]);
+    assert_eq!((2 * &i - 1).to_vec::<i32>().unwrap(), vec![1, 3, 5]);
+    let u = Tensor::from_slice_on(&[1u32, 2], &[2], &dev).unwrap();
+    assert_eq!((&u * 3).dtype(), DType::U32);
+    assert_eq!((&u * 3).to_vec::<u32>().unwrap(), vec![3, 6]);
+    // A float scalar promotes an integer tensor, an integer scalar keeps a float's dtype.
+    assert_eq!((&i * 0.5).dtype(), DType::F32);
+    assert_eq!((t(&[2]) + 1).to_vec::<f32>().unwrap(), vec![2.0, 2.0]);
 }

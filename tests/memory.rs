@@ -85,7 +85,10 @@ fn dropped_tensors_give_process_memory_back_on_wgpu() {
         .collect();
     read_small();
     let peak = rss_bytes().unwrap();
-    assert!(peak > before + 40 * (N * 4), "the tensors were not resident: {before} -> {peak}");
+    assert!(
+        peak > before + 40 * (N * 4),
+        "the tensors were not resident: {before} -> {peak}"
+    );
     drop(kept);
     read_small();
     let after = rss_bytes().unwrap();

@@ -621,7 +621,7 @@ fn constructors_and_inspection() {
         );
         assert_eq!(y.sum_all().item::<f32>().unwrap(), 12.0);
     }
-    let s = Tensor::scalar(3.0f32);
+    let s = Tensor::scalar(3.0f32).unwrap();
     assert_eq!((s.ndim(), s.numel()), (0, 1));
 }
 

@@ -59,7 +59,7 @@ fn apply(x: &Tensor, other: &Tensor, s: &Step) -> Tensor {
             // x < 0.25 - x, i.e. x < 0.125: a threshold away from 0, where exactly cancelling
             // sums (the mean of x - flip(x)) land on either side by rounding alone.
             3 => x.lt(&(&x.neg() + 0.25)).where_(x, &x.exp()),
-            _ => x.sub(&x.flip(&(0..nd).collect::<Vec<_>>())),
+            _ => x.sub(&x.flip(&(0..nd as isize).collect::<Vec<_>>())),
         },
         Step::BinaryInput(k) => {
             // `other` is 1-D and broadcasts along the last axis when it fits.
@@ -106,11 +106,11 @@ fn apply(x: &Tensor, other: &Tensor, s: &Step) -> Tensor {
             if nd < 2 {
                 return x.clone();
             }
-            let mut order: Vec<usize> = (0..nd).collect();
+            let mut order: Vec<isize> = (0..nd as isize).collect();
             order.rotate_left(1 + k % (nd - 1));
             x.permute(&order)
         }
-        Step::Flip(a) if nd > 0 => x.flip(&[a % nd]),
+        Step::Flip(a) if nd > 0 => x.flip(&[(a % nd) as isize]),
         Step::Pad(a, b, c) if nd > 0 && x.numel() < 2000 => {
             let mut p = vec![(0, 0); nd];
             p[a % nd] = (*b, *c);

@@ -117,7 +117,9 @@ impl<K: Hash + Eq + Clone, V: Clone> Lru<K, V> {
 /// `Device::pipeline_cache_usage`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CacheUsage {
+    /// Entries held.
     pub entries: usize,
+    /// Their estimated bytes (what the budget counts).
     pub bytes: usize,
 }
 

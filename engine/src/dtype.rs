@@ -12,9 +12,13 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum DType {
+    /// `bool`, stored as a 0/1 `u32`.
     Bool,
+    /// `u32`.
     U32,
+    /// `i32`.
     I32,
+    /// `f32`.
     F32,
 }
 
@@ -23,9 +27,11 @@ impl DType {
     pub fn storage_bytes(self) -> usize {
         4
     }
+    /// Whether the dtype is a floating-point type.
     pub fn is_float(self) -> bool {
         matches!(self, DType::F32)
     }
+    /// Whether the dtype is an integer type (not bool).
     pub fn is_int(self) -> bool {
         matches!(self, DType::I32 | DType::U32)
     }
@@ -65,13 +71,18 @@ impl fmt::Display for DType {
 /// the oracle and the CPU interpreter.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Scalar {
+    /// A `bool` value.
     Bool(bool),
+    /// A `u32` value.
     U32(u32),
+    /// An `i32` value.
     I32(i32),
+    /// An `f32` value.
     F32(f32),
 }
 
 impl Scalar {
+    /// The value's dtype.
     pub fn dtype(self) -> DType {
         match self {
             Scalar::Bool(_) => DType::Bool,
@@ -92,6 +103,7 @@ impl Scalar {
         }
     }
 
+    /// The value as an `f64` (exact for every dtype kiln has; bools are 0 and 1).
     pub fn to_f64(self) -> f64 {
         match self {
             Scalar::Bool(b) => b as u8 as f64,
@@ -127,6 +139,7 @@ impl Scalar {
         }
     }
 
+    /// The value of `dtype` whose 4-byte device representation is `bits`.
     pub fn from_bits(bits: u32, dtype: DType) -> Scalar {
         match dtype {
             DType::Bool => Scalar::Bool(bits != 0),
@@ -175,7 +188,9 @@ mod sealed {
 
 /// A Rust scalar type that maps to a kiln [`DType`]: `f32`, `i32`, `u32` and `bool`.
 pub trait Element: sealed::Sealed + Copy + Send + Sync + fmt::Debug + 'static {
+    /// The kiln dtype of this Rust type.
     const DTYPE: DType;
+    /// The value as a [`Scalar`].
     fn to_scalar(self) -> Scalar;
     /// `None` when the scalar is of another dtype.
     fn from_scalar(s: Scalar) -> Option<Self>;

@@ -12,21 +12,42 @@ pub enum Error {
     /// Host data does not fit the shape it was given.
     #[error("{op}: data has {len} elements but shape {shape:?} needs {expected}")]
     DataLength {
+        /// The call that was given the data.
         op: &'static str,
+        /// Elements given.
         len: usize,
+        /// The shape asked for.
         shape: Vec<usize>,
+        /// Elements the shape needs.
         expected: usize,
+    },
+
+    /// A shape whose element count does not fit in `usize`.
+    #[error("{op}: shape {shape:?} has more elements than fit in usize")]
+    TooLarge {
+        /// The call that was given the shape.
+        op: &'static str,
+        /// The shape.
+        shape: Vec<usize>,
     },
 
     /// `to_vec::<T>()` with a `T` that is not the tensor's dtype.
     #[error("to_vec: the tensor has dtype {actual} but {requested} was requested (cast first)")]
-    DTypeMismatch { requested: DType, actual: DType },
+    DTypeMismatch {
+        /// The dtype of the Rust type asked for.
+        requested: DType,
+        /// The tensor's dtype.
+        actual: DType,
+    },
 
     /// Reading an unrealized tensor in `EvalMode::Explicit`.
     #[error("{op}: tensor of shape {shape:?} ({dtype}) is not realized and the evaluation mode is Explicit; call realize() first")]
     NotRealized {
+        /// The read that was refused.
         op: &'static str,
+        /// The tensor's shape.
         shape: Vec<usize>,
+        /// The tensor's dtype.
         dtype: DType,
     },
 
@@ -38,8 +59,11 @@ pub enum Error {
     /// WGSL so that it can be filed as a bug report.
     #[error("compile {kernel}: {message}\n--- WGSL ---\n{wgsl}")]
     Compile {
+        /// The kernel's name.
         kernel: String,
+        /// What the validator or driver said.
         message: String,
+        /// The program's source.
         wgsl: String,
     },
 
@@ -63,9 +87,15 @@ pub enum Error {
 
     /// The program needs something this device does not offer (a feature or a limit).
     #[error("unsupported on {device}: {message}")]
-    Unsupported { device: String, message: String },
+    Unsupported {
+        /// The device's name.
+        device: String,
+        /// What it lacks.
+        message: String,
+    },
 }
 
+/// `std::result::Result` with kiln's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl From<CompileError> for Error {

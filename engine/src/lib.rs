@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! kiln's engine: lazy tensors compiled to fused WGSL kernels on wgpu, with a CPU reference
 //! interpreter of the same kernels. Users depend on the `kiln` crate, which re-exports this.
 //!
@@ -5,16 +6,16 @@
 //! and `tests/layers.rs` checks: each refers only to the ones declared before it.
 
 mod hash;
-pub mod dtype;
-pub mod ops;
+mod dtype;
+mod ops;
 mod target;
 mod cache;
-pub mod view;
-pub mod codegen;
-pub mod error;
-pub mod runtime;
-pub mod graph;
-pub mod schedule;
+mod view;
+mod codegen;
+mod error;
+mod runtime;
+mod graph;
+mod schedule;
 pub mod debug;
 mod kernel;
 mod plan_cache;

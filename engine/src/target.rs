@@ -12,9 +12,13 @@ pub const MAX_ROW: usize = 1 << 15;
 /// the lanes or workgroup memory, and the runtime checks buffers and grid sizes.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct DeviceLimits {
+    /// Storage buffers one kernel may bind (bindings, counting each window of a long buffer).
     pub max_storage_buffers: usize,
+    /// Invocations per workgroup.
     pub max_workgroup_size: usize,
+    /// Workgroups per grid dimension (a larger grid folds into y and z).
     pub max_workgroups_per_dim: usize,
+    /// Workgroup memory per workgroup, in bytes.
     pub workgroup_memory_bytes: usize,
     /// Iterations one loop may run per invocation, counted over all its entries (an inner loop
     /// of a nest counts every outer iteration's passes), when the driver stops longer loops

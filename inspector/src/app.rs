@@ -156,7 +156,7 @@ impl Inspector {
         self.background.is_some()
     }
 
-    /// Polls the source (at most every [`POLL`]) and rebuilds the model when it changed.
+    /// Polls the source (at most every `POLL`) and rebuilds the model when it changed.
     pub fn refresh(&mut self) {
         if self.last_poll.is_some_and(|t| t.elapsed() < POLL) {
             return;

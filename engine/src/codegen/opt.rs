@@ -43,21 +43,35 @@ use super::share::{share_buffer, shared_loads};
 use super::stage::{stage_buffer, stage_tile};
 use crate::target::DeviceLimits;
 
+/// The kinds of optimization (tinygrad's, plus GROUPOUT, STAGE and SHARE); see the module
+/// docs for what each does to the kernel's parts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum OptOp {
+    /// Each lane computes `amount` outputs along an output axis (a register tile).
     Upcast,
+    /// Each lane folds `amount` elements of a reduce axis per loop iteration.
     Unroll,
+    /// `amount` lanes of a workgroup along an output axis.
     Local,
+    /// `amount` lanes of a workgroup split a reduce axis (inner piece), combined through
+    /// workgroup memory or subgroups.
     Group,
+    /// As `Group`, taking the outer piece of the axis.
     GroupTop,
+    /// A column axis spread over the group lanes (rows a workgroup owns).
     GroupOut,
+    /// Pads an axis up to a multiple of `amount` (masked, never control flow).
     Padto,
+    /// No local axes: one lane per workgroup.
     NoLocals,
+    /// Input buffer `axis` is copied tile by tile into workgroup memory.
     Stage,
+    /// Input buffer `axis` is loaded once per subgroup and shared by its lanes.
     Share,
 }
 
 impl OptOp {
+    /// Every kind, in a fixed order (what a search enumerates).
     pub const ALL: [OptOp; 10] = [
         OptOp::Upcast,
         OptOp::Unroll,
@@ -91,12 +105,16 @@ impl OptOp {
 /// One optimization: `op` applied to the kernel's current `axis` with `amount`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Opt {
+    /// What the opt does.
     pub op: OptOp,
+    /// Which part (or, for STAGE and SHARE, which buffer) it applies to.
     pub axis: usize,
+    /// How much: a factor, a lane count or a padded multiple; 0 means the whole part.
     pub amount: usize,
 }
 
 impl Opt {
+    /// `Opt { op, axis, amount }`.
     pub fn new(op: OptOp, axis: usize, amount: usize) -> Opt {
         Opt { op, axis, amount }
     }
@@ -125,6 +143,7 @@ pub struct OptError {
     pub opt: Opt,
     /// Its position in the list.
     pub position: usize,
+    /// Why it does not fit.
     pub reason: String,
 }
 

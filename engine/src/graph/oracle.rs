@@ -14,12 +14,16 @@ use super::{toposort, NodeRef, Op};
 /// A host array: row-major values with their shape and dtype.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HostArray {
+    /// The shape.
     pub shape: Vec<usize>,
+    /// The element type.
     pub dtype: DType,
+    /// The values, row-major.
     pub data: Vec<Scalar>,
 }
 
 impl HostArray {
+    /// The values as `f64`s.
     pub fn to_f64(&self) -> Vec<f64> {
         self.data.iter().map(|s| s.to_f64()).collect()
     }

@@ -1,6 +1,7 @@
 //! Convolution, composed from movement ops and one reduction, so that it schedules, fuses and
 //! optimizes like any other expression (`relu(conv2d(x, w) + bias)` is one kernel).
 
+use super::ops::user_op;
 use super::Tensor;
 
 impl Tensor {
@@ -19,6 +20,7 @@ impl Tensor {
     /// ```
     #[track_caller]
     pub fn conv2d(&self, weight: &Tensor, stride: usize, padding: usize) -> Tensor {
+        let _op = user_op("conv2d");
         self.assert_same_device("conv2d", weight);
         let (xs, ws) = (self.shape(), weight.shape());
         assert!(
@@ -101,7 +103,7 @@ impl Tensor {
             .shrink(&bounds(&[(0, k), (0, o), (0, 1)]))
             .reshape_usize(&with(&[k, o]));
         // (k, o) → (o, k)
-        let mut order: Vec<usize> = (0..rows.ndim()).collect();
+        let mut order: Vec<isize> = (0..rows.ndim() as isize).collect();
         order.swap(axis, axis + 1);
         rows.permute(&order)
     }

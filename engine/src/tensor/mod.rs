@@ -123,11 +123,6 @@ pub fn default_device() -> Result<Device> {
         .map_err(Error::Device)
 }
 
-#[track_caller]
-fn default_device_or_panic(op: &str) -> Device {
-    default_device().unwrap_or_else(|e| panic!("{op}: no default device: {e}"))
-}
-
 impl Tensor {
     #[track_caller]
     pub(crate) fn wrap(node: NodeRef) -> Tensor {
@@ -157,14 +152,28 @@ impl Tensor {
         Tensor::from_slice_on(data, shape, &default_device()?)
     }
 
-    /// A tensor holding `data` (row-major) with `shape`, on `device`.
+    /// A tensor holding `data` (row-major) with `shape`, on `device`. `Err` when the data
+    /// does not fit the shape, or the device cannot allocate it.
+    ///
+    /// ```
+    /// use kiln_engine::{DType, Device, Tensor};
+    /// let x = Tensor::from_slice_on(&[1i32, 2, 3, 4, 5, 6], &[2, 3], &Device::cpu())?;
+    /// assert_eq!((x.shape(), x.dtype()), (&[2, 3][..], DType::I32));
+    /// assert!(Tensor::from_slice_on(&[1.0f32; 5], &[2, 3], &Device::cpu()).is_err());
+    /// # Ok::<(), kiln_engine::Error>(())
+    /// ```
     #[track_caller]
     pub fn from_slice_on<T: Element>(
         data: &[T],
         shape: &[usize],
         device: &Device,
     ) -> Result<Tensor> {
-        let expected = ops::checked_numel("from_slice", shape);
+        let Some(expected) = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) else {
+            return Err(Error::TooLarge {
+                op: "from_slice",
+                shape: shape.to_vec(),
+            });
+        };
         if data.len() != expected {
             return Err(Error::DataLength {
                 op: "from_slice",
@@ -180,40 +189,52 @@ impl Tensor {
         })
     }
 
-    /// A 0-d tensor (a constant: no device memory until it is used).
+    /// A 0-d tensor on the default device (a constant: no device memory until it is used).
+    /// `Err` when there is no default device, as for [`Tensor::from_slice`].
     #[track_caller]
-    pub fn scalar<T: Element>(v: T) -> Tensor {
-        Tensor::full_on(
-            &[],
-            v.to_scalar().to_f64(),
-            T::DTYPE,
-            &default_device_or_panic("scalar"),
-        )
+    pub fn scalar<T: Element>(v: T) -> Result<Tensor> {
+        let device = default_device()?;
+        Ok(Tensor::constant(v.to_scalar(), &[], &device))
     }
 
+    /// Zeros of `dtype` over `shape` on the default device (a constant, computed inside the
+    /// kernels that read it). `Err` when there is no default device.
     #[track_caller]
-    pub fn zeros(shape: &[usize], dtype: DType) -> Tensor {
-        Tensor::full(shape, 0.0, dtype)
+    pub fn zeros(shape: &[usize], dtype: DType) -> Result<Tensor> {
+        let _op = ops::user_op("zeros");
+        Ok(Tensor::zeros_on(shape, dtype, &default_device()?))
     }
+    /// Ones of `dtype` over `shape` on the default device. `Err` when there is no default
+    /// device.
     #[track_caller]
-    pub fn ones(shape: &[usize], dtype: DType) -> Tensor {
-        Tensor::full(shape, 1.0, dtype)
+    pub fn ones(shape: &[usize], dtype: DType) -> Result<Tensor> {
+        let _op = ops::user_op("ones");
+        Ok(Tensor::ones_on(shape, dtype, &default_device()?))
     }
-    /// `value` converted to `dtype`, broadcast over `shape`.
+    /// `value` converted to `dtype`, broadcast over `shape`, on the default device. `Err`
+    /// when there is no default device.
     #[track_caller]
-    pub fn full(shape: &[usize], value: f64, dtype: DType) -> Tensor {
-        Tensor::full_on(shape, value, dtype, &default_device_or_panic("full"))
+    pub fn full(shape: &[usize], value: f64, dtype: DType) -> Result<Tensor> {
+        let _op = ops::user_op("full");
+        Ok(Tensor::full_on(shape, value, dtype, &default_device()?))
     }
+    /// Zeros of `dtype` over `shape` on `device`.
     #[track_caller]
     pub fn zeros_on(shape: &[usize], dtype: DType, device: &Device) -> Tensor {
+        let _op = ops::user_op("zeros");
         Tensor::full_on(shape, 0.0, dtype, device)
     }
+    /// Ones of `dtype` over `shape` on `device`.
     #[track_caller]
     pub fn ones_on(shape: &[usize], dtype: DType, device: &Device) -> Tensor {
+        let _op = ops::user_op("ones");
         Tensor::full_on(shape, 1.0, dtype, device)
     }
+    /// `value` converted to `dtype` (as `Scalar::from_f64` converts), broadcast over `shape`,
+    /// on `device`.
     #[track_caller]
     pub fn full_on(shape: &[usize], value: f64, dtype: DType, device: &Device) -> Tensor {
+        let _op = ops::user_op("full");
         Tensor::constant(Scalar::from_f64(value, dtype), shape, device)
     }
     #[track_caller]
@@ -227,22 +248,27 @@ impl Tensor {
 
     // ---- inspection ----
 
+    /// The shape: one length per axis (empty for a 0-d tensor).
     #[track_caller]
     pub fn shape(&self) -> &[usize] {
         &self.node.shape
     }
+    /// The element type.
     #[track_caller]
     pub fn dtype(&self) -> DType {
         self.node.dtype
     }
+    /// The number of axes.
     #[track_caller]
     pub fn ndim(&self) -> usize {
         self.node.shape.len()
     }
+    /// The number of elements (the product of the shape).
     #[track_caller]
     pub fn numel(&self) -> usize {
         self.node.numel()
     }
+    /// The device the tensor's value lives, or will be computed, on.
     #[track_caller]
     pub fn device(&self) -> &Device {
         &self.node.device
@@ -277,7 +303,17 @@ impl Tensor {
         Ok(())
     }
 
-    /// The values, row-major. `T` must be the tensor's dtype (use `cast` first otherwise).
+    /// The values, row-major, computing them first if needed. `T` must be the tensor's dtype
+    /// (use `cast` first otherwise).
+    ///
+    /// ```
+    /// use kiln_engine::{DType, Device, Tensor};
+    /// let x = Tensor::from_slice_on(&[1.5f32, -2.0], &[2], &Device::cpu())?;
+    /// assert_eq!((&x * 2.0).to_vec::<f32>()?, vec![3.0, -4.0]);
+    /// assert_eq!(x.cast(DType::I32).to_vec::<i32>()?, vec![1, -2]);
+    /// assert!(x.to_vec::<i32>().is_err()); // not its dtype
+    /// # Ok::<(), kiln_engine::Error>(())
+    /// ```
     #[track_caller]
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
         if T::DTYPE != self.dtype() {
@@ -352,7 +388,18 @@ impl Tensor {
 }
 
 /// Realizes all `tensors` in one schedule, so common work is done once and kernels over the
-/// same domain are fused (`realize(&[&x.sum_all(), &x.mean_all()])` is one kernel).
+/// same domain are fused.
+///
+/// ```
+/// use kiln_engine::{Device, Tensor};
+/// let x = Tensor::from_slice_on(&[1.0f32, 2.0, 3.0, 4.0], &[4], &Device::cpu())?;
+/// let (sum, mean) = (x.sum_all(), x.mean_all());
+/// let before = kiln_engine::stats().kernels_launched;
+/// kiln_engine::realize(&[&sum, &mean])?;
+/// assert_eq!(kiln_engine::stats().kernels_launched - before, 1); // one kernel for both
+/// assert_eq!((sum.item::<f32>()?, mean.item::<f32>()?), (10.0, 2.5));
+/// # Ok::<(), kiln_engine::Error>(())
+/// ```
 #[track_caller]
 pub fn realize(tensors: &[&Tensor]) -> Result<()> {
     let nodes: Vec<NodeRef> = tensors.iter().map(|t| t.node.clone()).collect();

@@ -4,7 +4,8 @@
 use crate::graph::Op;
 use crate::view::Movement;
 
-use super::ops::{broadcast_shape, checked_numel, normalize_axis};
+use super::ops::{broadcast_shape, checked_numel, normalize_axes, normalize_axis};
+use super::ops::{reported, user_op};
 use super::Tensor;
 
 impl Tensor {
@@ -53,7 +54,8 @@ impl Tensor {
         // Panics stay in this body (not in a closure) so that they report the caller's line.
         let msg = || {
             format!(
-                "reshape: cannot reshape {:?} ({} elements) to {shape:?}",
+                "{}: cannot reshape {:?} ({} elements) to {shape:?}",
+                reported("reshape"),
                 self.shape(),
                 self.numel()
             )
@@ -85,19 +87,24 @@ impl Tensor {
         self.reshape_usize(&out)
     }
 
-    /// Reorders axes: result axis `i` is source axis `order[i]`.
+    /// Reorders axes: result axis `i` is source axis `order[i]` (negative axes count from
+    /// the end).
     #[track_caller]
-    pub fn permute(&self, order: &[usize]) -> Tensor {
+    pub fn permute(&self, order: &[isize]) -> Tensor {
+        let n = self.ndim() as isize;
+        let axis = |a: isize| if a < 0 { a + n } else { a };
         let mut seen = vec![false; self.ndim()];
         let ok = order.len() == self.ndim()
-            && order
-                .iter()
-                .all(|&a| a < self.ndim() && !std::mem::replace(&mut seen[a], true));
+            && order.iter().all(|&a| {
+                (0..n).contains(&axis(a)) && !std::mem::replace(&mut seen[axis(a) as usize], true)
+            });
         assert!(
             ok,
-            "permute: {order:?} is not a permutation of the axes of shape {:?}",
+            "{}: {order:?} is not a permutation of the axes of shape {:?}",
+            reported("permute"),
             self.shape()
         );
+        let order: Vec<usize> = order.iter().map(|&a| axis(a) as usize).collect();
         if order.iter().enumerate().all(|(i, &a)| i == a) {
             return self.clone();
         }
@@ -107,11 +114,12 @@ impl Tensor {
     /// Swaps two axes (negative axes count from the end).
     #[track_caller]
     pub fn transpose(&self, a: isize, b: isize) -> Tensor {
+        let _op = user_op("transpose");
         let (a, b) = (
             normalize_axis("transpose", a, self.shape()),
             normalize_axis("transpose", b, self.shape()),
         );
-        let mut order: Vec<usize> = (0..self.ndim()).collect();
+        let mut order: Vec<isize> = (0..self.ndim() as isize).collect();
         order.swap(a, b);
         self.permute(&order)
     }
@@ -119,7 +127,13 @@ impl Tensor {
     /// Broadcasts size-1 axes to `shape` (numpy's `broadcast_to`; leading axes may be added).
     #[track_caller]
     pub fn expand(&self, shape: &[usize]) -> Tensor {
-        let fail = || -> ! { panic!("expand: cannot broadcast {:?} to {shape:?}", self.shape()) };
+        let fail = || -> ! {
+            panic!(
+                "{}: cannot broadcast {:?} to {shape:?}",
+                reported("expand"),
+                self.shape()
+            )
+        };
         if shape.len() < self.ndim() {
             fail();
         }
@@ -138,14 +152,16 @@ impl Tensor {
         assert_eq!(
             padding.len(),
             self.ndim(),
-            "pad: {} (before, after) pairs for shape {:?}",
+            "{}: {} (before, after) pairs for shape {:?}",
+            reported("pad"),
             padding.len(),
             self.shape()
         );
         for (&(b, a), &d) in padding.iter().zip(self.shape()) {
             assert!(
                 d.checked_add(b).and_then(|x| x.checked_add(a)).is_some(),
-                "pad: padding {padding:?} of shape {:?} gives an axis longer than usize::MAX",
+                "{}: padding {padding:?} of shape {:?} gives an axis longer than usize::MAX",
+                reported("pad"),
                 self.shape()
             );
         }
@@ -165,27 +181,18 @@ impl Tensor {
                 .all(|(&(s, e), &d)| s <= e && e <= d);
         assert!(
             ok,
-            "shrink: bounds {bounds:?} do not fit shape {:?}",
+            "{}: bounds {bounds:?} do not fit shape {:?}",
+            reported("shrink"),
             self.shape()
         );
         self.movement(Movement::Shrink(bounds.to_vec()))
     }
 
-    /// Reverses the given axes.
+    /// Reverses the given axes (negative axes count from the end).
     #[track_caller]
-    pub fn flip(&self, axes: &[usize]) -> Tensor {
+    pub fn flip(&self, axes: &[isize]) -> Tensor {
         let mut f = vec![false; self.ndim()];
-        for &a in axes {
-            assert!(
-                a < self.ndim(),
-                "flip: axis {a} is out of range for shape {:?}",
-                self.shape()
-            );
-            assert!(
-                !f[a],
-                "flip: axis {a} appears more than once in {axes:?} (shape {:?})",
-                self.shape()
-            );
+        for a in normalize_axes("flip", axes, self.shape()) {
             f[a] = true;
         }
         if !f.iter().any(|&x| x) {
@@ -210,8 +217,21 @@ impl Tensor {
 
     /// Matrix product with numpy semantics (1-D operands, batches with broadcasting), composed
     /// as a broadcast multiply and a sum so elementwise epilogues fuse into the same kernel.
+    ///
+    /// ```
+    /// use kiln_engine::{Device, Tensor};
+    /// let dev = Device::cpu();
+    /// let a = Tensor::from_slice_on(&[1.0f32, 2.0, 3.0, 4.0], &[2, 2], &dev)?;
+    /// let b = Tensor::from_slice_on(&[1.0f32, -1.0], &[2], &dev)?;
+    /// let before = kiln_engine::stats().kernels_launched;
+    /// let y = a.matmul(&b).relu(); // the relu fuses into the matmul's kernel
+    /// assert_eq!(y.to_vec::<f32>()?, vec![0.0, 0.0]);
+    /// assert_eq!(kiln_engine::stats().kernels_launched - before, 1);
+    /// # Ok::<(), kiln_engine::Error>(())
+    /// ```
     #[track_caller]
     pub fn matmul(&self, other: &Tensor) -> Tensor {
+        let _op = user_op("matmul");
         self.assert_same_device("matmul", other);
         assert!(
             self.ndim() >= 1 && other.ndim() >= 1,

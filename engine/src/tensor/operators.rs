@@ -1,10 +1,59 @@
-//! `std::ops` for tensors: `+ - * /` between tensors and with `f32` scalars, and unary `-`.
+//! `std::ops` for tensors: `+ - * /` between tensors and with `f32` and `i32` scalars (one
+//! integer type, so that a literal `1` needs no suffix), and unary `-`.
 //! They live apart from the inherent methods so that, inside `ops.rs`, `x.sub(&y)` resolves to
 //! the inherent `&self` method and not to `std::ops::Sub::sub(self, ..)`.
 
-use crate::dtype::Scalar;
+use crate::dtype::{DType, Element, Scalar};
 
 use super::Tensor;
+
+/// A Rust scalar as the other operand of a tensor: numpy's weak scalars. It takes the
+/// tensor's dtype where its kind fits (an integer with any numeric tensor, a float with a
+/// float tensor), so `int_tensor + 1` stays an integer tensor and `x * 2.0` keeps `x`'s
+/// float dtype; otherwise (a float with an integer tensor, anything with bools) it keeps its
+/// own dtype and the usual promotion applies.
+fn weak_scalar(s: Scalar, like: &Tensor) -> Tensor {
+    let d = like.dtype();
+    let s = match s {
+        Scalar::I32(_) | Scalar::U32(_) if d != DType::Bool => s.cast(d),
+        Scalar::F32(_) if d.is_float() => s.cast(d),
+        _ => s,
+    };
+    Tensor::constant(s, &[], like.device())
+}
+
+macro_rules! scalar_operator {
+    ($trait:ident, $method:ident, $imp:ident, $t:ty) => {
+        impl $trait<$t> for &Tensor {
+            type Output = Tensor;
+            #[track_caller]
+            fn $method(self, rhs: $t) -> Tensor {
+                Tensor::$imp(self, &weak_scalar(rhs.to_scalar(), self))
+            }
+        }
+        impl $trait<$t> for Tensor {
+            type Output = Tensor;
+            #[track_caller]
+            fn $method(self, rhs: $t) -> Tensor {
+                Tensor::$imp(&self, &weak_scalar(rhs.to_scalar(), &self))
+            }
+        }
+        impl $trait<&Tensor> for $t {
+            type Output = Tensor;
+            #[track_caller]
+            fn $method(self, rhs: &Tensor) -> Tensor {
+                Tensor::$imp(&weak_scalar(self.to_scalar(), rhs), rhs)
+            }
+        }
+        impl $trait<Tensor> for $t {
+            type Output = Tensor;
+            #[track_caller]
+            fn $method(self, rhs: Tensor) -> Tensor {
+                Tensor::$imp(&weak_scalar(self.to_scalar(), &rhs), &rhs)
+            }
+        }
+    };
+}
 
 macro_rules! binary_operator {
     ($trait:ident, $method:ident, $imp:ident) => {
@@ -36,43 +85,8 @@ macro_rules! binary_operator {
                 Tensor::$imp(self, &rhs)
             }
         }
-        impl $trait<f32> for &Tensor {
-            type Output = Tensor;
-            #[track_caller]
-            fn $method(self, rhs: f32) -> Tensor {
-                Tensor::$imp(
-                    self,
-                    &Tensor::constant(Scalar::F32(rhs), &[], self.device()),
-                )
-            }
-        }
-        impl $trait<f32> for Tensor {
-            type Output = Tensor;
-            #[track_caller]
-            fn $method(self, rhs: f32) -> Tensor {
-                Tensor::$imp(
-                    &self,
-                    &Tensor::constant(Scalar::F32(rhs), &[], self.device()),
-                )
-            }
-        }
-        impl $trait<&Tensor> for f32 {
-            type Output = Tensor;
-            #[track_caller]
-            fn $method(self, rhs: &Tensor) -> Tensor {
-                Tensor::$imp(&Tensor::constant(Scalar::F32(self), &[], rhs.device()), rhs)
-            }
-        }
-        impl $trait<Tensor> for f32 {
-            type Output = Tensor;
-            #[track_caller]
-            fn $method(self, rhs: Tensor) -> Tensor {
-                Tensor::$imp(
-                    &Tensor::constant(Scalar::F32(self), &[], rhs.device()),
-                    &rhs,
-                )
-            }
-        }
+        scalar_operator!($trait, $method, $imp, f32);
+        scalar_operator!($trait, $method, $imp, i32);
     };
 }
 use std::ops::{Add, Div, Mul, Sub};

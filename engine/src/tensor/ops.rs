@@ -9,8 +9,41 @@ use crate::ops::{BinaryOp, UnaryOp};
 
 use super::Tensor;
 
+thread_local! {
+    static USER_OP: std::cell::Cell<Option<&'static str>> = const { std::cell::Cell::new(None) };
+}
+
+/// While the returned guard lives, contract violations are reported under `name`: the op the
+/// user called (`softmax`), not the primitive inside it that found the violation (`max`).
+/// The outermost op wins, so composites of composites report what the user wrote.
+pub(super) fn user_op(name: &'static str) -> UserOp {
+    UserOp(USER_OP.with(|op| {
+        op.get().is_none() && {
+            op.set(Some(name));
+            true
+        }
+    }))
+}
+
+/// See [`user_op`]; it clears the name when the outermost op returns (or unwinds).
+pub(super) struct UserOp(bool);
+
+impl Drop for UserOp {
+    fn drop(&mut self) {
+        if self.0 {
+            USER_OP.with(|op| op.set(None));
+        }
+    }
+}
+
+/// The name under which a violation found by `op` is reported (see [`user_op`]).
+pub(super) fn reported(op: &str) -> &str {
+    USER_OP.with(|u| u.get()).unwrap_or(op)
+}
+
 #[track_caller]
 pub(super) fn normalize_axis(op: &str, axis: isize, shape: &[usize]) -> usize {
+    let op = reported(op);
     let n = shape.len() as isize;
     let a = if axis < 0 { axis + n } else { axis };
     if a < 0 || a >= n.max(if n == 0 { 0 } else { 1 }) || (n == 0) {
@@ -23,6 +56,7 @@ pub(super) fn normalize_axis(op: &str, axis: isize, shape: &[usize]) -> usize {
 /// violation, as in numpy (`sum(&[1, -1])` on a 2-D tensor names axis 1 twice).
 #[track_caller]
 pub(super) fn normalize_axes(op: &str, axes: &[isize], shape: &[usize]) -> Vec<usize> {
+    let op = reported(op);
     let mut out = Vec::with_capacity(axes.len());
     for &a in axes {
         let n = normalize_axis(op, a, shape);
@@ -39,6 +73,7 @@ pub(super) fn normalize_axes(op: &str, axes: &[isize], shape: &[usize]) -> Vec<u
 /// The number of elements of `shape`, or a panic naming `op` when it does not fit in `usize`.
 #[track_caller]
 pub(crate) fn checked_numel(op: &str, shape: &[usize]) -> usize {
+    let op = reported(op);
     match shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) {
         Some(n) => n,
         None => panic!("{op}: shape {shape:?} has more elements than fit in usize"),
@@ -54,6 +89,7 @@ pub(super) fn broadcast_shape(
     da: DType,
     db: DType,
 ) -> Vec<usize> {
+    let op = reported(op);
     let n = a.len().max(b.len());
     // A loop, not a closure: the panic must report the caller's location (#[track_caller]).
     let mut out = Vec::with_capacity(n);
@@ -108,6 +144,7 @@ impl Tensor {
     /// Panics, naming the op the user called, when `other` lives on another device.
     #[track_caller]
     pub(super) fn assert_same_device(&self, op: &str, other: &Tensor) {
+        let op = reported(op);
         assert!(
             self.device() == other.device(),
             "{op}: operands are on different devices ({} and {}); move one with .to(&device)",
@@ -130,6 +167,7 @@ impl Tensor {
     /// Broadcasts to `shape` (numpy rules; panics naming `op` otherwise).
     #[track_caller]
     pub(super) fn broadcast_to(&self, op: &str, shape: &[usize]) -> Tensor {
+        let op = reported(op);
         if self.shape() == shape {
             return self.clone();
         }
@@ -229,48 +267,64 @@ impl Tensor {
         );
         self.unary(UnaryOp::Neg)
     }
+    /// `2^x`, elementwise (integers are cast to f32 first, as for every transcendental op).
     #[track_caller]
     pub fn exp2(&self) -> Tensor {
         self.unary(UnaryOp::Exp2)
     }
+    /// The base-2 logarithm, elementwise.
     #[track_caller]
     pub fn log2(&self) -> Tensor {
         self.unary(UnaryOp::Log2)
     }
+    /// `e^x`, elementwise (composed as `exp2(x · log2(e))`).
     #[track_caller]
     pub fn exp(&self) -> Tensor {
+        let _op = user_op("exp");
         self.float().mul_scalar(std::f64::consts::LOG2_E).exp2()
     }
+    /// The natural logarithm, elementwise (composed as `log2(x) · ln(2)`).
     #[track_caller]
     pub fn log(&self) -> Tensor {
+        let _op = user_op("log");
         self.log2().mul_scalar(std::f64::consts::LN_2)
     }
+    /// The square root, elementwise.
     #[track_caller]
     pub fn sqrt(&self) -> Tensor {
         self.unary(UnaryOp::Sqrt)
     }
+    /// `1 / sqrt(x)`, elementwise.
     #[track_caller]
     pub fn rsqrt(&self) -> Tensor {
+        let _op = user_op("rsqrt");
         self.sqrt().recip()
     }
+    /// `1 / x`, elementwise.
     #[track_caller]
     pub fn recip(&self) -> Tensor {
         self.unary(UnaryOp::Recip)
     }
+    /// The sine (radians), elementwise.
     #[track_caller]
     pub fn sin(&self) -> Tensor {
         self.unary(UnaryOp::Sin)
     }
+    /// The cosine (radians), elementwise.
     #[track_caller]
     pub fn cos(&self) -> Tensor {
         self.unary(UnaryOp::Cos)
     }
+    /// `1 / (1 + e^-x)`, elementwise.
     #[track_caller]
     pub fn sigmoid(&self) -> Tensor {
+        let _op = user_op("sigmoid");
         self.float().neg().exp().add_scalar(1.0).recip()
     }
+    /// The hyperbolic tangent, elementwise.
     #[track_caller]
     pub fn tanh(&self) -> Tensor {
+        let _op = user_op("tanh");
         // Far from 0: sign(x)·(1 - e)/(1 + e) with e = exp(-2|x|) <= 1, which cannot overflow.
         // Near 0 that cancels (the old 2·sigmoid(2x) - 1 gave tanh(1e-7) 19% off and
         // tanh(1e-10) = 0), so for |x| < 0.3 the odd Taylor series to x^9 takes over: its first
@@ -290,12 +344,16 @@ impl Tensor {
         let near = x.mul(&series.mul(&x2).add_scalar(1.0));
         ax.lt(&x.scalar_like(0.3)).where_(&near, &far)
     }
+    /// `max(x, 0)`, elementwise, in the tensor's dtype.
     #[track_caller]
     pub fn relu(&self) -> Tensor {
+        let _op = user_op("relu");
         self.maximum(&self.scalar_like(0.0))
     }
+    /// The absolute value, elementwise, in the tensor's dtype.
     #[track_caller]
     pub fn abs(&self) -> Tensor {
+        let _op = user_op("abs");
         match self.dtype() {
             DType::Bool | DType::U32 => self.clone(),
             _ => self.lt(&self.scalar_like(0.0)).where_(&self.neg(), self),
@@ -304,6 +362,7 @@ impl Tensor {
     /// Logical not of a bool tensor (`x != 0` for others).
     #[track_caller]
     pub fn logical_not(&self) -> Tensor {
+        let _op = user_op("logical_not");
         let b = self.cast(DType::Bool);
         b.binary_same(BinaryOp::Xor, &b.scalar_like(1.0))
     }
@@ -331,6 +390,7 @@ impl Tensor {
 
     // ---- binary ----
 
+    /// `self + other` with numpy broadcasting and dtype promotion (also the `+` operator).
     #[track_caller]
     pub fn add(&self, other: &Tensor) -> Tensor {
         self.binary(BinaryOp::Add, other)
@@ -338,6 +398,7 @@ impl Tensor {
     /// `a - b` (wraps for u32; not defined for bool).
     #[track_caller]
     pub fn sub(&self, other: &Tensor) -> Tensor {
+        let _op = user_op("sub");
         let (a, b) = self.coerce(other, "sub");
         assert!(
             a.dtype() != DType::Bool,
@@ -345,6 +406,7 @@ impl Tensor {
         );
         a.binary_same(BinaryOp::Add, &b.neg())
     }
+    /// `self * other` with numpy broadcasting and dtype promotion (also the `*` operator).
     #[track_caller]
     pub fn mul(&self, other: &Tensor) -> Tensor {
         self.binary(BinaryOp::Mul, other)
@@ -362,6 +424,7 @@ impl Tensor {
     /// `exp2(b·log2|a|)`.
     #[track_caller]
     pub fn pow(&self, other: &Tensor) -> Tensor {
+        let _op = user_op("pow");
         let (a, b) = self.coerce(other, "pow");
         let (a, b) = (a.float(), b.float());
         // A constant exponent (`x.pow(&Tensor::scalar(3.0))`) needs no per-element choice.
@@ -455,34 +518,45 @@ impl Tensor {
     /// numpy's `clip`: `minimum(maximum(x, lo), hi)` (NaN stays NaN).
     #[track_caller]
     pub fn clamp(&self, lo: f64, hi: f64) -> Tensor {
+        let _op = user_op("clamp");
         assert!(lo <= hi, "clamp: lo {lo} is above hi {hi}");
         self.maximum(&self.scalar_like(lo))
             .minimum(&self.scalar_like(hi))
     }
+    /// `self < other`, elementwise, as bool (broadcasting and promotion as for `add`).
     #[track_caller]
     pub fn lt(&self, other: &Tensor) -> Tensor {
         self.binary(BinaryOp::CmpLt, other)
     }
+    /// `self > other`, elementwise, as bool.
     #[track_caller]
     pub fn gt(&self, other: &Tensor) -> Tensor {
+        let _op = user_op("gt");
         other.binary(BinaryOp::CmpLt, self)
     }
+    /// `self <= other`, elementwise, as bool.
     #[track_caller]
     pub fn le(&self, other: &Tensor) -> Tensor {
+        let _op = user_op("le");
         let (a, b) = self.coerce(other, "le");
         a.binary_same(BinaryOp::CmpLt, &b)
             .binary_same(BinaryOp::Or, &a.binary_same(BinaryOp::CmpEq, &b))
     }
+    /// `self >= other`, elementwise, as bool.
     #[track_caller]
     pub fn ge(&self, other: &Tensor) -> Tensor {
+        let _op = user_op("ge");
         other.le(self)
     }
+    /// `self == other`, elementwise, as bool (NaN equals nothing).
     #[track_caller]
     pub fn eq(&self, other: &Tensor) -> Tensor {
         self.binary(BinaryOp::CmpEq, other)
     }
+    /// `self != other`, elementwise, as bool.
     #[track_caller]
     pub fn ne(&self, other: &Tensor) -> Tensor {
+        let _op = user_op("ne");
         self.eq(other).logical_not()
     }
 

@@ -5,7 +5,7 @@ use crate::dtype::DType;
 use crate::graph::Op;
 use crate::ops::{BinaryOp, ReduceOp};
 
-use super::ops::{normalize_axes, normalize_axis};
+use super::ops::{normalize_axes, normalize_axis, reported, user_op};
 use super::Tensor;
 
 impl Tensor {
@@ -16,7 +16,8 @@ impl Tensor {
             // numpy raises: a maximum of nothing has no value (-inf would be a silent answer).
             if let Some(&a) = ax.iter().find(|&&a| self.shape()[a] == 0) {
                 panic!(
-                    "{name}: axis {a} of shape {:?} is empty, and a {name} of no elements has no value",
+                    "{}: axis {a} of shape {:?} is empty, and a {name} of no elements has no value",
+                    reported(name),
                     self.shape()
                 );
             }
@@ -65,42 +66,64 @@ impl Tensor {
         (0..self.ndim() as isize).collect()
     }
 
+    /// The sum over `axes` (negative axes count from the end), which are removed. Bools sum as
+    /// i32.
+    ///
+    /// ```
+    /// use kiln_engine::{Device, Tensor};
+    /// let x = Tensor::from_slice_on(&[1.0f32, 2.0, 3.0, 4.0], &[2, 2], &Device::cpu())?;
+    /// assert_eq!(x.sum(&[1]).to_vec::<f32>()?, vec![3.0, 7.0]);
+    /// assert_eq!(x.sum(&[0, 1]).item::<f32>()?, 10.0);
+    /// # Ok::<(), kiln_engine::Error>(())
+    /// ```
     #[track_caller]
     pub fn sum(&self, axes: &[isize]) -> Tensor {
         self.reduce(ReduceOp::Sum, "sum", axes, false)
     }
+    /// The sum over `axes`, kept as axes of size 1.
     #[track_caller]
     pub fn sum_keepdim(&self, axes: &[isize]) -> Tensor {
         self.reduce(ReduceOp::Sum, "sum", axes, true)
     }
+    /// The sum of every element, as a 0-d tensor.
     #[track_caller]
     pub fn sum_all(&self) -> Tensor {
+        let _op = user_op("sum_all");
         self.sum(&self.all_axes())
     }
+    /// The maximum over `axes` (NaN if any element is NaN); an empty axis panics, as in numpy.
     #[track_caller]
     pub fn max(&self, axes: &[isize]) -> Tensor {
         self.reduce(ReduceOp::Max, "max", axes, false)
     }
+    /// The maximum over `axes`, kept as axes of size 1.
     #[track_caller]
     pub fn max_keepdim(&self, axes: &[isize]) -> Tensor {
         self.reduce(ReduceOp::Max, "max", axes, true)
     }
+    /// The maximum of every element, as a 0-d tensor.
     #[track_caller]
     pub fn max_all(&self) -> Tensor {
+        let _op = user_op("max_all");
         self.max(&self.all_axes())
     }
+    /// The minimum over `axes` (NaN if any element is NaN); an empty axis panics, as in numpy.
     #[track_caller]
     pub fn min(&self, axes: &[isize]) -> Tensor {
         self.reduce(ReduceOp::Min, "min", axes, false)
     }
+    /// The minimum over `axes`, kept as axes of size 1.
     #[track_caller]
     pub fn min_keepdim(&self, axes: &[isize]) -> Tensor {
         self.reduce(ReduceOp::Min, "min", axes, true)
     }
+    /// The minimum of every element, as a 0-d tensor.
     #[track_caller]
     pub fn min_all(&self) -> Tensor {
+        let _op = user_op("min_all");
         self.min(&self.all_axes())
     }
+    /// The product over `axes`, which are removed.
     #[track_caller]
     pub fn prod(&self, axes: &[isize]) -> Tensor {
         self.reduce(ReduceOp::Prod, "prod", axes, false)
@@ -117,14 +140,19 @@ impl Tensor {
     /// Arithmetic mean in f32 (integers are cast), as numpy's `mean`.
     #[track_caller]
     pub fn mean(&self, axes: &[isize]) -> Tensor {
+        let _op = user_op("mean");
         self.mean_impl(axes, false)
     }
+    /// The mean over `axes`, kept as axes of size 1.
     #[track_caller]
     pub fn mean_keepdim(&self, axes: &[isize]) -> Tensor {
+        let _op = user_op("mean_keepdim");
         self.mean_impl(axes, true)
     }
+    /// The mean of every element, as a 0-d tensor.
     #[track_caller]
     pub fn mean_all(&self) -> Tensor {
+        let _op = user_op("mean_all");
         self.mean(&self.all_axes())
     }
 
@@ -151,25 +179,32 @@ impl Tensor {
     /// (0 for the population variance, 1 for the sample variance). In f32 (integers are cast).
     #[track_caller]
     pub fn var(&self, axes: &[isize], correction: f64) -> Tensor {
+        let _op = user_op("var");
         self.var_impl("var", axes, correction, false)
     }
+    /// The variance over `axes` (see [`Tensor::var`]), kept as axes of size 1.
     #[track_caller]
     pub fn var_keepdim(&self, axes: &[isize], correction: f64) -> Tensor {
+        let _op = user_op("var_keepdim");
         self.var_impl("var", axes, correction, true)
     }
     /// Standard deviation: `sqrt(var(axes, correction))`.
     #[track_caller]
     pub fn std(&self, axes: &[isize], correction: f64) -> Tensor {
+        let _op = user_op("std");
         self.var_impl("std", axes, correction, false).sqrt()
     }
+    /// The standard deviation over `axes` (see [`Tensor::std`]), kept as axes of size 1.
     #[track_caller]
     pub fn std_keepdim(&self, axes: &[isize], correction: f64) -> Tensor {
+        let _op = user_op("std_keepdim");
         self.var_impl("std", axes, correction, true).sqrt()
     }
     /// `(x - mean) / sqrt(var + eps)` along `axis`, with the population variance (PyTorch's
     /// `layer_norm` over the last axis, without the affine part; multiply and add for that).
     #[track_caller]
     pub fn layer_norm(&self, axis: isize, eps: f64) -> Tensor {
+        let _op = user_op("layer_norm");
         normalize_axis("layer_norm", axis, self.shape());
         let x = self.float();
         let d = x.sub(&x.mean_keepdim(&[axis]));

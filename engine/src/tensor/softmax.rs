@@ -22,6 +22,7 @@ use crate::schedule::NEST_RECOMPUTE_RATIO;
 use crate::target::MAX_ROW;
 
 use super::ops::normalize_axis;
+use super::ops::user_op;
 use super::Tensor;
 
 /// The chunk length for a row of `n` (> MAX_ROW): the smallest divisor of `n` long
@@ -55,9 +56,18 @@ struct Chunked {
 }
 
 impl Tensor {
-    /// `exp(x - max) / sum(exp(x - max))` along `axis`.
+    /// `exp(x - max) / sum(exp(x - max))` along `axis`: one kernel for a row of up to
+    /// 2^15 elements.
+    ///
+    /// ```
+    /// use kiln_engine::{Device, Tensor};
+    /// let x = Tensor::from_slice_on(&[1.0f32, 1.0, 0.0, 0.0], &[2, 2], &Device::cpu())?;
+    /// assert_eq!(x.softmax(-1).to_vec::<f32>()?, vec![0.5, 0.5, 0.5, 0.5]);
+    /// # Ok::<(), kiln_engine::Error>(())
+    /// ```
     #[track_caller]
     pub fn softmax(&self, axis: isize) -> Tensor {
+        let _op = user_op("softmax");
         let a = normalize_axis("softmax", axis, self.shape());
         let x = self.float();
         if let Some(c) = x.chunked(a) {
@@ -71,6 +81,7 @@ impl Tensor {
     /// `x - max - log(sum(exp(x - max)))` along `axis`.
     #[track_caller]
     pub fn log_softmax(&self, axis: isize) -> Tensor {
+        let _op = user_op("log_softmax");
         let a = normalize_axis("log_softmax", axis, self.shape());
         let x = self.float();
         if let Some(c) = x.chunked(a) {

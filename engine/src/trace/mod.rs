@@ -53,8 +53,11 @@ pub const VERSION: u32 = 1;
 /// A recorded trace: the events in the order they happened.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Trace {
+    /// Always `kiln-trace`.
     pub format: String,
+    /// The format version ([`VERSION`]).
     pub version: u32,
+    /// What happened, in order.
     pub events: Vec<Event>,
 }
 
@@ -62,34 +65,59 @@ pub struct Trace {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
+    /// A device was first used.
     Device {
+        /// Its name (`Device::name`), by which other events refer to it.
         name: String,
+        /// The CPU reference device rather than a wgpu adapter.
         cpu: bool,
+        /// What its kernels must respect.
         limits: Limits,
     },
+    /// The roofline probes were measured.
     Probes {
+        /// The device measured.
         device: String,
+        /// Copy bandwidth, GB/s.
         copy_gbs: f64,
+        /// FMA throughput, GFLOPS.
         fma_gflops: f64,
+        /// When, in microseconds since tracing started.
         at_us: f64,
     },
+    /// A realize: its graph and the kernels it launched.
     Realize {
+        /// Its id, by which kernels refer to it.
         id: u64,
+        /// The device it ran on.
         device: String,
+        /// When it submitted its kernels.
         at_us: f64,
+        /// Microseconds spent scheduling and compiling.
         schedule_us: f64,
+        /// The ids of its kernels, in launch order.
         kernels: Vec<u64>,
+        /// The lazy graph it computed.
         nodes: Vec<NodeInfo>,
     },
+    /// A kernel launch.
     Kernel(Box<KernelInfo>),
+    /// A buffer was taken from a device's pool.
     Alloc {
+        /// A process-wide buffer id.
         buffer: u64,
+        /// The device.
         device: String,
+        /// Its size.
         bytes: u64,
+        /// When.
         at_us: f64,
     },
+    /// A buffer went back to its device.
     Free {
+        /// The buffer's id.
         buffer: u64,
+        /// When.
         at_us: f64,
     },
 }
@@ -97,38 +125,56 @@ pub enum Event {
 /// A device's limits, as the scheduler and the optimizer see them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Limits {
+    /// Storage buffers one kernel may bind.
     pub max_storage_buffers: usize,
+    /// Invocations per workgroup.
     pub max_workgroup_size: usize,
+    /// Workgroup memory, in bytes.
     pub workgroup_memory_bytes: usize,
+    /// The largest storage binding, in bytes.
     pub max_binding_bytes: usize,
+    /// Iterations a loop may run per invocation where the driver stops longer loops.
     pub max_loop_iterations: Option<u64>,
 }
 
 /// One node of a realized graph.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NodeInfo {
+    /// The node's id.
     pub id: u64,
+    /// The primitive op, as text.
     pub op: String,
+    /// The dtype's name.
     pub dtype: String,
+    /// The shape.
     pub shape: Vec<usize>,
+    /// The ids of its sources.
     pub srcs: Vec<u64>,
+    /// The kernel it was fused into (`None` for inputs and aliases).
     pub kernel: Option<u64>,
 }
 
 /// One part of a kernel's loop structure after opts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PartInfo {
+    /// The domain axis it belongs to.
     pub axis: usize,
+    /// global, loop, local, group, upcast, reduce or unroll.
     pub kind: String,
+    /// Its size.
     pub size: usize,
 }
 
 /// One storage buffer a kernel binds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BufferInfo {
+    /// Its binding position (inputs first).
     pub index: usize,
+    /// The dtype's name.
     pub dtype: String,
+    /// Elements.
     pub numel: usize,
+    /// Written by the kernel (else only read).
     pub output: bool,
     /// The graph node whose buffer it is.
     pub node: u64,
@@ -144,25 +190,42 @@ pub struct BufferInfo {
 /// One kernel launch.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KernelInfo {
+    /// The kernel launch's id.
     pub id: u64,
+    /// The realize that launched it.
     pub realize: u64,
+    /// The device it ran on.
     pub device: String,
+    /// tinygrad's name (`E_`/`r_` and the part sizes).
     pub name: String,
+    /// Its loop parts after opts.
     pub parts: Vec<PartInfo>,
     /// The kernel's domain before opts: the axes `parts` and buffer strides refer to.
     #[serde(default)]
     pub domain: Vec<usize>,
+    /// The opts it was compiled with.
     pub opts: Vec<String>,
+    /// The storage buffers it binds, inputs first.
     pub buffers: Vec<BufferInfo>,
+    /// Its WGSL source.
     pub wgsl: String,
+    /// Its linear IR.
     pub ir: String,
+    /// Its kernel AST.
     pub ast: String,
+    /// Sizes of the global parts (workgroups).
     pub global_size: Vec<usize>,
+    /// Sizes of the local and group parts (lanes per workgroup).
     pub local_size: Vec<usize>,
+    /// Estimated ALU operations.
     pub flops: u64,
+    /// Bytes of the buffers it reads and writes.
     pub bytes: u64,
+    /// When it started: its realize's submit time plus the kernels before it.
     pub start_us: f64,
+    /// Its device time, when measured.
     pub time_us: Option<f64>,
+    /// What measured it: `timestamp` (the GPU's own) or `host clock`.
     pub clock: String,
 }
 
