@@ -12,7 +12,7 @@ use super::CompileError;
 use crate::dtype::{DType, Scalar};
 use crate::ops::{BinaryOp, ReduceOp, UnaryOp};
 
-use super::ir::{Program, Ref, Special, UOp};
+use super::ir::{Inst, Program, Ref, Special, UOp};
 
 fn ty(d: DType) -> &'static str {
     match d {
@@ -78,118 +78,146 @@ fn window_accessors(s: &mut String, p: &Program, buf: usize) {
 /// a vector access at element index `i` (a multiple of `w`) reads `data[i / w]`, and a scalar
 /// access reads component `i % w` of `data[i / w]`.
 pub fn render(p: &Program) -> String {
-    let mut s = String::new();
-    let widths = p.buffer_widths();
-    let _ = writeln!(s, "// kernel {}", p.name);
-    let bindings = p.bindings();
-    for (binding, w) in bindings.iter().enumerate() {
-        let b = &p.bufs[w.buf];
-        let access = if b.output { "read_write" } else { "read" };
-        let name = if p.windows(w.buf) > 1 {
-            format!("data{}_{}", w.buf, w.window)
-        } else {
-            format!("data{}", w.buf)
-        };
-        let _ = writeln!(
-            s,
-            "@group(0) @binding({binding}) var<storage, {access}> {name}: array<{}>;",
-            vec_ty(storage_dtype(b.dtype), widths[w.buf])
-        );
-    }
-    if !p.params.is_empty() {
-        // One uniform binding after the storage buffers; arrays in the uniform address space
-        // need a 16-byte stride, hence vec4 words.
-        let _ = writeln!(
-            s,
-            "@group(0) @binding({}) var<uniform> params: array<vec4<u32>, {}>;",
-            bindings.len(),
-            p.params.len().div_ceil(4)
-        );
-    }
-    for buf in (0..p.bufs.len()).filter(|&b| p.windows(b) > 1) {
-        window_accessors(&mut s, p, buf);
-    }
-    for (h, inst) in p.insts.iter() {
-        if let UOp::DefineLocal { len } = inst.op {
-            let _ = writeln!(
-                s,
-                "var<workgroup> local{}: array<{}, {len}>;",
-                h.index(),
-                // Workgroup memory is not host-shareable, so bool is allowed there.
-                ty(inst.dtype)
-            );
-        }
-    }
+    let mut w = Writer {
+        p,
+        widths: p.buffer_widths(),
+        helpers: Helpers::default(),
+        out: String::new(),
+    };
+    let _ = writeln!(w.out, "// kernel {}", p.name);
+    w.write_bindings();
+    w.write_workgroup_arrays();
     // The helper functions the body calls are declared here, above `main`, once it is known
     // which are needed.
-    let mut helpers = Helpers::default();
-    let main_at = s.len();
-    let _ = writeln!(s, "@compute @workgroup_size({})", p.local_size());
-    // The subgroup builtins the program reads (they need wgpu's SUBGROUP feature).
-    let mut builtins = String::new();
-    for (special, name, var) in [
-        (
-            Special::SubgroupInvocationId,
-            "subgroup_invocation_id",
-            "sg_lane",
-        ),
-        (Special::SubgroupId, "subgroup_id", "sg_id"),
-        (Special::NumSubgroups, "num_subgroups", "sg_count"),
-    ] {
-        if p.insts.iter().any(|(_, i)| i.op == UOp::Special(special)) {
-            let _ = write!(builtins, ", @builtin({name}) {var}: u32");
+    let main_at = w.out.len();
+    w.write_entry_point();
+    w.write_body();
+    w.out.push_str("}\n");
+    let helpers = w.helpers.source();
+    w.out.insert_str(main_at, &helpers);
+    w.out
+}
+
+/// The renderer's state: one method per kind of declaration and statement (naga's
+/// `back/wgsl/writer.rs` style).
+struct Writer<'p> {
+    p: &'p Program,
+    /// Per buffer, the vector width it is declared with (see [`render`]).
+    widths: Vec<u8>,
+    helpers: Helpers,
+    out: String,
+}
+
+fn v(r: Ref) -> String {
+    format!("v{}", r.index())
+}
+
+impl Writer<'_> {
+    /// One storage binding per buffer window, then the parameters' uniform binding.
+    fn write_bindings(&mut self) {
+        let p = self.p;
+        let bindings = p.bindings();
+        for (binding, w) in bindings.iter().enumerate() {
+            let b = &p.bufs[w.buf];
+            let access = if b.output { "read_write" } else { "read" };
+            let name = if p.windows(w.buf) > 1 {
+                format!("data{}_{}", w.buf, w.window)
+            } else {
+                format!("data{}", w.buf)
+            };
+            let _ = writeln!(
+                self.out,
+                "@group(0) @binding({binding}) var<storage, {access}> {name}: array<{}>;",
+                vec_ty(storage_dtype(b.dtype), self.widths[w.buf])
+            );
+        }
+        if !p.params.is_empty() {
+            // One uniform binding after the storage buffers; arrays in the uniform address
+            // space need a 16-byte stride, hence vec4 words.
+            let _ = writeln!(
+                self.out,
+                "@group(0) @binding({}) var<uniform> params: array<vec4<u32>, {}>;",
+                bindings.len(),
+                p.params.len().div_ceil(4)
+            );
+        }
+        for buf in (0..p.bufs.len()).filter(|&b| p.windows(b) > 1) {
+            window_accessors(&mut self.out, p, buf);
         }
     }
-    let _ = writeln!(
-        s,
-        "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lidx: u32{builtins}) {{"
-    );
-    let _ = writeln!(s, "  let gflat = wid.x + nwg.x * (wid.y + nwg.y * wid.z);");
-    let _ = writeln!(s, "  if (gflat >= {}u) {{ return; }}", p.num_groups());
-    let mut depth = 1;
-    let v = |r: Ref| format!("v{}", r.index());
-    // An element of buffer `buf` at scalar index expression `idx` (a value).
-    let element = |buf: usize, idx: &str| -> String {
-        match widths[buf] {
-            _ if p.windows(buf) > 1 => format!("kiln_read{buf}({idx})"),
-            1 => format!("data{buf}[{idx}]"),
-            w => format!("data{buf}[({idx}) / {w}i][({idx}) % {w}i]"),
-        }
-    };
-    // The statement that writes `val` to that element.
-    let write = |buf: usize, idx: &str, val: &str| -> String {
-        match widths[buf] {
-            _ if p.windows(buf) > 1 => format!("kiln_write{buf}({idx}, {val});"),
-            1 => format!("data{buf}[{idx}] = {val};"),
-            w => format!("data{buf}[({idx}) / {w}i][({idx}) % {w}i] = {val};"),
-        }
-    };
-    for (h, inst) in p.insts.iter() {
-        let i = h.index();
-        let t = vec_ty(inst.dtype, inst.width);
-        let line = match &inst.op {
-            UOp::Special(Special::GroupId) => format!("let v{i}: i32 = i32(gflat);"),
-            UOp::Special(Special::LocalId) => format!("let v{i}: i32 = i32(lidx);"),
-            UOp::Special(Special::SubgroupInvocationId) => {
-                format!("let v{i}: i32 = i32(sg_lane);")
+
+    fn write_workgroup_arrays(&mut self) {
+        for (h, inst) in self.p.insts.iter() {
+            if let UOp::DefineLocal { len } = inst.op {
+                let _ = writeln!(
+                    self.out,
+                    "var<workgroup> local{}: array<{}, {len}>;",
+                    h.index(),
+                    // Workgroup memory is not host-shareable, so bool is allowed there.
+                    ty(inst.dtype)
+                );
             }
-            UOp::Special(Special::SubgroupId) => format!("let v{i}: i32 = i32(sg_id);"),
-            UOp::Special(Special::NumSubgroups) => format!("let v{i}: i32 = i32(sg_count);"),
+        }
+    }
+
+    /// `main`'s signature (with the subgroup builtins the program reads: they need wgpu's
+    /// SUBGROUP feature) and the flat workgroup index.
+    fn write_entry_point(&mut self) {
+        let p = self.p;
+        let _ = writeln!(self.out, "@compute @workgroup_size({})", p.local_size());
+        let mut builtins = String::new();
+        for (special, name, var) in [
+            (
+                Special::SubgroupInvocationId,
+                "subgroup_invocation_id",
+                "sg_lane",
+            ),
+            (Special::SubgroupId, "subgroup_id", "sg_id"),
+            (Special::NumSubgroups, "num_subgroups", "sg_count"),
+        ] {
+            if p.insts.iter().any(|(_, i)| i.op == UOp::Special(special)) {
+                let _ = write!(builtins, ", @builtin({name}) {var}: u32");
+            }
+        }
+        let _ = writeln!(
+            self.out,
+            "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lidx: u32{builtins}) {{"
+        );
+        let _ = writeln!(
+            self.out,
+            "  let gflat = wid.x + nwg.x * (wid.y + nwg.y * wid.z);"
+        );
+        let _ = writeln!(
+            self.out,
+            "  if (gflat >= {}u) {{ return; }}",
+            p.num_groups()
+        );
+    }
+
+    /// One line per instruction, indented by the blocks open around it.
+    fn write_body(&mut self) {
+        let mut depth = 1;
+        for (h, inst) in self.p.insts.iter() {
+            let Some(line) = self.statement(h.index(), inst) else {
+                continue;
+            };
+            if inst.op.closes_block() {
+                depth -= 1;
+            }
+            let _ = writeln!(self.out, "{:width$}{line}", "", width = depth * 2);
+            if inst.op.opens_block() {
+                depth += 1;
+            }
+        }
+    }
+
+    /// The statement for instruction `i` (`None` for a declaration made above `main`).
+    fn statement(&mut self, i: usize, inst: &Inst) -> Option<String> {
+        let t = vec_ty(inst.dtype, inst.width);
+        Some(match &inst.op {
+            UOp::Special(s) => format!("let v{i}: i32 = i32({});", special(*s)),
             UOp::SubgroupReduce { op, value } => {
-                let f = match (op, inst.dtype) {
-                    (ReduceOp::Sum, _) => "subgroupAdd",
-                    (ReduceOp::Prod, _) => "subgroupMul",
-                    (ReduceOp::Max, DType::F32) => {
-                        helpers.subgroup_nan = true;
-                        "kiln_subgroup_max"
-                    }
-                    (ReduceOp::Min, DType::F32) => {
-                        helpers.subgroup_nan = true;
-                        "kiln_subgroup_min"
-                    }
-                    (ReduceOp::Max, _) => "subgroupMax",
-                    (ReduceOp::Min, _) => "subgroupMin",
-                };
+                let f = self.subgroup_reduce(*op, inst.dtype);
                 format!("let v{i}: {t} = {f}({});", v(*value))
             }
             UOp::SubgroupBroadcast { value, lane } => {
@@ -203,128 +231,22 @@ pub fn render(p: &Program) -> String {
                     d => format!("let v{i}: {t} = bitcast<{}>({word});", ty(d)),
                 }
             }
-            UOp::Unary(op, a) => {
-                let a = v(*a);
-                let e = match op {
-                    UnaryOp::Neg if inst.dtype == DType::U32 => format!("0u - {a}"),
-                    UnaryOp::Neg if inst.dtype == DType::Bool => a,
-                    UnaryOp::Neg => format!("-{a}"),
-                    UnaryOp::Exp2 => format!("exp2({a})"),
-                    UnaryOp::Log2 => format!("log2({a})"),
-                    UnaryOp::Sin => format!("sin({a})"),
-                    UnaryOp::Cos => format!("cos({a})"),
-                    UnaryOp::Sqrt => format!("sqrt({a})"),
-                    UnaryOp::Recip => format!("1.0f / {a}"),
-                };
-                format!("let v{i}: {t} = {e};")
-            }
+            UOp::Unary(op, a) => format!("let v{i}: {t} = {};", unary(*op, inst.dtype, &v(*a))),
             UOp::Binary(op, a, b) => {
-                let operand = p.insts[*a].dtype;
-                let (a, b) = (v(*a), v(*b));
-                let e = match (op, operand == DType::Bool) {
-                    (BinaryOp::Add, false) => format!("{a} + {b}"),
-                    (BinaryOp::Mul, false) => format!("{a} * {b}"),
-                    (BinaryOp::Div, _) => format!("{a} / {b}"),
-                    (BinaryOp::Mod, _) => format!("{a} % {b}"),
-                    (BinaryOp::Max, false) if operand == DType::F32 => {
-                        helpers.nan_max_min = true;
-                        format!("kiln_max({a}, {b})")
-                    }
-                    (BinaryOp::Min, false) if operand == DType::F32 => {
-                        helpers.nan_max_min = true;
-                        format!("kiln_min({a}, {b})")
-                    }
-                    (BinaryOp::Max, false) => format!("max({a}, {b})"),
-                    (BinaryOp::Min, false) => format!("min({a}, {b})"),
-                    (BinaryOp::CmpLt, false) => format!("{a} < {b}"),
-                    (BinaryOp::CmpLt, true) => format!("!{a} && {b}"),
-                    (BinaryOp::CmpEq, _) => format!("{a} == {b}"),
-                    (BinaryOp::And, _) | (BinaryOp::Mul, true) | (BinaryOp::Min, true) => {
-                        format!("{a} & {b}")
-                    }
-                    (BinaryOp::Or, _) | (BinaryOp::Add, true) | (BinaryOp::Max, true) => {
-                        format!("{a} | {b}")
-                    }
-                    (BinaryOp::Xor, false) => format!("{a} ^ {b}"),
-                    (BinaryOp::Xor, true) => format!("{a} != {b}"),
-                };
+                let e = self.binary(*op, self.p.insts[*a].dtype, &v(*a), &v(*b));
                 format!("let v{i}: {t} = {e};")
             }
             UOp::Where(c, a, b) => {
                 format!("let v{i}: {t} = select({}, {}, {});", v(*b), v(*a), v(*c))
             }
-            UOp::Cast(a) => match (p.insts[*a].dtype, inst.dtype) {
-                (DType::F32, DType::I32) => {
-                    helpers.float_to_int = true;
-                    format!("let v{i}: i32 = kiln_f32_to_i32({});", v(*a))
-                }
-                (DType::F32, DType::U32) => {
-                    helpers.float_to_int = true;
-                    format!("let v{i}: u32 = kiln_f32_to_u32({});", v(*a))
-                }
-                _ => format!("let v{i}: {t} = {t}({});", v(*a)),
-            },
-            UOp::Load { buf, index, valid } => {
-                // The index is only used where valid: a masked lane reads element 0.
-                let idx = match valid {
-                    None => v(*index),
-                    Some(g) => format!("select(0i, {}, {})", v(*index), v(*g)),
-                };
-                let raw = if inst.width > 1 {
-                    if widths[*buf] == inst.width {
-                        format!("data{buf}[({idx}) / {}i]", inst.width)
-                    } else {
-                        let comps: Vec<String> = (0..inst.width)
-                            .map(|c| element(*buf, &format!("({idx}) + {c}i")))
-                            .collect();
-                        format!("{t}({})", comps.join(", "))
-                    }
-                } else if inst.dtype == DType::Bool {
-                    format!("({} != 0u)", element(*buf, &idx))
-                } else {
-                    element(*buf, &idx)
-                };
-                match valid {
-                    None => format!("let v{i}: {t} = {raw};"),
-                    Some(g) => {
-                        let zero = literal(Scalar::from_f64(0.0, inst.dtype));
-                        let zero = if inst.width > 1 {
-                            format!("{t}({zero})")
-                        } else {
-                            zero
-                        };
-                        format!("let v{i}: {t} = select({zero}, {raw}, {});", v(*g))
-                    }
-                }
-            }
+            UOp::Cast(a) => self.cast(i, self.p.insts[*a].dtype, inst.dtype, &v(*a)),
+            UOp::Load { buf, index, valid } => self.load(i, inst, *buf, *index, *valid),
             UOp::Store {
                 buf,
                 index,
                 value,
                 mask,
-            } => {
-                let w = p.insts[*value].width;
-                let val = if inst.dtype == DType::Bool {
-                    format!("select(0u, 1u, {})", v(*value))
-                } else {
-                    v(*value)
-                };
-                let idx = v(*index);
-                let stmt = if w > 1 && widths[*buf] == w {
-                    format!("data{buf}[{idx} / {w}i] = {val};")
-                } else if w > 1 {
-                    (0..w)
-                        .map(|c| write(*buf, &format!("{idx} + {c}i"), &format!("{val}[{c}]")))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                } else {
-                    write(*buf, &idx, &val)
-                };
-                match mask {
-                    None => stmt,
-                    Some(m) => format!("if ({}) {{ {stmt} }}", v(*m)),
-                }
-            }
+            } => self.store(inst.dtype, *buf, *index, *value, *mask),
             UOp::Gep(a, lane) => format!("let v{i}: {t} = {}[{lane}];", v(*a)),
             UOp::Vectorize(parts) => {
                 let parts: Vec<String> = parts.iter().map(|r| v(*r)).collect();
@@ -337,7 +259,7 @@ pub fn render(p: &Program) -> String {
             }
             UOp::If(c) => format!("if ({}) {{", v(*c)),
             UOp::EndRange | UOp::EndIf => "}".into(),
-            UOp::DefineLocal { .. } => continue,
+            UOp::DefineLocal { .. } => return None,
             UOp::LoadLocal { local, index } => {
                 format!("let v{i}: {t} = local{}[{}];", local.index(), v(*index))
             }
@@ -347,18 +269,177 @@ pub fn render(p: &Program) -> String {
                 value,
             } => format!("local{}[{}] = {};", local.index(), v(*index), v(*value)),
             UOp::Barrier => "workgroupBarrier();".into(),
-        };
-        if inst.op.closes_block() {
-            depth -= 1;
-        }
-        let _ = writeln!(s, "{:width$}{line}", "", width = depth * 2);
-        if inst.op.opens_block() {
-            depth += 1;
+        })
+    }
+
+    /// The subgroup builtin for `op`; float max/min go through NaN-propagating helpers.
+    fn subgroup_reduce(&mut self, op: ReduceOp, dtype: DType) -> &'static str {
+        match (op, dtype) {
+            (ReduceOp::Sum, _) => "subgroupAdd",
+            (ReduceOp::Prod, _) => "subgroupMul",
+            (ReduceOp::Max, DType::F32) => {
+                self.helpers.subgroup_nan = true;
+                "kiln_subgroup_max"
+            }
+            (ReduceOp::Min, DType::F32) => {
+                self.helpers.subgroup_nan = true;
+                "kiln_subgroup_min"
+            }
+            (ReduceOp::Max, _) => "subgroupMax",
+            (ReduceOp::Min, _) => "subgroupMin",
         }
     }
-    s.push_str("}\n");
-    s.insert_str(main_at, &helpers.source());
-    s
+
+    /// `a op b` for operands of dtype `operand` (bools are logical: `+` is or, `*` is and).
+    fn binary(&mut self, op: BinaryOp, operand: DType, a: &str, b: &str) -> String {
+        match (op, operand == DType::Bool) {
+            (BinaryOp::Add, false) => format!("{a} + {b}"),
+            (BinaryOp::Mul, false) => format!("{a} * {b}"),
+            (BinaryOp::Div, _) => format!("{a} / {b}"),
+            (BinaryOp::Mod, _) => format!("{a} % {b}"),
+            (BinaryOp::Max, false) if operand == DType::F32 => {
+                self.helpers.nan_max_min = true;
+                format!("kiln_max({a}, {b})")
+            }
+            (BinaryOp::Min, false) if operand == DType::F32 => {
+                self.helpers.nan_max_min = true;
+                format!("kiln_min({a}, {b})")
+            }
+            (BinaryOp::Max, false) => format!("max({a}, {b})"),
+            (BinaryOp::Min, false) => format!("min({a}, {b})"),
+            (BinaryOp::CmpLt, false) => format!("{a} < {b}"),
+            (BinaryOp::CmpLt, true) => format!("!{a} && {b}"),
+            (BinaryOp::CmpEq, _) => format!("{a} == {b}"),
+            (BinaryOp::And, _) | (BinaryOp::Mul, true) | (BinaryOp::Min, true) => {
+                format!("{a} & {b}")
+            }
+            (BinaryOp::Or, _) | (BinaryOp::Add, true) | (BinaryOp::Max, true) => {
+                format!("{a} | {b}")
+            }
+            (BinaryOp::Xor, false) => format!("{a} ^ {b}"),
+            (BinaryOp::Xor, true) => format!("{a} != {b}"),
+        }
+    }
+
+    /// A value conversion; float to int goes through helpers with Rust's `as` semantics.
+    fn cast(&mut self, i: usize, from: DType, to: DType, a: &str) -> String {
+        match (from, to) {
+            (DType::F32, DType::I32) => {
+                self.helpers.float_to_int = true;
+                format!("let v{i}: i32 = kiln_f32_to_i32({a});")
+            }
+            (DType::F32, DType::U32) => {
+                self.helpers.float_to_int = true;
+                format!("let v{i}: u32 = kiln_f32_to_u32({a});")
+            }
+            _ => format!("let v{i}: {t} = {t}({a});", t = ty(to)),
+        }
+    }
+
+    /// An element of buffer `buf` at scalar index expression `idx` (a value).
+    fn element(&self, buf: usize, idx: &str) -> String {
+        match self.widths[buf] {
+            _ if self.p.windows(buf) > 1 => format!("kiln_read{buf}({idx})"),
+            1 => format!("data{buf}[{idx}]"),
+            w => format!("data{buf}[({idx}) / {w}i][({idx}) % {w}i]"),
+        }
+    }
+
+    /// The statement that writes `val` to an element of buffer `buf`.
+    fn write_element(&self, buf: usize, idx: &str, val: &str) -> String {
+        match self.widths[buf] {
+            _ if self.p.windows(buf) > 1 => format!("kiln_write{buf}({idx}, {val});"),
+            1 => format!("data{buf}[{idx}] = {val};"),
+            w => format!("data{buf}[({idx}) / {w}i][({idx}) % {w}i] = {val};"),
+        }
+    }
+
+    /// A (possibly vector, possibly masked) load. The index is only used where valid: a
+    /// masked lane reads element 0.
+    fn load(&self, i: usize, inst: &Inst, buf: usize, index: Ref, valid: Option<Ref>) -> String {
+        let t = vec_ty(inst.dtype, inst.width);
+        let idx = match valid {
+            None => v(index),
+            Some(g) => format!("select(0i, {}, {})", v(index), v(g)),
+        };
+        let raw = if inst.width > 1 {
+            if self.widths[buf] == inst.width {
+                format!("data{buf}[({idx}) / {}i]", inst.width)
+            } else {
+                let comps: Vec<String> = (0..inst.width)
+                    .map(|c| self.element(buf, &format!("({idx}) + {c}i")))
+                    .collect();
+                format!("{t}({})", comps.join(", "))
+            }
+        } else if inst.dtype == DType::Bool {
+            format!("({} != 0u)", self.element(buf, &idx))
+        } else {
+            self.element(buf, &idx)
+        };
+        match valid {
+            None => format!("let v{i}: {t} = {raw};"),
+            Some(g) => {
+                let zero = literal(Scalar::from_f64(0.0, inst.dtype));
+                let zero = if inst.width > 1 {
+                    format!("{t}({zero})")
+                } else {
+                    zero
+                };
+                format!("let v{i}: {t} = select({zero}, {raw}, {});", v(g))
+            }
+        }
+    }
+
+    /// A (possibly vector, possibly masked) store; bools are stored as 0/1 words.
+    fn store(&self, dtype: DType, buf: usize, index: Ref, value: Ref, mask: Option<Ref>) -> String {
+        let w = self.p.insts[value].width;
+        let val = if dtype == DType::Bool {
+            format!("select(0u, 1u, {})", v(value))
+        } else {
+            v(value)
+        };
+        let idx = v(index);
+        let stmt = if w > 1 && self.widths[buf] == w {
+            format!("data{buf}[{idx} / {w}i] = {val};")
+        } else if w > 1 {
+            (0..w)
+                .map(|c| self.write_element(buf, &format!("{idx} + {c}i"), &format!("{val}[{c}]")))
+                .collect::<Vec<_>>()
+                .join(" ")
+        } else {
+            self.write_element(buf, &idx, &val)
+        };
+        match mask {
+            None => stmt,
+            Some(m) => format!("if ({}) {{ {stmt} }}", v(m)),
+        }
+    }
+}
+
+/// The WGSL builtin a `Special` reads.
+fn special(s: Special) -> &'static str {
+    match s {
+        Special::GroupId => "gflat",
+        Special::LocalId => "lidx",
+        Special::SubgroupInvocationId => "sg_lane",
+        Special::SubgroupId => "sg_id",
+        Special::NumSubgroups => "sg_count",
+    }
+}
+
+/// A unary op on `a`, for a result of `dtype`.
+fn unary(op: UnaryOp, dtype: DType, a: &str) -> String {
+    match op {
+        UnaryOp::Neg if dtype == DType::U32 => format!("0u - {a}"),
+        UnaryOp::Neg if dtype == DType::Bool => a.to_string(),
+        UnaryOp::Neg => format!("-{a}"),
+        UnaryOp::Exp2 => format!("exp2({a})"),
+        UnaryOp::Log2 => format!("log2({a})"),
+        UnaryOp::Sin => format!("sin({a})"),
+        UnaryOp::Cos => format!("cos({a})"),
+        UnaryOp::Sqrt => format!("sqrt({a})"),
+        UnaryOp::Recip => format!("1.0f / {a}"),
+    }
 }
 
 /// WGSL helper functions for the semantics a WGSL builtin does not give by itself.

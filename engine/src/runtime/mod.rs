@@ -93,6 +93,7 @@ impl Device {
     pub(crate) fn backend(&self) -> &Backend {
         &self.0.backend
     }
+    /// Whether this is the CPU reference device (the interpreter), not a wgpu adapter.
     pub fn is_cpu(&self) -> bool {
         matches!(self.0.backend, Backend::Cpu(_))
     }
@@ -113,6 +114,7 @@ impl Device {
         }
     }
 
+    /// What kernels for this device must respect.
     pub fn limits(&self) -> DeviceLimits {
         match &self.0.backend {
             // The interpreter could do more, but kernels checked on it should also fit a
@@ -131,7 +133,7 @@ impl Device {
                 cpu_adapter: false,
                 // It runs subgroups of 8 (`cpu::SUBGROUP_SIZE`) but promises only 4 to 8, as a
                 // GPU with a range of subgroup sizes would.
-                subgroup_sizes: subgroups_enabled().then_some((4, 8)),
+                subgroup_sizes: subgroups_enabled().then_some((4, cpu::SUBGROUP_SIZE)),
             },
             Backend::Wgpu(w) => w.limits(),
         }
@@ -266,9 +268,6 @@ static NEXT_BUFFER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64:
 impl Buffer {
     pub fn device(&self) -> &Device {
         &self.device
-    }
-    pub fn numel(&self) -> usize {
-        self.numel
     }
     pub fn dtype(&self) -> DType {
         self.dtype
