@@ -38,7 +38,7 @@ fn main() -> kiln::Result<()> {
 
     // softmax, integer and bool tensors, views.
     let logits = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 1.0, 1.0, 1.0], &[2, 3])?;
-    println!("softmax = {:?}", logits.softmax(-1).to_vec::<f32>()?);
+    println!("softmax(-1) =\n{}", logits.softmax(-1)); // numpy's text, computed on demand
     let ints = Tensor::from_slice(&[3i32, -1, 4, 1, -5, 9], &[2, 3])?;
     println!(
         "ints.T.max(1) = {:?}",

@@ -143,7 +143,7 @@ fn engine_imports_follow_the_written_layer_order() {
     let skipped = test_only_files(&files);
     let mut checked_references = 0;
     for f in files.iter().filter(|f| !skipped.contains(f)) {
-        let rel = f.strip_prefix(&root()).unwrap().display().to_string();
+        let rel = f.strip_prefix(root()).unwrap().display().to_string();
         let rel_src = f.strip_prefix(&src).unwrap();
         let top = rel_src
             .components()

@@ -1,16 +1,11 @@
 //! Bounded caches of compiled programs and pipelines.
 //!
 //! Every new kernel (a new shape, a new opt list) compiles a program, and on wgpu a pipeline
-//! that costs the driver memory (about 170 KB each on lavapipe, measured as process RSS over
-//! 600 pipelines). Unbounded, a program that sees many shapes grows without limit. Each cache
-//! here holds at most the byte budget set by `KILN_CACHE_MB` (default 64) or
-//! [`set_cache_bytes`], evicting the least recently used entries first; an evicted program is
-//! simply compiled again when it is next needed.
-//!
-//! Measured on lavapipe, 300 new lengths of a 2-kernel expression (600 pipelines) after 300
-//! others: with a
-//! 256 MB budget (1,200 live pipelines) RSS grew 92 MB and a call took 56 ms; with 64 MB (338
-//! pipelines) RSS grew 9.5 MB and a call took 4.9 ms (the driver slows with many pipelines).
+//! that costs the driver memory. Unbounded, a program that sees many shapes grows without
+//! limit, and the driver slows with many live pipelines (BENCHMARKS.md, "Memory"). Each
+//! cache here holds at most the byte budget set by `KILN_CACHE_MB` (default 64) or
+//! [`set_cache_bytes`], evicting the least recently used entries first; an evicted program
+//! is simply compiled again when it is next needed.
 
 use std::hash::Hash;
 use std::sync::atomic::{AtomicUsize, Ordering};

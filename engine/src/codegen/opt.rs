@@ -201,9 +201,9 @@ pub const MAX_UPCAST_UNROLL: usize = 256;
 /// The budgets on a CPU adapter ([`DeviceLimits::cpu_adapter`]): a lane is a SIMD element,
 /// a value that does not fit the vector registers spills to the stack (an L1 access), and a
 /// load from a buffer costs far more (llvmpipe loops over the lanes, one bounds-checked
-/// scalar load per component), so larger tiles that load less per FMA pay: a 16x16 matmul
-/// tile ran 1.55x faster than 8x8 on lavapipe (see `codegen/heuristic`).
+/// scalar load per component), so larger tiles that load less per FMA pay.
 pub const CPU_MAX_UPCAST: usize = 256;
+/// [`MAX_UPCAST_UNROLL`] on a CPU adapter (see [`CPU_MAX_UPCAST`]).
 pub const CPU_MAX_UPCAST_UNROLL: usize = 1024;
 
 /// (upcast outputs, values in one reduce body) a lane of `limits`' device may hold.

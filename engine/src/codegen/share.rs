@@ -8,10 +8,9 @@
 //! the lane that loaded it with a subgroup broadcast. No workgroup memory and no barrier.
 //!
 //! Where it pays: on a CPU adapter (llvmpipe) a buffer load is a loop over the SIMD lanes,
-//! one scalar load each, while a broadcast is a register shuffle. On lavapipe a hand-written
-//! 1024^3 matmul with 32x8 outputs per lane ran 178-233 ms with `a` shared against 289-367 ms
-//! without (interleaved rounds). On a GPU it replaces TM loads per lane by TM/S loads
-//! and TM shuffles (the register blocking of warp-level matmuls); not measured there.
+//! one scalar load each, while a broadcast is a register shuffle (BENCHMARKS.md, "SHARE").
+//! On a GPU it replaces TM loads per lane by TM/S loads and TM shuffles (the register
+//! blocking of warp-level matmuls); not measured there.
 //!
 //! What SHARE requires, and `share_buffer` / `shared_loads` check (an opt list that breaks it
 //! is an `OptError` naming it):

@@ -1,9 +1,8 @@
 //! The wgpu device's open batch: kernels recorded into one command encoder but not yet
 //! submitted (split from `wgpu.rs`).
 //!
-//! A submit costs far more than recording a dispatch: on lavapipe one `queue.submit` of a
-//! one-kernel command buffer took about 58 us of the 95 us a cached 1-kernel realize cost,
-//! and real drivers charge tens of microseconds too. So small kernels are recorded into one
+//! A submit costs far more than recording a dispatch (BENCHMARKS.md, "Batched submission"),
+//! on lavapipe and on real drivers alike. So small kernels are recorded into one
 //! open encoder and submitted together (cubecl-wgpu batches its tasks the same way). The
 //! batch is submitted:
 //! - when something needs the results: a read, a timed run, a host-side write (see `write`

@@ -8,10 +8,9 @@
 //! rewritten at most once a second, so the pipelines of a process's last second may be missed.
 //!
 //! On lavapipe the cache holds only wgpu's 96-byte header: Mesa keeps llvmpipe's compiled
-//! shaders in its own disk cache (`~/.cache/mesa_shader_cache`). Measured here, a softmax
-//! kernel's first call in a fresh process took 13-22 ms with Mesa's cache and 270-320 ms with
-//! `MESA_SHADER_CACHE_DISABLE=true`. Drivers that do fill `VkPipelineCache` get the same
-//! head start through this file.
+//! shaders in its own disk cache (`~/.cache/mesa_shader_cache`), which gives a first call in
+//! a fresh process the same head start (BENCHMARKS.md, "Compile time"). Drivers that fill
+//! `VkPipelineCache` get it through this file.
 
 use std::path::PathBuf;
 use std::sync::Mutex;

@@ -1,12 +1,9 @@
 //! Waiting for the wgpu device: spin, then block (split from `wgpu.rs`).
 //!
 //! A blocking `poll(wait)` parks the thread on the driver's fence, and waking it again costs
-//! more than a small kernel takes. One tiny op realized and read back, 700 times per round,
-//! 24 rounds interleaved on lavapipe: median 122.8 us per round trip blocking against 93.7 us
-//! polling in a loop for up to 500 us first (99.7 us with `yield_now` between polls); a
-//! second run, with this code: 156.9 us against 127.8 us. So a wait polls without blocking
-//! for [`SPIN_BEFORE_BLOCKING`], which covers a small kernel and its readback, then blocks:
-//! a long kernel costs the host at most that much spinning.
+//! more than a small kernel takes (BENCHMARKS.md, "Waiting"). So a wait polls without
+//! blocking for [`SPIN_BEFORE_BLOCKING`], which covers a small kernel and its readback, then
+//! blocks: a long kernel costs the host at most that much spinning.
 
 use std::time::{Duration, Instant};
 

@@ -1,4 +1,4 @@
-//! Steps 1 and 2a of the heuristics: reductions with a layout of their own. A matvec
+//! `matvec` and `column_reduce`: reductions with a layout of their own. A matvec
 //! groups each row's reduction over a few lanes (tinygrad's matvec path); a reduction along
 //! a strided axis whose outputs are contiguous (a column sum) spreads the lanes across the
 //! outputs and splits the reduction among a few.
@@ -7,15 +7,12 @@ use super::{
     apply_opts, group_nest, read_contiguously, AstNode, AxisUse, Opt, OptOp, Plan, CPU_RUN,
 };
 
-/// 2a. A reduction along a strided axis whose innermost output axis is contiguous in every
-/// load that reads it (`x.mean(0)`, `x.var(0)` of a row-major matrix). Grouped over 256 lanes
+/// A reduction along a strided axis whose innermost output axis is contiguous in every load
+/// that reads it (`x.mean(0)`, `x.var(0)` of a row-major matrix). Grouped over 256 lanes
 /// each lane would stride through memory alone; instead each lane takes 4 adjacent outputs
 /// (vec4 loads along a row), 16 lanes sit side by side across the outputs, and 8 lanes share
-/// the reduction (its other nests too, where they divide). On lavapipe, mean(0) and var(0) of
-/// 4096x1024 took 30-33 ms this way and 58-63 ms grouped over 256 lanes (three interleaved
-/// runs). On a CPU adapter each lane takes [`CPU_RUN`] adjacent outputs (four vec4 loads
-/// per row) and 8 lanes sit across them: the same kernel ran 9-15 ms so against 14-20 ms
-/// with the GPU layout (four interleaved rounds; 4, 8 or 16 lanes across measured alike).
+/// the reduction (its other nests too, where they divide). On a CPU adapter each lane takes
+/// [`CPU_RUN`] adjacent outputs (four vec4 loads per row) and 8 lanes sit across them.
 /// Says whether it applied; the plan is unchanged when it did not.
 pub(super) fn column_reduce(
     plan: &mut Plan,
@@ -99,8 +96,7 @@ pub(super) fn matvec(plan: &mut Plan) -> bool {
     }
     let before = plan.opts.clone();
     // A row read contiguously: each lane takes 4 neighbours (vec4 loads) before the group
-    // splits the row. On lavapipe, (a*b).sum(1) of 4096x4096 took 34 ms with it and 67
-    // without (three interleaved runs).
+    // splits the row.
     let reduce_axis = plan.shaped.parts[plan.shaped.reduce_parts()[0]].axis;
     if read_contiguously(ast, reduce_axis) && k.is_multiple_of(4 * THREADS_PER_ROW) {
         plan.push(Opt::new(OptOp::Unroll, 0, 4));

@@ -1,4 +1,4 @@
-//! Step 0 of the heuristics: kernels whose workgroup owns rows. When some output axes are
+//! `own_rows`: kernels whose workgroup owns rows. When some output axes are
 //! columns (no reduction varies along them, as softmax's tail along its row), every reduce
 //! nest is grouped over the same lanes and the columns are spread over them with GROUPOUT,
 //! so that each row's max, sum and tail run once in one workgroup; a row short enough is
@@ -8,14 +8,12 @@ use super::{group_nest, padded_within, read_contiguously, Plan, CPU_RUN, GROUP_S
 use crate::codegen::opt::{AxisKind, Opt, OptOp};
 use crate::target::MAX_ROW;
 
-/// Row-owning kernels (step 0) give each lane about this many elements of the row per nest:
-/// every lane of a workgroup passes every barrier of the nests' tree reductions, and on
-/// lavapipe a 1024-long layernorm row took 86 ms over 256 lanes, 21 ms over 16.
+/// Row-owning kernels give each lane about this many elements of the row per nest: every
+/// lane of a workgroup passes every barrier of the nests' tree reductions, so fewer lanes
+/// per row pay.
 const ROW_ELEMENTS_PER_LANE: usize = 128;
-/// Elements of a row one lane holds in registers (step 0, when the row fits): 4096-long
-/// softmax rows on lavapipe, lists checked against each other in three interleaved rounds:
-/// 64 lanes x 64 values 79-91 ms, 128 x 32 88-99 ms, 256 x 16 121-125 ms, and 98-110 ms
-/// looping over 32 lanes (reading the row three times).
+/// Elements of a row one lane holds in registers when the row fits: the fastest of the
+/// splits of a 4096-long softmax row tried on lavapipe (BENCHMARKS.md).
 const ROW_REGISTER_VALUES: usize = 64;
 /// The fewest lanes a row-owning workgroup gets (when the row is that long).
 const MIN_ROW_LANES: usize = 16;
@@ -23,7 +21,7 @@ const MIN_ROW_LANES: usize = 16;
 /// them per element of the row).
 const BATCH_VEC: usize = 4;
 
-/// Step 0, rows owned by a workgroup (see the module docs). Says whether it applied. A row
+/// Rows owned by a workgroup (see the module docs). Says whether it applied. A row
 /// short enough is first tried held in registers (`own_rows_with` with `hold`), over the lanes that
 /// give each at most [`ROW_REGISTER_VALUES`] of it.
 pub(super) fn own_rows(plan: &mut Plan) -> bool {
@@ -52,8 +50,7 @@ fn own_rows_across(plan: &mut Plan, across: bool) -> bool {
     let can_hold = cols.len() == 1 && hold_lanes <= cap;
     // A row along a strided axis (softmax(0) of a row-major matrix) whose batch axis is the
     // contiguous one: each lane takes 4 neighbouring rows, so that every load is a vec4
-    // across them instead of a scalar. On lavapipe softmax(0) of 1024x1024 ran 0.56x the
-    // time so (3.5-4.1 ms against 6.8-7.2, seven interleaved rounds).
+    // across them instead of a scalar.
     let before = (plan.opts.clone(), plan.shaped.clone());
     if across {
         let batch = (0..plan.shaped.parts.len()).find(|&i| {
@@ -69,8 +66,7 @@ fn own_rows_across(plan: &mut Plan, across: bool) -> bool {
             return false;
         }
     }
-    // A CPU adapter's lanes hold runs of CPU_RUN neighbours: softmax of 4096x4096 on
-    // lavapipe ran 37.7-38.7 ms so against 45-48 ms in runs of 4 (interleaved rounds).
+    // A CPU adapter's lanes hold runs of CPU_RUN neighbours rather than strided vec4s.
     let owned = (can_hold
         && plan.limits.cpu_adapter
         && own_rows_with(plan, main, hold_lanes, true, CPU_RUN))

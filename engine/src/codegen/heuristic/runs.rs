@@ -1,17 +1,14 @@
-//! Step 2b: a grouped reduction on a CPU adapter, where each group lane walks one contiguous
-//! run of the reduced data.
+//! `grouped_runs`: a grouped reduction on a CPU adapter, where each group lane walks one
+//! contiguous run of the reduced data.
 //!
 //! On llvmpipe a lane's load is a loop over the SIMD lanes, so a lane that walks a long
 //! contiguous run with four vec4 loads per step (UNROLL 16) reads fastest: `max(1)` of
-//! 4096x4096 reaches the copy probe that way (step 4). The GPU form of a grouped reduction
+//! 4096x4096 reaches the copy probe that way (`unroll_last_reduce`). The GPU form of a grouped reduction
 //! strides vec4s across 256 lanes instead. Here the group takes 8 or more lanes (one
 //! subgroup on lavapipe, so they combine in registers), and each walks its own run of at
 //! most [`MAX_RUN`] elements: the first stage of `sum_all` over 4096x4096,
-//! `[512, 8r, 4096r]`, groups the 8 rows of 4096 and splits each in 4 (32 lanes).
-//!
-//! Measured on lavapipe, that first stage, seven interleaved rounds: median 15.3 ms against
-//! 26.4 ms for UNROLL 4 + GROUP 256 (max(1) over the same data: 14.4 ms); 2 or 16 such
-//! groups per workgroup measured alike.
+//! `[512, 8r, 4096r]`, groups the 8 rows of 4096 and splits each in 4 (32 lanes), which
+//! runs about as fast as `max(1)` over the same data (BENCHMARKS.md).
 
 use super::super::opt::{Opt, OptOp};
 use super::{read_contiguously, Plan, CPU_RUN};

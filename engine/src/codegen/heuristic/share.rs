@@ -1,5 +1,5 @@
-//! Step 3a: the shared register tile, for a register-tiled reduction (a matmul, conv2d) on a
-//! CPU adapter with subgroups.
+//! `shared_tile`: the shared register tile, for a register-tiled reduction (a matmul,
+//! conv2d) on a CPU adapter with subgroups.
 //!
 //! On llvmpipe a buffer load is a loop over the SIMD lanes with one scalar load each, and a
 //! matmul's time goes to those loops rather than to its FMAs. Here the workgroup's lanes sit
@@ -10,18 +10,10 @@
 //! [`ROWS`] x [`COLS`] outputs: per 4 reduce steps (the UNROLL) its own columns of `b` cost
 //! 8 vec4 loads, its 32 rows of `a` (one vec4 along the reduction each) 32/S.
 //!
-//! Measured on lavapipe, matmul 1024^3, five interleaved rounds in one process: this tile
-//! (32x8 per lane, 16 lanes, UNROLL 4, `a` shared) ran a median 144 ms against 256 ms for
-//! step 3's 16x16 tile over 8x16 lanes; 64x4 ran alike (138 ms), 16x16 shared 208 ms,
-//! 16x8 shared 201 ms, 8 or 32 lanes instead of 16 alike (141, 147). Without SHARE the same
-//! 32x8 tile ran 284-316 ms (two sets of rounds): slower than 16x16, since each lane then
-//! loads all 32 rows itself.
-//! A side that the tile does not divide is padded up to it first (PADTO, masked) where that
-//! adds at most an eighth: a matmul of 1000^3 pads 1000 to 1024 both ways. Six interleaved
-//! rounds on lavapipe, medians: 107 ms, against 237 ms for the unshared 8x8 tile over 25x5
-//! lanes it took before, and 77 ms for 1024^3 (the masks of the padded tail cost the rest).
-//! Another set of rounds (BENCHMARKS.md): matmul 1.9x, relu(a@b + bias) 1.8x, conv2d 2.1x
-//! and a.T@b 1.8x faster than the 16x16 lists.
+//! Without SHARE the same tile is slower than 16x16, since each lane then loads all 32 rows
+//! itself (BENCHMARKS.md, "SHARE"). A side that the tile does not divide is padded up to it
+//! first (PADTO, masked) where that adds at most an eighth: a matmul of 1000^3 pads 1000 to
+//! 1024 both ways.
 
 use std::cmp::Reverse;
 
@@ -100,7 +92,7 @@ pub(super) fn shared_tile(
         return false;
     }
     let r = reds.len() - 1;
-    // Step 4's unroll: a short last reduce part whole (conv2d's kernel width), else by 4
+    // As `unroll_last_reduce`: a short last reduce part whole (conv2d's kernel width), else by 4
     // (a vec4 of `a` along the reduction per row).
     let unroll = match plan.shaped.parts[reds[r]].size {
         n if n <= 4 => Some(0),

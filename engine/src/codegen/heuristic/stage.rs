@@ -1,4 +1,4 @@
-//! Step 8: workgroup-memory tiles (STAGE) for register-tiled kernels on a GPU.
+//! `stage_shared_inputs`: workgroup-memory tiles (STAGE) for register-tiled kernels on a GPU.
 
 use super::super::opt::{AxisKind, Opt, OptOp};
 use super::super::stage::stage_tile;
@@ -11,16 +11,14 @@ const MIN_SHARERS: usize = 8;
 /// Outputs per lane below which a kernel is not a register tile (a matmul's is 8x8).
 const MIN_TILE: usize = 16;
 
-/// 8. Where a register-tiled kernel (a matmul, conv2d) has a workgroup whose lanes share
-///    an input (each element read by at least [`MIN_SHARERS`] lanes: a matmul's block of
-///    8x16 lanes reads each element of `a` 16 times and of `b` 8 times), stage it through
-///    workgroup memory: the block tiling of the fastest published WGSL matmuls (gpu.cpp,
-///    64x64 blocks, BK=8, 8x8 outputs per thread). Not on a CPU adapter: on lavapipe,
-///    workgroup memory is no faster than a buffer (both are loops over the lanes) and the
-///    copies and barriers cost the rest; matmul 1024^3 ran 2.3x slower staged with the GPU
-///    layout and 1.6-2.1x with the CPU adapter's (three interleaved rounds). On a GPU it is
-///    unmeasured (no GPU has been lent to kiln's development yet): a list without STAGE is
-///    one `Schedule::set_opts` away, and the search tries both.
+/// Where a register-tiled kernel (a matmul, conv2d) has a workgroup whose lanes share an
+/// input (each element read by at least [`MIN_SHARERS`] lanes: a matmul's block of 8x16
+/// lanes reads each element of `a` 16 times and of `b` 8 times), stage it through workgroup
+/// memory: the block tiling of the fastest published WGSL matmuls (gpu.cpp, 64x64 blocks,
+/// BK=8, 8x8 outputs per thread). Not on a CPU adapter, where workgroup memory is no faster
+/// than a buffer (both are loops over the lanes) and the copies and barriers cost the rest
+/// (BENCHMARKS.md, "STAGE"). Unmeasured on a GPU: a list without STAGE is one
+/// `Schedule::set_opts` away.
 pub(super) fn stage_shared_inputs(plan: &mut Plan) {
     if plan.limits.cpu_adapter || plan.upcast_size() < MIN_TILE {
         return;

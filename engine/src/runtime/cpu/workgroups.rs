@@ -271,9 +271,9 @@ impl<'a> Workgroups<'a> {
             return Lanes::from_bits(bits, inst.dtype);
         }
         let mut bits: Vec<u32> = Vec::with_capacity(self.n * w);
-        for l in 0..self.n {
+        for (l, &i) in idx.iter().enumerate().take(self.n) {
             if active(l) {
-                let i = idx[l] as i64;
+                let i = i as i64;
                 assert!(
                     i >= 0 && i as usize + w <= numel && i % w as i64 == 0,
                     "interpreter: load out of bounds or misaligned: data{buf}[{i}] (width {w}) in {name}"
