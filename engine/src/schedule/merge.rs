@@ -7,9 +7,10 @@ use crate::hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use crate::graph::{NodeRef, Op};
 use crate::target::DeviceLimits;
 
+use super::group::{groups_acyclic, resolve_alias};
 use super::lower::lower_kernel;
 use super::nest_cost::{nest_cost, NestCost};
-use super::{buffers, groups_acyclic, reduce_domain, resolve_alias, walk_root, Domain, Walk};
+use super::{buffers, reduce_domain, walk_root, Domain, Walk};
 
 /// How many reduce groups an elementwise group tries to ride along with.
 const RIDE_ALONG_CANDIDATES: usize = 8;
