@@ -128,194 +128,233 @@ pub fn validate(p: &Program) -> Result<(), IrError> {
 }
 
 fn check_types(p: &Program, inst: &Inst) -> Result<(), String> {
-    let ty = |r: Ref| (p.insts[r].dtype, p.insts[r].width);
-    let scalar = |r: Ref, d: DType, what: &str| -> Result<(), String> {
-        if ty(r) != (d, 1) {
-            return Err(format!(
-                "{what} {r} must be a scalar {d}, found {:?}",
-                ty(r)
-            ));
-        }
-        Ok(())
-    };
-    let buf_ok = |buf: usize, output: bool| -> Result<(), String> {
-        let Some(b) = p.bufs.get(buf) else {
-            return Err(format!(
-                "buffer {buf} does not exist ({} buffers)",
-                p.bufs.len()
-            ));
-        };
-        if b.output != output {
-            let dir = if output { "store to" } else { "load from" };
-            return Err(format!(
-                "{dir} buffer {buf}, which is an {}",
-                if b.output { "output" } else { "input" }
-            ));
-        }
-        Ok(())
-    };
-    let me = (inst.dtype, inst.width);
     if ![1, 2, 4].contains(&inst.width) {
         return Err(format!("width {} is not 1, 2 or 4", inst.width));
     }
+    let c = TypeCheck { p, inst };
     match &inst.op {
         UOp::Special(_) => scalar_self(inst, DType::I32),
-        UOp::Const(c) => {
-            if c.dtype() != inst.dtype {
-                return Err(format!(
-                    "constant of {} in a {} instruction",
-                    c.dtype(),
-                    inst.dtype
-                ));
-            }
-            Ok(())
-        }
-        UOp::Param(i) => match p.params.get(*i) {
-            Some(&d) if d == inst.dtype && inst.width == 1 => Ok(()),
-            Some(d) => Err(format!("parameter {i} is a {d}, read as {:?}", me)),
-            None => Err(format!(
-                "parameter {i} does not exist ({} parameters)",
-                p.params.len()
-            )),
-        },
-        UOp::Unary(_, a) | UOp::Cast(a) => {
-            if ty(*a).1 != 1 || inst.width != 1 {
-                return Err("vector operand".into());
-            }
-            if matches!(inst.op, UOp::Unary(..)) && ty(*a) != me {
-                return Err(format!("operand {a} is {:?}, result {me:?}", ty(*a)));
-            }
-            Ok(())
-        }
-        UOp::Binary(op, a, b) => {
-            if ty(*a) != ty(*b) {
-                return Err(format!(
-                    "operands {a} and {b} differ: {:?} vs {:?}",
-                    ty(*a),
-                    ty(*b)
-                ));
-            }
-            let want = if matches!(op, BinaryOp::CmpLt | BinaryOp::CmpEq) {
-                (DType::Bool, 1)
-            } else {
-                ty(*a)
-            };
-            if me != want || ty(*a).1 != 1 {
-                return Err(format!("result {me:?} where {want:?} is expected"));
-            }
-            Ok(())
-        }
-        UOp::Where(c, a, b) => {
-            scalar(*c, DType::Bool, "condition")?;
-            if ty(*a) != me || ty(*b) != me {
-                return Err(format!(
-                    "branches {:?} / {:?}, result {me:?}",
-                    ty(*a),
-                    ty(*b)
-                ));
-            }
-            Ok(())
-        }
-        UOp::Load { buf, index, valid } => {
-            buf_ok(*buf, false)?;
-            scalar(*index, DType::I32, "index")?;
-            if let Some(v) = valid {
-                scalar(*v, DType::Bool, "validity")?;
-            }
-            if p.bufs[*buf].dtype != inst.dtype {
-                return Err(format!(
-                    "loads {} from a {} buffer",
-                    inst.dtype, p.bufs[*buf].dtype
-                ));
-            }
-            Ok(())
-        }
+        UOp::Const(v) => c.same_dtype(v.dtype(), "constant"),
+        UOp::Param(i) => c.param(*i),
+        UOp::Unary(_, a) => c.unary(*a, true),
+        UOp::Cast(a) => c.unary(*a, false),
+        UOp::Binary(op, a, b) => c.binary(*op, *a, *b),
+        UOp::Where(cond, a, b) => c.select(*cond, *a, *b),
+        UOp::Load { buf, index, valid } => c.load(*buf, *index, *valid),
         UOp::Store {
             buf,
             index,
             value,
             mask,
-        } => {
-            buf_ok(*buf, true)?;
-            scalar(*index, DType::I32, "index")?;
-            if let Some(m) = mask {
-                scalar(*m, DType::Bool, "mask")?;
-            }
-            if ty(*value).0 != p.bufs[*buf].dtype {
-                return Err(format!(
-                    "stores {} into a {} buffer",
-                    ty(*value).0,
-                    p.bufs[*buf].dtype
-                ));
-            }
-            Ok(())
-        }
-        UOp::Gep(v, lane) => {
-            if *lane >= ty(*v).1 || inst.width != 1 || ty(*v).0 != inst.dtype {
-                return Err(format!("component {lane} of {v} ({:?})", ty(*v)));
-            }
-            Ok(())
-        }
-        UOp::Vectorize(parts) => {
-            if parts.len() != inst.width as usize {
-                return Err(format!(
-                    "{} components for width {}",
-                    parts.len(),
-                    inst.width
-                ));
-            }
-            for &r in parts {
-                scalar(r, inst.dtype, "component")?;
-            }
-            Ok(())
-        }
-        UOp::DefineAcc(init) => {
-            if init.dtype() != inst.dtype {
-                return Err("accumulator initialized with another dtype".into());
-            }
-            Ok(())
-        }
-        UOp::Assign { acc, value } => {
-            if !matches!(p.insts[*acc].op, UOp::DefineAcc(_)) {
-                return Err(format!("assigns to {acc}, which is not an accumulator"));
-            }
-            scalar(*value, p.insts[*acc].dtype, "value")
-        }
+        } => c.store(*buf, *index, *value, *mask),
+        UOp::Gep(v, lane) => c.gep(*v, *lane),
+        UOp::Vectorize(parts) => c.vectorize(parts),
+        UOp::DefineAcc(init) => c.same_dtype(init.dtype(), "accumulator's initial value"),
+        UOp::Assign { acc, value } => c.assign(*acc, *value),
         UOp::Range { end } => {
             if *end < 0 {
                 return Err("negative trip count".into());
             }
             scalar_self(inst, DType::I32)
         }
-        UOp::If(c) => scalar(*c, DType::Bool, "condition"),
-        UOp::SubgroupReduce { value, .. } => {
-            if inst.dtype == DType::Bool {
-                return Err("subgroup reduction of bools".into());
-            }
-            scalar(*value, inst.dtype, "value")?;
-            scalar_self(inst, inst.dtype)
-        }
-        UOp::SubgroupBroadcast { value, .. } => {
-            if inst.dtype == DType::Bool {
-                return Err("subgroup broadcast of bools".into());
-            }
-            if ty(*value) != me {
-                return Err(format!("value {value} is {:?}, result {me:?}", ty(*value)));
-            }
-            Ok(())
-        }
+        UOp::If(cond) => c.scalar(*cond, DType::Bool, "condition"),
+        UOp::SubgroupReduce { value, .. } => c.subgroup_reduce(*value),
+        UOp::SubgroupBroadcast { value, .. } => c.subgroup_broadcast(*value),
         UOp::EndRange | UOp::EndIf | UOp::Barrier | UOp::DefineLocal { .. } => Ok(()),
-        UOp::LoadLocal { local, index } | UOp::StoreLocal { local, index, .. } => {
-            let UOp::DefineLocal { .. } = p.insts[*local].op else {
-                return Err(format!("{local} is not a workgroup array"));
-            };
-            scalar(*index, DType::I32, "index")?;
-            if let UOp::StoreLocal { value, .. } = &inst.op {
-                scalar(*value, p.insts[*local].dtype, "value")?;
-            } else if inst.dtype != p.insts[*local].dtype {
-                return Err("reads another dtype from a workgroup array".into());
+        UOp::LoadLocal { local, index } => c.local_access(*local, *index, None),
+        UOp::StoreLocal {
+            local,
+            index,
+            value,
+        } => c.local_access(*local, *index, Some(*value)),
+    }
+}
+
+/// The operand checks of one instruction: one method per instruction kind.
+struct TypeCheck<'p> {
+    p: &'p Program,
+    inst: &'p Inst,
+}
+
+impl TypeCheck<'_> {
+    /// (dtype, width) of instruction `r`.
+    fn ty(&self, r: Ref) -> (DType, u8) {
+        (self.p.insts[r].dtype, self.p.insts[r].width)
+    }
+    /// (dtype, width) of the instruction checked.
+    fn me(&self) -> (DType, u8) {
+        (self.inst.dtype, self.inst.width)
+    }
+    fn scalar(&self, r: Ref, d: DType, what: &str) -> Result<(), String> {
+        if self.ty(r) != (d, 1) {
+            return Err(format!(
+                "{what} {r} must be a scalar {d}, found {:?}",
+                self.ty(r)
+            ));
+        }
+        Ok(())
+    }
+    fn same_dtype(&self, d: DType, what: &str) -> Result<(), String> {
+        if d != self.inst.dtype {
+            return Err(format!(
+                "{what} of {d} in a {} instruction",
+                self.inst.dtype
+            ));
+        }
+        Ok(())
+    }
+    /// Buffer `buf` exists and is an output (`output`) or an input.
+    fn buffer(&self, buf: usize, output: bool) -> Result<(), String> {
+        let Some(b) = self.p.bufs.get(buf) else {
+            return Err(format!(
+                "buffer {buf} does not exist ({} buffers)",
+                self.p.bufs.len()
+            ));
+        };
+        if b.output != output {
+            let dir = if output { "store to" } else { "load from" };
+            let kind = if b.output { "output" } else { "input" };
+            return Err(format!("{dir} buffer {buf}, which is an {kind}"));
+        }
+        Ok(())
+    }
+    fn param(&self, i: usize) -> Result<(), String> {
+        match self.p.params.get(i) {
+            Some(&d) if d == self.inst.dtype && self.inst.width == 1 => Ok(()),
+            Some(d) => Err(format!("parameter {i} is a {d}, read as {:?}", self.me())),
+            None => Err(format!(
+                "parameter {i} does not exist ({} parameters)",
+                self.p.params.len()
+            )),
+        }
+    }
+    /// A scalar op of one operand; a unary op (not a cast) keeps its operand's dtype.
+    fn unary(&self, a: Ref, keeps_dtype: bool) -> Result<(), String> {
+        if self.ty(a).1 != 1 || self.inst.width != 1 {
+            return Err("vector operand".into());
+        }
+        if keeps_dtype && self.ty(a) != self.me() {
+            return Err(format!(
+                "operand {a} is {:?}, result {:?}",
+                self.ty(a),
+                self.me()
+            ));
+        }
+        Ok(())
+    }
+    fn binary(&self, op: BinaryOp, a: Ref, b: Ref) -> Result<(), String> {
+        if self.ty(a) != self.ty(b) {
+            return Err(format!(
+                "operands {a} and {b} differ: {:?} vs {:?}",
+                self.ty(a),
+                self.ty(b)
+            ));
+        }
+        let want = match op.is_comparison() {
+            true => (DType::Bool, 1),
+            false => self.ty(a),
+        };
+        if self.me() != want || self.ty(a).1 != 1 {
+            return Err(format!("result {:?} where {want:?} is expected", self.me()));
+        }
+        Ok(())
+    }
+    fn select(&self, cond: Ref, a: Ref, b: Ref) -> Result<(), String> {
+        self.scalar(cond, DType::Bool, "condition")?;
+        if self.ty(a) != self.me() || self.ty(b) != self.me() {
+            return Err(format!(
+                "branches {:?} / {:?}, result {:?}",
+                self.ty(a),
+                self.ty(b),
+                self.me()
+            ));
+        }
+        Ok(())
+    }
+    fn load(&self, buf: usize, index: Ref, valid: Option<Ref>) -> Result<(), String> {
+        self.buffer(buf, false)?;
+        self.scalar(index, DType::I32, "index")?;
+        if let Some(v) = valid {
+            self.scalar(v, DType::Bool, "validity")?;
+        }
+        let stored = self.p.bufs[buf].dtype;
+        if stored != self.inst.dtype {
+            return Err(format!("loads {} from a {stored} buffer", self.inst.dtype));
+        }
+        Ok(())
+    }
+    fn store(&self, buf: usize, index: Ref, value: Ref, mask: Option<Ref>) -> Result<(), String> {
+        self.buffer(buf, true)?;
+        self.scalar(index, DType::I32, "index")?;
+        if let Some(m) = mask {
+            self.scalar(m, DType::Bool, "mask")?;
+        }
+        let stored = self.p.bufs[buf].dtype;
+        if self.ty(value).0 != stored {
+            return Err(format!(
+                "stores {} into a {stored} buffer",
+                self.ty(value).0
+            ));
+        }
+        Ok(())
+    }
+    fn gep(&self, v: Ref, lane: u8) -> Result<(), String> {
+        if lane >= self.ty(v).1 || self.inst.width != 1 || self.ty(v).0 != self.inst.dtype {
+            return Err(format!("component {lane} of {v} ({:?})", self.ty(v)));
+        }
+        Ok(())
+    }
+    fn vectorize(&self, parts: &[Ref]) -> Result<(), String> {
+        if parts.len() != self.inst.width as usize {
+            return Err(format!(
+                "{} components for width {}",
+                parts.len(),
+                self.inst.width
+            ));
+        }
+        parts
+            .iter()
+            .try_for_each(|&r| self.scalar(r, self.inst.dtype, "component"))
+    }
+    fn assign(&self, acc: Ref, value: Ref) -> Result<(), String> {
+        if !matches!(self.p.insts[acc].op, UOp::DefineAcc(_)) {
+            return Err(format!("assigns to {acc}, which is not an accumulator"));
+        }
+        self.scalar(value, self.p.insts[acc].dtype, "value")
+    }
+    fn subgroup_reduce(&self, value: Ref) -> Result<(), String> {
+        if self.inst.dtype == DType::Bool {
+            return Err("subgroup reduction of bools".into());
+        }
+        self.scalar(value, self.inst.dtype, "value")?;
+        scalar_self(self.inst, self.inst.dtype)
+    }
+    fn subgroup_broadcast(&self, value: Ref) -> Result<(), String> {
+        if self.inst.dtype == DType::Bool {
+            return Err("subgroup broadcast of bools".into());
+        }
+        if self.ty(value) != self.me() {
+            return Err(format!(
+                "value {value} is {:?}, result {:?}",
+                self.ty(value),
+                self.me()
+            ));
+        }
+        Ok(())
+    }
+    /// A read (`value` none) or write of a workgroup array.
+    fn local_access(&self, local: Ref, index: Ref, value: Option<Ref>) -> Result<(), String> {
+        let UOp::DefineLocal { .. } = self.p.insts[local].op else {
+            return Err(format!("{local} is not a workgroup array"));
+        };
+        self.scalar(index, DType::I32, "index")?;
+        let array = self.p.insts[local].dtype;
+        match value {
+            Some(v) => self.scalar(v, array, "value"),
+            None if self.inst.dtype != array => {
+                Err("reads another dtype from a workgroup array".into())
             }
-            Ok(())
+            None => Ok(()),
         }
     }
 }
