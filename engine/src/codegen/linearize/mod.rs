@@ -34,7 +34,7 @@ use std::collections::HashMap;
 
 use crate::dtype::{DType, Scalar};
 use crate::ops::{BinaryOp, ReduceOp};
-use crate::view::symbolic::{Lin, Valid};
+use crate::view::symbolic::{Lin, Ranges, Valid};
 
 use super::arena::Arena;
 use super::ast::{AstNode, ExprRef, KernelAst};
@@ -139,96 +139,31 @@ struct Linearizer<'a> {
 /// Lowers `ast` shaped by `shaped` (from `apply_opts`) to a [`Program`].
 pub fn linearize(ast: &KernelAst, shaped: &Shaped, limits: &DeviceLimits) -> Program {
     let parts = &shaped.parts;
-    let num_groups = shaped.num_groups();
-    let local_size = shaped.local_size();
-    let loop_parts: Vec<usize> = (0..parts.len())
-        .filter(|&i| parts[i].kind == AxisKind::Reduce)
-        .collect();
-    let store_loop_parts: Vec<usize> = (0..parts.len())
-        .filter(|&i| parts[i].kind == AxisKind::Loop)
-        .collect();
-    let group = shaped.group_size();
-
-    // Variable space: 0 = group id, 1 = local id, then the reduce loop variables, then the
-    // variables of the loops around the stores.
-    let mut ranges = vec![(0, num_groups as i64 - 1), (0, local_size as i64 - 1)];
-    ranges.extend(loop_parts.iter().map(|&i| (0, parts[i].size as i64 - 1)));
-    ranges.extend(
-        store_loop_parts
-            .iter()
-            .map(|&i| (0, parts[i].size as i64 - 1)),
-    );
-
-    // Each non-lane part's value in terms of the variables: the parts in `idx` (canonical
-    // order, outermost first) are the digits of `var / below`.
-    let mut part_value: Vec<Option<Lin>> = vec![None; parts.len()];
-    let decompose = |idx: &[usize], var: u32, below: i64, part_value: &mut Vec<Option<Lin>>| {
-        let mut stride = below;
-        for &i in idx.iter().rev() {
-            let size = parts[i].size as i64;
-            // An empty part leaves nothing to run (its kernel is never launched).
-            part_value[i] = Some(if size == 0 {
-                Lin::constant(0)
-            } else {
-                Lin::var(var).div(stride, &ranges).rem(size, &ranges)
-            });
-            stride *= size.max(1);
-        }
-    };
     let of_kind =
         |k: AxisKind| -> Vec<usize> { (0..parts.len()).filter(|&i| parts[i].kind == k).collect() };
-    decompose(&of_kind(AxisKind::Global), VAR_GROUP, 1, &mut part_value);
-    // Local parts above the group lanes; each user of the group lanes (a grouped nest, the
-    // GROUPOUT parts) reads all of them.
-    decompose(
-        &of_kind(AxisKind::Local),
-        VAR_LOCAL,
-        group as i64,
-        &mut part_value,
-    );
-    for (nest, _) in shaped.group_sets() {
-        let idx: Vec<usize> = of_kind(AxisKind::Group)
-            .into_iter()
-            .filter(|&i| shaped.nest_of[parts[i].axis] == nest)
-            .collect();
-        decompose(&idx, VAR_LOCAL, 1, &mut part_value);
-    }
+    let loop_parts = of_kind(AxisKind::Reduce);
+    let store_loop_parts = of_kind(AxisKind::Loop);
+    // Variable space: 0 = group id, 1 = local id, then the reduce loop variables, then the
+    // variables of the loops around the stores.
     let first_store_loop = 2 + loop_parts.len();
-    for (j, &i) in loop_parts.iter().enumerate() {
-        part_value[i] = Some(Lin::var(2 + j as u32));
-    }
-    for (j, &i) in store_loop_parts.iter().enumerate() {
-        part_value[i] = Some(Lin::var((first_store_loop + j) as u32));
-    }
+    let mut ranges = vec![
+        (0, shaped.num_groups() as i64 - 1),
+        (0, shaped.local_size() as i64 - 1),
+    ];
+    ranges.extend(
+        loop_parts
+            .iter()
+            .chain(&store_loop_parts)
+            .map(|&i| (0, parts[i].size as i64 - 1)),
+    );
+    let part_value = part_values(shaped, &ranges, &loop_parts, &store_loop_parts);
     let mut base_value = vec![Lin::constant(0); ast.full_shape.len()];
     for (i, p) in parts.iter().enumerate() {
         if let Some(v) = &part_value[i] {
             base_value[p.axis] = base_value[p.axis].add(&v.scale(p.mult as i64));
         }
     }
-
-    let upcast: Vec<usize> = (0..parts.len())
-        .filter(|&i| parts[i].kind == AxisKind::Upcast)
-        .collect();
-    let unroll: Vec<usize> = (0..parts.len())
-        .filter(|&i| parts[i].kind == AxisKind::Unroll)
-        .collect();
-    let lanes = Lanes {
-        upcast: upcast.iter().map(|&i| parts[i].size).product(),
-        unroll: unroll.iter().map(|&i| parts[i].size).product(),
-        parts: upcast.iter().chain(&unroll).copied().collect(),
-    };
-    let lane_values: Vec<Vec<usize>> = (0..lanes.upcast * lanes.unroll)
-        .map(|mut id| {
-            let mut v = vec![0; lanes.parts.len()];
-            for (k, &i) in lanes.parts.iter().enumerate().rev() {
-                v[k] = id % parts[i].size;
-                id /= parts[i].size;
-            }
-            v
-        })
-        .collect();
-
+    let (lanes, lane_values) = lanes_of(shaped);
     let mut lz = Linearizer {
         ast,
         shaped,
@@ -261,37 +196,110 @@ pub fn linearize(ast: &KernelAst, shaped: &Shaped, limits: &DeviceLimits) -> Pro
         share_tiles: HashMap::new(),
     };
     lz.var_refs[VAR_GROUP as usize] = Some(lz.emit(UOp::Special(Special::GroupId), DType::I32));
-    lz.var_refs[VAR_LOCAL as usize] = Some(if local_size > 1 {
+    lz.var_refs[VAR_LOCAL as usize] = Some(if shaped.local_size() > 1 {
         lz.emit(UOp::Special(Special::LocalId), DType::I32)
     } else {
         lz.constant(Scalar::I32(0))
     });
     lz.define_share_lane();
-
     lz.reduce_nests(&loop_parts, limits.workgroup_memory_bytes);
     lz.stores(&store_loop_parts, first_store_loop);
+    program(ast, shaped, limits, lz.insts)
+}
 
+/// Each non-lane part's value in terms of the variables (`None` for upcast and unroll
+/// parts, which are lanes): global parts are digits of the group id, local parts digits of
+/// the local id above the group lanes, each grouped nest's parts digits of the group lanes
+/// (every user of the group lanes reads all of them), and loop parts their own variables.
+fn part_values(
+    shaped: &Shaped,
+    ranges: &dyn Ranges,
+    loop_parts: &[usize],
+    store_loop_parts: &[usize],
+) -> Vec<Option<Lin>> {
+    let parts = &shaped.parts;
+    let mut part_value: Vec<Option<Lin>> = vec![None; parts.len()];
+    // The parts in `idx` (canonical order, outermost first) are the digits of `var / below`.
+    let mut decompose = |idx: &[usize], var: u32, below: i64| {
+        let mut stride = below;
+        for &i in idx.iter().rev() {
+            let size = parts[i].size as i64;
+            // An empty part leaves nothing to run (its kernel is never launched).
+            part_value[i] = Some(if size == 0 {
+                Lin::constant(0)
+            } else {
+                Lin::var(var).div(stride, ranges).rem(size, ranges)
+            });
+            stride *= size.max(1);
+        }
+    };
+    let of_kind =
+        |k: AxisKind| -> Vec<usize> { (0..parts.len()).filter(|&i| parts[i].kind == k).collect() };
+    decompose(&of_kind(AxisKind::Global), VAR_GROUP, 1);
+    decompose(
+        &of_kind(AxisKind::Local),
+        VAR_LOCAL,
+        shaped.group_size() as i64,
+    );
+    for (nest, _) in shaped.group_sets() {
+        let idx: Vec<usize> = of_kind(AxisKind::Group)
+            .into_iter()
+            .filter(|&i| shaped.nest_of[parts[i].axis] == nest)
+            .collect();
+        decompose(&idx, VAR_LOCAL, 1);
+    }
+    for (j, &i) in loop_parts.iter().chain(store_loop_parts).enumerate() {
+        part_value[i] = Some(Lin::var(2 + j as u32));
+    }
+    part_value
+}
+
+/// The upcast and unroll parts as lanes, and each lane's value of those parts.
+fn lanes_of(shaped: &Shaped) -> (Lanes, Vec<Vec<usize>>) {
+    let parts = &shaped.parts;
+    let of_kind =
+        |k: AxisKind| -> Vec<usize> { (0..parts.len()).filter(|&i| parts[i].kind == k).collect() };
+    let (upcast, unroll) = (of_kind(AxisKind::Upcast), of_kind(AxisKind::Unroll));
+    let lanes = Lanes {
+        upcast: upcast.iter().map(|&i| parts[i].size).product(),
+        unroll: unroll.iter().map(|&i| parts[i].size).product(),
+        parts: upcast.iter().chain(&unroll).copied().collect(),
+    };
+    let lane_values = (0..lanes.upcast * lanes.unroll)
+        .map(|mut id| {
+            let mut v = vec![0; lanes.parts.len()];
+            for (k, &i) in lanes.parts.iter().enumerate().rev() {
+                v[k] = id % parts[i].size;
+                id /= parts[i].size;
+            }
+            v
+        })
+        .collect();
+    (lanes, lane_values)
+}
+
+/// The program around the instructions: name, buffers, grid and workgroup sizes, opts.
+fn program(ast: &KernelAst, shaped: &Shaped, limits: &DeviceLimits, insts: Arena<Inst>) -> Program {
     let (name, colored_name) = kernel_name(ast, shaped);
-    let sizes = |kinds: &[AxisKind]| -> Vec<usize> {
-        parts
+    let sizes = |kind: AxisKind| -> Vec<usize> {
+        shaped
+            .parts
             .iter()
-            .filter(|p| kinds.contains(&p.kind))
+            .filter(|p| p.kind == kind)
             .map(|p| p.size)
             .collect()
     };
+    let mut local_sizes = sizes(AxisKind::Local);
+    if shaped.group_size() > 1 {
+        local_sizes.push(shaped.group_size());
+    }
     Program {
         name,
         colored_name,
-        insts: lz.insts,
+        insts,
         bufs: ast.bufs.clone(),
-        global_sizes: sizes(&[AxisKind::Global]),
-        local_sizes: {
-            let mut l = sizes(&[AxisKind::Local]);
-            if group > 1 {
-                l.push(group);
-            }
-            l
-        },
+        global_sizes: sizes(AxisKind::Global),
+        local_sizes,
         opts: shaped.opts.clone(),
         flops: ast.flop_estimate(),
         params: ast.param_dtypes(),
