@@ -8,7 +8,8 @@ use std::sync::{Arc, OnceLock};
 
 use super::ast::KernelAst;
 use super::ir::Program;
-use super::opt::{apply_opts, Opt, OptError, Part};
+use super::opt::{apply_opts, Opt, OptError};
+use super::shaped::Part;
 use super::{linearize, validate, wgsl};
 use crate::target::DeviceLimits;
 

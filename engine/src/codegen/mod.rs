@@ -13,6 +13,7 @@ pub mod heuristic;
 pub mod ir;
 pub mod linearize;
 pub mod opt;
+pub mod shaped;
 pub mod share;
 pub mod stage;
 pub mod validate;

@@ -38,7 +38,8 @@
 
 use std::fmt;
 
-use super::ast::{AstNode, KernelAst};
+use super::ast::KernelAst;
+use super::shaped::{AxisKind, Shaped};
 use super::share::{share_buffer, shared_loads};
 use super::stage::{stage_buffer, stage_tile};
 use crate::target::DeviceLimits;
@@ -147,53 +148,6 @@ pub struct OptError {
     pub reason: String,
 }
 
-/// The kind of a loop part after opts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum AxisKind {
-    /// One value per workgroup of the grid.
-    Global,
-    /// An output part looped over in every lane, around the stores (what GROUPOUT leaves of
-    /// its part beside the group lanes).
-    Loop,
-    /// One value per lane of a workgroup.
-    Local,
-    /// Split over the group lanes of a workgroup: a reduction's (combined through workgroup
-    /// memory), or after GROUPOUT a column axis's elements.
-    Group,
-    /// Output values per lane, in registers.
-    Upcast,
-    /// A loop of the reduction.
-    Reduce,
-    /// Reduction steps unrolled within one loop iteration.
-    Unroll,
-}
-
-impl AxisKind {
-    /// ANSI color of the kind in kernel names (tinygrad's palette).
-    pub fn color(self) -> u8 {
-        match self {
-            AxisKind::Global => 34,
-            AxisKind::Loop => 37,
-            AxisKind::Local => 36,
-            AxisKind::Group => 32,
-            AxisKind::Upcast => 33,
-            AxisKind::Reduce => 31,
-            AxisKind::Unroll => 35,
-        }
-    }
-}
-
-/// One loop part of the optimized kernel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Part {
-    /// The domain axis this part belongs to.
-    pub axis: usize,
-    pub size: usize,
-    pub kind: AxisKind,
-    /// The axis value is Σ part value × `mult` over the axis's parts.
-    pub mult: usize,
-}
-
 /// Upcast outputs per lane (accumulators per reduce): the register budget of a GPU.
 pub const MAX_UPCAST: usize = 64;
 /// Values per lane inside an unrolled reduce body (upcast × unroll), on a GPU.
@@ -217,255 +171,6 @@ pub fn register_budget(limits: &DeviceLimits) -> (usize, usize) {
 /// Largest single UPCAST / UNROLL amount.
 pub const MAX_UPCAST_AMOUNT: usize = 16;
 pub const MAX_UNROLL_AMOUNT: usize = 32;
-
-/// The loop structure of a kernel after opts.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Shaped {
-    /// In canonical order: by kind, then by domain axis, outer first.
-    pub parts: Vec<Part>,
-    pub opts: Vec<Opt>,
-    /// Per domain axis: the size its parts cover (larger than the axis after PADTO).
-    pub padded: Vec<usize>,
-    pub nolocals: bool,
-    /// Per domain axis: the axes of the reduce nest that reduces it (empty for an output axis).
-    pub nest_of: Vec<Vec<usize>>,
-    /// Input buffers staged through workgroup memory (STAGE), in the order staged.
-    pub staged: Vec<usize>,
-    /// Input buffers whose loads the lanes of a subgroup split (SHARE), in the order shared.
-    pub shared: Vec<usize>,
-}
-
-impl Shaped {
-    /// The unoptimized shape of `ast`: one global or reduce part per axis.
-    pub fn new(ast: &KernelAst) -> Shaped {
-        let red = ast.reduce_axes();
-        let mut s = Shaped {
-            parts: ast
-                .full_shape
-                .iter()
-                .enumerate()
-                .map(|(axis, &size)| Part {
-                    axis,
-                    size,
-                    kind: if red.contains(&axis) {
-                        AxisKind::Reduce
-                    } else {
-                        AxisKind::Global
-                    },
-                    mult: 1,
-                })
-                .collect(),
-            opts: vec![],
-            padded: ast.full_shape.clone(),
-            nolocals: false,
-            nest_of: {
-                let mut of = vec![vec![]; ast.full_shape.len()];
-                for axes in ast.nests() {
-                    for &a in &axes {
-                        of[a] = axes.clone();
-                    }
-                }
-                of
-            },
-            staged: vec![],
-            shared: vec![],
-        };
-        s.sort();
-        s
-    }
-
-    fn sort(&mut self) {
-        self.parts
-            .sort_by_key(|p| (p.kind, p.axis, std::cmp::Reverse(p.mult)));
-    }
-
-    pub fn size_of(&self, k: AxisKind) -> usize {
-        self.parts
-            .iter()
-            .filter(|p| p.kind == k)
-            .map(|p| p.size)
-            .product()
-    }
-    /// Lanes per workgroup: the local parts times the group lanes.
-    pub fn local_size(&self) -> usize {
-        self.size_of(AxisKind::Local) * self.group_size()
-    }
-    /// The group lanes of a workgroup, shared by every grouped nest and the GROUPOUT parts
-    /// (`apply_opts` checks that they agree): the largest of their group-part products.
-    pub fn group_size(&self) -> usize {
-        self.group_sets()
-            .into_iter()
-            .map(|(_, g)| g)
-            .max()
-            .unwrap_or(1)
-    }
-    /// The users of the group lanes, each with the product of its group parts: one entry per
-    /// reduce nest with group parts (keyed by its axes), and one for the output parts (keyed
-    /// by an empty list).
-    pub fn group_sets(&self) -> Vec<(Vec<usize>, usize)> {
-        let mut sets: Vec<(Vec<usize>, usize)> = vec![];
-        for p in self.parts.iter().filter(|p| p.kind == AxisKind::Group) {
-            let key = self.nest_of[p.axis].clone();
-            match sets.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, g)) => *g *= p.size,
-                None => sets.push((key, p.size)),
-            }
-        }
-        sets
-    }
-    /// Values one lane holds in the body of its deepest unrolled reduce: for each nest, the
-    /// unroll of its own reduce parts and of the nests whose loops enclose it, times the
-    /// upcast lanes its value varies over (an accumulator and the unrolled loads per such
-    /// lane); the largest over the nests. Sequential nests do not add up (one runs after the
-    /// other), and a nest over a row does not count the upcast of the columns its tail
-    /// writes: softmax's nests and tail, unrolled whole, hold one row's slice, not its
-    /// square. A nest encloses another whose value varies along its axes.
-    pub fn register_values(&self, ast: &KernelAst) -> usize {
-        let expr_axes = ast.expr_axes();
-        let nests = ast.nests();
-        // Per nest: the domain axes its reduces' values vary over.
-        let varies: Vec<Vec<usize>> = nests
-            .iter()
-            .map(|axes| {
-                let mut v: Vec<usize> = vec![];
-                for (r, e) in ast.exprs.iter() {
-                    if matches!(&e.op, AstNode::Reduce { axes: a, .. } if a == axes) {
-                        v.extend(expr_axes[r.index()].iter().map(|&a| a as usize));
-                    }
-                }
-                v
-            })
-            .collect();
-        let product = |kind: AxisKind, on: &dyn Fn(usize) -> bool| -> usize {
-            self.parts
-                .iter()
-                .filter(|p| p.kind == kind && on(p.axis))
-                .map(|p| p.size)
-                .product()
-        };
-        let unroll_of = |n: usize| product(AxisKind::Unroll, &|a| nests[n].contains(&a));
-        // Unrolls of the nest and of every nest around it (nesting is acyclic: a nest's value
-        // never varies along its own axes, and an enclosing nest reduces what it reads).
-        fn chain(
-            n: usize,
-            seen: &mut Vec<usize>,
-            encloses: &dyn Fn(usize, usize) -> bool,
-            count: usize,
-            unroll: &dyn Fn(usize) -> usize,
-        ) -> usize {
-            seen.push(n);
-            let outer = (0..count)
-                .filter(|&m| !seen.contains(&m) && encloses(m, n))
-                .collect::<Vec<_>>();
-            let mut u = unroll(n);
-            for m in outer {
-                u *= chain(m, seen, encloses, count, unroll);
-            }
-            u
-        }
-        let encloses = |m: usize, n: usize| varies[n].iter().any(|a| nests[m].contains(a));
-        (0..nests.len())
-            .map(|n| {
-                let upcast = product(AxisKind::Upcast, &|a| varies[n].contains(&a));
-                upcast * chain(n, &mut vec![], &encloses, nests.len(), &unroll_of)
-            })
-            .max()
-            .unwrap_or(1)
-            .max(self.size_of(AxisKind::Upcast))
-    }
-
-    /// Workgroups in the grid.
-    pub fn num_groups(&self) -> usize {
-        self.size_of(AxisKind::Global)
-    }
-    /// Indices (into `parts`) of the reduce parts, which UNROLL and GROUP address.
-    pub fn reduce_parts(&self) -> Vec<usize> {
-        (0..self.parts.len())
-            .filter(|&i| self.parts[i].kind == AxisKind::Reduce)
-            .collect()
-    }
-
-    /// Splits `amount` off part `i` into a new part of `kind` (the inner one, or the outer one
-    /// when `top`). `amount` must divide the part's size.
-    fn shift_to(&mut self, i: usize, amount: usize, kind: AxisKind, top: bool) {
-        let p = self.parts[i];
-        let rest = p.size / amount;
-        let (new, old) = if top {
-            (
-                Part {
-                    axis: p.axis,
-                    size: amount,
-                    kind,
-                    mult: p.mult * rest,
-                },
-                Part {
-                    axis: p.axis,
-                    size: rest,
-                    kind: p.kind,
-                    mult: p.mult,
-                },
-            )
-        } else {
-            (
-                Part {
-                    axis: p.axis,
-                    size: amount,
-                    kind,
-                    mult: p.mult,
-                },
-                Part {
-                    axis: p.axis,
-                    size: rest,
-                    kind: p.kind,
-                    mult: p.mult * amount,
-                },
-            )
-        };
-        self.parts[i] = old;
-        self.parts.push(new);
-        // A part of size 1 carries no loop: drop it (its value is always 0).
-        self.parts
-            .retain(|q| q.size != 1 || q.kind == AxisKind::Global);
-        self.sort();
-    }
-
-    /// GROUPOUT: part `i` (global) becomes `amount` group lanes (inner, so that neighbouring
-    /// lanes store neighbouring elements) and a loop over the rest.
-    fn group_out(&mut self, i: usize, amount: usize) {
-        let p = self.parts[i];
-        self.parts[i] = Part {
-            axis: p.axis,
-            size: p.size / amount,
-            kind: AxisKind::Loop,
-            mult: p.mult * amount,
-        };
-        self.parts.push(Part {
-            axis: p.axis,
-            size: amount,
-            kind: AxisKind::Group,
-            mult: p.mult,
-        });
-        self.parts
-            .retain(|q| q.size != 1 || q.kind == AxisKind::Global);
-        self.sort();
-    }
-
-    /// Bytes of workgroup memory the grouped reductions of `ast` need under this shape: one
-    /// array per reduce dtype, `lanes × upcast` elements, reused by every reduce of that
-    /// dtype. (Staged tiles add theirs: `StageTile::bytes`.)
-    fn group_bytes(&self, ast: &KernelAst) -> usize {
-        if !self.group_sets().iter().any(|(nest, _)| !nest.is_empty()) {
-            return 0; // no grouped reduction
-        }
-        let mut dtypes = vec![];
-        for (_, e) in ast.exprs.iter() {
-            if matches!(e.op, AstNode::Reduce { .. }) && !dtypes.contains(&e.dtype) {
-                dtypes.push(e.dtype);
-            }
-        }
-        dtypes.len() * self.local_size() * self.size_of(AxisKind::Upcast) * 4
-    }
-}
 
 /// Applies `opts` to `ast` on a device with `limits`, or says which opt does not fit and why.
 pub fn apply_opts(
@@ -491,93 +196,128 @@ fn apply_opt(
     opt: Opt,
     limits: &DeviceLimits,
 ) -> Result<(), String> {
-    if opt.op == OptOp::NoLocals {
-        if s.local_size() > 1 {
-            return Err("the kernel already has local or group parts".into());
+    match opt.op {
+        OptOp::NoLocals => no_locals(s),
+        OptOp::Stage | OptOp::Share => buffer_opt(ast, s, opt, limits),
+        _ => {
+            let i = target_part(s, opt)?;
+            let part = s.parts[i];
+            if part.size == 0 {
+                return Err("the axis is empty".into());
+            }
+            if !applies_to(opt.op, part.kind) {
+                return Err(format!("it does not apply to a {:?} part", part.kind));
+            }
+            let amount = if opt.amount == 0 {
+                part.size
+            } else {
+                opt.amount
+            };
+            match opt.op {
+                OptOp::Padto => pad_to(s, i, amount),
+                _ => split_part(ast, s, opt.op, i, amount, limits),
+            }
         }
-        s.nolocals = true;
-        return Ok(());
     }
-    // The opts on a buffer (`axis` is its index): STAGE and SHARE.
-    if matches!(opt.op, OptOp::Stage | OptOp::Share) {
-        if opt.amount != 0 {
-            return Err(format!("{} takes no amount (its arg is 0)", opt.op.name()));
-        }
-        let (bufs, done) = if opt.op == OptOp::Stage {
-            stage_buffer(ast, opt.axis)?;
-            (&mut s.staged, "staged")
-        } else {
-            share_buffer(ast, opt.axis)?;
-            (&mut s.shared, "shared")
-        };
-        if bufs.contains(&opt.axis) {
-            return Err(format!("buffer {} is already {done}", opt.axis));
-        }
-        bufs.push(opt.axis);
-        return check_limits(ast, s, limits);
+}
+
+fn no_locals(s: &mut Shaped) -> Result<(), String> {
+    if s.local_size() > 1 {
+        return Err("the kernel already has local or group parts".into());
     }
-    let i = match opt.op {
+    s.nolocals = true;
+    Ok(())
+}
+
+/// The opts on a buffer (`axis` is its index): STAGE and SHARE.
+fn buffer_opt(
+    ast: &KernelAst,
+    s: &mut Shaped,
+    opt: Opt,
+    limits: &DeviceLimits,
+) -> Result<(), String> {
+    if opt.amount != 0 {
+        return Err(format!("{} takes no amount (its arg is 0)", opt.op.name()));
+    }
+    let (bufs, done) = if opt.op == OptOp::Stage {
+        stage_buffer(ast, opt.axis)?;
+        (&mut s.staged, "staged")
+    } else {
+        share_buffer(ast, opt.axis)?;
+        (&mut s.shared, "shared")
+    };
+    if bufs.contains(&opt.axis) {
+        return Err(format!("buffer {} is already {done}", opt.axis));
+    }
+    bufs.push(opt.axis);
+    check_limits(ast, s, limits)
+}
+
+/// The index of the part `opt` addresses: UNROLL and GROUP count the reduce parts only.
+fn target_part(s: &Shaped, opt: Opt) -> Result<usize, String> {
+    match opt.op {
         OptOp::Unroll | OptOp::Group | OptOp::GroupTop => {
             let reds = s.reduce_parts();
-            *reds.get(opt.axis).ok_or_else(|| {
+            reds.get(opt.axis).copied().ok_or_else(|| {
                 format!(
                     "axis {} is out of range: the kernel has {} reduce parts",
                     opt.axis,
                     reds.len()
                 )
-            })?
+            })
         }
-        _ => {
-            if opt.axis >= s.parts.len() {
-                return Err(format!(
-                    "axis {} is out of range: the kernel has {} parts",
-                    opt.axis,
-                    s.parts.len()
-                ));
-            }
-            opt.axis
-        }
-    };
+        _ if opt.axis >= s.parts.len() => Err(format!(
+            "axis {} is out of range: the kernel has {} parts",
+            opt.axis,
+            s.parts.len()
+        )),
+        _ => Ok(opt.axis),
+    }
+}
+
+/// Which kinds of part each opt on a part applies to.
+fn applies_to(op: OptOp, kind: AxisKind) -> bool {
+    match op {
+        OptOp::Local | OptOp::GroupOut => kind == AxisKind::Global,
+        OptOp::Upcast => matches!(kind, AxisKind::Global | AxisKind::Local | AxisKind::Loop),
+        OptOp::Unroll | OptOp::Group | OptOp::GroupTop => kind == AxisKind::Reduce,
+        OptOp::Padto => matches!(kind, AxisKind::Global | AxisKind::Reduce),
+        OptOp::NoLocals | OptOp::Stage | OptOp::Share => false,
+    }
+}
+
+/// PADTO: rounds part `i` (an axis no other opt has split) up to a multiple of `amount`.
+fn pad_to(s: &mut Shaped, i: usize, amount: usize) -> Result<(), String> {
     let part = s.parts[i];
-    if part.size == 0 {
-        return Err("the axis is empty".into());
+    let whole = s.parts.iter().filter(|p| p.axis == part.axis).count() == 1;
+    if !whole {
+        return Err("PADTO applies to an axis that no other opt has split".into());
     }
-    let amount = if opt.amount == 0 {
-        part.size
-    } else {
-        opt.amount
-    };
-    let kind_ok = match opt.op {
-        OptOp::Local => part.kind == AxisKind::Global,
-        OptOp::Upcast => matches!(
-            part.kind,
-            AxisKind::Global | AxisKind::Local | AxisKind::Loop
-        ),
-        OptOp::Unroll | OptOp::Group | OptOp::GroupTop => part.kind == AxisKind::Reduce,
-        OptOp::GroupOut => part.kind == AxisKind::Global,
-        OptOp::Padto => matches!(part.kind, AxisKind::Global | AxisKind::Reduce),
-        OptOp::NoLocals | OptOp::Stage | OptOp::Share => unreachable!(),
-    };
-    if !kind_ok {
-        return Err(format!("it does not apply to a {:?} part", part.kind));
+    let padded = part.size.div_ceil(amount) * amount;
+    if part.size <= amount / 4 {
+        // tinygrad's rule: padding that more than quadruples the work is never worth it.
+        return Err(format!(
+            "padding {} to {padded} adds more than 4x the work",
+            part.size
+        ));
     }
-    if opt.op == OptOp::Padto {
-        let whole = s.parts.iter().filter(|p| p.axis == part.axis).count() == 1;
-        if !whole {
-            return Err("PADTO applies to an axis that no other opt has split".into());
-        }
-        let padded = part.size.div_ceil(amount) * amount;
-        if part.size <= amount / 4 {
-            // tinygrad's rule: padding that more than quadruples the work is never worth it.
-            return Err(format!(
-                "padding {} to {padded} adds more than 4x the work",
-                part.size
-            ));
-        }
-        s.parts[i].size = padded;
-        s.padded[part.axis] = padded;
-        return Ok(());
-    }
+    s.parts[i].size = padded;
+    s.padded[part.axis] = padded;
+    Ok(())
+}
+
+/// Shifts `amount` of part `i` into a new part of the kind `op` makes (tinygrad's
+/// `shift_to`), or spreads a column axis over the group lanes (GROUPOUT), then checks what
+/// the new shape must keep: equal group lanes everywhere, the amount caps, the device.
+fn split_part(
+    ast: &KernelAst,
+    s: &mut Shaped,
+    op: OptOp,
+    i: usize,
+    amount: usize,
+    limits: &DeviceLimits,
+) -> Result<(), String> {
+    let part = s.parts[i];
     if !part.size.is_multiple_of(amount) {
         return Err(format!(
             "{amount} does not divide the part's size {} (PADTO it first)",
@@ -585,52 +325,36 @@ fn apply_opt(
         ));
     }
     let grouping = matches!(
-        opt.op,
+        op,
         OptOp::Local | OptOp::Group | OptOp::GroupTop | OptOp::GroupOut
     );
-    if grouping && s.nolocals && (amount > 1 || opt.op != OptOp::GroupOut) {
+    if grouping && s.nolocals && (amount > 1 || op != OptOp::GroupOut) {
         return Err("NOLOCALS forbids local and group parts".into());
     }
-    if opt.op == OptOp::GroupOut {
-        // Computed here, not in `Shaped::new`: applying a list is on the search's hot path,
-        // and only GROUPOUT needs the expression-level analysis.
-        if !ast.column_axes().contains(&part.axis) {
-            return Err(format!(
-                "axis {} is not a column axis: some reduction of the kernel varies along it, so \
-                 its workgroups could not share one computation of it",
-                part.axis
-            ));
-        }
-        s.group_out(i, amount);
-    } else {
-        let (kind, top) = match opt.op {
-            OptOp::Local => (AxisKind::Local, false),
-            OptOp::Upcast => (AxisKind::Upcast, false),
-            OptOp::Unroll => (AxisKind::Unroll, false),
-            OptOp::Group => (AxisKind::Group, false),
-            OptOp::GroupTop => (AxisKind::Group, true),
-            OptOp::GroupOut | OptOp::Padto | OptOp::NoLocals | OptOp::Stage | OptOp::Share => {
-                unreachable!()
+    match op {
+        OptOp::GroupOut => {
+            // Computed here, not in `Shaped::new`: applying a list is on the search's hot
+            // path, and only GROUPOUT needs the expression-level analysis.
+            if !ast.column_axes().contains(&part.axis) {
+                return Err(format!(
+                    "axis {} is not a column axis: some reduction of the kernel varies along \
+                     it, so its workgroups could not share one computation of it",
+                    part.axis
+                ));
             }
-        };
-        s.shift_to(i, amount, kind, top);
+            s.group_out(i, amount);
+        }
+        OptOp::Local => s.shift_to(i, amount, AxisKind::Local, false),
+        OptOp::Upcast => s.shift_to(i, amount, AxisKind::Upcast, false),
+        OptOp::Unroll => s.shift_to(i, amount, AxisKind::Unroll, false),
+        OptOp::Group => s.shift_to(i, amount, AxisKind::Group, false),
+        OptOp::GroupTop => s.shift_to(i, amount, AxisKind::Group, true),
+        OptOp::Padto | OptOp::NoLocals | OptOp::Stage | OptOp::Share => {
+            unreachable!("not a split")
+        }
     }
-    let sets = s.group_sets();
-    if sets.iter().any(|(_, g)| *g != sets[0].1) {
-        let list: Vec<String> = sets
-            .iter()
-            .map(|(nest, g)| match nest.is_empty() {
-                true => format!("the outputs by {g}"),
-                false => format!("the nest over axes {nest:?} by {g}"),
-            })
-            .collect();
-        return Err(format!(
-            "group lanes are shared, so every grouped nest and GROUPOUT must use as many; \
-             this groups {}",
-            list.join(", ")
-        ));
-    }
-    match opt.op {
+    check_group_lanes(s)?;
+    match op {
         OptOp::Upcast if amount > MAX_UPCAST_AMOUNT => {
             return Err(format!("upcast by more than {MAX_UPCAST_AMOUNT}"))
         }
@@ -640,6 +364,26 @@ fn apply_opt(
         _ => {}
     }
     check_limits(ast, s, limits)
+}
+
+/// Group lanes are shared: every grouped nest and the GROUPOUT parts use as many.
+fn check_group_lanes(s: &Shaped) -> Result<(), String> {
+    let sets = s.group_sets();
+    if sets.iter().all(|(_, g)| *g == sets[0].1) {
+        return Ok(());
+    }
+    let list: Vec<String> = sets
+        .iter()
+        .map(|(nest, g)| match nest.is_empty() {
+            true => format!("the outputs by {g}"),
+            false => format!("the nest over axes {nest:?} by {g}"),
+        })
+        .collect();
+    Err(format!(
+        "group lanes are shared, so every grouped nest and GROUPOUT must use as many; this \
+         groups {}",
+        list.join(", ")
+    ))
 }
 
 /// What every opt list must keep after each opt: the register budget, the device's lanes per

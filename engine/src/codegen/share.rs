@@ -26,7 +26,7 @@
 //! The linearizer's side (the split loads and the broadcasts) is `linearize/share.rs`.
 
 use super::ast::{AstNode, ExprRef, KernelAst};
-use super::opt::{AxisKind, Shaped};
+use super::shaped::{AxisKind, Shaped};
 use crate::dtype::DType;
 
 /// The loads of `buf`, or why `buf` cannot be shared in any shape.

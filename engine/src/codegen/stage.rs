@@ -27,7 +27,7 @@
 //! The linearizer's side (the copy, the barriers, the reads) is `linearize/stage.rs`.
 
 use super::ast::{AstNode, ExprRef, KernelAst};
-use super::opt::{AxisKind, Shaped};
+use super::shaped::{AxisKind, Shaped};
 use crate::view::symbolic::Atom;
 
 /// Elements of a tile one lane copies per iteration, at most: each copy is emitted as code.

@@ -10,6 +10,9 @@ use super::lower::lower_kernel;
 use super::nest_cost::broadcast_nests_pay;
 use super::{barrier_inputs, root_domain, Domain, Walk};
 
+/// A kernel in the making: its loop domain and the roots it computes.
+pub(super) type Group = (Domain, Vec<NodeRef>);
+
 /// Which roots each root reads, and the reachability question grouping asks of them.
 pub(super) struct RootDeps {
     /// For each kernel root, the forced roots its walk stops at.
@@ -75,8 +78,8 @@ pub(super) fn group_by_domain(
     deps: &RootDeps,
     forced: &HashSet<u64>,
     limits: &DeviceLimits,
-) -> (Vec<(Domain, Vec<NodeRef>)>, Vec<HashSet<u64>>) {
-    let mut groups: Vec<(Domain, Vec<NodeRef>)> = vec![];
+) -> (Vec<Group>, Vec<HashSet<u64>>) {
+    let mut groups: Vec<Group> = vec![];
     let mut group_reads: Vec<HashSet<u64>> = vec![];
     let mut groups_of_domain: HashMap<Domain, Vec<usize>> = HashMap::default();
     for root in kernel_roots {

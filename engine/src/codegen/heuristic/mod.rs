@@ -57,7 +57,8 @@ use tile::{grow_register_tile, upcast_broadcast_axes};
 
 use super::ast::{AstNode, KernelAst};
 use super::linearize::loop_iterations;
-use super::opt::{apply_opts, AxisKind, Opt, OptOp, Shaped};
+use super::opt::{apply_opts, Opt, OptOp};
+use super::shaped::{AxisKind, Shaped};
 use crate::target::DeviceLimits;
 use crate::view::symbolic::Atom;
 

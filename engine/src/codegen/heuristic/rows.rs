@@ -5,7 +5,8 @@
 //! held in registers and read once. See the module docs of `heuristic` for the numbers.
 
 use super::{group_nest, padded_within, read_contiguously, Plan, CPU_RUN, GROUP_SIZE};
-use crate::codegen::opt::{AxisKind, Opt, OptOp};
+use crate::codegen::opt::{Opt, OptOp};
+use crate::codegen::shaped::AxisKind;
 use crate::target::MAX_ROW;
 
 /// Row-owning kernels give each lane about this many elements of the row per nest: every

@@ -1,6 +1,7 @@
 //! `stage_shared_inputs`: workgroup-memory tiles (STAGE) for register-tiled kernels on a GPU.
 
-use super::super::opt::{AxisKind, Opt, OptOp};
+use super::super::opt::{Opt, OptOp};
+use super::super::shaped::AxisKind;
 use super::super::stage::stage_tile;
 use super::Plan;
 

@@ -6,7 +6,7 @@ use crate::ops::BinaryOp;
 use crate::view::symbolic::{Atom, Lin, Valid};
 
 use super::super::ir::Ref;
-use super::super::opt::Part;
+use super::super::shaped::Part;
 use super::{Key, Linearizer};
 
 impl Linearizer<'_> {

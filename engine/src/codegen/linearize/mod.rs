@@ -39,7 +39,7 @@ use crate::view::symbolic::{Lin, Ranges, Valid};
 use super::arena::Arena;
 use super::ast::{AstNode, ExprRef, KernelAst};
 use super::ir::{Inst, Program, Ref, Special, UOp};
-use super::opt::{AxisKind, Shaped};
+use super::shaped::{AxisKind, Shaped};
 use super::stage::StageTile;
 use crate::target::DeviceLimits;
 

@@ -7,7 +7,7 @@ use crate::ops::{BinaryOp, ReduceOp, UnaryOp};
 
 use super::super::ast::{AstNode, ExprRef};
 use super::super::ir::{Ref, UOp};
-use super::super::opt::AxisKind;
+use super::super::shaped::AxisKind;
 use super::{identity, Linearizer, COMPENSATE_ABOVE_FOLDS, VAR_GROUP};
 
 impl Linearizer<'_> {

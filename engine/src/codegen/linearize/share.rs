@@ -23,7 +23,7 @@ use crate::view::symbolic::Lin;
 
 use super::super::ast::{AstNode, ExprRef};
 use super::super::ir::{Ref, Special, UOp};
-use super::super::opt::AxisKind;
+use super::super::shaped::AxisKind;
 use super::super::share::shared_loads;
 use super::vector::VectorAccess;
 use super::{Key, Linearizer};

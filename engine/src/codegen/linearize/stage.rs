@@ -24,7 +24,7 @@ use crate::view::symbolic::Lin;
 
 use super::super::ast::{AstNode, ExprRef};
 use super::super::ir::{Ref, UOp};
-use super::super::opt::AxisKind;
+use super::super::shaped::AxisKind;
 use super::super::stage::{stage_tile, StageTile};
 use super::{Key, Linearizer, VAR_LOCAL};
 

@@ -3,7 +3,7 @@
 
 use crate::view::symbolic::{Lin, Valid};
 
-use super::super::opt::AxisKind;
+use super::super::shaped::AxisKind;
 use super::Linearizer;
 
 /// The vector access a lane's element belongs to (see [`Linearizer::vector_of`]).
