@@ -93,6 +93,8 @@ impl Linearizer<'_> {
         }
     }
 
+    /// One reduce nest: its accumulators, the loops over its own reduce parts folding every
+    /// unroll lane into them, then the combination across group lanes.
     fn nest(
         &mut self,
         nest: &[(ExprRef, ReduceOp, ExprRef)],
@@ -100,124 +102,43 @@ impl Linearizer<'_> {
         loop_parts: &[usize],
         wg_bytes: usize,
     ) {
-        let parts = self.shaped.parts.clone();
+        let parts = &self.shaped.parts;
         let own_loops: Vec<(usize, usize)> = loop_parts
             .iter()
             .enumerate()
             .filter(|(_, &i)| axes.contains(&parts[i].axis))
             .map(|(j, &i)| (j, i))
             .collect();
-        // Unroll lanes of this nest: the lane ids whose other unroll parts are 0.
-        let own_unroll: Vec<usize> = (0..self.lanes.unroll)
-            .filter(|&r| {
-                let lane = self.lanes.id(0, r);
-                self.lanes.parts.iter().enumerate().all(|(k, &i)| {
-                    parts[i].kind != AxisKind::Unroll
-                        || axes.contains(&parts[i].axis)
-                        || self.lane_values[lane][k] == 0
-                })
-            })
-            .collect();
-        let nu = self.lanes.upcast;
-        // Upcast lanes that differ only along axes a reduce's value does not vary over (a
-        // row's max under an upcast column) share one accumulator: the canonical lane's.
-        let canon: Vec<Vec<usize>> = nest
-            .iter()
-            .map(|&(r, _, _)| self.canonical_upcast_lanes(r))
-            .collect();
-        let mut accs: Vec<Vec<Ref>> = vec![];
-        for (&(r, op, _), canon) in nest.iter().zip(&canon) {
-            let d = self.ast.exprs[r].dtype;
-            let mut row: Vec<Ref> = vec![];
-            for u in 0..nu {
-                let acc = match canon[u] == u {
-                    true => self.push(UOp::DefineAcc(identity(op, d)), d, 1),
-                    false => row[canon[u]],
-                };
-                row.push(acc);
-            }
-            accs.push(row);
-        }
         let empty = own_loops.iter().any(|&(_, i)| parts[i].size == 0)
             || axes.iter().any(|&a| self.ast.full_shape[a] == 0);
+        let own_unroll = self.own_unroll_lanes(axes);
         // Values each accumulator folds in one after another.
         let folds: usize = own_loops
             .iter()
             .map(|&(_, i)| parts[i].size)
             .product::<usize>()
             * own_unroll.len();
-        let compensated = |op: ReduceOp, d: DType| {
-            op == ReduceOp::Sum && d == DType::F32 && folds > COMPENSATE_ABOVE_FOLDS
-        };
-        // Kahan compensation terms, for the float sums that fold many values per lane.
-        let comps: Vec<Option<Vec<Ref>>> = nest
+        // Upcast lanes that differ only along axes a reduce's value does not vary over (a
+        // row's max under an upcast column) share one accumulator: the canonical lane's.
+        let canon: Vec<Vec<usize>> = nest
             .iter()
-            .map(|&(r, op, _)| {
-                let d = self.ast.exprs[r].dtype;
-                compensated(op, d).then(|| {
-                    (0..nu)
-                        .map(|_| self.push(UOp::DefineAcc(Scalar::F32(0.0)), d, 1))
-                        .collect()
-                })
-            })
+            .map(|&(r, _, _)| self.canonical_upcast_lanes(r))
             .collect();
+        let mut accs = self.define_accumulators(nest, &canon);
+        let comps = self.compensation_terms(nest, folds);
         if !empty {
-            self.active_reduce_axes = axes.to_vec();
-            let stages = self.define_stages(axes);
-            for &(j, i) in &own_loops {
-                let r = self.open(UOp::Range {
-                    end: parts[i].size as i64,
-                });
-                self.var_refs[2 + j] = Some(r);
-            }
-            self.fill_stages(stages);
-            for (n, (&(r, op, src), row)) in nest.iter().zip(&accs).enumerate() {
-                let comp = &comps[n];
-                let d = self.ast.exprs[r].dtype;
-                for (u, &acc) in row.iter().enumerate() {
-                    if canon[n][u] != u {
-                        continue;
-                    }
-                    for &ur in &own_unroll {
-                        let lane = self.lanes.id(u, ur);
-                        let mut v = self.node(src, lane);
-                        let g = self.pad_guard(lane, true);
-                        if let Some(c) = self.valid(&g) {
-                            let id = self.constant(identity(op, d));
-                            v = self.emit(UOp::Where(c, v, id), d);
-                        }
-                        match comp {
-                            Some(comp) => self.kahan_add(acc, comp[u], v),
-                            None => {
-                                let c = self.combine(op, acc, v, d);
-                                self.push(UOp::Assign { acc, value: c }, d, 1);
-                            }
-                        }
-                    }
-                }
-            }
-            self.end_stages();
-            for &(j, _) in own_loops.iter().rev() {
-                self.close(UOp::EndRange);
-                self.var_refs[2 + j] = None;
-            }
-            self.active_reduce_axes.clear();
-            // A compensated sum is its accumulator minus the error still carried.
-            for ((row, comp), canon) in accs.iter_mut().zip(&comps).zip(&canon) {
-                if let Some(comp) = comp {
-                    for u in 0..nu {
-                        if canon[u] != u {
-                            row[u] = row[canon[u]];
-                            continue;
-                        }
-                        let minus = self.push(UOp::Unary(UnaryOp::Neg, comp[u]), DType::F32, 1);
-                        let fixed = UOp::Binary(BinaryOp::Add, row[u], minus);
-                        row[u] = self.push(fixed, DType::F32, 1);
-                    }
-                }
-            }
+            let folding = Folding {
+                own_unroll: &own_unroll,
+                canon: &canon,
+                accs: &accs,
+                comps: &comps,
+            };
+            self.fold_loops(nest, axes, &own_loops, &folding);
+            self.subtract_compensation(&mut accs, &comps, &canon);
         }
-        let groups: usize = parts
+        let groups: usize = self
+            .shaped
+            .parts
             .iter()
             .filter(|p| p.kind == AxisKind::Group && axes.contains(&p.axis))
             .map(|p| p.size)
@@ -229,6 +150,134 @@ impl Linearizer<'_> {
                 for (u, &acc) in row.iter().enumerate() {
                     self.reduce_values.insert((r, u), acc);
                 }
+            }
+        }
+    }
+
+    /// The unroll lanes of the nest over `axes`: those whose other unroll parts are 0.
+    fn own_unroll_lanes(&self, axes: &[usize]) -> Vec<usize> {
+        let parts = &self.shaped.parts;
+        (0..self.lanes.unroll)
+            .filter(|&r| {
+                let lane = self.lanes.id(0, r);
+                self.lanes.parts.iter().enumerate().all(|(k, &i)| {
+                    parts[i].kind != AxisKind::Unroll
+                        || axes.contains(&parts[i].axis)
+                        || self.lane_values[lane][k] == 0
+                })
+            })
+            .collect()
+    }
+
+    /// One accumulator per reduce and canonical upcast lane (the other lanes share it).
+    fn define_accumulators(
+        &mut self,
+        nest: &[(ExprRef, ReduceOp, ExprRef)],
+        canon: &[Vec<usize>],
+    ) -> Vec<Vec<Ref>> {
+        let mut accs: Vec<Vec<Ref>> = vec![];
+        for (&(r, op, _), canon) in nest.iter().zip(canon) {
+            let d = self.ast.exprs[r].dtype;
+            let mut row: Vec<Ref> = vec![];
+            for u in 0..self.lanes.upcast {
+                let acc = match canon[u] == u {
+                    true => self.push(UOp::DefineAcc(identity(op, d)), d, 1),
+                    false => row[canon[u]],
+                };
+                row.push(acc);
+            }
+            accs.push(row);
+        }
+        accs
+    }
+
+    /// Kahan compensation terms, for the float sums that fold many values per lane.
+    fn compensation_terms(
+        &mut self,
+        nest: &[(ExprRef, ReduceOp, ExprRef)],
+        folds: usize,
+    ) -> Vec<Option<Vec<Ref>>> {
+        nest.iter()
+            .map(|&(r, op, _)| {
+                let d = self.ast.exprs[r].dtype;
+                let compensated =
+                    op == ReduceOp::Sum && d == DType::F32 && folds > COMPENSATE_ABOVE_FOLDS;
+                compensated.then(|| {
+                    (0..self.lanes.upcast)
+                        .map(|_| self.push(UOp::DefineAcc(Scalar::F32(0.0)), d, 1))
+                        .collect()
+                })
+            })
+            .collect()
+    }
+
+    /// The nest's loops (with its staged tiles), folding each unroll lane's value into the
+    /// accumulators; padded elements contribute the identity.
+    fn fold_loops(
+        &mut self,
+        nest: &[(ExprRef, ReduceOp, ExprRef)],
+        axes: &[usize],
+        own_loops: &[(usize, usize)],
+        f: &Folding<'_>,
+    ) {
+        self.active_reduce_axes = axes.to_vec();
+        let stages = self.define_stages(axes);
+        for &(j, i) in own_loops {
+            let r = self.open(UOp::Range {
+                end: self.shaped.parts[i].size as i64,
+            });
+            self.var_refs[2 + j] = Some(r);
+        }
+        self.fill_stages(stages);
+        for (n, (&(r, op, src), row)) in nest.iter().zip(f.accs).enumerate() {
+            let d = self.ast.exprs[r].dtype;
+            for (u, &acc) in row.iter().enumerate() {
+                if f.canon[n][u] != u {
+                    continue;
+                }
+                for &ur in f.own_unroll {
+                    let lane = self.lanes.id(u, ur);
+                    let mut v = self.node(src, lane);
+                    let g = self.pad_guard(lane, true);
+                    if let Some(c) = self.valid(&g) {
+                        let id = self.constant(identity(op, d));
+                        v = self.emit(UOp::Where(c, v, id), d);
+                    }
+                    match &f.comps[n] {
+                        Some(comp) => self.kahan_add(acc, comp[u], v),
+                        None => {
+                            let c = self.combine(op, acc, v, d);
+                            self.push(UOp::Assign { acc, value: c }, d, 1);
+                        }
+                    }
+                }
+            }
+        }
+        self.end_stages();
+        for &(j, _) in own_loops.iter().rev() {
+            self.close(UOp::EndRange);
+            self.var_refs[2 + j] = None;
+        }
+        self.active_reduce_axes.clear();
+    }
+
+    /// A compensated sum is its accumulator minus the error still carried.
+    fn subtract_compensation(
+        &mut self,
+        accs: &mut [Vec<Ref>],
+        comps: &[Option<Vec<Ref>>],
+        canon: &[Vec<usize>],
+    ) {
+        for ((row, comp), canon) in accs.iter_mut().zip(comps).zip(canon) {
+            let Some(comp) = comp else { continue };
+            for u in 0..self.lanes.upcast {
+                if canon[u] != u {
+                    row[u] = row[canon[u]];
+                    continue;
+                }
+                let minus = self.push(UOp::Unary(UnaryOp::Neg, comp[u]), DType::F32, 1);
+                let fixed = UOp::Binary(BinaryOp::Add, row[u], minus);
+                row[u] = self.push(fixed, DType::F32, 1);
             }
         }
     }
@@ -255,4 +304,13 @@ impl Linearizer<'_> {
             })
             .collect()
     }
+}
+
+/// What `fold_loops` folds: the nest's unroll lanes, each reduce's canonical upcast lanes,
+/// its accumulators and compensation terms.
+struct Folding<'a> {
+    own_unroll: &'a [usize],
+    canon: &'a [Vec<usize>],
+    accs: &'a [Vec<Ref>],
+    comps: &'a [Option<Vec<Ref>>],
 }
