@@ -108,6 +108,26 @@ impl Lab {
             "Opt list of {} (applied in order; axis numbers address the parts as they stand after the opts before it):",
             self.base.name()
         ));
+        let edited = self.opt_rows(ui);
+        let appended = self.list_buttons(ui);
+        if edited || appended {
+            self.rebuild();
+        }
+        ui.separator();
+        match self.built.clone() {
+            Err(e) => {
+                ui.label(
+                    RichText::new(format!("OptError: {e}")).color(Color32::from_rgb(255, 110, 110)),
+                );
+            }
+            Ok(k) => self.kernel_panel(ui, &k),
+        }
+        finished
+    }
+
+    /// One row per opt of the list: its op, axis and amount, and a remove button. Says
+    /// whether the list changed.
+    fn opt_rows(&mut self, ui: &mut egui::Ui) -> bool {
         let mut changed = false;
         let mut remove = None;
         egui::Grid::new("lab opts").striped(true).show(ui, |ui| {
@@ -139,6 +159,13 @@ impl Lab {
             self.opts.remove(i);
             changed = true;
         }
+        changed
+    }
+
+    /// Append one of the valid next opts, or reset the list to the heuristic's or NOOPT.
+    /// Says whether the list changed.
+    fn list_buttons(&mut self, ui: &mut egui::Ui) -> bool {
+        let mut changed = false;
         ui.horizontal(|ui| {
             let candidates = match &self.built {
                 Ok(k) => k.candidate_opts(),
@@ -167,64 +194,53 @@ impl Lab {
                 changed = true;
             }
         });
-        if changed {
-            self.rebuild();
-        }
-        ui.separator();
-        match self.built.clone() {
-            Err(e) => {
-                ui.label(
-                    RichText::new(format!("OptError: {e}")).color(Color32::from_rgb(255, 110, 110)),
-                );
+        changed
+    }
+
+    /// The kernel the list builds: its sizes, the timing button and result, WGSL and IR.
+    fn kernel_panel(&mut self, ui: &mut egui::Ui, k: &Kernel) {
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(k.name()).monospace());
+            ui.label(format!(
+                "global {:?} · local {:?} · {} FLOPs · {} bytes",
+                k.global_size(),
+                k.local_size(),
+                k.flops(),
+                k.bytes()
+            ));
+        });
+        ui.horizontal(|ui| {
+            let label = format!("time on {}", k.device().name());
+            let button = ui.add_enabled(!self.is_timing(), egui::Button::new(label));
+            if button.clicked() {
+                let ctx = ui.ctx().clone();
+                self.start_timing(move || ctx.request_repaint());
             }
-            Ok(k) => {
-                ui.horizontal(|ui| {
-                    ui.label(RichText::new(k.name()).monospace());
-                    ui.label(format!(
-                        "global {:?} · local {:?} · {} FLOPs · {} bytes",
-                        k.global_size(),
-                        k.local_size(),
-                        k.flops(),
-                        k.bytes()
-                    ));
-                });
-                ui.horizontal(|ui| {
-                    let label = format!("time on {}", k.device().name());
-                    let button = ui.add_enabled(!self.is_timing(), egui::Button::new(label));
-                    if button.clicked() {
-                        let ctx = ui.ctx().clone();
-                        self.start_timing(move || ctx.request_repaint());
-                    }
-                    if self.is_timing() {
-                        ui.spinner();
-                        ui.label("timing...");
-                    }
-                });
-                match &self.last {
-                    Some(Ok(t)) => {
-                        ui.label(timing_text(t));
-                    }
-                    Some(Err(e)) => {
-                        ui.colored_label(Color32::from_rgb(255, 110, 110), e);
-                    }
-                    None => {}
+            if self.is_timing() {
+                ui.spinner();
+                ui.label("timing...");
+            }
+        });
+        match &self.last {
+            Some(Ok(t)) => {
+                ui.label(timing_text(t));
+            }
+            Some(Err(e)) => {
+                ui.colored_label(Color32::from_rgb(255, 110, 110), e);
+            }
+            None => {}
+        }
+        egui::CollapsingHeader::new("WGSL")
+            .default_open(true)
+            .show(ui, |ui| match k.wgsl() {
+                Ok(src) => style::code_block(ui, "lab wgsl", style::highlight_wgsl(&src, 12.0)),
+                Err(e) => {
+                    ui.colored_label(Color32::RED, e.to_string());
                 }
-                egui::CollapsingHeader::new("WGSL")
-                    .default_open(true)
-                    .show(ui, |ui| match k.wgsl() {
-                        Ok(src) => {
-                            style::code_block(ui, "lab wgsl", style::highlight_wgsl(&src, 12.0))
-                        }
-                        Err(e) => {
-                            ui.colored_label(Color32::RED, e.to_string());
-                        }
-                    });
-                egui::CollapsingHeader::new("IR").show(ui, |ui| {
-                    style::code_block(ui, "lab ir", style::plain_code(&k.ir()));
-                });
-            }
-        }
-        finished
+            });
+        egui::CollapsingHeader::new("IR").show(ui, |ui| {
+            style::code_block(ui, "lab ir", style::plain_code(&k.ir()));
+        });
     }
 }
 

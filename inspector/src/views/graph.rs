@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use eframe::egui::{self, Align2, Color32, FontId, Rect, Sense, Stroke, Vec2};
 use kiln::trace::NodeInfo;
 
-use crate::model::Model;
+use crate::model::{Model, RealizeRow};
 use crate::style;
 
 const NODE: Vec2 = Vec2::new(168.0, 36.0);
@@ -99,6 +99,30 @@ pub fn ui(
             ..GraphState::default()
         };
     }
+    kernel_links(ui, model, r, selected);
+    let fit = toolbar(ui, state);
+    let places = Places::of(&r.nodes);
+    let GraphState {
+        scene_rect, moved, ..
+    } = state;
+    let scene_rect = match scene_rect {
+        Some(rect) if !fit => rect,
+        _ => scene_rect.insert(if fit {
+            Rect::from_min_size(egui::Pos2::ZERO, places.size)
+        } else {
+            Rect::from_min_size(egui::Pos2::ZERO, ui.available_size_before_wrap())
+        }),
+    };
+    egui::Scene::new()
+        .zoom_range(0.1..=2.0)
+        .max_inner_size(places.size)
+        .show(ui, scene_rect, |ui| {
+            draw_graph(ui, model, r, &places, moved, selected)
+        });
+}
+
+/// The realize's kernels, each a link that selects it.
+fn kernel_links(ui: &mut egui::Ui, model: &Model, r: &RealizeRow, selected: &mut Option<usize>) {
     ui.horizontal_wrapped(|ui| {
         ui.label(format!(
             "realize {}: {} nodes; kernels:",
@@ -115,6 +139,10 @@ pub fn ui(
             }
         }
     });
+}
+
+/// "Fit" and "Reset layout"; says whether Fit was clicked.
+fn toolbar(ui: &mut egui::Ui, state: &mut GraphState) -> bool {
     let mut fit = false;
     ui.horizontal(|ui| {
         if ui
@@ -133,132 +161,152 @@ pub fn ui(
         }
         ui.weak("drag to pan, ctrl+scroll to zoom, drag a node to move it");
     });
-    let places = layout(&r.nodes);
-    let columns = places.iter().map(|p| p.0 + 1).max().unwrap_or(0);
-    let rows = places.iter().map(|p| p.1 + 1).max().unwrap_or(0);
-    let size = Vec2::new(
-        columns as f32 * (NODE.x + GAP.x) + GAP.x,
-        rows as f32 * (NODE.y + GAP.y) + GAP.y,
-    );
-    let selected_id = selected.map(|k| model.kernels[k].info.id);
-    let index: HashMap<u64, usize> = r.nodes.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
-    let GraphState {
-        scene_rect, moved, ..
-    } = state;
-    let scene_rect = match scene_rect {
-        Some(rect) if !fit => rect,
-        _ => scene_rect.insert(if fit {
-            Rect::from_min_size(egui::Pos2::ZERO, size)
-        } else {
-            Rect::from_min_size(egui::Pos2::ZERO, ui.available_size_before_wrap())
-        }),
+    fit
+}
+
+/// Where the layout puts each node, and the size of the whole graph.
+struct Places {
+    /// (column, row) per node.
+    cells: Vec<(usize, usize)>,
+    size: Vec2,
+}
+
+impl Places {
+    fn of(nodes: &[NodeInfo]) -> Places {
+        let cells = layout(nodes);
+        let columns = cells.iter().map(|p| p.0 + 1).max().unwrap_or(0);
+        let rows = cells.iter().map(|p| p.1 + 1).max().unwrap_or(0);
+        let size = Vec2::new(
+            columns as f32 * (NODE.x + GAP.x) + GAP.x,
+            rows as f32 * (NODE.y + GAP.y) + GAP.y,
+        );
+        Places { cells, size }
+    }
+
+    /// Node `i`'s top-left corner in a scene whose area starts at `origin`.
+    fn at(&self, origin: egui::Pos2, i: usize) -> egui::Pos2 {
+        let (c, r) = self.cells[i];
+        origin
+            + Vec2::new(
+                GAP.x + c as f32 * (NODE.x + GAP.x),
+                GAP.y + r as f32 * (NODE.y + GAP.y),
+            )
+    }
+}
+
+/// The scene's contents: nodes (dragged ones where the user left them), edges from each
+/// source to its consumer, and a click selecting a node's kernel.
+fn draw_graph(
+    ui: &mut egui::Ui,
+    model: &Model,
+    r: &RealizeRow,
+    places: &Places,
+    moved: &mut HashMap<u64, Vec2>,
+    selected: &mut Option<usize>,
+) {
+    let (area, _) = ui.allocate_exact_size(places.size, Sense::hover());
+    // Interactions first, so a node dragged this frame is drawn where it now is.
+    let responses: Vec<egui::Response> = r
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let offset = moved.get(&n.id).copied().unwrap_or_default();
+            let rect = Rect::from_min_size(places.at(area.min, i) + offset, NODE);
+            let response = ui.interact(
+                rect,
+                ui.scope_id().with(("node", n.id)),
+                Sense::click_and_drag(),
+            );
+            if response.dragged() {
+                *moved.entry(n.id).or_default() += response.drag_delta();
+            }
+            response
+        })
+        .collect();
+    let rect_of = |i: usize| {
+        let offset = moved.get(&r.nodes[i].id).copied().unwrap_or_default();
+        Rect::from_min_size(places.at(area.min, i) + offset, NODE)
     };
-    egui::Scene::new()
-        .zoom_range(0.1..=2.0)
-        .max_inner_size(size)
-        .show(ui, scene_rect, |ui| {
-            let (area, _) = ui.allocate_exact_size(size, Sense::hover());
-            let place = |i: usize| {
-                let (c, r) = places[i];
-                area.min
-                    + Vec2::new(
-                        GAP.x + c as f32 * (NODE.x + GAP.x),
-                        GAP.y + r as f32 * (NODE.y + GAP.y),
-                    )
-            };
-            // Interactions first, so a node dragged this frame is drawn where it now is.
-            let responses: Vec<egui::Response> = r
-                .nodes
-                .iter()
-                .enumerate()
-                .map(|(i, n)| {
-                    let offset = moved.get(&n.id).copied().unwrap_or_default();
-                    let rect = Rect::from_min_size(place(i) + offset, NODE);
-                    let response = ui.interact(
-                        rect,
-                        ui.scope_id().with(("node", n.id)),
-                        Sense::click_and_drag(),
-                    );
-                    if response.dragged() {
-                        *moved.entry(n.id).or_default() += response.drag_delta();
-                    }
-                    response
-                })
-                .collect();
-            let rect_of = |i: usize| {
-                let offset = moved.get(&r.nodes[i].id).copied().unwrap_or_default();
-                Rect::from_min_size(place(i) + offset, NODE)
-            };
-            let painter = ui.painter().clone();
-            for (i, n) in r.nodes.iter().enumerate() {
-                for s in n.srcs.iter().filter_map(|s| index.get(s)) {
-                    let (a, b) = (rect_of(*s).right_center(), rect_of(i).left_center());
-                    let bend = Vec2::new(((b.x - a.x) * 0.5).abs().max(GAP.x), 0.0);
-                    painter.add(egui::epaint::CubicBezierShape::from_points_stroke(
-                        [a, a + bend, b - bend, b],
-                        false,
-                        Color32::TRANSPARENT,
-                        Stroke::new(1.2, Color32::from_gray(120)),
-                    ));
-                }
-            }
-            for ((i, n), response) in r.nodes.iter().enumerate().zip(responses) {
-                let rect = rect_of(i);
-                // Named for screen readers and tests: "%12 = exp".
-                let name = format!("%{} = {}", n.id, n.op);
-                response.widget_info(|| {
-                    egui::WidgetInfo::labeled(egui::Role::Button, true, name.clone())
-                });
-                let fill = match n.kernel {
-                    Some(k) => style::kernel_color(k).gamma_multiply(0.55),
-                    None => Color32::from_gray(60),
-                };
-                let outline = if n.kernel.is_some() && n.kernel == selected_id {
-                    Stroke::new(2.5, Color32::WHITE)
-                } else {
-                    Stroke::new(1.0, Color32::from_gray(30))
-                };
-                painter.rect(rect, 5.0, fill, outline, egui::StrokeKind::Inside);
-                painter.text(
-                    rect.center_top() + Vec2::new(0.0, 3.0),
-                    Align2::CENTER_TOP,
-                    style::ellipsize(&n.op, 24),
-                    FontId::proportional(12.0),
-                    Color32::WHITE,
-                );
-                painter.text(
-                    rect.center_bottom() - Vec2::new(0.0, 3.0),
-                    Align2::CENTER_BOTTOM,
-                    style::ellipsize(&format!("{} {:?}", n.dtype, n.shape), 26),
-                    FontId::monospace(10.0),
-                    Color32::from_gray(220),
-                );
-                let kernel = n.kernel.and_then(|k| model.kernel_index(k));
-                let response = response.on_hover_text(format!(
-                    "%{} = {}({})\n{} {:?}\n{}",
-                    n.id,
-                    n.op,
-                    n.srcs
-                        .iter()
-                        .map(|s| format!("%{s}"))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    n.dtype,
-                    n.shape,
-                    match kernel {
-                        Some(k) => format!(
-                            "fused into kernel #{}: {}",
-                            n.kernel.unwrap(),
-                            model.kernels[k].info.name
-                        ),
-                        None => "not computed by a kernel (an input, or a view of a buffer)".into(),
-                    }
-                ));
-                if response.clicked() && kernel.is_some() {
-                    *selected = kernel;
-                }
-            }
-        });
+    let painter = ui.painter().clone();
+    let index: HashMap<u64, usize> = r.nodes.iter().enumerate().map(|(i, n)| (n.id, i)).collect();
+    for (i, n) in r.nodes.iter().enumerate() {
+        for s in n.srcs.iter().filter_map(|s| index.get(s)) {
+            let (a, b) = (rect_of(*s).right_center(), rect_of(i).left_center());
+            let bend = Vec2::new(((b.x - a.x) * 0.5).abs().max(GAP.x), 0.0);
+            painter.add(egui::epaint::CubicBezierShape::from_points_stroke(
+                [a, a + bend, b - bend, b],
+                false,
+                Color32::TRANSPARENT,
+                Stroke::new(1.2, Color32::from_gray(120)),
+            ));
+        }
+    }
+    let selected_id = selected.map(|k| model.kernels[k].info.id);
+    for ((i, n), response) in r.nodes.iter().enumerate().zip(responses) {
+        draw_node(
+            &painter,
+            rect_of(i),
+            n,
+            n.kernel.is_some() && n.kernel == selected_id,
+        );
+        // Named for screen readers and tests: "%12 = exp".
+        let name = format!("%{} = {}", n.id, n.op);
+        response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, name.clone()));
+        let kernel = n.kernel.and_then(|k| model.kernel_index(k));
+        let response = response.on_hover_text(node_tooltip(model, n, kernel));
+        if response.clicked() && kernel.is_some() {
+            *selected = kernel;
+        }
+    }
+}
+
+/// A node's box: filled with its kernel's color, outlined when that kernel is selected.
+fn draw_node(painter: &egui::Painter, rect: Rect, n: &NodeInfo, highlighted: bool) {
+    let fill = match n.kernel {
+        Some(k) => style::kernel_color(k).gamma_multiply(0.55),
+        None => Color32::from_gray(60),
+    };
+    let outline = if highlighted {
+        Stroke::new(2.5, Color32::WHITE)
+    } else {
+        Stroke::new(1.0, Color32::from_gray(30))
+    };
+    painter.rect(rect, 5.0, fill, outline, egui::StrokeKind::Inside);
+    painter.text(
+        rect.center_top() + Vec2::new(0.0, 3.0),
+        Align2::CENTER_TOP,
+        style::ellipsize(&n.op, 24),
+        FontId::proportional(12.0),
+        Color32::WHITE,
+    );
+    painter.text(
+        rect.center_bottom() - Vec2::new(0.0, 3.0),
+        Align2::CENTER_BOTTOM,
+        style::ellipsize(&format!("{} {:?}", n.dtype, n.shape), 26),
+        FontId::monospace(10.0),
+        Color32::from_gray(220),
+    );
+}
+
+/// "%12 = exp(%11)", dtype and shape, and the kernel it was fused into.
+fn node_tooltip(model: &Model, n: &NodeInfo, kernel: Option<usize>) -> String {
+    let srcs: Vec<String> = n.srcs.iter().map(|s| format!("%{s}")).collect();
+    let fused = match kernel {
+        Some(k) => format!(
+            "fused into kernel #{}: {}",
+            model.kernels[k].info.id, model.kernels[k].info.name
+        ),
+        None => "not computed by a kernel (an input, or a view of a buffer)".into(),
+    };
+    format!(
+        "%{} = {}({})\n{} {:?}\n{fused}",
+        n.id,
+        n.op,
+        srcs.join(", "),
+        n.dtype,
+        n.shape
+    )
 }
 
 #[cfg(test)]
