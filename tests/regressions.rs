@@ -245,8 +245,7 @@ fn sum_and_mean_of_16m_values_share_two_kernels() {
 }
 
 /// 10,000 squarings (a diamond per step) schedule, compile and run: every per-node analysis is
-/// linear, and the fused depth bound splits the chain into 40 kernels of one program. (On this
-/// VM: 78 ms to schedule and render all 40, release build; the target was < 1 s.)
+/// linear, and the fused depth bound splits the chain into 40 kernels of one program.
 #[test]
 fn ten_thousand_squarings_compile_and_run() {
     let _serial = serial();
