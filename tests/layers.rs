@@ -7,6 +7,8 @@
 //! and fails on a reference that runs up the order, naming the file and line. A strict order
 //! admits no cycle between top-level modules.
 
+mod common;
+use common::rust_files;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -43,17 +45,6 @@ fn declared_modules(src: &Path) -> Vec<String> {
                 .map(str::to_string)
         })
         .collect()
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
 }
 
 /// Files declared as `#[cfg(test)] mod name;`, which may use any layer.

@@ -2,21 +2,12 @@
 //! `engine/src` or `inspector/src` longer than 120 lines, no file longer than 600. A function
 //! past that is split into named steps, a file by responsibility.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::rust_files;
+use std::path::PathBuf;
 
 const MAX_FUNCTION_LINES: usize = 120;
 const MAX_FILE_LINES: usize = 600;
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
 
 /// The line's code with comments, string and char literals removed, so that only the
 /// braces of the code are left to count.
@@ -41,8 +32,7 @@ fn code_of(line: &str) -> String {
             '\'' => {
                 // A char literal ('{', '\n') is skipped; a lifetime ('a) is kept as is.
                 let rest: String = chars.clone().take(3).collect();
-                let literal = rest.starts_with('\\')
-                    || rest.chars().nth(1) == Some('\'');
+                let literal = rest.starts_with('\\') || rest.chars().nth(1) == Some('\'');
                 if literal {
                     while let Some(s) = chars.next() {
                         if s == '\\' {
@@ -68,7 +58,9 @@ fn functions(text: &str) -> Vec<(String, usize, usize)> {
         let Some(at) = code.find("fn ") else { continue };
         let before = &code[..at];
         let is_item = before.trim().is_empty()
-            || before.trim_end().ends_with(|c: char| c == ')' || c.is_alphabetic());
+            || before
+                .trim_end()
+                .ends_with(|c: char| c == ')' || c.is_alphabetic());
         if !is_item || code.trim_start().starts_with("//") {
             continue;
         }
@@ -132,7 +124,10 @@ fn functions_and_files_stay_short() {
             }
         }
     }
-    assert!(functions_seen > 500, "the scan found only {functions_seen} functions");
+    assert!(
+        functions_seen > 500,
+        "the scan found only {functions_seen} functions"
+    );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
