@@ -39,7 +39,10 @@ fn tensors(gpu: &Device, upload: bool, count: usize) -> kiln::Result<()> {
         .collect::<kiln::Result<_>>()?;
     read_small(gpu)?;
     let in_use = gpu.memory_in_use() as f64 / 1e9;
-    println!("{count} kept: {:.2} GB (memory_in_use {in_use:.2} GB)", rss_gb());
+    println!(
+        "{count} kept: {:.2} GB (memory_in_use {in_use:.2} GB)",
+        rss_gb()
+    );
     drop(kept);
     println!("dropped: {:.2} GB", rss_gb());
     read_small(gpu)?;
