@@ -121,6 +121,7 @@ pub(crate) fn structure(
 fn encode_op(op: &Op, w: &mut Vec<u64>, classes: &mut HashMap<(crate::dtype::DType, u32), u64>) {
     match op {
         Op::Source(_) => w.push(1),
+        Op::Iota => w.push(16),
         Op::Const(..) => {
             let s = op.const_value().expect("const");
             if is_param(s) {

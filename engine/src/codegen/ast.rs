@@ -40,6 +40,9 @@ pub enum AstNode {
     /// Kernel parameter `i`: a scalar passed at launch (user constants), so that a new value
     /// does not make a new program.
     Param(usize),
+    /// The value of an index expression over the domain's variables (i32): what `iota`
+    /// lowers to.
+    Index(Lin),
     Unary(UnaryOp, ExprRef),
     Binary(BinaryOp, ExprRef, ExprRef),
     Where(ExprRef, ExprRef, ExprRef),
@@ -248,6 +251,7 @@ impl KernelAst {
                     v.extend(index.vars());
                     v.extend(valid.vars());
                 }
+                AstNode::Index(index) => v.extend(index.vars()),
                 AstNode::Gate(valid, _) => v.extend(valid.vars()),
                 AstNode::Reduce { axes, .. } => v.retain(|a| !axes.contains(&(*a as usize))),
                 _ => {}
@@ -325,6 +329,11 @@ impl KernelAst {
                         m |= 1u64.checked_shl(v).unwrap_or(0);
                     }
                 }
+                AstNode::Index(index) => {
+                    for v in index.vars() {
+                        m |= 1u64.checked_shl(v).unwrap_or(0);
+                    }
+                }
                 AstNode::Gate(valid, _) => {
                     for v in valid.vars() {
                         m |= 1u64.checked_shl(v).unwrap_or(0);
@@ -395,7 +404,9 @@ impl AstNode {
     /// The expressions this one reads.
     pub fn operands(&self) -> Vec<ExprRef> {
         match self {
-            AstNode::Load { .. } | AstNode::Const(_) | AstNode::Param(_) => vec![],
+            AstNode::Load { .. } | AstNode::Const(_) | AstNode::Param(_) | AstNode::Index(_) => {
+                vec![]
+            }
             AstNode::Unary(_, a) | AstNode::Cast(a) | AstNode::Gate(_, a) => vec![*a],
             AstNode::Reduce { src, .. } => vec![*src],
             AstNode::Binary(_, a, b) => vec![*a, *b],
@@ -441,6 +452,7 @@ impl fmt::Display for KernelAst {
                 }
                 AstNode::Const(bits) => format!("const {}", Scalar::from_bits(*bits, e.dtype)),
                 AstNode::Param(i) => format!("param {i}"),
+                AstNode::Index(index) => format!("index {index}"),
                 AstNode::Unary(op, a) => format!("{} {a}", op.name()),
                 AstNode::Binary(op, a, b) => format!("{} {a} {b}", op.name()),
                 AstNode::Where(c, a, b) => format!("where {c} {a} {b}"),

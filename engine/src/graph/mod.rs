@@ -29,6 +29,9 @@ pub enum Op {
     Source(u64),
     /// One value broadcast over the node's shape (dtype, bits).
     Const(DType, u32),
+    /// `0, 1, .., n - 1` (i32) over the node's 1-D shape `[n]`: computed from the index
+    /// inside the kernel that reads it, so `arange` uploads nothing.
+    Iota,
     Unary(UnaryOp),
     Binary(BinaryOp),
     /// `cond ? a : b`, sources (cond, a, b).
@@ -46,6 +49,7 @@ impl Op {
     pub fn describe(&self) -> String {
         match self {
             Op::Source(_) => "source".into(),
+            Op::Iota => "iota".into(),
             Op::Const(..) => match self.const_value() {
                 Some(v) => format!("const {v}"),
                 None => "const".into(),

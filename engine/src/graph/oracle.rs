@@ -74,6 +74,7 @@ fn eval(n: &NodeRef, memo: &HashMap<u64, HostArray>) -> Result<HostArray> {
         match &n.op {
             Op::Source(_) => unreachable!("sources are realized"),
             Op::Const(..) => out(vec![n.op.const_value().expect("const"); numel]),
+            Op::Iota => out((0..numel).map(|i| Scalar::I32(i as i32)).collect()),
             Op::Unary(op) => out(args[0].data.iter().map(|&x| eval_unary(*op, x)).collect()),
             Op::Binary(op) => out(args[0]
                 .data

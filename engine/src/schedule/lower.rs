@@ -6,7 +6,7 @@
 use crate::hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::codegen::ast::{AstNode, BufArg, ExprRef, KernelAst, Store};
-use crate::dtype::Scalar;
+use crate::dtype::{DType, Scalar};
 use crate::graph::{NodeRef, Op};
 use crate::view::symbolic::{Lin, Valid};
 use crate::view::unflatten;
@@ -177,6 +177,7 @@ impl Lowerer<'_> {
         let d = n.dtype;
         match &n.op {
             Op::Source(_) => self.load(n, idx, valid),
+            Op::Iota => self.ast.push(AstNode::Index(idx[0].clone()), DType::I32),
             Op::Const(..) => {
                 let s = n.op.const_value().expect("const");
                 if !is_param(s) {

@@ -4,6 +4,7 @@
 //! the ops (elementwise, reductions, movement, composites and operator overloads).
 
 mod conv;
+mod create;
 mod display;
 mod movement;
 mod operators;

@@ -447,6 +447,10 @@ impl Linearizer<'_> {
             AstNode::Load { buf, index, valid } => self.load(buf, &index, &valid, d, lane),
             AstNode::Const(bits) => self.constant(Scalar::from_bits(bits, d)),
             AstNode::Param(i) => self.emit(UOp::Param(i), d),
+            AstNode::Index(index) => {
+                let index = self.subst(&index, lane);
+                self.lin(&index)
+            }
             AstNode::Unary(op, a) => {
                 let a = self.node(a, lane);
                 self.emit(UOp::Unary(op, a), d)
