@@ -18,6 +18,14 @@ pub enum UnaryOp {
     Cos,
     Sqrt,
     Recip,
+    /// Rounds down to an integral value (floats only).
+    Floor,
+    /// Rounds up to an integral value.
+    Ceil,
+    /// Rounds toward zero.
+    Trunc,
+    /// Rounds to the nearest integral value, halves to even (numpy's `round`).
+    Round,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -60,6 +68,10 @@ impl UnaryOp {
             UnaryOp::Cos => "cos",
             UnaryOp::Sqrt => "sqrt",
             UnaryOp::Recip => "recip",
+            UnaryOp::Floor => "floor",
+            UnaryOp::Ceil => "ceil",
+            UnaryOp::Trunc => "trunc",
+            UnaryOp::Round => "round",
         }
     }
     /// Transcendental ops exist for floats only; `Neg` for every numeric dtype.
@@ -179,6 +191,10 @@ impl Semantics for f32 {
             UnaryOp::Cos => x.cos(),
             UnaryOp::Sqrt => x.sqrt(),
             UnaryOp::Recip => 1.0 / x,
+            UnaryOp::Floor => x.floor(),
+            UnaryOp::Ceil => x.ceil(),
+            UnaryOp::Trunc => x.trunc(),
+            UnaryOp::Round => x.round_ties_even(),
         }
     }
     #[inline]

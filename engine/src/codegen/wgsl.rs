@@ -439,6 +439,11 @@ fn unary(op: UnaryOp, dtype: DType, a: &str) -> String {
         UnaryOp::Cos => format!("cos({a})"),
         UnaryOp::Sqrt => format!("sqrt({a})"),
         UnaryOp::Recip => format!("1.0f / {a}"),
+        UnaryOp::Floor => format!("floor({a})"),
+        UnaryOp::Ceil => format!("ceil({a})"),
+        UnaryOp::Trunc => format!("trunc({a})"),
+        // WGSL's `round` rounds halves to even, as numpy's does.
+        UnaryOp::Round => format!("round({a})"),
     }
 }
 

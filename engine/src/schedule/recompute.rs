@@ -23,7 +23,9 @@ pub const MIN_FACTOR: usize = 4;
 /// The cost of one element of `op`: a transcendental unary op counts 4, any other ALU op 1.
 fn op_cost(op: &Op) -> u32 {
     match op {
-        Op::Unary(UnaryOp::Neg) => 1,
+        Op::Unary(
+            UnaryOp::Neg | UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Trunc | UnaryOp::Round,
+        ) => 1,
         Op::Unary(_) => 4,
         Op::Binary(_) | Op::Where | Op::Cast(_) => 1,
         _ => 0,

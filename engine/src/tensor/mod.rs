@@ -5,6 +5,7 @@
 
 mod conv;
 mod create;
+mod math;
 mod display;
 mod movement;
 mod operators;
