@@ -46,8 +46,14 @@ pub enum BinaryOp {
     CmpEq,
     /// Bitwise on integers, logical on Bool.
     And,
+    /// Bitwise on integers, logical on Bool.
     Or,
+    /// Bitwise on integers, logical on Bool.
     Xor,
+    /// `a << (b mod 32)` on integers (the shift amount's low 5 bits, as WGSL takes them).
+    Shl,
+    /// `a >> (b mod 32)` on integers: arithmetic for i32, logical for u32.
+    Shr,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -94,6 +100,8 @@ impl BinaryOp {
             BinaryOp::And => "and",
             BinaryOp::Or => "or",
             BinaryOp::Xor => "xor",
+            BinaryOp::Shl => "shl",
+            BinaryOp::Shr => "shr",
         }
     }
     pub fn is_comparison(self) -> bool {
@@ -242,6 +250,9 @@ macro_rules! integer_semantics {
                     BinaryOp::And => a & b,
                     BinaryOp::Or => a | b,
                     BinaryOp::Xor => a ^ b,
+                    // `wrapping_sh*` take the amount mod 32; `>>` is arithmetic on i32.
+                    BinaryOp::Shl => a.wrapping_shl(b as u32),
+                    BinaryOp::Shr => a.wrapping_shr(b as u32),
                     op => undefined(op.name(), $dtype),
                 }
             }

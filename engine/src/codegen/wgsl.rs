@@ -318,6 +318,9 @@ impl Writer<'_> {
             }
             (BinaryOp::Xor, false) => format!("{a} ^ {b}"),
             (BinaryOp::Xor, true) => format!("{a} != {b}"),
+            // WGSL shifts by a u32; the amount's low 5 bits, as the semantics define it.
+            (BinaryOp::Shl, _) => format!("{a} << (u32({b}) & 31u)"),
+            (BinaryOp::Shr, _) => format!("{a} >> (u32({b}) & 31u)"),
         }
     }
 

@@ -3,6 +3,7 @@
 //! This module holds construction, inspection, evaluation modes and devices; `ops.rs` holds
 //! the ops (elementwise, reductions, movement, composites and operator overloads).
 
+mod bits;
 mod conv;
 mod create;
 mod math;

@@ -1,5 +1,6 @@
 //! `std::ops` for tensors: `+ - * /` between tensors and with `f32` and `i32` scalars (one
-//! integer type, so that a literal `1` needs no suffix), and unary `-`.
+//! integer type, so that a literal `1` needs no suffix), `& | ^ << >>` between integer or
+//! bool tensors and with `i32` scalars, unary `-` and `!`.
 //! They live apart from the inherent methods so that, inside `ops.rs`, `x.sub(&y)` resolves to
 //! the inherent `&self` method and not to `std::ops::Sub::sub(self, ..)`.
 
@@ -56,7 +57,7 @@ macro_rules! scalar_operator {
 }
 
 macro_rules! binary_operator {
-    ($trait:ident, $method:ident, $imp:ident) => {
+    ($trait:ident, $method:ident, $imp:ident; $($scalar:ty),*) => {
         impl $trait<&Tensor> for &Tensor {
             type Output = Tensor;
             #[track_caller]
@@ -85,15 +86,35 @@ macro_rules! binary_operator {
                 Tensor::$imp(self, &rhs)
             }
         }
-        scalar_operator!($trait, $method, $imp, f32);
-        scalar_operator!($trait, $method, $imp, i32);
+        $(scalar_operator!($trait, $method, $imp, $scalar);)*
     };
 }
-use std::ops::{Add, Div, Mul, Sub};
-binary_operator!(Add, add, add);
-binary_operator!(Sub, sub, sub);
-binary_operator!(Mul, mul, mul);
-binary_operator!(Div, div, div);
+use std::ops::{Add, BitAnd, BitOr, BitXor, Div, Mul, Shl, Shr, Sub};
+binary_operator!(Add, add, add; f32, i32);
+binary_operator!(Sub, sub, sub; f32, i32);
+binary_operator!(Mul, mul, mul; f32, i32);
+binary_operator!(Div, div, div; f32, i32);
+binary_operator!(BitAnd, bitand, bitwise_and; i32);
+binary_operator!(BitOr, bitor, bitwise_or; i32);
+binary_operator!(BitXor, bitxor, bitwise_xor; i32);
+binary_operator!(Shl, shl, shl; i32);
+binary_operator!(Shr, shr, shr; i32);
+
+/// `!t`: logical not of a bool tensor, bitwise not of an integer one (numpy's `~`).
+impl std::ops::Not for &Tensor {
+    type Output = Tensor;
+    #[track_caller]
+    fn not(self) -> Tensor {
+        Tensor::bitwise_not(self)
+    }
+}
+impl std::ops::Not for Tensor {
+    type Output = Tensor;
+    #[track_caller]
+    fn not(self) -> Tensor {
+        Tensor::bitwise_not(&self)
+    }
+}
 
 impl std::ops::Neg for &Tensor {
     type Output = Tensor;

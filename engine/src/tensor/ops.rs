@@ -221,6 +221,9 @@ impl Tensor {
                 op.name()
             );
         }
+        if matches!(op, BinaryOp::Shl | BinaryOp::Shr) {
+            assert!(d.is_int(), "{}: not defined for {d}", op.name());
+        }
         if matches!(op, BinaryOp::And | BinaryOp::Or | BinaryOp::Xor) {
             assert!(!d.is_float(), "{}: not defined for {d}", op.name());
         }

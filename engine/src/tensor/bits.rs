@@ -1,0 +1,123 @@
+//! Logical and bitwise ops, and shifts with every amount defined.
+
+use crate::dtype::{DType, Scalar};
+use crate::ops::BinaryOp;
+
+use super::ops::user_op;
+use super::Tensor;
+
+/// Bits in every integer dtype kiln has: shifts by this much or more are defined here.
+const BITS: f64 = 32.0;
+
+impl Tensor {
+    /// Elementwise `a && b`, each operand read as bool (`!= 0`).
+    #[track_caller]
+    pub fn logical_and(&self, other: &Tensor) -> Tensor {
+        self.logical(BinaryOp::And, other, "logical_and")
+    }
+    /// Elementwise `a || b`, each operand read as bool (`!= 0`).
+    #[track_caller]
+    pub fn logical_or(&self, other: &Tensor) -> Tensor {
+        self.logical(BinaryOp::Or, other, "logical_or")
+    }
+    /// Elementwise `a != b` as bools, each operand read as bool (`!= 0`).
+    #[track_caller]
+    pub fn logical_xor(&self, other: &Tensor) -> Tensor {
+        self.logical(BinaryOp::Xor, other, "logical_xor")
+    }
+
+    #[track_caller]
+    fn logical(&self, op: BinaryOp, other: &Tensor, name: &'static str) -> Tensor {
+        let _op = user_op(name);
+        self.cast(DType::Bool).binary(op, &other.cast(DType::Bool))
+    }
+
+    /// Elementwise bitwise and of integer (or bool) tensors, with promotion (also `&`).
+    #[track_caller]
+    pub fn bitwise_and(&self, other: &Tensor) -> Tensor {
+        self.bitwise(BinaryOp::And, other, "bitwise_and")
+    }
+    /// Elementwise bitwise or of integer (or bool) tensors, with promotion (also `|`).
+    #[track_caller]
+    pub fn bitwise_or(&self, other: &Tensor) -> Tensor {
+        self.bitwise(BinaryOp::Or, other, "bitwise_or")
+    }
+    /// Elementwise bitwise xor of integer (or bool) tensors, with promotion (also `^`).
+    #[track_caller]
+    pub fn bitwise_xor(&self, other: &Tensor) -> Tensor {
+        self.bitwise(BinaryOp::Xor, other, "bitwise_xor")
+    }
+
+    #[track_caller]
+    fn bitwise(&self, op: BinaryOp, other: &Tensor, name: &'static str) -> Tensor {
+        let _op = user_op(name);
+        let (a, b) = self.coerce(other, name);
+        assert!(
+            !a.dtype().is_float(),
+            "{name}: not defined for {} and {} (integer or bool operands only)",
+            self.dtype(),
+            other.dtype()
+        );
+        a.binary_same(op, &b)
+    }
+
+    /// Elementwise bitwise not of an integer tensor, logical not of a bool one (numpy's `~`,
+    /// also `!`).
+    #[track_caller]
+    pub fn bitwise_not(&self) -> Tensor {
+        let _op = user_op("bitwise_not");
+        let ones = match self.dtype() {
+            DType::Bool => Scalar::Bool(true),
+            DType::I32 => Scalar::I32(-1),
+            DType::U32 => Scalar::U32(u32::MAX),
+            d => panic!("bitwise_not: not defined for {d}"),
+        };
+        let ones = Tensor::constant(ones, self.shape(), self.device());
+        self.binary_same(BinaryOp::Xor, &ones)
+    }
+
+    /// `self << amount`, elementwise on integers (also `<<`). A shift by 32 or more (or by a
+    /// negative amount, read as a u32) gives 0, as numpy's `left_shift` does.
+    #[track_caller]
+    pub fn shl(&self, amount: &Tensor) -> Tensor {
+        let _op = user_op("shl");
+        let (x, s) = self.shift_operands(amount, "shl");
+        let shifted = x.binary_same(BinaryOp::Shl, &s);
+        shifted_past_width(&s).where_(&x.scalar_like(0.0), &shifted)
+    }
+
+    /// `self >> amount`, elementwise on integers (also `>>`): arithmetic for i32, logical for
+    /// u32, as numpy's `right_shift`. A shift by 32 or more (or by a negative amount, read as
+    /// a u32) gives the sign fill: -1 for a negative i32, else 0.
+    #[track_caller]
+    pub fn shr(&self, amount: &Tensor) -> Tensor {
+        let _op = user_op("shr");
+        let (x, s) = self.shift_operands(amount, "shr");
+        let shifted = x.binary_same(BinaryOp::Shr, &s);
+        let zero = x.scalar_like(0.0);
+        let fill = match x.dtype() {
+            DType::I32 => x.lt(&zero).where_(&x.scalar_like(-1.0), &zero),
+            _ => zero,
+        };
+        shifted_past_width(&s).where_(&fill, &shifted)
+    }
+
+    #[track_caller]
+    fn shift_operands(&self, amount: &Tensor, name: &str) -> (Tensor, Tensor) {
+        let (x, s) = self.coerce(amount, name);
+        assert!(
+            x.dtype().is_int(),
+            "{name}: not defined for {} and {} (integer operands only)",
+            self.dtype(),
+            amount.dtype()
+        );
+        (x, s)
+    }
+}
+
+/// Where a shift amount (an integer tensor) is 32 or more, reading it as a u32.
+#[track_caller]
+fn shifted_past_width(amount: &Tensor) -> Tensor {
+    let s = amount.cast(DType::U32);
+    s.ge(&s.scalar_like(BITS))
+}
