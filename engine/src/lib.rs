@@ -34,7 +34,8 @@ pub use kernel::{program_cache_usage, Kernel, KernelBuffer, Schedule};
 pub use runtime::{cache_dir, Device};
 pub use target::DeviceLimits;
 pub use tensor::{
-    default_device, eval_mode, realize, schedule, schedule_noopt, set_eval_mode, EvalMode, Tensor,
+    default_device, eval_mode, manual_seed, realize, schedule, schedule_noopt, set_eval_mode,
+    EvalMode, Tensor,
 };
 
 /// Live graph nodes in this process (for leak tests).

@@ -10,8 +10,11 @@ mod math;
 mod display;
 mod movement;
 mod operators;
+mod random;
 mod ops;
 mod reduce;
+
+pub use random::manual_seed;
 mod softmax;
 
 use std::sync::atomic::{AtomicU8, Ordering};
