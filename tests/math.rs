@@ -85,6 +85,24 @@ fn math_agrees_three_ways_on_views_and_odd_sizes() {
     check3("leaky_relu and silu", std::slice::from_ref(&x), |t| {
         t[0].leaky_relu(0.1).add(&t[0].silu())
     });
+    check3(
+        "transcendental composites, fused",
+        std::slice::from_ref(&x),
+        |t| {
+            let v = scaled(&t[0]).transpose(0, 1);
+            v.atan()
+                .add(&v.erf())
+                .add(&v.gelu())
+                .add(&v.gelu_tanh())
+                .add(&v.softplus())
+                .add(
+                    &v.mul(&Tensor::full_on(&[], 0.01, DType::F32, v.device()))
+                        .expm1(),
+                )
+                .add(&v.abs().log1p())
+                .add(&t[0].transpose(0, 1).tan())
+        },
+    );
     let i = rand_input(DType::I32, &[5, 9], 12);
     check3(
         "integer sign, square, floor",

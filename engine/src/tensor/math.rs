@@ -101,3 +101,204 @@ impl Tensor {
         x.mul(&x.sigmoid())
     }
 }
+
+/// 2 / sqrt(pi).
+const TWO_OVER_SQRT_PI: f64 = std::f64::consts::FRAC_2_SQRT_PI;
+/// Below this magnitude `erf` takes its Taylor series; above it, `1 - erfc`.
+const ERF_SERIES_BELOW: f64 = 0.5;
+
+impl Tensor {
+    /// The tangent (radians), as `sin / cos`.
+    #[track_caller]
+    pub fn tan(&self) -> Tensor {
+        let _op = user_op("tan");
+        let x = self.float();
+        x.sin().div(&x.cos())
+    }
+
+    /// The arctangent, in (-pi/2, pi/2): Cephes' `atanf` (range reduction to |x| <= tan(pi/8)
+    /// and a degree-9 odd polynomial); `atan(±0)` is ±0.
+    #[track_caller]
+    pub fn atan(&self) -> Tensor {
+        let _op = user_op("atan");
+        let x = self.float();
+        let c = |v: f64| x.scalar_like(v);
+        let a = x.abs();
+        let far = c(2.414_213_562_373_095).lt(&a);
+        let mid = c(0.414_213_562_373_095).lt(&a);
+        let reduced = far.where_(
+            &c(-1.0).div(&a),
+            &mid.where_(&a.sub(&c(1.0)).div(&a.add(&c(1.0))), &a),
+        );
+        let base = far.where_(
+            &c(std::f64::consts::FRAC_PI_2),
+            &mid.where_(&c(std::f64::consts::FRAC_PI_4), &c(0.0)),
+        );
+        let z = reduced.mul(&reduced);
+        let poly = z
+            .mul(&c(8.053_744_495_38e-2))
+            .sub(&c(1.387_768_560_32e-1))
+            .mul(&z)
+            .add(&c(1.997_771_064_78e-1))
+            .mul(&z)
+            .sub(&c(3.333_294_915_39e-1))
+            .mul(&z)
+            .mul(&reduced)
+            .add(&reduced);
+        let y = base.add(&poly);
+        let zero = c(0.0);
+        x.lt(&zero).where_(&y.neg(), &x.eq(&zero).where_(&x, &y))
+    }
+
+    /// The error function: an odd Taylor series below 0.5 in magnitude, `1 - erfc` above it
+    /// (`erfc` by Numerical Recipes' Chebyshev fit, relative error under 1.2e-7).
+    #[track_caller]
+    pub fn erf(&self) -> Tensor {
+        let _op = user_op("erf");
+        let x = self.float();
+        let a = x.abs();
+        let z = x.mul(&x);
+        // 2/sqrt(pi) * x * (1 - x^2/3 + x^4/10 - x^6/42 + x^8/216 - x^10/1320)
+        let series = [
+            1.0 / 1320.0,
+            -1.0 / 216.0,
+            1.0 / 42.0,
+            -1.0 / 10.0,
+            1.0 / 3.0,
+        ]
+        .iter()
+        .fold(x.scalar_like(1.0 / 9360.0).mul(&z), |acc, &k| {
+            acc.add(&x.scalar_like(-k)).mul(&z)
+        });
+        let series = x
+            .scalar_like(1.0)
+            .add(&series)
+            .mul(&x)
+            .mul(&x.scalar_like(TWO_OVER_SQRT_PI));
+        let tail = x.scalar_like(1.0).sub(&erfc_nonnegative(&a));
+        let signed_tail = x.lt(&x.scalar_like(0.0)).where_(&tail.neg(), &tail);
+        a.lt(&x.scalar_like(ERF_SERIES_BELOW))
+            .where_(&series, &signed_tail)
+    }
+
+    /// The exact GELU, `x * Phi(x)` with the normal CDF from `erf` (from `erfc` for negative
+    /// `x`, where `1 + erf` would cancel).
+    #[track_caller]
+    pub fn gelu(&self) -> Tensor {
+        let _op = user_op("gelu");
+        let x = self.float();
+        let scaled = x.mul(&x.scalar_like(std::f64::consts::FRAC_1_SQRT_2));
+        let upper = x.scalar_like(1.0).add(&scaled.erf());
+        let lower = erfc_nonnegative(&scaled.abs());
+        let cdf2 = x.lt(&x.scalar_like(0.0)).where_(&lower, &upper);
+        let gelu = x.mul(&cdf2).mul(&x.scalar_like(0.5));
+        // -inf * erfc(inf) would be NaN; the limit is 0.
+        let minus_inf = x.scalar_like(f64::NEG_INFINITY);
+        x.eq(&minus_inf).where_(&x.scalar_like(0.0), &gelu)
+    }
+
+    /// The tanh approximation of GELU: `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`,
+    /// computed as `x * sigmoid(2 u)`, which does not cancel for negative `x`.
+    #[track_caller]
+    pub fn gelu_tanh(&self) -> Tensor {
+        let _op = user_op("gelu_tanh");
+        let x = self.float();
+        let c = |v: f64| x.scalar_like(v);
+        let cubic = x.add(&x.mul(&x).mul(&x).mul(&c(0.044715)));
+        x.mul(
+            &cubic
+                .mul(&c(2.0 * (2.0 / std::f64::consts::PI).sqrt()))
+                .sigmoid(),
+        )
+    }
+
+    /// `log(1 + x)`, accurate near 0: below 0.25 in magnitude `2 atanh(x / (2 + x))` by its
+    /// series (the device's `log` is only accurate to 2^-21 absolute near 1, as WGSL allows),
+    /// above it Goldberg's `log(u) * x / (u - 1)` with `u = 1 + x`.
+    #[track_caller]
+    pub fn log1p(&self) -> Tensor {
+        let _op = user_op("log1p");
+        let x = self.float();
+        let s = x.div(&x.add(&x.scalar_like(2.0)));
+        let s2 = s.mul(&s);
+        let series = [1.0 / 9.0, 1.0 / 7.0, 1.0 / 5.0, 1.0 / 3.0]
+            .iter()
+            .fold(s2.mul(&x.scalar_like(1.0 / 11.0)), |acc, &k| {
+                acc.add(&x.scalar_like(k)).mul(&s2)
+            });
+        let near_zero = x
+            .scalar_like(1.0)
+            .add(&series)
+            .mul(&s)
+            .mul(&x.scalar_like(2.0));
+        let small = x.abs().lt(&x.scalar_like(0.25));
+        let u = x.add(&x.scalar_like(1.0));
+        let d = u.sub(&x.scalar_like(1.0));
+        let corrected = u.log().mul(&x).div(&d);
+        // u == 1: x is below the rounding of 1 + x, and log1p(x) = x to f32 precision;
+        // u infinite: log(u) is the answer (the correction would be inf / inf).
+        let inf = x.scalar_like(f64::INFINITY);
+        let far = u
+            .eq(&x.scalar_like(1.0))
+            .where_(&x, &u.eq(&inf).where_(&inf, &corrected));
+        small.where_(&near_zero, &far)
+    }
+
+    /// `exp(x) - 1`, accurate near 0: below 0.5 in magnitude its Taylor series to x^10
+    /// (the device's `log` near 1 is too coarse for Kahan's trick there), above it Kahan's
+    /// `(u - 1) * x / log(u)` with `u = exp(x)`.
+    #[track_caller]
+    pub fn expm1(&self) -> Tensor {
+        let _op = user_op("expm1");
+        let x = self.float();
+        let one = x.scalar_like(1.0);
+        // x (1 + x/2 (1 + x/3 (1 + ... (1 + x/10)))): Horner over the factorials.
+        let series = (2..=10)
+            .rev()
+            .fold(one.clone(), |acc, k| {
+                one.add(&acc.mul(&x).mul(&x.scalar_like(1.0 / k as f64)))
+            })
+            .mul(&x);
+        let small = x.abs().lt(&x.scalar_like(0.5));
+        let u = x.exp();
+        let um1 = u.sub(&one);
+        let corrected = um1.mul(&x).div(&u.log());
+        let inf = x.scalar_like(f64::INFINITY);
+        // u - 1 == -1: -1; u infinite: inf.
+        let far = um1
+            .eq(&one.neg())
+            .where_(&one.neg(), &u.eq(&inf).where_(&inf, &corrected));
+        small.where_(&series, &far)
+    }
+
+    /// `log(1 + exp(x))`, without overflow: `max(x, 0) + log1p(exp(-|x|))`.
+    #[track_caller]
+    pub fn softplus(&self) -> Tensor {
+        let _op = user_op("softplus");
+        let x = self.float();
+        x.relu().add(&x.abs().neg().exp().log1p())
+    }
+}
+
+/// `erfc(a)` for `a >= 0` (Numerical Recipes' `erfcc`: fractional error under 1.2e-7).
+#[track_caller]
+fn erfc_nonnegative(a: &Tensor) -> Tensor {
+    let c = |v: f64| a.scalar_like(v);
+    let t = c(1.0).div(&c(1.0).add(&a.mul(&c(0.5))));
+    let coefficients = [
+        0.17087277,
+        -0.82215223,
+        1.48851587,
+        -1.13520398,
+        0.27886807,
+        -0.18628806,
+        0.09678418,
+        0.37409196,
+        1.00002368,
+        -1.26551223,
+    ];
+    let poly = coefficients[1..]
+        .iter()
+        .fold(c(coefficients[0]), |acc, &k| acc.mul(&t).add(&c(k)));
+    t.mul(&a.mul(a).neg().add(&poly).exp())
+}

@@ -1,0 +1,83 @@
+//! Accuracy of the transcendental composites against float64 results rounded to f32
+//! (`tests/fixtures/math_numpy.json`, written by numpy and Python's `math`; about 3,000
+//! points per function over its domain and edge values), on the CPU device and wgpu. Each
+//! function has a bound on its worst relative error where the true value is at least
+//! `FLOOR` in magnitude, and on its absolute error below that; infinities and NaN must
+//! match exactly. `cargo test --test math_accuracy -- --nocapture` prints the worst errors
+//! (README's "Limits and numerics" quotes them).
+
+mod common;
+use common::*;
+use kiln::Tensor;
+use serde_json::Value;
+
+/// Below this magnitude a result's error is judged absolutely.
+const FLOOR: f64 = 1e-3;
+
+/// (function, method, worst relative error allowed, worst absolute error allowed below FLOOR).
+type Case = (&'static str, fn(&Tensor) -> Tensor, f64, f64);
+
+// Bounds at about twice the worst error measured on the CPU device and lavapipe.
+const CASES: [Case; 8] = [
+    ("tan", Tensor::tan, 4e-7, 1e-9),
+    ("atan", Tensor::atan, 3e-7, 1e-9),
+    ("erf", Tensor::erf, 6e-7, 1e-9),
+    ("gelu", Tensor::gelu, 3e-6, 2e-9),
+    ("gelu_tanh", Tensor::gelu_tanh, 2e-6, 2e-9),
+    ("log1p", Tensor::log1p, 7e-7, 1e-9),
+    ("expm1", Tensor::expm1, 2e-6, 1e-9),
+    ("softplus", Tensor::softplus, 1e-6, 1e-9),
+];
+
+fn words(v: &Value) -> Vec<f32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|b| f32::from_bits(b.as_u64().unwrap() as u32))
+        .collect()
+}
+
+#[test]
+fn composites_stay_within_their_bounds_against_float64() {
+    let fx: Value = serde_json::from_str(include_str!("fixtures/math_numpy.json")).unwrap();
+    let mut failures = vec![];
+    for dev in devices() {
+        for (name, f, max_rel, max_abs) in CASES {
+            let x = words(&fx[name]["x"]);
+            let want = words(&fx[name]["y"]);
+            let t = Tensor::from_slice_on(&x, &[x.len()], &dev).unwrap();
+            let got = f(&t).to_vec::<f32>().unwrap();
+            let (mut worst_rel, mut worst_abs, mut at) = (0f64, 0f64, (0f32, 0f32, 0f32));
+            for ((&g, &w), &xi) in got.iter().zip(&want).zip(&x) {
+                if !w.is_finite() || !g.is_finite() {
+                    let same = (g.is_nan() && w.is_nan()) || g == w;
+                    if !same {
+                        failures.push(format!("{name}({xi:e}) on {dev:?}: {g:e}, want {w:e}"));
+                    }
+                    continue;
+                }
+                let err = (g as f64 - w as f64).abs();
+                if (w as f64).abs() >= FLOOR {
+                    let rel = err / (w as f64).abs();
+                    if rel > worst_rel {
+                        worst_rel = rel;
+                        at = (xi, g, w);
+                    }
+                } else {
+                    worst_abs = worst_abs.max(err);
+                }
+            }
+            println!(
+                "{name:10} on {dev:?}: worst relative error {worst_rel:.2e} (at x = {:e}: {:e} against {:e}), worst absolute error below {FLOOR:e}: {worst_abs:.2e}",
+                at.0, at.1, at.2
+            );
+            if worst_rel > max_rel || worst_abs > max_abs {
+                failures.push(format!(
+                    "{name} on {dev:?}: relative {worst_rel:e} (bound {max_rel:e}) at x = {:e}, absolute {worst_abs:e} (bound {max_abs:e})",
+                    at.0
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
