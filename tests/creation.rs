@@ -84,11 +84,15 @@ fn creation_ops_agree_three_ways_fused_into_consumers() {
     check3("linspace summed", &[dummy()], |t| {
         Tensor::linspace_on(0.5, 2.0, 1001, DType::F32, t[0].device()).sum_all()
     });
-    check3("arange of 2^20 summed (a two-stage reduction)", &[dummy()], |t| {
-        Tensor::arange_on(0.0, (1 << 20) as f64, 1.0, DType::F32, t[0].device())
-            .mul(&t[0].reshape(&[]))
-            .sum_all()
-    });
+    check3(
+        "arange of 2^20 summed (a two-stage reduction)",
+        &[dummy()],
+        |t| {
+            Tensor::arange_on(0.0, (1 << 20) as f64, 1.0, DType::F32, t[0].device())
+                .mul(&t[0].reshape(&[]))
+                .sum_all()
+        },
+    );
     check3("eye @ x", &[rand_input(DType::F32, &[5, 7], 3)], |t| {
         Tensor::eye_on(5, DType::F32, t[0].device()).matmul(&t[0])
     });

@@ -359,7 +359,11 @@ impl Tensor {
         let _op = user_op("abs");
         match self.dtype() {
             DType::Bool | DType::U32 => self.clone(),
-            _ => self.lt(&self.scalar_like(0.0)).where_(&self.neg(), self),
+            // `0 - x` where `x <= 0`, so that -0 gives +0, as numpy's `abs`.
+            _ => {
+                let zero = self.scalar_like(0.0);
+                self.le(&zero).where_(&zero.sub(self), self)
+            }
         }
     }
     /// Logical not of a bool tensor (`x != 0` for others).
