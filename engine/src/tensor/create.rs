@@ -7,16 +7,17 @@ use crate::error::Result;
 use crate::graph::{self, Op};
 use crate::runtime::Device;
 
-use super::ops::{checked_numel, user_op};
+use super::ops::{checked_numel, reported, user_op};
 use super::{default_device, Tensor};
 
 impl Tensor {
     /// `0, 1, .., n - 1` as i32: the index primitive the creation ops are built on.
     #[track_caller]
-    fn iota(n: usize, device: &Device) -> Tensor {
+    pub(super) fn iota(n: usize, device: &Device) -> Tensor {
         assert!(
             n <= i32::MAX as usize,
-            "arange: {n} elements is more than an i32 index reaches"
+            "{}: {n} elements is more than an i32 index reaches",
+            reported("iota")
         );
         Tensor::wrap(graph::intern(Op::Iota, vec![], DType::I32, vec![n], device))
     }

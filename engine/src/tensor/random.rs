@@ -72,15 +72,9 @@ impl Tensor {
     fn random_words(shape: &[usize], device: &Device) -> (Tensor, Tensor) {
         let n = super::ops::checked_numel("rand", shape);
         let (seed, first) = take_counters(n);
-        let index = Tensor::wrap(crate::graph::intern(
-            Op::Iota,
-            vec![],
-            DType::I32,
-            vec![n],
-            device,
-        ))
-        .cast(DType::U32)
-        .reshape_usize(shape);
+        let index = Tensor::iota(n, device)
+            .cast(DType::U32)
+            .reshape_usize(shape);
         let base_lo = u32_const(first as u32, device);
         let c0 = index.add(&base_lo);
         // The counter's high word: carry out of the low one.
