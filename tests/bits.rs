@@ -95,17 +95,10 @@ fn bit_ops_refuse_floats_naming_themselves() {
     let dev = Device::cpu();
     let f = Tensor::from_slice_on(&[1.0f32], &[1], &dev).unwrap();
     let i = Tensor::from_slice_on(&[1i32], &[1], &dev).unwrap();
-    let message = |g: &dyn Fn()| {
-        let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(g)).unwrap_err();
-        err.downcast_ref::<String>()
-            .cloned()
-            .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default()
-    };
-    let m = message(&|| drop(f.bitwise_and(&i)));
+    let m = panic_message(|| drop(f.bitwise_and(&i)));
     assert!(m.starts_with("bitwise_and:") && m.contains("f32"), "{m}");
-    let m = message(&|| drop(f.shl(&i)));
+    let m = panic_message(|| drop(f.shl(&i)));
     assert!(m.starts_with("shl:") && m.contains("f32"), "{m}");
-    let m = message(&|| drop(!&f));
+    let m = panic_message(|| drop(!&f));
     assert!(m.starts_with("bitwise_not:") && m.contains("f32"), "{m}");
 }

@@ -1,20 +1,12 @@
 //! Bad input gets a clear message that names the op, the shapes and the dtypes.
 
 mod common;
-use common::devices;
+use common::{devices, panic_message};
 use kiln::{DType, Device, Error, Tensor};
 
 fn t(shape: &[usize]) -> Tensor {
     let n: usize = shape.iter().product();
     Tensor::from_slice_on(&vec![1.0f32; n], shape, &Device::cpu()).unwrap()
-}
-
-fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
-    let err = std::panic::catch_unwind(f).expect_err("should panic");
-    err.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap()
 }
 
 #[test]
