@@ -53,9 +53,8 @@ impl Tensor {
         for group in 0..5 {
             for &r in &ROTATIONS[(group % 2) * 4..(group % 2) * 4 + 4] {
                 x0 = x0.add(&x1);
-                let left = x1.binary_same(BinaryOp::Shl, &u32_const(r, device).expand_as(&x1));
-                let right =
-                    x1.binary_same(BinaryOp::Shr, &u32_const(32 - r, device).expand_as(&x1));
+                let left = x1.binary(BinaryOp::Shl, &u32_const(r, device));
+                let right = x1.binary(BinaryOp::Shr, &u32_const(32 - r, device));
                 x1 = left
                     .binary_same(BinaryOp::Or, &right)
                     .binary_same(BinaryOp::Xor, &x0);
@@ -81,12 +80,6 @@ impl Tensor {
         let carry = c0.lt(&base_lo).cast(DType::U32);
         let c1 = carry.add(&u32_const((first >> 32) as u32, device));
         Tensor::threefry(&c0, &c1, (seed as u32, (seed >> 32) as u32))
-    }
-
-    /// A broadcast of this 0-d constant to `like`'s shape (binary primitives need one shape).
-    #[track_caller]
-    fn expand_as(&self, like: &Tensor) -> Tensor {
-        self.broadcast_to("rand", like.shape())
     }
 
     /// Uniform numbers in [0, 1) of `shape` on the default device: 24 random bits each, so
@@ -156,7 +149,7 @@ impl Tensor {
             "randint: [{low}, {high}) is not a non-empty range of i32"
         );
         let (bits, _) = Tensor::random_words(shape, device);
-        let range = u32_const((high - low) as u32, device).expand_as(&bits);
+        let range = u32_const((high - low) as u32, device).broadcast_to("randint", bits.shape());
         let offset = bits.node_of(
             Op::Binary(BinaryOp::Mod),
             vec![&bits, &range],
@@ -198,7 +191,7 @@ impl Tensor {
 /// The top 24 bits of each word as a multiple of 2^-24 in [0, 1): exact in f32.
 #[track_caller]
 fn unit_interval(bits: &Tensor) -> Tensor {
-    let top = bits.binary_same(BinaryOp::Shr, &u32_const(8, bits.device()).expand_as(bits));
+    let top = bits.binary(BinaryOp::Shr, &u32_const(8, bits.device()));
     top.cast(DType::F32).mul(&Tensor::constant(
         Scalar::F32(1.0 / 16_777_216.0),
         &[],
