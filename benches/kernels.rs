@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use kiln::{Device, Tensor};
+use kiln::{DType, Device, Tensor};
 
 struct Workload {
     id: &'static str,
@@ -22,10 +22,50 @@ struct Workload {
     flops: f64,
     /// Compute-bound (judged against the FMA probe) rather than memory-bound.
     compute: bool,
+    /// The inputs' dtype.
+    dtype: DType,
     build: fn(&[Tensor]) -> Vec<Tensor>,
 }
 
 fn workloads() -> Vec<Workload> {
+    let mut all = f32_workloads();
+    let m = 1024usize;
+    let mm_flops = 2.0 * (m as f64).powi(3);
+    // The packed dtypes: the same elementwise kernel and matmul over f16, bf16 and u8 inputs.
+    let packed = [
+        ("a16", "(a+b)*c 4096x4096 f16", DType::F16),
+        ("ab16", "(a+b)*c 4096x4096 bf16", DType::BF16),
+        ("au8", "(a+b)*c 4096x4096 u8", DType::U8),
+    ];
+    for (id, name, dtype) in packed {
+        all.push(Workload {
+            id,
+            name,
+            inputs: vec![vec![4096, 4096]; 3],
+            flops: 2.0 * 16777216.0,
+            compute: false,
+            dtype,
+            build: |t| vec![&(&t[0] + &t[1]) * &t[2]],
+        });
+    }
+    for (id, name, dtype) in [
+        ("d16", "matmul 1024^3 f16 (f32 accumulation)", DType::F16),
+        ("db16", "matmul 1024^3 bf16 (f32 accumulation)", DType::BF16),
+    ] {
+        all.push(Workload {
+            id,
+            name,
+            inputs: vec![vec![m, m]; 2],
+            flops: mm_flops,
+            compute: true,
+            dtype,
+            build: |t| vec![t[0].matmul(&t[1])],
+        });
+    }
+    all
+}
+
+fn f32_workloads() -> Vec<Workload> {
     let m = 1024usize;
     let mm_flops = 2.0 * (m as f64).powi(3);
     vec![
@@ -35,6 +75,7 @@ fn workloads() -> Vec<Workload> {
             inputs: vec![vec![4096, 4096]; 3],
             flops: 2.0 * 16777216.0,
             compute: false,
+            dtype: DType::F32,
             build: |t| vec![&(&t[0] + &t[1]) * &t[2]],
         },
         Workload {
@@ -43,6 +84,7 @@ fn workloads() -> Vec<Workload> {
             inputs: vec![vec![4096, 4096]; 2],
             flops: 2.0 * 16777216.0,
             compute: false,
+            dtype: DType::F32,
             build: |t| vec![(&t[0] * &t[1]).sum(&[1])],
         },
         Workload {
@@ -51,6 +93,7 @@ fn workloads() -> Vec<Workload> {
             inputs: vec![vec![4096, 4096]],
             flops: 5.0 * 16777216.0,
             compute: false,
+            dtype: DType::F32,
             build: |t| vec![t[0].softmax(-1)],
         },
         Workload {
@@ -59,6 +102,7 @@ fn workloads() -> Vec<Workload> {
             inputs: vec![vec![m, m]; 2],
             flops: mm_flops,
             compute: true,
+            dtype: DType::F32,
             build: |t| vec![t[0].matmul(&t[1])],
         },
         Workload {
@@ -67,6 +111,7 @@ fn workloads() -> Vec<Workload> {
             inputs: vec![vec![m, m], vec![m, m], vec![m]],
             flops: mm_flops,
             compute: true,
+            dtype: DType::F32,
             build: |t| vec![(&t[0].matmul(&t[1]) + &t[2]).relu()],
         },
         Workload {
@@ -75,6 +120,7 @@ fn workloads() -> Vec<Workload> {
             inputs: vec![vec![4096, 1024]],
             flops: 8.0 * 4194304.0,
             compute: false,
+            dtype: DType::F32,
             build: |t| vec![t[0].layer_norm(-1, 1e-5)],
         },
         Workload {
@@ -83,6 +129,7 @@ fn workloads() -> Vec<Workload> {
             inputs: vec![vec![4096, 4096]],
             flops: 16777216.0,
             compute: false,
+            dtype: DType::F32,
             build: |t| vec![t[0].sum_all(), t[0].mean_all()],
         },
         Workload {
@@ -91,6 +138,7 @@ fn workloads() -> Vec<Workload> {
             inputs: vec![vec![4096, 1024]],
             flops: 4.0 * 4194304.0,
             compute: false,
+            dtype: DType::F32,
             build: |t| vec![t[0].mean(&[0]), t[0].var(&[0], 1.0)],
         },
         Workload {
@@ -99,6 +147,7 @@ fn workloads() -> Vec<Workload> {
             inputs: vec![vec![1 << 24]],
             flops: 3.0 * 16777216.0,
             compute: false,
+            dtype: DType::F32,
             build: |t| vec![t[0].exp().log().sqrt()],
         },
         Workload {
@@ -107,6 +156,7 @@ fn workloads() -> Vec<Workload> {
             inputs: vec![vec![1 << 24]],
             flops: 0.0,
             compute: false,
+            dtype: DType::F32,
             build: |t| {
                 vec![t[0]
                     .reshape(&[64, 64, 64, 64])
@@ -120,6 +170,7 @@ fn workloads() -> Vec<Workload> {
             inputs: vec![vec![4096, 4096]],
             flops: 16777216.0,
             compute: false,
+            dtype: DType::F32,
             build: |t| vec![t[0].max(&[1])],
         },
         Workload {
@@ -128,6 +179,7 @@ fn workloads() -> Vec<Workload> {
             inputs: vec![vec![8, 32, 64, 64], vec![64, 32, 3, 3]],
             flops: 2.0 * (8 * 64 * 64 * 64 * 32 * 9) as f64,
             compute: true,
+            dtype: DType::F32,
             build: |t| vec![t[0].conv2d(&t[1], 1, 1)],
         },
         Workload {
@@ -136,12 +188,14 @@ fn workloads() -> Vec<Workload> {
             inputs: vec![vec![m, m]; 2],
             flops: mm_flops,
             compute: true,
+            dtype: DType::F32,
             build: |t| vec![t[0].transpose(0, 1).matmul(&t[1])],
         },
     ]
 }
 
-fn input(dev: &Device, shape: &[usize], seed: u64) -> Tensor {
+/// Values in [0.1, 1.1) (0..=255 for u8), realized in `dtype`.
+fn input(dev: &Device, shape: &[usize], seed: u64, dtype: DType) -> Tensor {
     let n: usize = shape.iter().product();
     let mut s = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
     let data: Vec<f32> = (0..n)
@@ -152,7 +206,25 @@ fn input(dev: &Device, shape: &[usize], seed: u64) -> Tensor {
             0.1 + (s >> 40) as f32 / (1u64 << 24) as f32
         })
         .collect();
-    Tensor::from_slice_on(&data, shape, dev).expect("upload")
+    let x = Tensor::from_slice_on(&data, shape, dev).expect("upload");
+    if dtype == DType::F32 {
+        return x;
+    }
+    let scale = if dtype == DType::U8 { 200.0 } else { 1.0 };
+    let t = (&x * scale).cast(dtype);
+    kiln::realize(&[&t]).expect("realize");
+    t
+}
+
+/// Waits for `t` by reading one of its elements.
+fn sync(t: &Tensor) {
+    let one = t.reshape(&[-1]).shrink(&[(0, 1)]);
+    let _ = match t.dtype() {
+        DType::F16 => one.to_vec::<kiln::f16>().map(|_| ()),
+        DType::BF16 => one.to_vec::<kiln::bf16>().map(|_| ()),
+        DType::U8 => one.to_vec::<u8>().map(|_| ()),
+        _ => one.to_vec::<f32>().map(|_| ()),
+    };
 }
 
 /// Σ over the kernels of `outs`' schedule of each kernel's median time (NOOPT: the schedule
@@ -223,20 +295,23 @@ fn main() {
             .inputs
             .iter()
             .enumerate()
-            .map(|(i, s)| input(&dev, s, i as u64 + 1))
+            .map(|(i, s)| input(&dev, s, i as u64 + 1, w.dtype))
             .collect();
         let bytes_in: usize = w
             .inputs
             .iter()
-            .map(|s| s.iter().product::<usize>() * 4)
+            .map(|s| s.iter().product::<usize>() * w.dtype.storage_bytes())
             .sum();
         // First call: a fresh graph, compiled and run once.
         let t0 = Instant::now();
         let outs = (w.build)(&ins);
         kiln::realize(&outs.iter().collect::<Vec<_>>()).expect("realize");
-        let _ = outs[0].reshape(&[-1]).shrink(&[(0, 1)]).to_vec::<f32>();
+        sync(&outs[0]);
         let first = t0.elapsed();
-        let bytes_out: usize = outs.iter().map(|o| o.numel() * 4).sum();
+        let bytes_out: usize = outs
+            .iter()
+            .map(|o| o.numel() * o.dtype().storage_bytes())
+            .sum();
         let bytes = (bytes_in + bytes_out) as f64;
         let fresh = (w.build)(&ins);
         // Each run paired with a probe taken just before it: the machine drifts by 2x within
@@ -314,7 +389,7 @@ fn main() {
     }
     // Host overhead on tiny tensors, in steady state: the first chain compiles its kernel; the
     // second, with other constants (kernel parameters), reuses it.
-    let x = input(&dev, &[1024], 9);
+    let x = input(&dev, &[1024], 9, DType::F32);
     let chain = |offset: f32| {
         let t0 = Instant::now();
         let mut y = x.clone();

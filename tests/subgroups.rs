@@ -42,12 +42,7 @@ fn check_grouped(
 }
 
 fn rows(rows: usize, data: Data) -> Input {
-    let len = match &data {
-        Data::F32(v) => v.len(),
-        Data::I32(v) => v.len(),
-        Data::U32(v) => v.len(),
-        Data::Bool(v) => v.len(),
-    };
+    let len = data.len();
     Input {
         data,
         shape: vec![rows, len / rows],

@@ -28,6 +28,7 @@ pub use cache::{cache_bytes, set_cache_bytes, CacheUsage};
 pub use codegen::opt::{Opt, OptError, OptOp};
 pub use debug::{stats, Stats};
 pub use dtype::{DType, Element, Scalar};
+pub use half::{bf16, f16};
 pub use error::{Error, Result};
 pub use graph::oracle::HostArray;
 pub use kernel::{program_cache_usage, Kernel, KernelBuffer, Schedule};

@@ -5,6 +5,8 @@
 //! Everything users call that is not here (sub, exp, log, sigmoid, softmax, matmul...) is
 //! composed from these in `tensor/`.
 
+use half::{bf16, f16};
+
 use crate::dtype::{DType, Scalar};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -128,17 +130,19 @@ impl ReduceOp {
     }
     /// The accumulator's starting value.
     pub fn identity(self, d: DType) -> Scalar {
-        match (self, d) {
-            (ReduceOp::Sum, d) => Scalar::from_f64(0.0, d),
-            (ReduceOp::Prod, d) => Scalar::from_f64(1.0, d),
-            (ReduceOp::Max, DType::F32) => Scalar::F32(f32::NEG_INFINITY),
-            (ReduceOp::Max, DType::I32) => Scalar::I32(i32::MIN),
-            (ReduceOp::Max, DType::U32) => Scalar::U32(0),
-            (ReduceOp::Max, DType::Bool) => Scalar::Bool(false),
-            (ReduceOp::Min, DType::F32) => Scalar::F32(f32::INFINITY),
-            (ReduceOp::Min, DType::I32) => Scalar::I32(i32::MAX),
-            (ReduceOp::Min, DType::U32) => Scalar::U32(u32::MAX),
-            (ReduceOp::Min, DType::Bool) => Scalar::Bool(true),
+        let (lowest, highest) = match d {
+            DType::Bool => (0.0, 1.0),
+            DType::U8 => (0.0, u8::MAX as f64),
+            DType::I8 => (i8::MIN as f64, i8::MAX as f64),
+            DType::U32 => (0.0, u32::MAX as f64),
+            DType::I32 => (i32::MIN as f64, i32::MAX as f64),
+            _ => (f64::NEG_INFINITY, f64::INFINITY),
+        };
+        match self {
+            ReduceOp::Sum => Scalar::from_f64(0.0, d),
+            ReduceOp::Prod => Scalar::from_f64(1.0, d),
+            ReduceOp::Max => Scalar::from_f64(lowest, d),
+            ReduceOp::Min => Scalar::from_f64(highest, d),
         }
     }
     /// The binary op that folds one more element into the accumulator.
@@ -270,6 +274,31 @@ macro_rules! integer_semantics {
 integer_semantics!(i32, DType::I32);
 integer_semantics!(u32, DType::U32);
 
+/// The packed dtypes compute in their register type (f32, u32 or i32) and round or wrap the
+/// result back, exactly as a kernel does (see `DType::register`).
+macro_rules! narrow_semantics {
+    ($t:ty, $wide:ty, $widen:expr, $narrow:expr) => {
+        impl Semantics for $t {
+            #[inline]
+            fn unary(op: UnaryOp, x: $t) -> $t {
+                $narrow(<$wide>::unary(op, $widen(x)))
+            }
+            #[inline]
+            fn binary(op: BinaryOp, a: $t, b: $t) -> $t {
+                $narrow(<$wide>::binary(op, $widen(a), $widen(b)))
+            }
+            #[inline]
+            fn compare(op: BinaryOp, a: $t, b: $t) -> bool {
+                <$wide>::compare(op, $widen(a), $widen(b))
+            }
+        }
+    };
+}
+narrow_semantics!(f16, f32, f16::to_f32, f16::from_f32);
+narrow_semantics!(bf16, f32, bf16::to_f32, bf16::from_f32);
+narrow_semantics!(u8, u32, |x: u8| x as u32, |x: u32| x as u8);
+narrow_semantics!(i8, i32, |x: i8| x as i32, |x: i32| x as i8);
+
 /// Bools are logical: `+` and `max` are or, `*` and `min` are and, negation is the identity.
 impl Semantics for bool {
     #[inline]
@@ -305,6 +334,10 @@ pub fn eval_unary(op: UnaryOp, x: Scalar) -> Scalar {
         Scalar::I32(v) => Scalar::I32(i32::unary(op, v)),
         Scalar::U32(v) => Scalar::U32(u32::unary(op, v)),
         Scalar::Bool(v) => Scalar::Bool(bool::unary(op, v)),
+        Scalar::F16(v) => Scalar::F16(f16::unary(op, v)),
+        Scalar::BF16(v) => Scalar::BF16(bf16::unary(op, v)),
+        Scalar::U8(v) => Scalar::U8(u8::unary(op, v)),
+        Scalar::I8(v) => Scalar::I8(i8::unary(op, v)),
     }
 }
 
@@ -321,6 +354,10 @@ pub fn eval_binary(op: BinaryOp, a: Scalar, b: Scalar) -> Scalar {
         (Scalar::I32(x), Scalar::I32(y)) => apply(op, x, y, Scalar::I32),
         (Scalar::U32(x), Scalar::U32(y)) => apply(op, x, y, Scalar::U32),
         (Scalar::Bool(x), Scalar::Bool(y)) => apply(op, x, y, Scalar::Bool),
+        (Scalar::F16(x), Scalar::F16(y)) => apply(op, x, y, Scalar::F16),
+        (Scalar::BF16(x), Scalar::BF16(y)) => apply(op, x, y, Scalar::BF16),
+        (Scalar::U8(x), Scalar::U8(y)) => apply(op, x, y, Scalar::U8),
+        (Scalar::I8(x), Scalar::I8(y)) => apply(op, x, y, Scalar::I8),
         (a, b) => panic!(
             "{} is not defined for {} and {}",
             op.name(),

@@ -1,6 +1,8 @@
 //! What the compiler targets: a device's limits and capabilities ([`DeviceLimits`]), and the
 //! policy constants that bound every kernel's loops ([`MAX_ROW`]). Every layer from the
-//! scheduler down to the runtime reads these; this module imports nothing of kiln's.
+//! scheduler down to the runtime reads these; this module imports only dtypes.
+
+use crate::dtype::DType;
 
 /// The longest row one kernel walks per output: a reduction folding more elements per output
 /// is split into two stages (`schedule/split.rs`), no first-stage partial folds more, and no
@@ -43,7 +45,7 @@ pub struct DeviceLimits {
 }
 
 impl DeviceLimits {
-    /// Elements (4 bytes each) of one binding window: the largest multiple of the offset
+    /// Words (4 bytes each) of one binding window: the largest multiple of the offset
     /// alignment and of 16 bytes (a `vec4`) that fits one binding.
     pub fn binding_window(&self) -> usize {
         let align = self.binding_offset_alignment.max(16);
@@ -51,9 +53,15 @@ impl DeviceLimits {
         (self.max_binding_bytes / align).max(1) * align / 4
     }
 
-    /// Storage bindings a buffer of `numel` elements takes.
-    pub fn bindings_for(&self, numel: usize) -> usize {
-        numel.div_ceil(self.binding_window()).max(1)
+    /// Elements of `dtype` in one binding window: [`DeviceLimits::binding_window`] words'
+    /// worth, so that every window starts at an aligned byte offset.
+    pub fn window_elements(&self, dtype: DType) -> usize {
+        self.binding_window().saturating_mul(4) / dtype.storage_bytes()
+    }
+
+    /// Storage bindings a buffer of `numel` elements of `dtype` takes.
+    pub fn bindings_for(&self, numel: usize, dtype: DType) -> usize {
+        numel.div_ceil(self.window_elements(dtype)).max(1)
     }
 }
 

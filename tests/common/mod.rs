@@ -2,7 +2,7 @@
 //! graph oracle, the CPU interpreter and wgpu agree.
 #![allow(dead_code)]
 
-use kiln::{DType, Device, Scalar, Tensor};
+use kiln::{bf16, f16, DType, Device, Scalar, Tensor};
 
 /// The wgpu device, or `None` (with a note) when there is no adapter. With
 /// `KILN_REQUIRE_GPU=1` a missing adapter fails the test instead.
@@ -33,6 +33,25 @@ pub enum Data {
     I32(Vec<i32>),
     U32(Vec<u32>),
     Bool(Vec<bool>),
+    F16(Vec<f16>),
+    BF16(Vec<bf16>),
+    U8(Vec<u8>),
+    I8(Vec<i8>),
+}
+
+impl Data {
+    pub fn len(&self) -> usize {
+        match self {
+            Data::F32(v) => v.len(),
+            Data::I32(v) => v.len(),
+            Data::U32(v) => v.len(),
+            Data::Bool(v) => v.len(),
+            Data::F16(v) => v.len(),
+            Data::BF16(v) => v.len(),
+            Data::U8(v) => v.len(),
+            Data::I8(v) => v.len(),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -48,6 +67,10 @@ impl Input {
             Data::I32(v) => Tensor::from_slice_on(v, &self.shape, dev),
             Data::U32(v) => Tensor::from_slice_on(v, &self.shape, dev),
             Data::Bool(v) => Tensor::from_slice_on(v, &self.shape, dev),
+            Data::F16(v) => Tensor::from_slice_on(v, &self.shape, dev),
+            Data::BF16(v) => Tensor::from_slice_on(v, &self.shape, dev),
+            Data::U8(v) => Tensor::from_slice_on(v, &self.shape, dev),
+            Data::I8(v) => Tensor::from_slice_on(v, &self.shape, dev),
         }
         .expect("upload")
     }
@@ -79,6 +102,10 @@ pub fn rand_input(dtype: DType, shape: &[usize], seed: u64) -> Input {
         DType::I32 => Data::I32((0..n).map(|_| (r.next() % 41) as i32 - 20).collect()),
         DType::U32 => Data::U32((0..n).map(|_| (r.next() % 40) as u32).collect()),
         DType::Bool => Data::Bool((0..n).map(|_| r.next().is_multiple_of(2)).collect()),
+        DType::F16 => Data::F16((0..n).map(|_| f16::from_f32(r.f32(-2.0, 2.0))).collect()),
+        DType::BF16 => Data::BF16((0..n).map(|_| bf16::from_f32(r.f32(-2.0, 2.0))).collect()),
+        DType::U8 => Data::U8((0..n).map(|_| r.next() as u8).collect()),
+        DType::I8 => Data::I8((0..n).map(|_| r.next() as i8).collect()),
         other => panic!("no random data for {other}"),
     };
     Input {
@@ -98,38 +125,38 @@ pub fn positive_input(shape: &[usize], seed: u64) -> Input {
 
 /// Reads any tensor as scalars.
 pub fn read(t: &Tensor) -> Vec<Scalar> {
+    fn all<T: kiln::Element>(t: &Tensor) -> Vec<Scalar> {
+        t.to_vec::<T>().unwrap().into_iter().map(T::to_scalar).collect()
+    }
     match t.dtype() {
-        DType::F32 => t
-            .to_vec::<f32>()
-            .unwrap()
-            .into_iter()
-            .map(Scalar::F32)
-            .collect(),
-        DType::I32 => t
-            .to_vec::<i32>()
-            .unwrap()
-            .into_iter()
-            .map(Scalar::I32)
-            .collect(),
-        DType::U32 => t
-            .to_vec::<u32>()
-            .unwrap()
-            .into_iter()
-            .map(Scalar::U32)
-            .collect(),
-        DType::Bool => t
-            .to_vec::<bool>()
-            .unwrap()
-            .into_iter()
-            .map(Scalar::Bool)
-            .collect(),
+        DType::F32 => all::<f32>(t),
+        DType::I32 => all::<i32>(t),
+        DType::U32 => all::<u32>(t),
+        DType::Bool => all::<bool>(t),
+        DType::F16 => all::<f16>(t),
+        DType::BF16 => all::<bf16>(t),
+        DType::U8 => all::<u8>(t),
+        DType::I8 => all::<i8>(t),
         other => panic!("cannot read {other}"),
     }
 }
 
 /// tinygrad's default tolerances for f32 (atol 1e-6, rtol 1e-3); integers and bools exact.
+/// f16 and bf16 allow at least one unit in their last place.
 pub fn close(a: Scalar, b: Scalar, atol: f64, rtol: f64) -> bool {
     match (a, b) {
+        (Scalar::F16(x), Scalar::F16(y)) => close(
+            Scalar::F32(x.to_f32()),
+            Scalar::F32(y.to_f32()),
+            atol.max(6e-8),
+            rtol.max(1.0 / 1024.0),
+        ),
+        (Scalar::BF16(x), Scalar::BF16(y)) => close(
+            Scalar::F32(x.to_f32()),
+            Scalar::F32(y.to_f32()),
+            atol,
+            rtol.max(1.0 / 128.0),
+        ),
         (Scalar::F32(x), Scalar::F32(y)) => {
             if x.is_nan() || y.is_nan() {
                 return x.is_nan() && y.is_nan();

@@ -181,8 +181,8 @@ pub struct Program {
     /// The most iterations any one loop runs per invocation, over all its entries (the
     /// product of the trip counts of a nest's loops).
     pub loop_iterations: u64,
-    /// Elements per storage binding on the target device: a longer buffer is bound as several
-    /// windows of this many elements (see [`Program::bindings`]).
+    /// Words (4 bytes) per storage binding on the target device: a longer buffer is bound as
+    /// several windows of this many words (see [`Program::bindings`]).
     pub binding_window: usize,
 }
 
@@ -210,7 +210,7 @@ impl Program {
     pub fn bytes_moved(&self) -> u64 {
         self.bufs
             .iter()
-            .map(|b| (b.numel * b.dtype.storage_bytes()) as u64)
+            .map(|b| b.dtype.buffer_bytes(b.numel) as u64)
             .sum()
     }
     /// Host memory the program holds, roughly (for the bounded caches).
@@ -221,9 +221,13 @@ impl Program {
             + self.colored_name.len()
             + self.bufs.len() * std::mem::size_of::<BufArg>()
     }
+    /// Elements of buffer `buf` per binding window.
+    pub fn window_elements(&self, buf: usize) -> usize {
+        self.binding_window.saturating_mul(4) / self.bufs[buf].dtype.storage_bytes()
+    }
     /// How many windows buffer `buf` is bound as (1: bound whole).
     pub fn windows(&self, buf: usize) -> usize {
-        self.bufs[buf].numel.div_ceil(self.binding_window).max(1)
+        self.bufs[buf].numel.div_ceil(self.window_elements(buf)).max(1)
     }
     /// Every storage binding, in binding order: each buffer's windows in turn. A buffer longer
     /// than one binding may hold (128 MiB on lavapipe) is bound as consecutive windows; the
@@ -231,20 +235,22 @@ impl Program {
     pub fn bindings(&self) -> Vec<Binding> {
         let mut out = vec![];
         for (buf, b) in self.bufs.iter().enumerate() {
+            let per_window = self.window_elements(buf);
             for window in 0..self.windows(buf) {
-                let offset = window * self.binding_window;
+                let offset = window * per_window;
                 out.push(Binding {
                     buf,
                     window,
                     offset,
-                    len: (b.numel - offset.min(b.numel)).min(self.binding_window),
+                    len: (b.numel - offset.min(b.numel)).min(per_window),
                 });
             }
         }
         out
     }
     /// Per buffer: the width of its vector accesses when they all agree (the renderer binds it
-    /// as an array of such vectors), else 1. Windowed buffers are bound as scalars.
+    /// as an array of such vectors), else 1. Windowed buffers are bound as scalars, and
+    /// packed dtypes (f16, bf16, u8, i8) as words.
     pub fn buffer_widths(&self) -> Vec<u8> {
         let mut widths: Vec<Option<u8>> = vec![None; self.bufs.len()];
         let mut mixed = vec![false; self.bufs.len()];
@@ -267,7 +273,7 @@ impl Program {
             .zip(&mixed)
             .enumerate()
             .map(|(buf, (w, &m))| {
-                if m || self.windows(buf) > 1 {
+                if m || self.windows(buf) > 1 || self.bufs[buf].dtype.is_packed() {
                     1
                 } else {
                     w.unwrap_or(1)

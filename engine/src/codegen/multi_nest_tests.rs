@@ -95,6 +95,7 @@ fn run(device: &Device, ast: &KernelAst, opts: &[Opt], x: &[f32]) -> Vec<f32> {
     let input = device
         .upload(
             &x.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            x.len(),
             DType::F32,
         )
         .unwrap();

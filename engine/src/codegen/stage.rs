@@ -53,7 +53,7 @@ pub struct StageTile {
 
 impl StageTile {
     pub fn bytes(&self) -> usize {
-        self.len * 4 // every dtype is 4 bytes (see `DType::storage_bytes`)
+        self.len * 4 // registers are 4 bytes, packed dtypes too (see `DType::register`)
     }
 }
 

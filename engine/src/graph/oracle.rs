@@ -4,7 +4,7 @@
 
 use crate::hash::FxHashMap as HashMap;
 
-use crate::dtype::{DType, Scalar};
+use crate::dtype::{unpack_words, DType, Scalar};
 use crate::error::Result;
 use crate::ops::{eval_binary, eval_unary};
 use crate::view::Movement;
@@ -63,11 +63,7 @@ fn eval(n: &NodeRef, memo: &HashMap<u64, HostArray>) -> Result<HostArray> {
         data,
     };
     let result = if let Some(buf) = n.buffer() {
-        let words = buf.read_words()?;
-        out(words
-            .iter()
-            .map(|&w| Scalar::from_bits(w, n.dtype))
-            .collect())
+        out(unpack_words(&buf.read_words()?, n.dtype, numel))
     } else {
         let srcs = n.srcs();
         let args: Vec<&HostArray> = srcs.iter().map(|s| &memo[&s.id]).collect();

@@ -141,7 +141,7 @@ impl Device {
 
     /// Allocates `numel` elements of `dtype` (contents unspecified).
     pub(crate) fn alloc(&self, numel: usize, dtype: DType) -> Result<Buffer> {
-        let bytes = numel * dtype.storage_bytes();
+        let bytes = dtype.buffer_bytes(numel);
         let raw = match &self.0.backend {
             Backend::Cpu(c) => RawBuffer::Cpu(c.alloc(bytes)?),
             Backend::Wgpu(w) => RawBuffer::Wgpu(w.alloc(bytes)?),
@@ -159,9 +159,10 @@ impl Device {
         })
     }
 
-    /// Uploads host words (4 bytes per element).
-    pub(crate) fn upload(&self, words: &[u32], dtype: DType) -> Result<Buffer> {
-        let buf = self.alloc(words.len(), dtype)?;
+    /// Uploads `numel` elements of `dtype` packed in host words (`dtype::pack_words`).
+    pub(crate) fn upload(&self, words: &[u32], numel: usize, dtype: DType) -> Result<Buffer> {
+        debug_assert_eq!(words.len() * 4, dtype.buffer_bytes(numel));
+        let buf = self.alloc(numel, dtype)?;
         match (&self.0.backend, buf.raw()) {
             (Backend::Cpu(_), RawBuffer::Cpu(b)) => b.write(words),
             (Backend::Wgpu(w), RawBuffer::Wgpu(b)) => w.write(b, words),
@@ -275,11 +276,13 @@ impl Buffer {
     pub(crate) fn raw(&self) -> &RawBuffer {
         self.raw.as_ref().expect("live buffer")
     }
-    /// Reads the buffer back as 4-byte words.
+    /// Reads the buffer back as the 32-bit words its elements are packed in
+    /// (`dtype::unpack_words` takes them apart).
     pub(crate) fn read_words(&self) -> Result<Vec<u32>> {
+        let words = self.dtype.buffer_bytes(self.numel) / 4;
         match (self.device.backend(), self.raw()) {
-            (Backend::Cpu(_), RawBuffer::Cpu(b)) => Ok(b.read(self.numel)),
-            (Backend::Wgpu(w), RawBuffer::Wgpu(b)) => w.read(b, self.numel),
+            (Backend::Cpu(_), RawBuffer::Cpu(b)) => Ok(b.read(words)),
+            (Backend::Wgpu(w), RawBuffer::Wgpu(b)) => w.read(b, words),
             _ => unreachable!("buffer of another backend"),
         }
     }

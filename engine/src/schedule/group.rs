@@ -97,7 +97,7 @@ pub(super) fn group_by_domain(
             let bindings = reads.bindings(&group_reads[g])
                 + reads.bindings(new_reads)
                 + outputs
-                    .map(|o| limits.bindings_for(o.numel()))
+                    .map(|o| limits.bindings_for(o.numel(), o.dtype))
                     .sum::<usize>();
             if !compatible || bindings > reads.limit {
                 continue;

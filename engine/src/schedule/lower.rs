@@ -34,11 +34,12 @@ struct Lowerer<'a> {
 /// compile a program each; 0, 1, -1 and bools stay literal, where a later simplifier (and a
 /// reader) can see them. Parameters are 32-bit words, like every kiln value.
 pub(crate) fn is_param(s: Scalar) -> bool {
-    match s {
+    match s.widen() {
         Scalar::Bool(_) => false,
         Scalar::F32(v) => !(v == 0.0 && v.is_sign_positive()) && v != 1.0 && v != -1.0,
         Scalar::I32(v) => !(-1..=1).contains(&v),
         Scalar::U32(v) => v > 1,
+        s => unreachable!("{} is not a register value", s.dtype()),
     }
 }
 

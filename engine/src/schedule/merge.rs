@@ -104,7 +104,7 @@ pub(super) fn store_nests(
                 .1
                 .iter()
                 .chain([&nest])
-                .map(|o| limits.bindings_for(o.numel()))
+                .map(|o| limits.bindings_for(o.numel(), o.dtype))
                 .sum();
             if reads.bindings(&bufs) + outputs > reads.limit {
                 continue;
@@ -196,7 +196,7 @@ pub(super) fn ride_along(
             let outputs = groups[h].1.iter().chain(&groups[g].1);
             let bindings = reads.bindings(&reads_union)
                 + outputs
-                    .map(|o| limits.bindings_for(o.numel()))
+                    .map(|o| limits.bindings_for(o.numel(), o.dtype))
                     .sum::<usize>();
             if bindings > reads.limit {
                 continue;

@@ -7,7 +7,6 @@ use super::ops::user_op;
 use super::Tensor;
 
 /// Bits in every integer dtype kiln has: shifts by this much or more are defined here.
-const BITS: f64 = 32.0;
 
 impl Tensor {
     /// Elementwise `a && b`, each operand read as bool (`!= 0`).
@@ -68,38 +67,39 @@ impl Tensor {
         let _op = user_op("bitwise_not");
         let ones = match self.dtype() {
             DType::Bool => Scalar::Bool(true),
-            DType::I32 => Scalar::I32(-1),
-            DType::U32 => Scalar::U32(u32::MAX),
+            d if d.is_int() => Scalar::from_bits(u32::MAX, d),
             d => panic!("bitwise_not: not defined for {d}"),
         };
         let ones = Tensor::constant(ones, self.shape(), self.device());
         self.binary_same(BinaryOp::Xor, &ones)
     }
 
-    /// `self << amount`, elementwise on integers (also `<<`). A shift by 32 or more (or by a
-    /// negative amount, read as a u32) gives 0, as numpy's `left_shift` does.
+    /// `self << amount`, elementwise on integers (also `<<`). A shift by the dtype's width or
+    /// more (32; 8 for u8 and i8; a negative amount read as a u32) gives 0, as numpy's
+    /// `left_shift` does.
     #[track_caller]
     pub fn shl(&self, amount: &Tensor) -> Tensor {
         let _op = user_op("shl");
         let (x, s) = self.shift_operands(amount, "shl");
         let shifted = x.binary_same(BinaryOp::Shl, &s);
-        shifted_past_width(&s).where_(&x.scalar_like(0.0), &shifted)
+        shifted_past_width(&s, x.dtype()).where_(&x.scalar_like(0.0), &shifted)
     }
 
     /// `self >> amount`, elementwise on integers (also `>>`): arithmetic for i32, logical for
-    /// u32, as numpy's `right_shift`. A shift by 32 or more (or by a negative amount, read as
-    /// a u32) gives the sign fill: -1 for a negative i32, else 0.
+    /// u32, as numpy's `right_shift` (i8 and u8 likewise). A shift by the dtype's width or
+    /// more (or by a negative amount, read as a u32) gives the sign fill: -1 for a negative
+    /// signed value, else 0.
     #[track_caller]
     pub fn shr(&self, amount: &Tensor) -> Tensor {
         let _op = user_op("shr");
         let (x, s) = self.shift_operands(amount, "shr");
         let shifted = x.binary_same(BinaryOp::Shr, &s);
         let zero = x.scalar_like(0.0);
-        let fill = match x.dtype() {
-            DType::I32 => x.lt(&zero).where_(&x.scalar_like(-1.0), &zero),
-            _ => zero,
+        let fill = match x.dtype().is_signed_int() {
+            true => x.lt(&zero).where_(&x.scalar_like(-1.0), &zero),
+            false => zero,
         };
-        shifted_past_width(&s).where_(&fill, &shifted)
+        shifted_past_width(&s, x.dtype()).where_(&fill, &shifted)
     }
 
     #[track_caller]
@@ -115,9 +115,9 @@ impl Tensor {
     }
 }
 
-/// Where a shift amount (an integer tensor) is 32 or more, reading it as a u32.
+/// Where a shift amount (an integer tensor) is `dtype`'s width or more, reading it as a u32.
 #[track_caller]
-fn shifted_past_width(amount: &Tensor) -> Tensor {
+fn shifted_past_width(amount: &Tensor, dtype: DType) -> Tensor {
     let s = amount.cast(DType::U32);
-    s.ge(&s.scalar_like(BITS))
+    s.ge(&s.scalar_like(dtype.bits() as f64))
 }

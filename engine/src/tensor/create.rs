@@ -60,7 +60,7 @@ impl Tensor {
         let i = Tensor::iota(n as usize, device);
         match dtype {
             DType::Bool => panic!("arange: not defined for bool"),
-            DType::I32 | DType::U32 => {
+            d if d.is_int() => {
                 assert!(
                     start.fract() == 0.0 && step.fract() == 0.0,
                     "arange: {dtype} needs an integral start and step, got {start} and {step}"
@@ -68,11 +68,12 @@ impl Tensor {
                 let at = |v: f64| Tensor::constant(Scalar::I32(v as i64 as i32), &[], device);
                 i.mul(&at(step)).add(&at(start)).cast(dtype)
             }
-            DType::F32 => {
+            // Narrower floats are computed in f32 and rounded once.
+            _ => {
                 let first = start as f32;
                 let delta = (start + step) as f32 - first;
                 let at = |v: f32| Tensor::constant(Scalar::F32(v), &[], device);
-                i.cast(DType::F32).mul(&at(delta)).add(&at(first))
+                i.cast(DType::F32).mul(&at(delta)).add(&at(first)).cast(dtype)
             }
         }
     }

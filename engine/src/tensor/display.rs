@@ -125,11 +125,11 @@ impl Style {
     fn of(values: impl Iterator<Item = Scalar>, dtype: DType) -> Style {
         match dtype {
             DType::Bool => return Style::Bool,
-            DType::I32 | DType::U32 => return Style::Int,
-            DType::F32 => {}
+            d if d.is_int() => return Style::Int,
+            _ => {}
         }
         let finite: Vec<f32> = values
-            .filter_map(|v| match v {
+            .filter_map(|v| match v.widen() {
                 Scalar::F32(x) if x.is_finite() && x != 0.0 => Some(x.abs()),
                 _ => None,
             })
@@ -157,12 +157,13 @@ impl Style {
     }
 
     fn text(&self, v: Scalar) -> String {
-        match (self, v) {
+        match (self, v.widen()) {
             (Style::Bool, Scalar::Bool(b)) => if b { "True" } else { "False" }.into(),
             (_, Scalar::Bool(b)) => (b as u8).to_string(),
             (_, Scalar::I32(i)) => i.to_string(),
             (_, Scalar::U32(u)) => u.to_string(),
             (style, Scalar::F32(x)) => float_text(style, x),
+            (_, s) => unreachable!("{} is not a register value", s.dtype()),
         }
     }
 }

@@ -34,8 +34,8 @@ impl Tensor {
     fn rounded(&self, op: UnaryOp) -> Tensor {
         match self.dtype() {
             DType::Bool => panic!("{}: not defined for bool", op.name()),
-            DType::I32 | DType::U32 => self.clone(),
-            DType::F32 => self.unary(op),
+            d if d.is_int() => self.clone(),
+            _ => self.unary(op),
         }
     }
 
@@ -87,18 +87,20 @@ impl Tensor {
     #[track_caller]
     pub fn leaky_relu(&self, slope: f64) -> Tensor {
         let _op = user_op("leaky_relu");
-        let x = self.float();
-        x.scalar_like(0.0)
-            .lt(&x)
-            .where_(&x, &x.mul(&x.scalar_like(slope)))
+        self.in_f32(|x| {
+            x.scalar_like(0.0)
+                .lt(&x)
+                .where_(&x, &x.mul(&x.scalar_like(slope)))
+        })
     }
 
     /// `x * sigmoid(x)` (the SiLU or swish activation).
     #[track_caller]
     pub fn silu(&self) -> Tensor {
         let _op = user_op("silu");
-        let x = self.float();
-        x.mul(&x.sigmoid())
+        self.in_f32(|x| {
+            x.mul(&x.sigmoid())
+        })
     }
 }
 
@@ -112,8 +114,9 @@ impl Tensor {
     #[track_caller]
     pub fn tan(&self) -> Tensor {
         let _op = user_op("tan");
-        let x = self.float();
-        x.sin().div(&x.cos())
+        self.in_f32(|x| {
+            x.sin().div(&x.cos())
+        })
     }
 
     /// The arctangent, in (-pi/2, pi/2): Cephes' `atanf` (range reduction to |x| <= tan(pi/8)
@@ -121,33 +124,34 @@ impl Tensor {
     #[track_caller]
     pub fn atan(&self) -> Tensor {
         let _op = user_op("atan");
-        let x = self.float();
-        let c = |v: f64| x.scalar_like(v);
-        let a = x.abs();
-        let far = c(2.414_213_562_373_095).lt(&a);
-        let mid = c(0.414_213_562_373_095).lt(&a);
-        let reduced = far.where_(
-            &c(-1.0).div(&a),
-            &mid.where_(&a.sub(&c(1.0)).div(&a.add(&c(1.0))), &a),
-        );
-        let base = far.where_(
-            &c(std::f64::consts::FRAC_PI_2),
-            &mid.where_(&c(std::f64::consts::FRAC_PI_4), &c(0.0)),
-        );
-        let z = reduced.mul(&reduced);
-        let poly = z
-            .mul(&c(8.053_744_495_38e-2))
-            .sub(&c(1.387_768_560_32e-1))
-            .mul(&z)
-            .add(&c(1.997_771_064_78e-1))
-            .mul(&z)
-            .sub(&c(3.333_294_915_39e-1))
-            .mul(&z)
-            .mul(&reduced)
-            .add(&reduced);
-        let y = base.add(&poly);
-        let zero = c(0.0);
-        x.lt(&zero).where_(&y.neg(), &x.eq(&zero).where_(&x, &y))
+        self.in_f32(|x| {
+            let c = |v: f64| x.scalar_like(v);
+            let a = x.abs();
+            let far = c(2.414_213_562_373_095).lt(&a);
+            let mid = c(0.414_213_562_373_095).lt(&a);
+            let reduced = far.where_(
+                &c(-1.0).div(&a),
+                &mid.where_(&a.sub(&c(1.0)).div(&a.add(&c(1.0))), &a),
+            );
+            let base = far.where_(
+                &c(std::f64::consts::FRAC_PI_2),
+                &mid.where_(&c(std::f64::consts::FRAC_PI_4), &c(0.0)),
+            );
+            let z = reduced.mul(&reduced);
+            let poly = z
+                .mul(&c(8.053_744_495_38e-2))
+                .sub(&c(1.387_768_560_32e-1))
+                .mul(&z)
+                .add(&c(1.997_771_064_78e-1))
+                .mul(&z)
+                .sub(&c(3.333_294_915_39e-1))
+                .mul(&z)
+                .mul(&reduced)
+                .add(&reduced);
+            let y = base.add(&poly);
+            let zero = c(0.0);
+            x.lt(&zero).where_(&y.neg(), &x.eq(&zero).where_(&x, &y))
+        })
     }
 
     /// The error function: an odd Taylor series below 0.5 in magnitude, `1 - erfc` above it
@@ -155,30 +159,31 @@ impl Tensor {
     #[track_caller]
     pub fn erf(&self) -> Tensor {
         let _op = user_op("erf");
-        let x = self.float();
-        let a = x.abs();
-        let z = x.mul(&x);
-        // 2/sqrt(pi) * x * (1 - x^2/3 + x^4/10 - x^6/42 + x^8/216 - x^10/1320)
-        let series = [
-            1.0 / 1320.0,
-            -1.0 / 216.0,
-            1.0 / 42.0,
-            -1.0 / 10.0,
-            1.0 / 3.0,
-        ]
-        .iter()
-        .fold(x.scalar_like(1.0 / 9360.0).mul(&z), |acc, &k| {
-            acc.add(&x.scalar_like(-k)).mul(&z)
-        });
-        let series = x
-            .scalar_like(1.0)
-            .add(&series)
-            .mul(&x)
-            .mul(&x.scalar_like(TWO_OVER_SQRT_PI));
-        let tail = x.scalar_like(1.0).sub(&erfc_nonnegative(&a));
-        let signed_tail = x.lt(&x.scalar_like(0.0)).where_(&tail.neg(), &tail);
-        a.lt(&x.scalar_like(ERF_SERIES_BELOW))
-            .where_(&series, &signed_tail)
+        self.in_f32(|x| {
+            let a = x.abs();
+            let z = x.mul(&x);
+            // 2/sqrt(pi) * x * (1 - x^2/3 + x^4/10 - x^6/42 + x^8/216 - x^10/1320)
+            let series = [
+                1.0 / 1320.0,
+                -1.0 / 216.0,
+                1.0 / 42.0,
+                -1.0 / 10.0,
+                1.0 / 3.0,
+            ]
+            .iter()
+            .fold(x.scalar_like(1.0 / 9360.0).mul(&z), |acc, &k| {
+                acc.add(&x.scalar_like(-k)).mul(&z)
+            });
+            let series = x
+                .scalar_like(1.0)
+                .add(&series)
+                .mul(&x)
+                .mul(&x.scalar_like(TWO_OVER_SQRT_PI));
+            let tail = x.scalar_like(1.0).sub(&erfc_nonnegative(&a));
+            let signed_tail = x.lt(&x.scalar_like(0.0)).where_(&tail.neg(), &tail);
+            a.lt(&x.scalar_like(ERF_SERIES_BELOW))
+                .where_(&series, &signed_tail)
+        })
     }
 
     /// The exact GELU, `x * Phi(x)` with the normal CDF from `erf` (from `erfc` for negative
@@ -186,15 +191,16 @@ impl Tensor {
     #[track_caller]
     pub fn gelu(&self) -> Tensor {
         let _op = user_op("gelu");
-        let x = self.float();
-        let scaled = x.mul(&x.scalar_like(std::f64::consts::FRAC_1_SQRT_2));
-        let upper = x.scalar_like(1.0).add(&scaled.erf());
-        let lower = erfc_nonnegative(&scaled.abs());
-        let cdf2 = x.lt(&x.scalar_like(0.0)).where_(&lower, &upper);
-        let gelu = x.mul(&cdf2).mul(&x.scalar_like(0.5));
-        // -inf * erfc(inf) would be NaN; the limit is 0.
-        let minus_inf = x.scalar_like(f64::NEG_INFINITY);
-        x.eq(&minus_inf).where_(&x.scalar_like(0.0), &gelu)
+        self.in_f32(|x| {
+            let scaled = x.mul(&x.scalar_like(std::f64::consts::FRAC_1_SQRT_2));
+            let upper = x.scalar_like(1.0).add(&scaled.erf());
+            let lower = erfc_nonnegative(&scaled.abs());
+            let cdf2 = x.lt(&x.scalar_like(0.0)).where_(&lower, &upper);
+            let gelu = x.mul(&cdf2).mul(&x.scalar_like(0.5));
+            // -inf * erfc(inf) would be NaN; the limit is 0.
+            let minus_inf = x.scalar_like(f64::NEG_INFINITY);
+            x.eq(&minus_inf).where_(&x.scalar_like(0.0), &gelu)
+        })
     }
 
     /// The tanh approximation of GELU: `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`,
@@ -202,14 +208,15 @@ impl Tensor {
     #[track_caller]
     pub fn gelu_tanh(&self) -> Tensor {
         let _op = user_op("gelu_tanh");
-        let x = self.float();
-        let c = |v: f64| x.scalar_like(v);
-        let cubic = x.add(&x.mul(&x).mul(&x).mul(&c(0.044715)));
-        x.mul(
-            &cubic
-                .mul(&c(2.0 * (2.0 / std::f64::consts::PI).sqrt()))
-                .sigmoid(),
-        )
+        self.in_f32(|x| {
+            let c = |v: f64| x.scalar_like(v);
+            let cubic = x.add(&x.mul(&x).mul(&x).mul(&c(0.044715)));
+            x.mul(
+                &cubic
+                    .mul(&c(2.0 * (2.0 / std::f64::consts::PI).sqrt()))
+                    .sigmoid(),
+            )
+        })
     }
 
     /// `log(1 + x)`, accurate near 0: below 0.25 in magnitude `2 atanh(x / (2 + x))` by its
@@ -218,30 +225,31 @@ impl Tensor {
     #[track_caller]
     pub fn log1p(&self) -> Tensor {
         let _op = user_op("log1p");
-        let x = self.float();
-        let s = x.div(&x.add(&x.scalar_like(2.0)));
-        let s2 = s.mul(&s);
-        let series = [1.0 / 9.0, 1.0 / 7.0, 1.0 / 5.0, 1.0 / 3.0]
-            .iter()
-            .fold(s2.mul(&x.scalar_like(1.0 / 11.0)), |acc, &k| {
-                acc.add(&x.scalar_like(k)).mul(&s2)
-            });
-        let near_zero = x
-            .scalar_like(1.0)
-            .add(&series)
-            .mul(&s)
-            .mul(&x.scalar_like(2.0));
-        let small = x.abs().lt(&x.scalar_like(0.25));
-        let u = x.add(&x.scalar_like(1.0));
-        let d = u.sub(&x.scalar_like(1.0));
-        let corrected = u.log().mul(&x).div(&d);
-        // u == 1: x is below the rounding of 1 + x, and log1p(x) = x to f32 precision;
-        // u infinite: log(u) is the answer (the correction would be inf / inf).
-        let inf = x.scalar_like(f64::INFINITY);
-        let far = u
-            .eq(&x.scalar_like(1.0))
-            .where_(&x, &u.eq(&inf).where_(&inf, &corrected));
-        small.where_(&near_zero, &far)
+        self.in_f32(|x| {
+            let s = x.div(&x.add(&x.scalar_like(2.0)));
+            let s2 = s.mul(&s);
+            let series = [1.0 / 9.0, 1.0 / 7.0, 1.0 / 5.0, 1.0 / 3.0]
+                .iter()
+                .fold(s2.mul(&x.scalar_like(1.0 / 11.0)), |acc, &k| {
+                    acc.add(&x.scalar_like(k)).mul(&s2)
+                });
+            let near_zero = x
+                .scalar_like(1.0)
+                .add(&series)
+                .mul(&s)
+                .mul(&x.scalar_like(2.0));
+            let small = x.abs().lt(&x.scalar_like(0.25));
+            let u = x.add(&x.scalar_like(1.0));
+            let d = u.sub(&x.scalar_like(1.0));
+            let corrected = u.log().mul(&x).div(&d);
+            // u == 1: x is below the rounding of 1 + x, and log1p(x) = x to f32 precision;
+            // u infinite: log(u) is the answer (the correction would be inf / inf).
+            let inf = x.scalar_like(f64::INFINITY);
+            let far = u
+                .eq(&x.scalar_like(1.0))
+                .where_(&x, &u.eq(&inf).where_(&inf, &corrected));
+            small.where_(&near_zero, &far)
+        })
     }
 
     /// `exp(x) - 1`, accurate near 0: below 0.5 in magnitude its Taylor series to x^10
@@ -250,33 +258,35 @@ impl Tensor {
     #[track_caller]
     pub fn expm1(&self) -> Tensor {
         let _op = user_op("expm1");
-        let x = self.float();
-        let one = x.scalar_like(1.0);
-        // x (1 + x/2 (1 + x/3 (1 + ... (1 + x/10)))): Horner over the factorials.
-        let series = (2..=10)
-            .rev()
-            .fold(one.clone(), |acc, k| {
-                one.add(&acc.mul(&x).mul(&x.scalar_like(1.0 / k as f64)))
-            })
-            .mul(&x);
-        let small = x.abs().lt(&x.scalar_like(0.5));
-        let u = x.exp();
-        let um1 = u.sub(&one);
-        let corrected = um1.mul(&x).div(&u.log());
-        let inf = x.scalar_like(f64::INFINITY);
-        // u - 1 == -1: -1; u infinite: inf.
-        let far = um1
-            .eq(&one.neg())
-            .where_(&one.neg(), &u.eq(&inf).where_(&inf, &corrected));
-        small.where_(&series, &far)
+        self.in_f32(|x| {
+            let one = x.scalar_like(1.0);
+            // x (1 + x/2 (1 + x/3 (1 + ... (1 + x/10)))): Horner over the factorials.
+            let series = (2..=10)
+                .rev()
+                .fold(one.clone(), |acc, k| {
+                    one.add(&acc.mul(&x).mul(&x.scalar_like(1.0 / k as f64)))
+                })
+                .mul(&x);
+            let small = x.abs().lt(&x.scalar_like(0.5));
+            let u = x.exp();
+            let um1 = u.sub(&one);
+            let corrected = um1.mul(&x).div(&u.log());
+            let inf = x.scalar_like(f64::INFINITY);
+            // u - 1 == -1: -1; u infinite: inf.
+            let far = um1
+                .eq(&one.neg())
+                .where_(&one.neg(), &u.eq(&inf).where_(&inf, &corrected));
+            small.where_(&series, &far)
+        })
     }
 
     /// `log(1 + exp(x))`, without overflow: `max(x, 0) + log1p(exp(-|x|))`.
     #[track_caller]
     pub fn softplus(&self) -> Tensor {
         let _op = user_op("softplus");
-        let x = self.float();
-        x.relu().add(&x.abs().neg().exp().log1p())
+        self.in_f32(|x| {
+            x.relu().add(&x.abs().neg().exp().log1p())
+        })
     }
 }
 

@@ -12,6 +12,7 @@ mod movement;
 mod operators;
 mod random;
 mod ops;
+mod pow;
 mod reduce;
 
 pub use random::manual_seed;
@@ -20,7 +21,7 @@ mod softmax;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 
-use crate::dtype::{DType, Element, Scalar};
+use crate::dtype::{pack_words, unpack_words, DType, Element, Scalar};
 use crate::error::{Error, Result};
 use crate::graph::{self, NodeRef, Op};
 use crate::realize::realize_nodes;
@@ -188,8 +189,8 @@ impl Tensor {
                 expected,
             });
         }
-        let words: Vec<u32> = data.iter().map(|x| x.to_scalar().to_bits()).collect();
-        let buf = device.upload(&words, T::DTYPE)?;
+        let words = pack_words(data.iter().map(|x| x.to_scalar()), T::DTYPE);
+        let buf = device.upload(&words, data.len(), T::DTYPE)?;
         Ok(Tensor {
             node: graph::source(buf, T::DTYPE, shape.to_vec()),
         })
@@ -341,10 +342,7 @@ impl Tensor {
     fn scalars(&self, op: &'static str) -> Result<Vec<Scalar>> {
         self.readable(op)?;
         let words = self.node.buffer().expect("realized").read_words()?;
-        Ok(words
-            .into_iter()
-            .map(|w| Scalar::from_bits(w, self.dtype()))
-            .collect())
+        Ok(unpack_words(&words, self.dtype(), self.numel()))
     }
 
     /// The single value of a one-element tensor.
@@ -373,7 +371,7 @@ impl Tensor {
         self.readable("to")?;
         let t0 = std::time::Instant::now();
         let words = self.node.buffer().expect("realized").read_words()?;
-        let buf = device.upload(&words, self.dtype())?;
+        let buf = device.upload(&words, self.numel(), self.dtype())?;
         crate::debug::print_copy(
             self.device().short_name(),
             device.short_name(),

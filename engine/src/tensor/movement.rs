@@ -1,6 +1,7 @@
 //! Movement ops: zero-copy views (reshape, permute, expand, pad, shrink, flip) and the
 //! composites built on them.
 
+use crate::dtype::DType;
 use crate::graph::Op;
 use crate::view::Movement;
 
@@ -265,6 +266,10 @@ impl Tensor {
             a.dtype(),
             b.dtype(),
         );
+        if let d @ (DType::F16 | DType::BF16) = DType::promote(a.dtype(), b.dtype()) {
+            // Products and their sum in f32, rounded once (f32 accumulation).
+            return self.cast(DType::F32).matmul(&other.cast(DType::F32)).cast(d);
+        }
         let mut full = batch.clone();
         full.extend([m, n, k]);
         let mut a_src = vec![1; batch.len() + 2 - a.ndim()];

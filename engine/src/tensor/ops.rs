@@ -114,12 +114,6 @@ pub(super) fn broadcast_shape(
     out
 }
 
-/// Integral `pow` exponents up to this magnitude multiply instead of going through exp2/log2.
-/// Multiplying is exact while an integral base's power stays below 2^24, and otherwise costs
-/// at most n - 1 roundings (< 1e-6 relative at 16), about what exp2(b·log2|a|) costs for
-/// results near 2^16; for larger exponents the exp2/log2 form is the more accurate one.
-const MAX_MULTIPLIED_EXPONENT: u32 = 16;
-
 impl Tensor {
     #[track_caller]
     pub(super) fn node_of(
@@ -250,6 +244,24 @@ impl Tensor {
         Tensor::full_on(self.shape(), v, self.dtype(), self.device())
     }
 
+    /// `f` of the tensor in f32, for composites: integers are cast to f32 (the result stays
+    /// f32), and f16 and bf16 are computed in f32 and rounded once at the end (as PyTorch's
+    /// opmath does: `exp`'s `x · log2 e` rounded to f16 would be off by up to 0.5%).
+    #[track_caller]
+    pub(super) fn in_f32(&self, f: impl FnOnce(Tensor) -> Tensor) -> Tensor {
+        match self.dtype() {
+            d @ (DType::F16 | DType::BF16) => {
+                let r = f(self.cast(DType::F32));
+                if r.dtype() == DType::F32 {
+                    r.cast(d)
+                } else {
+                    r
+                }
+            }
+            _ => f(self.float()),
+        }
+    }
+
     #[track_caller]
     pub(super) fn float(&self) -> Tensor {
         if self.dtype().is_float() {
@@ -284,13 +296,13 @@ impl Tensor {
     #[track_caller]
     pub fn exp(&self) -> Tensor {
         let _op = user_op("exp");
-        self.float().mul_scalar(std::f64::consts::LOG2_E).exp2()
+        self.in_f32(|x| x.mul_scalar(std::f64::consts::LOG2_E).exp2())
     }
     /// The natural logarithm, elementwise (composed as `log2(x) · ln(2)`).
     #[track_caller]
     pub fn log(&self) -> Tensor {
         let _op = user_op("log");
-        self.log2().mul_scalar(std::f64::consts::LN_2)
+        self.in_f32(|x| x.log2().mul_scalar(std::f64::consts::LN_2))
     }
     /// The square root, elementwise.
     #[track_caller]
@@ -301,7 +313,7 @@ impl Tensor {
     #[track_caller]
     pub fn rsqrt(&self) -> Tensor {
         let _op = user_op("rsqrt");
-        self.sqrt().recip()
+        self.in_f32(|x| x.sqrt().recip())
     }
     /// `1 / x`, elementwise.
     #[track_caller]
@@ -322,7 +334,7 @@ impl Tensor {
     #[track_caller]
     pub fn sigmoid(&self) -> Tensor {
         let _op = user_op("sigmoid");
-        self.float().neg().exp().add_scalar(1.0).recip()
+        self.in_f32(|x| x.neg().exp().add_scalar(1.0).recip())
     }
     /// The hyperbolic tangent, elementwise.
     #[track_caller]
@@ -333,19 +345,20 @@ impl Tensor {
         // tanh(1e-10) = 0), so for |x| < 0.3 the odd Taylor series to x^9 takes over: its first
         // dropped term is < 6e-8 of the result there, and the exp form's cancellation error is
         // < 3e-7 above it.
-        let x = self.float();
-        let ax = x.abs();
-        let e = ax.mul_scalar(-2.0).exp();
-        let one = x.scalar_like(1.0);
-        let far = one.sub(&e).div(&one.add(&e));
-        let far = x.lt(&x.scalar_like(0.0)).where_(&far.neg(), &far);
-        let x2 = x.mul(&x);
-        let series = [-1.0 / 3.0, 2.0 / 15.0, -17.0 / 315.0, 62.0 / 2835.0]
-            .iter()
-            .rev()
-            .fold(x.scalar_like(0.0), |acc, &c| acc.mul(&x2).add_scalar(c));
-        let near = x.mul(&series.mul(&x2).add_scalar(1.0));
-        ax.lt(&x.scalar_like(0.3)).where_(&near, &far)
+        self.in_f32(|x| {
+            let ax = x.abs();
+            let e = ax.mul_scalar(-2.0).exp();
+            let one = x.scalar_like(1.0);
+            let far = one.sub(&e).div(&one.add(&e));
+            let far = x.lt(&x.scalar_like(0.0)).where_(&far.neg(), &far);
+            let x2 = x.mul(&x);
+            let series = [-1.0 / 3.0, 2.0 / 15.0, -17.0 / 315.0, 62.0 / 2835.0]
+                .iter()
+                .rev()
+                .fold(x.scalar_like(0.0), |acc, &c| acc.mul(&x2).add_scalar(c));
+            let near = x.mul(&series.mul(&x2).add_scalar(1.0));
+            ax.lt(&x.scalar_like(0.3)).where_(&near, &far)
+        })
     }
     /// `max(x, 0)`, elementwise, in the tensor's dtype.
     #[track_caller]
@@ -358,7 +371,7 @@ impl Tensor {
     pub fn abs(&self) -> Tensor {
         let _op = user_op("abs");
         match self.dtype() {
-            DType::Bool | DType::U32 => self.clone(),
+            DType::Bool | DType::U32 | DType::U8 => self.clone(),
             // `0 - x` where `x <= 0`, so that -0 gives +0, as numpy's `abs`.
             _ => {
                 let zero = self.scalar_like(0.0);
@@ -424,91 +437,13 @@ impl Tensor {
         let (a, b) = self.coerce(other, "div");
         a.float().binary_same(BinaryOp::Div, &b.float())
     }
-    /// `a ** b` in f32 (integer operands are cast), with numpy's special cases: `x^0 = 1`,
-    /// `1^y = 1`, `(-1)^±inf = 1`, negative bases give real results for integral exponents
-    /// and NaN otherwise. Integral exponents up to 16 in magnitude multiply (exact whenever
-    /// the result is representable: `10^3 = 1000`, `3^15 = 14348907`); others go through
-    /// `exp2(b·log2|a|)`.
-    #[track_caller]
-    pub fn pow(&self, other: &Tensor) -> Tensor {
-        let _op = user_op("pow");
-        let (a, b) = self.coerce(other, "pow");
-        let (a, b) = (a.float(), b.float());
-        // A constant exponent (`x.pow(&Tensor::scalar(3.0))`) needs no per-element choice.
-        if let Some(n) = other.node.op.const_value().map(|s| s.to_f64()) {
-            if n.fract() == 0.0 && n.abs() <= MAX_MULTIPLIED_EXPONENT as f64 {
-                let r = a.pow_by_squaring(n.abs() as u32);
-                return if n < 0.0 { r.recip() } else { r };
-            }
-        }
-        let (zero, one) = (a.scalar_like(0.0), a.scalar_like(1.0));
-        let ab = b.abs();
-        let is_inf = ab.eq(&a.scalar_like(f64::INFINITY));
-        let is_int = b.binary_same(BinaryOp::Mod, &one).eq(&zero);
-        // Exact path: a^|b| by squaring, each bit of |b| chosen per element.
-        let mut r = one.clone();
-        let mut p = a.clone();
-        for bit in 0..MAX_MULTIPLIED_EXPONENT.ilog2() + 1 {
-            let set = ab
-                .binary_same(BinaryOp::Mod, &a.scalar_like((2u32 << bit) as f64))
-                .ge(&a.scalar_like((1u32 << bit) as f64));
-            r = set.where_(&r.mul(&p), &r);
-            p = p.mul(&p);
-        }
-        let exact = b.lt(&zero).where_(&r.recip(), &r);
-        let small = ab.le(&a.scalar_like(MAX_MULTIPLIED_EXPONENT as f64));
-        // General path: |a|^b, signed for negative bases (±inf counts as even and integral).
-        // A zero base is spelled out: WGSL leaves log2(0) indeterminate, and llvmpipe turns
-        // exp2(b·log2(0)) into 0 for b < 0 when both are in one kernel.
-        let zero_base = b.lt(&zero).where_(&a.scalar_like(f64::INFINITY), &zero);
-        let magnitude = a
-            .eq(&zero)
-            .where_(&zero_base, &b.mul(&a.abs().log2()).exp2());
-        let is_odd = b
-            .binary_same(BinaryOp::Mod, &a.scalar_like(2.0))
-            .abs()
-            .eq(&one);
-        // -0.0 counts as a negative base for the sign (its reciprocal is -inf), as in IEEE pow.
-        let negative_base = a.lt(&zero).or(&a.recip().lt(&zero));
-        let flip = negative_base.and(&is_odd);
-        let signed = flip.where_(&magnitude.neg(), &magnitude);
-        let undefined = a.lt(&zero).and(&is_int.or(&is_inf).logical_not());
-        let general = undefined.where_(&a.scalar_like(f64::NAN), &signed);
-        let result = is_int.and(&small).where_(&exact, &general);
-        let is_one = b
-            .eq(&zero)
-            .or(&a.eq(&one))
-            .or(&a.eq(&a.scalar_like(-1.0)).and(&is_inf));
-        is_one.where_(&one, &result)
-    }
-
-    /// `self^n` by binary exponentiation: `n = 0` gives 1 (NaN too, as numpy).
-    #[track_caller]
-    fn pow_by_squaring(&self, mut n: u32) -> Tensor {
-        let mut result: Option<Tensor> = None;
-        let mut p = self.clone();
-        while n > 0 {
-            if n & 1 == 1 {
-                result = Some(match result {
-                    None => p.clone(),
-                    Some(r) => r.mul(&p),
-                });
-            }
-            n >>= 1;
-            if n > 0 {
-                p = p.mul(&p);
-            }
-        }
-        result.unwrap_or_else(|| self.scalar_like(1.0))
-    }
-
     /// Logical and / or of bool tensors of one shape.
     #[track_caller]
-    fn and(&self, other: &Tensor) -> Tensor {
+    pub(super) fn and(&self, other: &Tensor) -> Tensor {
         self.binary_same(BinaryOp::And, other)
     }
     #[track_caller]
-    fn or(&self, other: &Tensor) -> Tensor {
+    pub(super) fn or(&self, other: &Tensor) -> Tensor {
         self.binary_same(BinaryOp::Or, other)
     }
 

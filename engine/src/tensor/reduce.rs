@@ -22,9 +22,20 @@ impl Tensor {
                 );
             }
         }
-        // numpy: sums of bools count; max/min of bools are any/all.
+        // numpy: sums of bools count; max/min of bools are any/all. f16 and bf16 accumulate
+        // in f32 and keep their dtype; u8 and i8 sums and products are u32 and i32 (numpy's
+        // are 64-bit), their max and min keep the dtype.
         let x = match (op, self.dtype()) {
             (ReduceOp::Sum | ReduceOp::Prod, DType::Bool) => self.cast(DType::I32),
+            (ReduceOp::Sum | ReduceOp::Prod, DType::U8 | DType::I8) => {
+                self.cast(self.dtype().register())
+            }
+            (_, d @ (DType::F16 | DType::BF16 | DType::U8 | DType::I8)) => {
+                return self
+                    .cast(d.register())
+                    .reduce(op, name, axes, keepdim)
+                    .cast(d)
+            }
             (_, DType::Bool) => {
                 return self
                     .cast(DType::U32)
@@ -131,11 +142,12 @@ impl Tensor {
 
     #[track_caller]
     pub(super) fn mean_impl(&self, axes: &[isize], keepdim: bool) -> Tensor {
-        let x = self.float();
-        let s = x.reduce(ReduceOp::Sum, "mean", axes, keepdim);
-        let ax = normalize_axes("mean", axes, self.shape());
-        let n: usize = ax.iter().map(|&a| self.shape()[a]).product();
-        s.binary_same(BinaryOp::Div, &s.scalar_like(n as f64))
+        self.in_f32(|x| {
+            let s = x.reduce(ReduceOp::Sum, "mean", axes, keepdim);
+            let ax = normalize_axes("mean", axes, self.shape());
+            let n: usize = ax.iter().map(|&a| self.shape()[a]).product();
+            s.binary_same(BinaryOp::Div, &s.scalar_like(n as f64))
+        })
     }
     /// Arithmetic mean in f32 (integers are cast), as numpy's `mean`.
     #[track_caller]
@@ -164,16 +176,17 @@ impl Tensor {
         correction: f64,
         keepdim: bool,
     ) -> Tensor {
-        let x = self.float();
-        let ax = normalize_axes(name, axes, self.shape());
-        let n: usize = ax.iter().map(|&a| self.shape()[a]).product();
-        let d = x.sub(&x.mean_keepdim(axes));
-        let s = (&d * &d).reduce(ReduceOp::Sum, name, axes, keepdim);
-        // numpy: n - ddof <= 0 divides by zero (inf or nan), it does not raise.
-        s.binary_same(
-            BinaryOp::Div,
-            &s.scalar_like((n as f64 - correction).max(0.0)),
-        )
+        self.in_f32(|x| {
+            let ax = normalize_axes(name, axes, self.shape());
+            let n: usize = ax.iter().map(|&a| self.shape()[a]).product();
+            let d = x.sub(&x.mean_keepdim(axes));
+            let s = (&d * &d).reduce(ReduceOp::Sum, name, axes, keepdim);
+            // numpy: n - ddof <= 0 divides by zero (inf or nan), it does not raise.
+            s.binary_same(
+                BinaryOp::Div,
+                &s.scalar_like((n as f64 - correction).max(0.0)),
+            )
+        })
     }
     /// Variance `Σ(x - mean)² / (n - correction)` over `axes`: `correction` is numpy's `ddof`
     /// (0 for the population variance, 1 for the sample variance). In f32 (integers are cast).
@@ -206,9 +219,10 @@ impl Tensor {
     pub fn layer_norm(&self, axis: isize, eps: f64) -> Tensor {
         let _op = user_op("layer_norm");
         normalize_axis("layer_norm", axis, self.shape());
-        let x = self.float();
-        let d = x.sub(&x.mean_keepdim(&[axis]));
-        let var = (&d * &d).mean_keepdim(&[axis]);
-        d.mul(&var.add(&var.scalar_like(eps)).rsqrt())
+        self.in_f32(|x| {
+            let d = x.sub(&x.mean_keepdim(&[axis]));
+            let var = (&d * &d).mean_keepdim(&[axis]);
+            d.mul(&var.add(&var.scalar_like(eps)).rsqrt())
+        })
     }
 }

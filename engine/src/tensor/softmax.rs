@@ -68,13 +68,14 @@ impl Tensor {
     pub fn softmax(&self, axis: isize) -> Tensor {
         let _op = user_op("softmax");
         let a = normalize_axis("softmax", axis, self.shape());
-        let x = self.float();
-        if let Some(c) = x.chunked(a) {
-            let y = c.chunks.sub(&c.max).exp().div(&c.sum);
-            return c.unchunk(&y, a);
-        }
-        let e = x.sub(&x.max_keepdim(&[axis])).exp();
-        e.div(&e.sum_keepdim(&[axis]))
+        self.in_f32(|x| {
+            if let Some(c) = x.chunked(a) {
+                let y = c.chunks.sub(&c.max).exp().div(&c.sum);
+                return c.unchunk(&y, a);
+            }
+            let e = x.sub(&x.max_keepdim(&[axis])).exp();
+            e.div(&e.sum_keepdim(&[axis]))
+        })
     }
 
     /// `x - max - log(sum(exp(x - max)))` along `axis`.
@@ -82,13 +83,14 @@ impl Tensor {
     pub fn log_softmax(&self, axis: isize) -> Tensor {
         let _op = user_op("log_softmax");
         let a = normalize_axis("log_softmax", axis, self.shape());
-        let x = self.float();
-        if let Some(c) = x.chunked(a) {
-            let y = c.chunks.sub(&c.max).sub(&c.sum.log());
-            return c.unchunk(&y, a);
-        }
-        let shifted = x.sub(&x.max_keepdim(&[axis]));
-        shifted.sub(&shifted.exp().sum_keepdim(&[axis]).log())
+        self.in_f32(|x| {
+            if let Some(c) = x.chunked(a) {
+                let y = c.chunks.sub(&c.max).sub(&c.sum.log());
+                return c.unchunk(&y, a);
+            }
+            let shifted = x.sub(&x.max_keepdim(&[axis]));
+            shifted.sub(&shifted.exp().sum_keepdim(&[axis]).log())
+        })
     }
 
     /// The chunked statistics of a float tensor along axis `a`, when its rows are longer than

@@ -1,7 +1,9 @@
 //! The interpreter's values: one instruction's value for every invocation it runs
 //! ([`Lanes`]), and the elementwise ops over them, by the scalar semantics of `ops`.
 
-use crate::dtype::{DType, Scalar};
+use half::{bf16, f16};
+
+use crate::dtype::{write_element, DType, Scalar};
 use crate::ops::{BinaryOp, Semantics, UnaryOp};
 
 /// Values of one instruction for every lane of the workgroup.
@@ -11,23 +13,62 @@ pub(super) enum Lanes {
     I32(Vec<i32>),
     U32(Vec<u32>),
     Bool(Vec<bool>),
+    F16(Vec<f16>),
+    BF16(Vec<bf16>),
+    U8(Vec<u8>),
+    I8(Vec<i8>),
+}
+
+/// `$body` with `$v` bound to the vector of whichever variant `$lanes` is, and `$wrap` to
+/// that variant's constructor.
+macro_rules! each {
+    ($lanes:expr, |$v:ident, $wrap:ident| $body:expr) => {
+        match $lanes {
+            Lanes::F32($v) => { let $wrap = Lanes::F32; $body }
+            Lanes::I32($v) => { let $wrap = Lanes::I32; $body }
+            Lanes::U32($v) => { let $wrap = Lanes::U32; $body }
+            Lanes::Bool($v) => { let $wrap = Lanes::Bool; $body }
+            Lanes::F16($v) => { let $wrap = Lanes::F16; $body }
+            Lanes::BF16($v) => { let $wrap = Lanes::BF16; $body }
+            Lanes::U8($v) => { let $wrap = Lanes::U8; $body }
+            Lanes::I8($v) => { let $wrap = Lanes::I8; $body }
+        }
+    };
+}
+
+/// `$body` with `$x`, `$y` bound to the vectors of two `Lanes` of one variant; `$other`
+/// when they differ.
+macro_rules! each_pair {
+    ($a:expr, $b:expr, |$x:ident, $y:ident, $wrap:ident| $body:expr, $other:expr) => {
+        match ($a, $b) {
+            (Lanes::F32($x), Lanes::F32($y)) => { let $wrap = Lanes::F32; $body }
+            (Lanes::I32($x), Lanes::I32($y)) => { let $wrap = Lanes::I32; $body }
+            (Lanes::U32($x), Lanes::U32($y)) => { let $wrap = Lanes::U32; $body }
+            (Lanes::Bool($x), Lanes::Bool($y)) => { let $wrap = Lanes::Bool; $body }
+            (Lanes::F16($x), Lanes::F16($y)) => { let $wrap = Lanes::F16; $body }
+            (Lanes::BF16($x), Lanes::BF16($y)) => { let $wrap = Lanes::BF16; $body }
+            (Lanes::U8($x), Lanes::U8($y)) => { let $wrap = Lanes::U8; $body }
+            (Lanes::I8($x), Lanes::I8($y)) => { let $wrap = Lanes::I8; $body }
+            _ => $other,
+        }
+    };
 }
 
 impl Lanes {
     pub(super) fn splat(s: Scalar, n: usize) -> Lanes {
-        match s {
-            Scalar::F32(v) => Lanes::F32(vec![v; n]),
-            Scalar::I32(v) => Lanes::I32(vec![v; n]),
-            Scalar::U32(v) => Lanes::U32(vec![v; n]),
-            Scalar::Bool(v) => Lanes::Bool(vec![v; n]),
-        }
+        Lanes::from_bits(std::iter::repeat_n(s.to_bits(), n), s.dtype())
     }
+    /// Lanes of dtype `d` from each lane's bits ([`Scalar::to_bits`]).
     pub(super) fn from_bits(bits: impl Iterator<Item = u32>, d: DType) -> Lanes {
         match d {
             DType::F32 => Lanes::F32(bits.map(f32::from_bits).collect()),
             DType::I32 => Lanes::I32(bits.map(|b| b as i32).collect()),
             DType::U32 => Lanes::U32(bits.collect()),
             DType::Bool => Lanes::Bool(bits.map(|b| b != 0).collect()),
+            DType::F16 => Lanes::F16(bits.map(|b| f16::from_bits(b as u16)).collect()),
+            DType::BF16 => Lanes::BF16(bits.map(|b| bf16::from_bits(b as u16)).collect()),
+            DType::U8 => Lanes::U8(bits.map(|b| b as u8).collect()),
+            DType::I8 => Lanes::I8(bits.map(|b| b as u8 as i8).collect()),
         }
     }
     pub(super) fn dtype(&self) -> DType {
@@ -36,22 +77,26 @@ impl Lanes {
             Lanes::I32(_) => DType::I32,
             Lanes::U32(_) => DType::U32,
             Lanes::Bool(_) => DType::Bool,
+            Lanes::F16(_) => DType::F16,
+            Lanes::BF16(_) => DType::BF16,
+            Lanes::U8(_) => DType::U8,
+            Lanes::I8(_) => DType::I8,
         }
     }
     pub(super) fn len(&self) -> usize {
-        match self {
-            Lanes::F32(v) => v.len(),
-            Lanes::I32(v) => v.len(),
-            Lanes::U32(v) => v.len(),
-            Lanes::Bool(v) => v.len(),
-        }
+        each!(self, |v, _w| v.len())
     }
+    /// Lane `lane`'s bits ([`Scalar::to_bits`]).
     pub(super) fn bits(&self, lane: usize) -> u32 {
         match self {
             Lanes::F32(v) => v[lane].to_bits(),
             Lanes::I32(v) => v[lane] as u32,
             Lanes::U32(v) => v[lane],
             Lanes::Bool(v) => v[lane] as u32,
+            Lanes::F16(v) => v[lane].to_bits() as u32,
+            Lanes::BF16(v) => v[lane].to_bits() as u32,
+            Lanes::U8(v) => v[lane] as u32,
+            Lanes::I8(v) => v[lane] as u8 as u32,
         }
     }
     pub(super) fn i32s(&self) -> &[i32] {
@@ -77,13 +122,7 @@ impl Lanes {
                 }
             };
         }
-        match (self, src) {
-            (Lanes::F32(a), Lanes::F32(b)) => copy!(a, b),
-            (Lanes::I32(a), Lanes::I32(b)) => copy!(a, b),
-            (Lanes::U32(a), Lanes::U32(b)) => copy!(a, b),
-            (Lanes::Bool(a), Lanes::Bool(b)) => copy!(a, b),
-            _ => panic!("interpreter: assign between dtypes"),
-        }
+        each_pair!(self, src, |a, b, _w| copy!(a, b), panic!("interpreter: assign between dtypes"))
     }
 }
 
@@ -92,12 +131,7 @@ pub(super) fn unary(op: UnaryOp, a: &Lanes) -> Lanes {
     fn each<T: Semantics>(op: UnaryOp, v: &[T]) -> Vec<T> {
         v.iter().map(|&x| T::unary(op, x)).collect()
     }
-    match a {
-        Lanes::F32(v) => Lanes::F32(each(op, v)),
-        Lanes::I32(v) => Lanes::I32(each(op, v)),
-        Lanes::U32(v) => Lanes::U32(each(op, v)),
-        Lanes::Bool(v) => Lanes::Bool(each(op, v)),
-    }
+    each!(a, |v, wrap| wrap(each(op, v)))
 }
 
 /// `a op b` over every lane, by the scalar semantics of `ops::Semantics`.
@@ -109,13 +143,7 @@ pub(super) fn binary(op: BinaryOp, a: &Lanes, b: &Lanes) -> Lanes {
             false => wrap(pairs.map(|(&p, &q)| T::binary(op, p, q)).collect()),
         }
     }
-    match (a, b) {
-        (Lanes::F32(x), Lanes::F32(y)) => each(op, x, y, Lanes::F32),
-        (Lanes::I32(x), Lanes::I32(y)) => each(op, x, y, Lanes::I32),
-        (Lanes::U32(x), Lanes::U32(y)) => each(op, x, y, Lanes::U32),
-        (Lanes::Bool(x), Lanes::Bool(y)) => each(op, x, y, Lanes::Bool),
-        (a, b) => panic!("interpreter: {} on {a:?} and {b:?}", op.name()),
-    }
+    each_pair!(a, b, |x, y, wrap| each(op, x, y, wrap), panic!("interpreter: {} on {a:?} and {b:?}", op.name()))
 }
 
 pub(super) fn select(c: &[bool], a: &Lanes, b: &Lanes) -> Lanes {
@@ -127,13 +155,7 @@ pub(super) fn select(c: &[bool], a: &Lanes, b: &Lanes) -> Lanes {
                 .collect()
         };
     }
-    match (a, b) {
-        (Lanes::F32(x), Lanes::F32(y)) => Lanes::F32(sel!(x, y)),
-        (Lanes::I32(x), Lanes::I32(y)) => Lanes::I32(sel!(x, y)),
-        (Lanes::U32(x), Lanes::U32(y)) => Lanes::U32(sel!(x, y)),
-        (Lanes::Bool(x), Lanes::Bool(y)) => Lanes::Bool(sel!(x, y)),
-        _ => panic!("interpreter: where between dtypes"),
-    }
+    each_pair!(a, b, |x, y, wrap| wrap(sel!(x, y)), panic!("interpreter: where between dtypes"))
 }
 
 /// Value conversions: `Scalar::cast` lane by lane, the one rule on every path.
@@ -143,23 +165,25 @@ pub(super) fn cast(a: &Lanes, to: DType) -> Lanes {
     Lanes::from_bits(bits, to)
 }
 
-/// `data[idx[l]] = v[l]` for every lane `l` where `on(l)`, with the dtype dispatch hoisted out
-/// of the loop (this is the interpreter's hottest path on elementwise kernels).
+/// Element `idx[l]` of a buffer of `numel` elements held in `data` becomes `v[l]`, for every
+/// lane `l` where `on(l)`, with the dtype dispatch hoisted out of the loop (this is the
+/// interpreter's hottest path on elementwise kernels).
 pub(super) fn store_scalars(
     data: &mut [u32],
+    numel: usize,
     idx: &[i32],
     v: &Lanes,
     on: impl Fn(usize) -> bool,
     kernel: &str,
 ) {
-    let numel = data.len();
+    let dtype = v.dtype();
     let mut put = |l: usize, bits: u32| {
         let i = idx[l];
         assert!(
             i >= 0 && (i as usize) < numel,
             "interpreter: store out of bounds: [{i}] in {kernel}"
         );
-        data[i as usize] = bits;
+        write_element(data, dtype, i as usize, bits);
     };
     match v {
         Lanes::F32(x) => (0..x.len())
@@ -169,8 +193,8 @@ pub(super) fn store_scalars(
             .filter(|&l| on(l))
             .for_each(|l| put(l, x[l] as u32)),
         Lanes::U32(x) => (0..x.len()).filter(|&l| on(l)).for_each(|l| put(l, x[l])),
-        Lanes::Bool(x) => (0..x.len())
+        other => (0..other.len())
             .filter(|&l| on(l))
-            .for_each(|l| put(l, x[l] as u32)),
+            .for_each(|l| put(l, other.bits(l))),
     }
 }

@@ -33,8 +33,8 @@ impl CpuBuffer {
     pub fn write(&self, data: &[u32]) {
         self.words.write().unwrap()[..data.len()].copy_from_slice(data);
     }
-    pub fn read(&self, numel: usize) -> Vec<u32> {
-        self.words.read().unwrap()[..numel].to_vec()
+    pub fn read(&self, words: usize) -> Vec<u32> {
+        self.words.read().unwrap()[..words].to_vec()
     }
 }
 

@@ -2,7 +2,7 @@
 //! instruction for all their invocations at once.
 
 use crate::codegen::ir::{Inst, Program, Ref, Special, UOp};
-use crate::dtype::{DType, Scalar};
+use crate::dtype::{read_element, write_element, DType, Scalar};
 use crate::ops::ReduceOp;
 
 use super::lanes::{binary, cast, select, store_scalars, unary, Lanes};
@@ -253,7 +253,7 @@ impl<'a> Workgroups<'a> {
         let idx = self.def(index).i32s();
         let ok: Option<&[bool]> = valid.map(|g| self.def(g).bools());
         let data = mem.arg(buf);
-        let numel = self.p.bufs[buf].numel;
+        let (numel, dtype) = (self.p.bufs[buf].numel, inst.dtype);
         let active = |l: usize| mask[l] && ok.is_none_or(|o| o[l]);
         if w == 1 {
             // Scalar loads (the common case): one pass, no intermediate vector.
@@ -266,9 +266,9 @@ impl<'a> Workgroups<'a> {
                     i >= 0 && (i as usize) < numel,
                     "interpreter: load out of bounds: data{buf}[{i}] in {name}"
                 );
-                data[i as usize]
+                read_element(data, dtype, i as usize)
             });
-            return Lanes::from_bits(bits, inst.dtype);
+            return Lanes::from_bits(bits, dtype);
         }
         let mut bits: Vec<u32> = Vec::with_capacity(self.n * w);
         for (l, &i) in idx.iter().enumerate().take(self.n) {
@@ -278,7 +278,7 @@ impl<'a> Workgroups<'a> {
                     i >= 0 && i as usize + w <= numel && i % w as i64 == 0,
                     "interpreter: load out of bounds or misaligned: data{buf}[{i}] (width {w}) in {name}"
                 );
-                bits.extend_from_slice(&data[i as usize..i as usize + w]);
+                bits.extend((i as usize..i as usize + w).map(|e| read_element(data, dtype, e)));
             } else {
                 bits.extend(std::iter::repeat_n(0, w));
             }
@@ -303,7 +303,7 @@ impl<'a> Workgroups<'a> {
         let numel = self.p.bufs[buf].numel;
         let data = mem.arg_mut(buf);
         if w == 1 {
-            store_scalars(&mut data[..numel], idx, v, on, &self.p.name);
+            store_scalars(data, numel, idx, v, on, &self.p.name);
             return;
         }
         for l in (0..self.n).filter(|&l| on(l)) {
@@ -314,7 +314,7 @@ impl<'a> Workgroups<'a> {
                     "interpreter: store out of bounds: data{buf}[{i}] in {}",
                     self.p.name
                 );
-                data[i as usize] = v.bits(l * w + c);
+                write_element(data, v.dtype(), i as usize, v.bits(l * w + c));
             }
         }
     }

@@ -67,14 +67,15 @@ impl WgpuDevice {
         }
     }
 
-    pub fn read(&self, b: &PooledBuffer, numel: usize) -> Result<Vec<u32>> {
-        if numel == 0 {
+    /// The first `words` words of `b`.
+    pub fn read(&self, b: &PooledBuffer, words: usize) -> Result<Vec<u32>> {
+        if words == 0 {
             // Nothing to copy, but a read still means "after the work before it": wait like
             // any other read, so a program that ends on it leaves an idle device.
             self.wait_idle()?;
             return Ok(vec![]);
         }
-        let bytes = (numel * 4) as u64;
+        let bytes = (words * 4) as u64;
         let staging = self.device.create_buffer(&::wgpu::BufferDescriptor {
             label: Some("kiln readback"),
             size: bytes,

@@ -1,37 +1,46 @@
 //! The WGSL renderer: linear IR → WGSL source. Output is validated by naga (`validate`) before
 //! it reaches a device, so a renderer bug surfaces as a `CompileError::Invalid` carrying the source.
 //!
-//! Storage conventions: every dtype is 4 bytes; `bool` buffers are `array<u32>` holding 0/1.
+//! Storage conventions: `bool` buffers are `array<u32>` holding 0/1; the packed dtypes (f16,
+//! bf16, u8, i8) are bound as words and computed in registers of their `DType::register`
+//! type, every op's result rounded or wrapped back to its dtype (see `access` and `helpers`).
 //! The grid is flat: the workgroup id is rebuilt from up to three dispatch dimensions (grids
 //! larger than the per-dimension limit are folded into y and z by the runtime), and workgroups
 //! past the end return at once (a uniform branch, so later barriers stay legal).
 
 use std::fmt::Write;
 
+mod access;
+mod helpers;
+
 use super::CompileError;
 use crate::dtype::{DType, Scalar};
 use crate::ops::{BinaryOp, ReduceOp, UnaryOp};
 
 use super::ir::{Inst, Program, Ref, Special, UOp};
+use helpers::Helpers;
 
+/// The WGSL type of a register of dtype `d`.
 fn ty(d: DType) -> &'static str {
-    match d {
+    match d.register() {
         DType::F32 => "f32",
         DType::I32 => "i32",
         DType::U32 => "u32",
         DType::Bool => "bool",
+        d => unreachable!("{d} has no register of its own"),
     }
 }
 
-/// A WGSL literal that round-trips the value exactly.
+/// A WGSL literal of the register value that round-trips the value exactly.
 pub fn literal(s: Scalar) -> String {
-    match s {
+    match s.widen() {
         Scalar::F32(v) if v.is_finite() => format!("{v:?}f"),
         Scalar::F32(v) => format!("bitcast<f32>({:#x}u)", v.to_bits()),
         Scalar::I32(i32::MIN) => "i32(-2147483648)".into(),
         Scalar::I32(v) => format!("{v}i"),
         Scalar::U32(v) => format!("{v}u"),
         Scalar::Bool(v) => format!("{v}"),
+        s => unreachable!("{} is not a register value", s.dtype()),
     }
 }
 
@@ -43,32 +52,13 @@ fn vec_ty(d: DType, w: u8) -> String {
     }
 }
 
-/// How a dtype is held in a storage buffer (WGSL storage cannot hold `bool`).
+/// How a dtype is held in a storage buffer (WGSL storage cannot hold `bool`; packed dtypes
+/// are words).
 fn storage_dtype(d: DType) -> DType {
-    if d == DType::Bool {
+    if d == DType::Bool || d.is_packed() {
         DType::U32
     } else {
         d
-    }
-}
-
-/// `kiln_read{buf}(i)` and (for outputs) `kiln_write{buf}(i, v)`: element `i` of a buffer
-/// bound as several windows (`Program::bindings`), routed to window `i / W`.
-fn window_accessors(s: &mut String, p: &Program, buf: usize) {
-    let (n, w) = (p.windows(buf), p.binding_window);
-    let t = ty(storage_dtype(p.bufs[buf].dtype));
-    let locate = format!("  let w = i / {w}i;\n  let j = i - w * {w}i;");
-    let _ = writeln!(s, "fn kiln_read{buf}(i: i32) -> {t} {{\n{locate}");
-    for k in 0..n - 1 {
-        let _ = writeln!(s, "  if (w == {k}i) {{ return data{buf}_{k}[j]; }}");
-    }
-    let _ = writeln!(s, "  return data{buf}_{}[j];\n}}", n - 1);
-    if p.bufs[buf].output {
-        let _ = writeln!(s, "fn kiln_write{buf}(i: i32, v: {t}) {{\n{locate}");
-        for k in 0..n - 1 {
-            let _ = writeln!(s, "  if (w == {k}i) {{ data{buf}_{k}[j] = v; return; }}");
-        }
-        let _ = writeln!(s, "  data{buf}_{}[j] = v;\n}}", n - 1);
     }
 }
 
@@ -81,6 +71,7 @@ pub fn render(p: &Program) -> String {
     let mut w = Writer {
         p,
         widths: p.buffer_widths(),
+        atomic: access::atomic_buffers(p),
         helpers: Helpers::default(),
         out: String::new(),
     };
@@ -104,6 +95,8 @@ struct Writer<'p> {
     p: &'p Program,
     /// Per buffer, the vector width it is declared with (see [`render`]).
     widths: Vec<u8>,
+    /// Per buffer, whether it is bound as atomic words (see `access`).
+    atomic: Vec<bool>,
     helpers: Helpers,
     out: String,
 }
@@ -125,10 +118,13 @@ impl Writer<'_> {
             } else {
                 format!("data{}", w.buf)
             };
+            let element = match self.atomic[w.buf] {
+                true => "atomic<u32>".to_string(),
+                false => vec_ty(storage_dtype(b.dtype), self.widths[w.buf]),
+            };
             let _ = writeln!(
                 self.out,
-                "@group(0) @binding({binding}) var<storage, {access}> {name}: array<{}>;",
-                vec_ty(storage_dtype(b.dtype), self.widths[w.buf])
+                "@group(0) @binding({binding}) var<storage, {access}> {name}: array<{element}>;"
             );
         }
         if !p.params.is_empty() {
@@ -142,7 +138,7 @@ impl Writer<'_> {
             );
         }
         for buf in (0..p.bufs.len()).filter(|&b| p.windows(b) > 1) {
-            window_accessors(&mut self.out, p, buf);
+            access::window_accessors(&mut self.out, p, buf, self.atomic[buf]);
         }
     }
 
@@ -228,13 +224,17 @@ impl Writer<'_> {
                 let word = format!("params[{}][{}]", k / 4, k % 4);
                 match inst.dtype {
                     DType::U32 => format!("let v{i}: u32 = {word};"),
+                    d if d.is_packed() => format!("let v{i}: {t} = {};", self.unpack(d, &word, "0u")),
                     d => format!("let v{i}: {t} = bitcast<{}>({word});", ty(d)),
                 }
             }
-            UOp::Unary(op, a) => format!("let v{i}: {t} = {};", unary(*op, inst.dtype, &v(*a))),
+            UOp::Unary(op, a) => {
+                let e = unary(*op, inst.dtype.register(), &v(*a));
+                format!("let v{i}: {t} = {};", self.narrow(inst.dtype, &e))
+            }
             UOp::Binary(op, a, b) => {
-                let e = self.binary(*op, self.p.insts[*a].dtype, &v(*a), &v(*b));
-                format!("let v{i}: {t} = {e};")
+                let e = self.binary(*op, self.p.insts[*a].dtype.register(), &v(*a), &v(*b));
+                format!("let v{i}: {t} = {};", self.narrow(inst.dtype, &e))
             }
             UOp::Where(c, a, b) => {
                 format!("let v{i}: {t} = select({}, {}, {});", v(*b), v(*a), v(*c))
@@ -246,7 +246,7 @@ impl Writer<'_> {
                 index,
                 value,
                 mask,
-            } => self.store(inst.dtype, *buf, *index, *value, *mask),
+            } => self.store(*buf, *index, *value, *mask),
             UOp::Gep(a, lane) => format!("let v{i}: {t} = {}[{lane}];", v(*a)),
             UOp::Vectorize(parts) => {
                 let parts: Vec<String> = parts.iter().map(|r| v(*r)).collect();
@@ -324,97 +324,42 @@ impl Writer<'_> {
         }
     }
 
-    /// A value conversion; float to int goes through helpers with Rust's `as` semantics.
+    /// A value conversion with `Scalar::cast`'s semantics: between the register values,
+    /// float to int through helpers with Rust's `as` semantics, then narrowed to the target.
     fn cast(&mut self, i: usize, from: DType, to: DType, a: &str) -> String {
-        match (from, to) {
-            (DType::F32, DType::I32) => {
+        let (fr, tr) = (from.register(), to.register());
+        let e = match (fr, to) {
+            (DType::F32, DType::I32 | DType::U32 | DType::U8 | DType::I8) => {
                 self.helpers.float_to_int = true;
-                format!("let v{i}: i32 = kiln_f32_to_i32({a});")
+                match to {
+                    DType::I32 => format!("kiln_f32_to_i32({a})"),
+                    DType::U32 => format!("kiln_f32_to_u32({a})"),
+                    DType::U8 => format!("min(kiln_f32_to_u32({a}), 255u)"),
+                    _ => format!("clamp(kiln_f32_to_i32({a}), -128i, 127i)"),
+                }
             }
-            (DType::F32, DType::U32) => {
-                self.helpers.float_to_int = true;
-                format!("let v{i}: u32 = kiln_f32_to_u32({a});")
-            }
-            _ => format!("let v{i}: {t} = {t}({a});", t = ty(to)),
-        }
+            _ => self.narrow(to, &format!("{}({a})", ty(tr))),
+        };
+        format!("let v{i}: {} = {e};", ty(to))
     }
 
-    /// An element of buffer `buf` at scalar index expression `idx` (a value).
-    fn element(&self, buf: usize, idx: &str) -> String {
-        match self.widths[buf] {
-            _ if self.p.windows(buf) > 1 => format!("kiln_read{buf}({idx})"),
-            1 => format!("data{buf}[{idx}]"),
-            w => format!("data{buf}[({idx}) / {w}i][({idx}) % {w}i]"),
-        }
-    }
-
-    /// The statement that writes `val` to an element of buffer `buf`.
-    fn write_element(&self, buf: usize, idx: &str, val: &str) -> String {
-        match self.widths[buf] {
-            _ if self.p.windows(buf) > 1 => format!("kiln_write{buf}({idx}, {val});"),
-            1 => format!("data{buf}[{idx}] = {val};"),
-            w => format!("data{buf}[({idx}) / {w}i][({idx}) % {w}i] = {val};"),
-        }
-    }
-
-    /// A (possibly vector, possibly masked) load. The index is only used where valid: a
-    /// masked lane reads element 0.
-    fn load(&self, i: usize, inst: &Inst, buf: usize, index: Ref, valid: Option<Ref>) -> String {
-        let t = vec_ty(inst.dtype, inst.width);
-        let idx = match valid {
-            None => v(index),
-            Some(g) => format!("select(0i, {}, {})", v(index), v(g)),
-        };
-        let raw = if inst.width > 1 {
-            if self.widths[buf] == inst.width {
-                format!("data{buf}[({idx}) / {}i]", inst.width)
-            } else {
-                let comps: Vec<String> = (0..inst.width)
-                    .map(|c| self.element(buf, &format!("({idx}) + {c}i")))
-                    .collect();
-                format!("{t}({})", comps.join(", "))
+    /// `e` (a register value) rounded or wrapped to the packed dtype `d`; as is otherwise.
+    fn narrow(&mut self, d: DType, e: &str) -> String {
+        match d {
+            DType::F16 => {
+                self.helpers.f16 = true;
+                format!("kiln_round_f16({e})")
             }
-        } else if inst.dtype == DType::Bool {
-            format!("({} != 0u)", self.element(buf, &idx))
-        } else {
-            self.element(buf, &idx)
-        };
-        match valid {
-            None => format!("let v{i}: {t} = {raw};"),
-            Some(g) => {
-                let zero = literal(Scalar::from_f64(0.0, inst.dtype));
-                let zero = if inst.width > 1 {
-                    format!("{t}({zero})")
-                } else {
-                    zero
-                };
-                format!("let v{i}: {t} = select({zero}, {raw}, {});", v(g))
+            DType::BF16 => {
+                self.helpers.bf16 = true;
+                format!("kiln_round_bf16({e})")
             }
-        }
-    }
-
-    /// A (possibly vector, possibly masked) store; bools are stored as 0/1 words.
-    fn store(&self, dtype: DType, buf: usize, index: Ref, value: Ref, mask: Option<Ref>) -> String {
-        let w = self.p.insts[value].width;
-        let val = if dtype == DType::Bool {
-            format!("select(0u, 1u, {})", v(value))
-        } else {
-            v(value)
-        };
-        let idx = v(index);
-        let stmt = if w > 1 && self.widths[buf] == w {
-            format!("data{buf}[{idx} / {w}i] = {val};")
-        } else if w > 1 {
-            (0..w)
-                .map(|c| self.write_element(buf, &format!("{idx} + {c}i"), &format!("{val}[{c}]")))
-                .collect::<Vec<_>>()
-                .join(" ")
-        } else {
-            self.write_element(buf, &idx, &val)
-        };
-        match mask {
-            None => stmt,
-            Some(m) => format!("if ({}) {{ {stmt} }}", v(m)),
+            DType::U8 => format!("(({e}) & 0xffu)"),
+            DType::I8 => {
+                self.helpers.i8 = true;
+                format!("kiln_wrap_i8({e})")
+            }
+            _ => e.to_string(),
         }
     }
 }
@@ -447,50 +392,6 @@ fn unary(op: UnaryOp, dtype: DType, a: &str) -> String {
         UnaryOp::Trunc => format!("trunc({a})"),
         // WGSL's `round` rounds halves to even, as numpy's does.
         UnaryOp::Round => format!("round({a})"),
-    }
-}
-
-/// WGSL helper functions for the semantics a WGSL builtin does not give by itself.
-#[derive(Default)]
-struct Helpers {
-    /// numpy's NaN-propagating `maximum`/`minimum` (WGSL's `max`/`min` may return the other
-    /// operand, and a driver may assume no NaNs, so NaN is tested on the bits).
-    nan_max_min: bool,
-    /// Rust's `as` for f32 → i32/u32: truncate, saturate at the bounds, NaN gives 0 (WGSL
-    /// leaves NaN indeterminate and clamps to the largest f32 below the bound).
-    float_to_int: bool,
-    /// A subgroup max/min of floats that is NaN when any lane's value is (what
-    /// `subgroupMax` leaves to the driver).
-    subgroup_nan: bool,
-}
-
-impl Helpers {
-    fn source(&self) -> String {
-        let mut s = String::new();
-        if self.nan_max_min || self.float_to_int || self.subgroup_nan {
-            s.push_str(
-                "fn kiln_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }\n",
-            );
-        }
-        if self.nan_max_min {
-            s.push_str(concat!(
-                "fn kiln_max(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, kiln_isnan(a) || kiln_isnan(b)); }\n",
-                "fn kiln_min(a: f32, b: f32) -> f32 { return select(min(a, b), a + b, kiln_isnan(a) || kiln_isnan(b)); }\n",
-            ));
-        }
-        if self.subgroup_nan {
-            s.push_str(concat!(
-                "fn kiln_subgroup_max(x: f32) -> f32 { let nan = subgroupMax(select(0u, 1u, kiln_isnan(x))); return select(subgroupMax(x), bitcast<f32>(0x7fc00000u), nan != 0u); }\n",
-                "fn kiln_subgroup_min(x: f32) -> f32 { let nan = subgroupMax(select(0u, 1u, kiln_isnan(x))); return select(subgroupMin(x), bitcast<f32>(0x7fc00000u), nan != 0u); }\n",
-            ));
-        }
-        if self.float_to_int {
-            s.push_str(concat!(
-                "fn kiln_f32_to_i32(x: f32) -> i32 { return select(select(i32(clamp(x, -2147483648.0f, 2147483520.0f)), 2147483647i, x >= 2147483648.0f), 0i, kiln_isnan(x)); }\n",
-                "fn kiln_f32_to_u32(x: f32) -> u32 { return select(select(u32(clamp(x, 0.0f, 4294967040.0f)), 4294967295u, x >= 4294967296.0f), 0u, kiln_isnan(x)); }\n",
-            ));
-        }
-        s
     }
 }
 
