@@ -53,13 +53,19 @@ fn f32_to_f16_and_bf16_round_to_nearest_even_as_half_does() {
         let x = Tensor::from_slice_on(&values, &[values.len()], &dev).unwrap();
         let h = x.cast(DType::F16).to_vec::<f16>().unwrap();
         let b = x.cast(DType::BF16).to_vec::<bf16>().unwrap();
+        // Rounded in a register and used there (not only stored): the value of those bits.
+        let hv = x.cast(DType::F16).cast(DType::F32).to_vec::<f32>().unwrap();
+        let bv = x.cast(DType::BF16).cast(DType::F32).to_vec::<f32>().unwrap();
         for (i, &v) in values.iter().enumerate() {
-            assert_eq!(
-                h[i].to_bits(),
-                f16::from_f32(v).to_bits(),
-                "f32 {v:e} ({:#x}) to f16 on {}",
+            // A native f16 may make a NaN canonical: only NaN's payload may differ.
+            let want = f16::from_f32(v);
+            assert!(
+                h[i].to_bits() == want.to_bits() || (h[i].is_nan() && want.is_nan()),
+                "f32 {v:e} ({:#x}) to f16 on {}: {:#06x}, want {:#06x}",
                 v.to_bits(),
-                dev.name()
+                dev.name(),
+                h[i].to_bits(),
+                want.to_bits()
             );
             assert_eq!(
                 b[i].to_bits(),
@@ -68,6 +74,17 @@ fn f32_to_f16_and_bf16_round_to_nearest_even_as_half_does() {
                 v.to_bits(),
                 dev.name()
             );
+            for (got, want, what) in [
+                (hv[i], h[i].to_f32(), "f16"),
+                (bv[i], b[i].to_f32(), "bf16"),
+            ] {
+                assert!(
+                    got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                    "f32 {v:e} ({:#x}) rounded to {what} in a register on {}: {got:e}, want {want:e}",
+                    v.to_bits(),
+                    dev.name()
+                );
+            }
         }
     }
 }
@@ -320,4 +337,33 @@ fn ops_name_the_dtype_they_do_not_take() {
         let _ = b.floor();
     });
     assert!(msg.contains("floor") && msg.contains("bool"), "{msg}");
+}
+
+const PACKED_CHILD: &str = "KILN_DTYPES_PACKED_CHILD";
+
+/// Every test of this file once more in a child process with `KILN_F16=0`: f16 packed on wgpu
+/// too, as on an adapter without SHADER_F16 (the choice is made once per process), so that
+/// both ways of running f16 are checked where the adapter has it.
+#[test]
+fn f16_packed_on_wgpu_passes_the_same_tests() {
+    if std::env::var(PACKED_CHILD).is_ok() {
+        if let Some(g) = gpu() {
+            assert!(!g.native_f16(), "KILN_F16=0 but {} runs f16 natively", g.name());
+        }
+        return;
+    }
+    if let Some(g) = gpu() {
+        println!("{}: f16 native: {}", g.name(), g.native_f16());
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(PACKED_CHILD, "1")
+        .env("KILN_F16", "0")
+        .output()
+        .expect("run the child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("test result: ok. 10 passed"),
+        "the child with KILN_F16=0 failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -42,6 +42,10 @@ pub struct DeviceLimits {
     /// combines each subgroup's lanes without workgroup memory (see
     /// `codegen/linearize/group.rs`). `None` without them.
     pub subgroup_sizes: Option<(usize, usize)>,
+    /// Kernels compute f16 natively: WGSL's `f16` in buffers and registers (wgpu's
+    /// SHADER_F16; `KILN_F16=0` turns it off). Without it f16 is packed two to a word and
+    /// computed in f32, rounded after every op, like bf16.
+    pub native_f16: bool,
 }
 
 impl DeviceLimits {
@@ -70,6 +74,13 @@ impl DeviceLimits {
 pub(crate) fn subgroups_enabled() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ON.get_or_init(|| std::env::var("KILN_SUBGROUPS").map_or(true, |v| v != "0"))
+}
+
+/// Whether kernels may compute f16 natively where the device has it: yes unless
+/// `KILN_F16=0`.
+pub(crate) fn native_f16_enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("KILN_F16").map_or(true, |v| v != "0"))
 }
 
 fn gcd(a: usize, b: usize) -> usize {

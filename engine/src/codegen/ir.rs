@@ -184,6 +184,11 @@ pub struct Program {
     /// Words (4 bytes) per storage binding on the target device: a longer buffer is bound as
     /// several windows of this many words (see [`Program::bindings`]).
     pub binding_window: usize,
+    /// f16 is WGSL's `f16` in this program's buffers and registers
+    /// ([`DeviceLimits::native_f16`]); otherwise it is packed like bf16.
+    ///
+    /// [`DeviceLimits::native_f16`]: crate::target::DeviceLimits::native_f16
+    pub native_f16: bool,
 }
 
 /// One storage binding of a program: a window of a buffer.
@@ -220,6 +225,12 @@ impl Program {
             + self.name.len()
             + self.colored_name.len()
             + self.bufs.len() * std::mem::size_of::<BufArg>()
+    }
+    /// Whether buffer `buf`'s elements are packed several to a word (f16 is not where the
+    /// program computes it natively).
+    pub fn packed(&self, buf: usize) -> bool {
+        let d = self.bufs[buf].dtype;
+        d.is_packed() && !(self.native_f16 && d == DType::F16)
     }
     /// Elements of buffer `buf` per binding window.
     pub fn window_elements(&self, buf: usize) -> usize {
@@ -273,7 +284,7 @@ impl Program {
             .zip(&mixed)
             .enumerate()
             .map(|(buf, (w, &m))| {
-                if m || self.windows(buf) > 1 || self.bufs[buf].dtype.is_packed() {
+                if m || self.windows(buf) > 1 || self.packed(buf) {
                     1
                 } else {
                     w.unwrap_or(1)

@@ -399,6 +399,7 @@ mod tests {
             params: vec![],
             loop_iterations: 0,
             binding_window: usize::MAX,
+            native_f16: false,
         }
     }
     fn h(i: usize) -> Ref {

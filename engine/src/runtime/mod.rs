@@ -114,6 +114,14 @@ impl Device {
         }
     }
 
+    /// Whether f16 computes natively here (WGSL `f16`, where the adapter has wgpu's
+    /// SHADER_F16) rather than packed two to a word and computed in f32, rounded after every
+    /// op. Both give f16 results; `+ - *`, casts and conversions agree bit for bit, while
+    /// division and the transcendental primitives may differ in the last place.
+    pub fn native_f16(&self) -> bool {
+        self.limits().native_f16
+    }
+
     /// What kernels for this device must respect.
     pub fn limits(&self) -> DeviceLimits {
         match &self.0.backend {
@@ -134,6 +142,8 @@ impl Device {
                 // It runs subgroups of 8 (`cpu::SUBGROUP_SIZE`) but promises only 4 to 8, as a
                 // GPU with a range of subgroup sizes would.
                 subgroup_sizes: subgroups_enabled().then_some((4, cpu::SUBGROUP_SIZE)),
+                // Its kernels are interpreted: how WGSL would hold f16 does not apply.
+                native_f16: false,
             },
             Backend::Wgpu(w) => w.limits(),
         }

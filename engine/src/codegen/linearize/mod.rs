@@ -306,6 +306,7 @@ fn program(ast: &KernelAst, shaped: &Shaped, limits: &DeviceLimits, insts: Arena
         params: ast.param_dtypes(),
         loop_iterations: loop_iterations(ast, shaped),
         binding_window: limits.binding_window(),
+        native_f16: limits.native_f16,
     }
 }
 

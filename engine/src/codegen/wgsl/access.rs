@@ -12,7 +12,7 @@ use std::fmt::Write;
 use crate::dtype::{DType, Scalar};
 
 use super::super::ir::{Inst, Program, Ref, UOp};
-use super::{literal, storage_dtype, ty, v, vec_ty, Writer};
+use super::{v, Writer};
 
 /// Elements per word and bits per element of a packed dtype.
 fn packing(d: DType) -> (u32, u32) {
@@ -25,27 +25,52 @@ pub(super) fn atomic_buffers(p: &Program) -> Vec<bool> {
     let mut atomic = vec![false; p.bufs.len()];
     for (_, inst) in p.insts.iter() {
         if let UOp::Store { buf, value, .. } = &inst.op {
-            let d = p.bufs[*buf].dtype;
             let w = p.insts[*value].width as u32;
-            atomic[*buf] |= d.is_packed() && w % packing(d).0 != 0;
+            atomic[*buf] |= p.packed(*buf) && w % packing(p.bufs[*buf].dtype).0 != 0;
         }
     }
     atomic
 }
 
+/// Per instruction, whether its value is only ever stored: as the value of a `Store`, or as
+/// a component of a vector that is.
+pub(super) fn stored_only(p: &Program) -> Vec<bool> {
+    let insts: Vec<&Inst> = p.insts.iter().map(|(_, inst)| inst).collect();
+    let mut users: Vec<Vec<usize>> = vec![vec![]; insts.len()];
+    for (i, inst) in insts.iter().enumerate() {
+        for r in inst.op.operands() {
+            users[r.index()].push(i);
+        }
+    }
+    let mut only = vec![false; insts.len()];
+    // Users come after their operands: walking backwards, a user's answer is known.
+    for me in (0..insts.len()).rev() {
+        only[me] = !users[me].is_empty()
+            && users[me].iter().all(|&u| match &insts[u].op {
+                UOp::Store { value, index, mask, .. } => {
+                    value.index() == me
+                        && index.index() != me
+                        && mask.is_none_or(|m| m.index() != me)
+                }
+                UOp::Vectorize(_) => only[u],
+                _ => false,
+            });
+    }
+    only
+}
+
 /// `kiln_read{buf}(i)` and (for outputs) `kiln_write{buf}(i, v)` and, for atomic buffers,
 /// `kiln_rmw{buf}(i, clear, set)`: word or element `i` of a buffer bound as several windows
 /// (`Program::bindings`), routed to window `i / W`.
-pub(super) fn window_accessors(s: &mut String, p: &Program, buf: usize, atomic: bool) {
+pub(super) fn window_accessors(s: &mut String, p: &Program, buf: usize, t: &str, atomic: bool) {
     let n = p.windows(buf);
-    let packed = p.bufs[buf].dtype.is_packed();
+    let packed = p.packed(buf);
     // Packed buffers are addressed by word, the others by element.
     let w = if packed {
         p.binding_window
     } else {
         p.window_elements(buf)
     };
-    let t = ty(storage_dtype(p.bufs[buf].dtype));
     let locate = format!("  let w = i / {w}i;\n  let j = i - w * {w}i;");
     let route = |s: &mut String, stmt: &dyn Fn(usize) -> String| {
         for k in 0..n - 1 {
@@ -105,7 +130,7 @@ impl Writer<'_> {
     /// The register value of element `idx` of buffer `buf` (a scalar).
     fn element(&mut self, buf: usize, idx: &str) -> String {
         let d = self.p.bufs[buf].dtype;
-        if !d.is_packed() {
+        if !self.p.packed(buf) {
             let raw = self.slot(buf, idx);
             return match d {
                 DType::Bool => format!("({raw} != 0u)"),
@@ -162,13 +187,27 @@ impl Writer<'_> {
         index: Ref,
         valid: Option<Ref>,
     ) -> String {
-        let t = vec_ty(inst.dtype, inst.width);
+        let t = self.vec_ty(inst.dtype, inst.width);
         let idx = match valid {
             None => v(index),
             Some(g) => format!("select(0i, {}, {})", v(index), v(g)),
         };
+        let d = self.p.bufs[buf].dtype;
+        let (k, bits) = packing(d);
+        let mut words = String::new();
         let raw = if inst.width > 1 && self.widths[buf] == inst.width {
             format!("data{buf}[({idx}) / {}i]", inst.width)
+        } else if self.p.packed(buf) && inst.width as u32 % k == 0 {
+            // Whole words (the index is a multiple of the width): each word read once.
+            let mut comps = vec![];
+            for j in 0..inst.width as u32 / k {
+                let word = self.slot(buf, &format!("({idx}) / {k}i + {j}i"));
+                let _ = write!(words, "let v{i}_{j}: u32 = {word}; ");
+                for e in 0..k {
+                    comps.push(self.unpack(d, &format!("v{i}_{j}"), &format!("{}u", e * bits)));
+                }
+            }
+            format!("{t}({})", comps.join(", "))
         } else if inst.width > 1 {
             let comps: Vec<String> = (0..inst.width)
                 .map(|c| self.element(buf, &format!("({idx}) + {c}i")))
@@ -178,15 +217,15 @@ impl Writer<'_> {
             self.element(buf, &idx)
         };
         match valid {
-            None => format!("let v{i}: {t} = {raw};"),
+            None => format!("{words}let v{i}: {t} = {raw};"),
             Some(g) => {
-                let zero = literal(Scalar::from_f64(0.0, inst.dtype));
+                let zero = self.literal(Scalar::from_f64(0.0, inst.dtype));
                 let zero = if inst.width > 1 {
                     format!("{t}({zero})")
                 } else {
                     zero
                 };
-                format!("let v{i}: {t} = select({zero}, {raw}, {});", v(g))
+                format!("{words}let v{i}: {t} = select({zero}, {raw}, {});", v(g))
             }
         }
     }
@@ -196,7 +235,7 @@ impl Writer<'_> {
         let d = self.p.bufs[buf].dtype;
         let w = self.p.insts[value].width;
         let idx = v(index);
-        let stmt = if d.is_packed() {
+        let stmt = if self.p.packed(buf) {
             self.store_packed(d, buf, &idx, value)
         } else {
             let val = if d == DType::Bool {

@@ -20,37 +20,45 @@ pub(super) struct Helpers {
     pub bf16: bool,
     /// An i32 wrapped to i8's range (sign-extended from its low byte).
     pub i8: bool,
+    /// `nan_max_min` for native f16.
+    pub nan_max_min_f16: bool,
 }
 
 /// f32 → f16 bits, `half::f16::from_f32` in integer arithmetic (WGSL's `pack2x16float` may
-/// round either way): round to nearest even, overflow to infinity, f16 subnormals below
-/// 2^-14, NaN kept quiet with its high payload bits.
+/// round either way): round to nearest even, overflow to infinity, below 2^-14 a multiple of
+/// 2^-24 (an f16 subnormal's bits are that multiple), NaN kept quiet with its high payload
+/// bits. `kiln_round_f16` gives the value of those bits without encoding them. f16 → f32 is
+/// exact, a subnormal through an exact product (WGSL's `unpack2x16float` may flush it).
 const F16: &str = "fn kiln_f16_bits(x: f32) -> u32 {
   let b = bitcast<u32>(x);
-  let sign = (b >> 16u) & 0x8000u;
-  let e = (b >> 23u) & 0xffu;
-  let man = b & 0x7fffffu;
-  let special = sign | 0x7c00u | select(0u, 0x200u, man != 0u) | (man >> 13u);
-  let he = i32(e) - 112i;
-  let normal = (sign | (u32(max(he, 0i)) << 10u) | (man >> 13u))
-    + select(0u, 1u, (man & 0x1000u) != 0u && (man & 0x2fffu) != 0u);
-  let m = man | 0x800000u;
-  let rb = 1u << u32(clamp(13i - he, 13i, 23i));
-  let sub = sign | ((m >> u32(clamp(14i - he, 14i, 24i)))
-    + select(0u, 1u, (m & rb) != 0u && (m & (3u * rb - 1u)) != 0u));
-  let finite = select(select(normal, sign | 0x7c00u, he >= 31i), select(sign, sub, he >= -10i), he <= 0i);
-  return select(finite, special, e == 0xffu);
+  let a = b & 0x7fffffffu;
+  let s = min(126u - min(a >> 23u, 112u), 25u);
+  let m = (a & 0x7fffffu) | 0x800000u;
+  let rb = 1u << (s - 1u);
+  let sub = (m >> s) + select(0u, 1u, (m & rb) != 0u && (m & (3u * rb - 1u)) != 0u);
+  let normal = select(((a + 0xfffu + ((a >> 13u) & 1u)) - 0x38000000u) >> 13u, 0x7c00u, a >= 0x477ff000u);
+  let nan = 0x7e00u | ((a >> 13u) & 0x3ffu);
+  return ((b >> 16u) & 0x8000u) | select(select(sub, normal, a >= 0x38800000u), nan, a > 0x7f800000u);
 }
 fn kiln_f16_value(h: u32) -> f32 {
-  let sign = (h & 0x8000u) << 16u;
-  let e = (h >> 10u) & 0x1fu;
-  let m = h & 0x3ffu;
-  let normal = bitcast<f32>(sign | ((e + 112u) << 23u) | (m << 13u));
-  let special = bitcast<f32>(sign | 0x7f800000u | select(0u, 0x400000u | (m << 13u), m != 0u));
-  let sub = bitcast<f32>(sign | bitcast<u32>(f32(m) * 5.9604645e-8f));
-  return select(select(normal, special, e == 31u), sub, e == 0u);
+  let a = (h & 0x7fffu) << 13u;
+  let e = a & 0x0f800000u;
+  let special = (a + 0x70000000u) | select(0u, 0x400000u, (h & 0x3ffu) != 0u);
+  let r = select(select(a + 0x38000000u, special, e == 0x0f800000u), bitcast<u32>(f32(h & 0x3ffu) * 5.9604645e-8f), e == 0u);
+  return bitcast<f32>(r | ((h & 0x8000u) << 16u));
 }
-fn kiln_round_f16(x: f32) -> f32 { return kiln_f16_value(kiln_f16_bits(x)); }
+fn kiln_round_f16(x: f32) -> f32 {
+  let b = bitcast<u32>(x);
+  let a = b & 0x7fffffffu;
+  let sign = b & 0x80000000u;
+  let normal = select((b + 0xfffu + ((b >> 13u) & 1u)) & 0xffffe000u, sign | 0x7f800000u, a >= 0x477ff000u);
+  let s = min(126u - min(a >> 23u, 112u), 25u);
+  let m = (a & 0x7fffffu) | 0x800000u;
+  let rb = 1u << (s - 1u);
+  let up = select(0u, 1u, (m & rb) != 0u && (m & (3u * rb - 1u)) != 0u);
+  let sub = sign | bitcast<u32>(f32((m >> s) + up) * 5.9604645e-8f);
+  return select(bitcast<f32>(select(sub, normal, a >= 0x38800000u)), bitcast<f32>(b | 0x400000u), a > 0x7f800000u);
+}
 ";
 
 /// f32 → bf16 bits, `half::bf16::from_f32`: round to nearest even, NaN made quiet.
@@ -67,7 +75,7 @@ impl Helpers {
     /// The declarations of the helpers used.
     pub fn source(&self) -> String {
         let mut s = String::new();
-        if self.nan_max_min || self.float_to_int || self.subgroup_nan {
+        if self.nan_max_min || self.nan_max_min_f16 || self.float_to_int || self.subgroup_nan {
             s.push_str(
                 "fn kiln_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }\n",
             );
@@ -76,6 +84,12 @@ impl Helpers {
             s.push_str(concat!(
                 "fn kiln_max(a: f32, b: f32) -> f32 { return select(max(a, b), a + b, kiln_isnan(a) || kiln_isnan(b)); }\n",
                 "fn kiln_min(a: f32, b: f32) -> f32 { return select(min(a, b), a + b, kiln_isnan(a) || kiln_isnan(b)); }\n",
+            ));
+        }
+        if self.nan_max_min_f16 {
+            s.push_str(concat!(
+                "fn kiln_max_h(a: f16, b: f16) -> f16 { return select(max(a, b), a + b, kiln_isnan(f32(a)) || kiln_isnan(f32(b))); }\n",
+                "fn kiln_min_h(a: f16, b: f16) -> f16 { return select(min(a, b), a + b, kiln_isnan(f32(a)) || kiln_isnan(f32(b))); }\n",
             ));
         }
         if self.subgroup_nan {

@@ -20,10 +20,11 @@ use crate::ops::{BinaryOp, ReduceOp, UnaryOp};
 use super::ir::{Inst, Program, Ref, Special, UOp};
 use helpers::Helpers;
 
-/// The WGSL type of a register of dtype `d`.
-fn ty(d: DType) -> &'static str {
-    match d.register() {
+/// The WGSL type of a register of dtype `d` (see [`Writer::reg`]).
+fn reg_ty(d: DType) -> &'static str {
+    match d {
         DType::F32 => "f32",
+        DType::F16 => "f16",
         DType::I32 => "i32",
         DType::U32 => "u32",
         DType::Bool => "bool",
@@ -31,34 +32,18 @@ fn ty(d: DType) -> &'static str {
     }
 }
 
-/// A WGSL literal of the register value that round-trips the value exactly.
-pub fn literal(s: Scalar) -> String {
-    match s.widen() {
+/// A WGSL literal that round-trips a register value (see [`Writer::reg`]) exactly.
+fn reg_literal(s: Scalar) -> String {
+    match s {
         Scalar::F32(v) if v.is_finite() => format!("{v:?}f"),
         Scalar::F32(v) => format!("bitcast<f32>({:#x}u)", v.to_bits()),
+        Scalar::F16(v) if v.is_finite() => format!("{:?}h", v.to_f32()),
+        Scalar::F16(v) => format!("f16(bitcast<f32>({:#x}u))", v.to_f32().to_bits()),
         Scalar::I32(i32::MIN) => "i32(-2147483648)".into(),
         Scalar::I32(v) => format!("{v}i"),
         Scalar::U32(v) => format!("{v}u"),
         Scalar::Bool(v) => format!("{v}"),
         s => unreachable!("{} is not a register value", s.dtype()),
-    }
-}
-
-fn vec_ty(d: DType, w: u8) -> String {
-    if w == 1 {
-        ty(d).to_string()
-    } else {
-        format!("vec{w}<{}>", ty(d))
-    }
-}
-
-/// How a dtype is held in a storage buffer (WGSL storage cannot hold `bool`; packed dtypes
-/// are words).
-fn storage_dtype(d: DType) -> DType {
-    if d == DType::Bool || d.is_packed() {
-        DType::U32
-    } else {
-        d
     }
 }
 
@@ -72,10 +57,14 @@ pub fn render(p: &Program) -> String {
         p,
         widths: p.buffer_widths(),
         atomic: access::atomic_buffers(p),
+        stored_only: access::stored_only(p),
         helpers: Helpers::default(),
         out: String::new(),
     };
     let _ = writeln!(w.out, "// kernel {}", p.name);
+    if p.native_f16 && p.insts.iter().any(|(_, i)| i.dtype == DType::F16) {
+        w.out.push_str("enable f16;\n");
+    }
     w.write_bindings();
     w.write_workgroup_arrays();
     // The helper functions the body calls are declared here, above `main`, once it is known
@@ -97,6 +86,8 @@ struct Writer<'p> {
     widths: Vec<u8>,
     /// Per buffer, whether it is bound as atomic words (see `access`).
     atomic: Vec<bool>,
+    /// Per instruction, whether its value is only ever stored (see `access::stored_only`).
+    stored_only: Vec<bool>,
     helpers: Helpers,
     out: String,
 }
@@ -106,6 +97,41 @@ fn v(r: Ref) -> String {
 }
 
 impl Writer<'_> {
+    /// The dtype a value of `d` is held in, in registers: `DType::register` (f16 and bf16 in
+    /// f32, u8 in u32, i8 in i32), but f16 itself where the program computes it natively.
+    fn reg(&self, d: DType) -> DType {
+        match d {
+            DType::F16 if self.p.native_f16 => DType::F16,
+            d => d.register(),
+        }
+    }
+    /// The WGSL type of a register holding a `d`.
+    fn ty(&self, d: DType) -> &'static str {
+        reg_ty(self.reg(d))
+    }
+    fn vec_ty(&self, d: DType, w: u8) -> String {
+        match w {
+            1 => self.ty(d).to_string(),
+            w => format!("vec{w}<{}>", self.ty(d)),
+        }
+    }
+    /// A WGSL literal of `s` in its register.
+    fn literal(&self, s: Scalar) -> String {
+        match s {
+            Scalar::F16(_) if self.p.native_f16 => reg_literal(s),
+            s => reg_literal(s.widen()),
+        }
+    }
+    /// The WGSL element type of buffer `buf` (WGSL storage cannot hold `bool`; packed
+    /// dtypes are words).
+    fn storage_ty(&self, buf: usize) -> &'static str {
+        match self.p.bufs[buf].dtype {
+            DType::Bool => "u32",
+            _ if self.p.packed(buf) => "u32",
+            d => self.ty(d),
+        }
+    }
+
     /// One storage binding per buffer window, then the parameters' uniform binding.
     fn write_bindings(&mut self) {
         let p = self.p;
@@ -120,7 +146,10 @@ impl Writer<'_> {
             };
             let element = match self.atomic[w.buf] {
                 true => "atomic<u32>".to_string(),
-                false => vec_ty(storage_dtype(b.dtype), self.widths[w.buf]),
+                false => match self.widths[w.buf] {
+                    1 => self.storage_ty(w.buf).to_string(),
+                    n => format!("vec{n}<{}>", self.storage_ty(w.buf)),
+                },
             };
             let _ = writeln!(
                 self.out,
@@ -138,7 +167,8 @@ impl Writer<'_> {
             );
         }
         for buf in (0..p.bufs.len()).filter(|&b| p.windows(b) > 1) {
-            access::window_accessors(&mut self.out, p, buf, self.atomic[buf]);
+            let t = self.storage_ty(buf);
+            access::window_accessors(&mut self.out, p, buf, t, self.atomic[buf]);
         }
     }
 
@@ -150,7 +180,7 @@ impl Writer<'_> {
                     "var<workgroup> local{}: array<{}, {len}>;",
                     h.index(),
                     // Workgroup memory is not host-shareable, so bool is allowed there.
-                    ty(inst.dtype)
+                    self.ty(inst.dtype)
                 );
             }
         }
@@ -209,7 +239,7 @@ impl Writer<'_> {
 
     /// The statement for instruction `i` (`None` for a declaration made above `main`).
     fn statement(&mut self, i: usize, inst: &Inst) -> Option<String> {
-        let t = vec_ty(inst.dtype, inst.width);
+        let t = self.vec_ty(inst.dtype, inst.width);
         Some(match &inst.op {
             UOp::Special(s) => format!("let v{i}: i32 = i32({});", special(*s)),
             UOp::SubgroupReduce { op, value } => {
@@ -219,22 +249,26 @@ impl Writer<'_> {
             UOp::SubgroupBroadcast { value, lane } => {
                 format!("let v{i}: {t} = subgroupBroadcast({}, {lane}u);", v(*value))
             }
-            UOp::Const(c) => format!("let v{i}: {t} = {};", literal(*c)),
+            UOp::Const(c) => format!("let v{i}: {t} = {};", self.literal(*c)),
             UOp::Param(k) => {
                 let word = format!("params[{}][{}]", k / 4, k % 4);
                 match inst.dtype {
                     DType::U32 => format!("let v{i}: u32 = {word};"),
+                    DType::F16 if self.p.native_f16 => {
+                        self.helpers.f16 = true;
+                        format!("let v{i}: f16 = f16(kiln_f16_value({word}));")
+                    }
                     d if d.is_packed() => format!("let v{i}: {t} = {};", self.unpack(d, &word, "0u")),
-                    d => format!("let v{i}: {t} = bitcast<{}>({word});", ty(d)),
+                    d => format!("let v{i}: {t} = bitcast<{}>({word});", self.ty(d)),
                 }
             }
             UOp::Unary(op, a) => {
-                let e = unary(*op, inst.dtype.register(), &v(*a));
-                format!("let v{i}: {t} = {};", self.narrow(inst.dtype, &e))
+                let e = unary(*op, self.reg(inst.dtype), &v(*a));
+                format!("let v{i}: {t} = {};", self.narrow_result(i, inst.dtype, &e))
             }
             UOp::Binary(op, a, b) => {
-                let e = self.binary(*op, self.p.insts[*a].dtype.register(), &v(*a), &v(*b));
-                format!("let v{i}: {t} = {};", self.narrow(inst.dtype, &e))
+                let e = self.binary(*op, self.reg(self.p.insts[*a].dtype), &v(*a), &v(*b));
+                format!("let v{i}: {t} = {};", self.narrow_result(i, inst.dtype, &e))
             }
             UOp::Where(c, a, b) => {
                 format!("let v{i}: {t} = select({}, {}, {});", v(*b), v(*a), v(*c))
@@ -252,7 +286,7 @@ impl Writer<'_> {
                 let parts: Vec<String> = parts.iter().map(|r| v(*r)).collect();
                 format!("let v{i}: {t} = {t}({});", parts.join(", "))
             }
-            UOp::DefineAcc(init) => format!("var v{i}: {t} = {};", literal(*init)),
+            UOp::DefineAcc(init) => format!("var v{i}: {t} = {};", self.literal(*init)),
             UOp::Assign { acc, value } => format!("{} = {};", v(*acc), v(*value)),
             UOp::Range { end } => {
                 format!("for (var v{i}: i32 = 0i; v{i} < {end}i; v{i} = v{i} + 1i) {{")
@@ -297,6 +331,14 @@ impl Writer<'_> {
             (BinaryOp::Mul, false) => format!("{a} * {b}"),
             (BinaryOp::Div, _) => format!("{a} / {b}"),
             (BinaryOp::Mod, _) => format!("{a} % {b}"),
+            (BinaryOp::Max, false) if operand == DType::F16 => {
+                self.helpers.nan_max_min_f16 = true;
+                format!("kiln_max_h({a}, {b})")
+            }
+            (BinaryOp::Min, false) if operand == DType::F16 => {
+                self.helpers.nan_max_min_f16 = true;
+                format!("kiln_min_h({a}, {b})")
+            }
             (BinaryOp::Max, false) if operand == DType::F32 => {
                 self.helpers.nan_max_min = true;
                 format!("kiln_max({a}, {b})")
@@ -326,9 +368,26 @@ impl Writer<'_> {
 
     /// A value conversion with `Scalar::cast`'s semantics: between the register values,
     /// float to int through helpers with Rust's `as` semantics, then narrowed to the target.
+    /// A native f16 goes through f32 both ways, rounded by `kiln_round_f16` so that its
+    /// rounding is `half`'s (WGSL lets a conversion to f16 round either way).
     fn cast(&mut self, i: usize, from: DType, to: DType, a: &str) -> String {
-        let (fr, tr) = (from.register(), to.register());
-        let e = match (fr, to) {
+        let (from, a) = match self.reg(from) {
+            DType::F16 => (DType::F32, format!("f32({a})")),
+            _ => (from, a.to_string()),
+        };
+        if self.reg(to) == DType::F16 {
+            let e = self.convert(i, from, DType::F32, &a);
+            self.helpers.f16 = true;
+            // The f32 is an f16's value already: converting it is exact.
+            return format!("let v{i}: f16 = f16(kiln_round_f16({e}));");
+        }
+        let e = self.convert(i, from, to, &a);
+        format!("let v{i}: {} = {e};", self.ty(to))
+    }
+
+    /// The expression converting `a` (a register value of `from`) to a register value of `to`.
+    fn convert(&mut self, i: usize, from: DType, to: DType, a: &str) -> String {
+        match (self.reg(from), to) {
             (DType::F32, DType::I32 | DType::U32 | DType::U8 | DType::I8) => {
                 self.helpers.float_to_int = true;
                 match to {
@@ -338,14 +397,23 @@ impl Writer<'_> {
                     _ => format!("clamp(kiln_f32_to_i32({a}), -128i, 127i)"),
                 }
             }
-            _ => self.narrow(to, &format!("{}({a})", ty(tr))),
-        };
-        format!("let v{i}: {} = {e};", ty(to))
+            _ => self.narrow_result(i, to, &format!("{}({a})", self.ty(to))),
+        }
+    }
+
+    /// Instruction `i`'s result `e` narrowed to `d`, unless the value is only ever stored: the
+    /// store rounds it then (encoding `x` gives the bits encoding `round(x)` does).
+    fn narrow_result(&mut self, i: usize, d: DType, e: &str) -> String {
+        match self.stored_only[i] {
+            true => e.to_string(),
+            false => self.narrow(d, e),
+        }
     }
 
     /// `e` (a register value) rounded or wrapped to the packed dtype `d`; as is otherwise.
     fn narrow(&mut self, d: DType, e: &str) -> String {
         match d {
+            DType::F16 if self.p.native_f16 => e.to_string(),
             DType::F16 => {
                 self.helpers.f16 = true;
                 format!("kiln_round_f16({e})")
@@ -386,6 +454,7 @@ fn unary(op: UnaryOp, dtype: DType, a: &str) -> String {
         UnaryOp::Sin => format!("sin({a})"),
         UnaryOp::Cos => format!("cos({a})"),
         UnaryOp::Sqrt => format!("sqrt({a})"),
+        UnaryOp::Recip if dtype == DType::F16 => format!("1.0h / {a}"),
         UnaryOp::Recip => format!("1.0f / {a}"),
         UnaryOp::Floor => format!("floor({a})"),
         UnaryOp::Ceil => format!("ceil({a})"),
@@ -406,7 +475,7 @@ pub fn validate(kernel: &str, source: &str) -> Result<(), CompileError> {
     let mut validator = naga::valid::Validator::new(
         naga::valid::ValidationFlags::all(),
         // Subgroup operations are emitted only for devices with wgpu's SUBGROUP feature.
-        naga::valid::Capabilities::SUBGROUP,
+        naga::valid::Capabilities::SUBGROUP | naga::valid::Capabilities::SHADER_FLOAT16,
     );
     validator
         .validate(&module)

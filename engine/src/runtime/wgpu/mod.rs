@@ -29,7 +29,7 @@ use super::{Launch, Prepared, RawBuffer};
 
 mod memory;
 mod pipelines;
-use crate::target::{subgroups_enabled, DeviceLimits};
+use crate::target::{native_f16_enabled, subgroups_enabled, DeviceLimits};
 
 /// A compiled compute pipeline and its bind group layout.
 pub(crate) struct Pipeline {
@@ -159,6 +159,11 @@ impl WgpuDevice {
         if subgroups {
             required_features |= ::wgpu::Features::SUBGROUP;
         }
+        let native_f16 =
+            native_f16_enabled() && adapter.features().contains(::wgpu::Features::SHADER_F16);
+        if native_f16 {
+            required_features |= ::wgpu::Features::SHADER_F16;
+        }
         let (device, queue) =
             pollster::block_on(adapter.request_device(&::wgpu::DeviceDescriptor {
                 label: Some("kiln"),
@@ -177,7 +182,7 @@ impl WgpuDevice {
             pipeline_cache,
             device,
             queue,
-            kiln_limits: WgpuDevice::compute_limits(&info, &limits, subgroups),
+            kiln_limits: WgpuDevice::compute_limits(&info, &limits, subgroups, native_f16),
             info,
             limits,
             timestamps,
@@ -208,6 +213,7 @@ impl WgpuDevice {
         info: &::wgpu::AdapterInfo,
         limits: &::wgpu::Limits,
         subgroups: bool,
+        native_f16: bool,
     ) -> DeviceLimits {
         DeviceLimits {
             max_storage_buffers: limits.max_storage_buffers_per_shader_stage as usize,
@@ -223,6 +229,7 @@ impl WgpuDevice {
                 info.subgroup_min_size.max(1) as usize,
                 info.subgroup_max_size.max(info.subgroup_min_size).max(1) as usize,
             )),
+            native_f16,
         }
     }
 
