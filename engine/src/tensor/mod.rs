@@ -8,6 +8,7 @@ mod conv;
 mod create;
 mod math;
 mod display;
+mod division;
 mod movement;
 mod operators;
 mod random;

@@ -1,4 +1,4 @@
-//! `std::ops` for tensors: `+ - * /` between tensors and with `f32` and `i32` scalars (one
+//! `std::ops` for tensors: `+ - * / %` between tensors and with `f32` and `i32` scalars (one
 //! integer type, so that a literal `1` needs no suffix), `& | ^ << >>` between integer or
 //! bool tensors and with `i32` scalars, unary `-` and `!`.
 //! They live apart from the inherent methods so that, inside `ops.rs`, `x.sub(&y)` resolves to
@@ -89,11 +89,12 @@ macro_rules! binary_operator {
         $(scalar_operator!($trait, $method, $imp, $scalar);)*
     };
 }
-use std::ops::{Add, BitAnd, BitOr, BitXor, Div, Mul, Shl, Shr, Sub};
+use std::ops::{Add, BitAnd, BitOr, BitXor, Div, Mul, Rem, Shl, Shr, Sub};
 binary_operator!(Add, add, add; f32, i32);
 binary_operator!(Sub, sub, sub; f32, i32);
 binary_operator!(Mul, mul, mul; f32, i32);
 binary_operator!(Div, div, div; f32, i32);
+binary_operator!(Rem, rem, rem; f32, i32);
 binary_operator!(BitAnd, bitand, bitwise_and; i32);
 binary_operator!(BitOr, bitor, bitwise_or; i32);
 binary_operator!(BitXor, bitxor, bitwise_xor; i32);
