@@ -81,3 +81,29 @@ fn composites_stay_within_their_bounds_against_float64() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// `atan2` against numpy's float64 `arctan2` rounded to f32: exact quadrants, signed zeros
+/// and infinities on edge pairs, and a bounded relative error on random ones.
+#[test]
+fn atan2_matches_numpy_including_signed_zeros_and_infinities() {
+    let fx: Value = serde_json::from_str(include_str!("fixtures/atan2_numpy.json")).unwrap();
+    let (y, x, want) = (words(&fx["y"]), words(&fx["x"]), words(&fx["atan2"]));
+    for dev in devices() {
+        let ty = Tensor::from_slice_on(&y, &[y.len()], &dev).unwrap();
+        let tx = Tensor::from_slice_on(&x, &[x.len()], &dev).unwrap();
+        let got = ty.atan2(&tx).to_vec::<f32>().unwrap();
+        let mut worst = 0f64;
+        for i in 0..y.len() {
+            let (g, w) = (got[i], want[i]);
+            let rel = ((g - w).abs() / w.abs().max(1e-30)) as f64;
+            let ok = (g.is_nan() && w.is_nan())
+                || (g == w && g.is_sign_negative() == w.is_sign_negative())
+                || (w != 0.0 && rel <= 4e-7);
+            assert!(ok, "atan2({:e}, {:e}) on {dev:?}: {g:e}, numpy {w:e}", y[i], x[i]);
+            if w.is_finite() && w != 0.0 {
+                worst = worst.max(rel);
+            }
+        }
+        println!("atan2 on {dev:?}: worst relative error {worst:.2e}");
+    }
+}

@@ -28,6 +28,9 @@ pub enum UnaryOp {
     Trunc,
     /// Rounds to the nearest integral value, halves to even (numpy's `round`).
     Round,
+    /// 1 where the sign bit is set (negative numbers, -0, NaNs with the bit), else 0, in the
+    /// operand's dtype: read from the bits, so that no optimizer treating -0 as +0 loses it.
+    SignBit,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -80,6 +83,7 @@ impl UnaryOp {
             UnaryOp::Ceil => "ceil",
             UnaryOp::Trunc => "trunc",
             UnaryOp::Round => "round",
+            UnaryOp::SignBit => "signbit",
         }
     }
     /// Transcendental ops exist for floats only; `Neg` for every numeric dtype.
@@ -207,6 +211,7 @@ impl Semantics for f32 {
             UnaryOp::Ceil => x.ceil(),
             UnaryOp::Trunc => x.trunc(),
             UnaryOp::Round => x.round_ties_even(),
+            UnaryOp::SignBit => x.is_sign_negative() as u8 as f32,
         }
     }
     #[inline]

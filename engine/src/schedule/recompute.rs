@@ -24,7 +24,12 @@ pub const MIN_FACTOR: usize = 4;
 fn op_cost(op: &Op) -> u32 {
     match op {
         Op::Unary(
-            UnaryOp::Neg | UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Trunc | UnaryOp::Round,
+            UnaryOp::Neg
+            | UnaryOp::Floor
+            | UnaryOp::Ceil
+            | UnaryOp::Trunc
+            | UnaryOp::Round
+            | UnaryOp::SignBit,
         ) => 1,
         Op::Unary(_) => 4,
         Op::Binary(_) | Op::Where | Op::Cast(_) => 1,

@@ -312,3 +312,39 @@ fn erfc_nonnegative(a: &Tensor) -> Tensor {
         .fold(c(coefficients[0]), |acc, &k| acc.mul(&t).add(&c(k)));
     t.mul(&a.mul(a).neg().add(&poly).exp())
 }
+
+impl Tensor {
+    /// Whether the sign bit is set (numpy's `signbit`): true for negative numbers and -0.
+    #[track_caller]
+    pub fn signbit(&self) -> Tensor {
+        let _op = user_op("signbit");
+        assert!(self.dtype() != DType::Bool, "signbit: not defined for bool");
+        self.unary(UnaryOp::SignBit).cast(DType::Bool)
+    }
+
+    /// The angle of the point (x, y) = (`other`, `self`) in (-pi, pi], numpy's `arctan2(self,
+    /// other)`, with its signed zeros and infinities: `atan2(±0, -0) = ±pi`,
+    /// `atan2(±inf, -inf) = ±3pi/4`, `atan2(y, ±0) = ±pi/2` for y ≠ 0.
+    #[track_caller]
+    pub fn atan2(&self, other: &Tensor) -> Tensor {
+        let _op = user_op("atan2");
+        let (y, x) = self.coerce(other, "atan2");
+        y.in_f32(|y| {
+            let x = x.cast(DType::F32);
+            let c = |v: f64| y.scalar_like(v);
+            let pi = std::f64::consts::PI;
+            let y_negative = y.signbit();
+            let x_negative = x.signbit();
+            let half_turn = y_negative.where_(&c(-pi), &c(pi));
+            // atan(y / x), then a half turn for the left half-plane (x < 0 or x = -0).
+            let base = y.div(&x).atan();
+            let both_zero = y.eq(&c(0.0)).and(&x.eq(&c(0.0)));
+            let base = both_zero.where_(&y, &base);
+            let turned = x_negative.where_(&base.add(&half_turn), &base);
+            let corner = x_negative.where_(&c(0.75 * pi), &c(0.25 * pi));
+            let corner = y_negative.where_(&corner.neg(), &corner);
+            y.isinf().and(&x.isinf()).where_(&corner, &turned)
+        })
+    }
+}
+

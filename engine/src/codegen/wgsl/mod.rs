@@ -461,6 +461,10 @@ fn unary(op: UnaryOp, dtype: DType, a: &str) -> String {
         UnaryOp::Trunc => format!("trunc({a})"),
         // WGSL's `round` rounds halves to even, as numpy's does.
         UnaryOp::Round => format!("round({a})"),
+        UnaryOp::SignBit if dtype == DType::F16 => {
+            format!("select(0.0h, 1.0h, (bitcast<u32>(f32({a})) >> 31u) != 0u)")
+        }
+        UnaryOp::SignBit => format!("select(0.0f, 1.0f, (bitcast<u32>({a}) >> 31u) != 0u)"),
     }
 }
 
