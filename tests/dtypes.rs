@@ -324,6 +324,11 @@ fn packed_dtypes_promote_and_round_trip_through_the_host() {
 fn ops_name_the_dtype_they_do_not_take() {
     let dev = kiln::Device::cpu();
     let h = Tensor::full_on(&[2], 1.0, DType::F16, &dev);
+    // An empty f16 tensor: a kernel that binds an f16 buffer and never reads it.
+    for d in devices() {
+        let e = Tensor::from_slice_on::<f16>(&[], &[0, 3], &d).unwrap();
+        assert_eq!(e.sum(&[0]).to_vec::<f16>().unwrap(), vec![f16::ZERO; 3]);
+    }
     let msg = panic_message(|| {
         let _ = &h & &h;
     });

@@ -9,6 +9,10 @@ fn dtype(name: &str) -> DType {
         "u32" => DType::U32,
         "i32" => DType::I32,
         "f32" => DType::F32,
+        "u8" => DType::U8,
+        "i8" => DType::I8,
+        "f16" => DType::F16,
+        "bf16" => DType::BF16,
         other => panic!("README's promotion table names an unknown dtype {other}"),
     }
 }

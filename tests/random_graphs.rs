@@ -20,6 +20,8 @@ enum Step {
     ReshapeFlat,
     ExpandNew(usize),
     Contiguous,
+    /// Through a narrower float dtype and back (its rounding, its packed or native storage).
+    Narrow(u8),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -35,6 +37,7 @@ fn step() -> impl Strategy<Value = Step> {
         Just(Step::ReshapeFlat),
         (1usize..4).prop_map(Step::ExpandNew),
         Just(Step::Contiguous),
+        (0u8..4).prop_map(Step::Narrow),
     ]
 }
 
@@ -130,6 +133,13 @@ fn apply(x: &Tensor, other: &Tensor, s: &Step) -> Tensor {
             x.expand(&s)
         }
         Step::Contiguous => x.contiguous(),
+        Step::Narrow(k) => {
+            let d = if k % 2 == 0 { DType::F16 } else { DType::BF16 };
+            // Odd k stores the narrow values in a buffer of their own between kernels.
+            let n = x.cast(d);
+            let n = if *k >= 2 { n.contiguous() } else { n };
+            n.cast(DType::F32)
+        }
         _ => x.clone(),
     }
 }

@@ -62,7 +62,9 @@ pub fn render(p: &Program) -> String {
         out: String::new(),
     };
     let _ = writeln!(w.out, "// kernel {}", p.name);
-    if p.native_f16 && p.insts.iter().any(|(_, i)| i.dtype == DType::F16) {
+    let f16 = p.insts.iter().any(|(_, i)| i.dtype == DType::F16)
+        || p.bufs.iter().any(|b| b.dtype == DType::F16);
+    if p.native_f16 && f16 {
         w.out.push_str("enable f16;\n");
     }
     w.write_bindings();
