@@ -24,7 +24,10 @@ fn column(fx: &Value, key: &str) -> Vec<i64> {
 fn float_rem_and_floor_div_match_numpy() {
     let fx = fixture();
     let f = |k: &str| -> Vec<f32> {
-        column(&fx, k).into_iter().map(|b| f32::from_bits(b as u32)).collect()
+        column(&fx, k)
+            .into_iter()
+            .map(|b| f32::from_bits(b as u32))
+            .collect()
     };
     let (a, b) = (f("f32_a"), f("f32_b"));
     for dev in devices() {
@@ -32,7 +35,11 @@ fn float_rem_and_floor_div_match_numpy() {
         let tb = Tensor::from_slice_on(&b, &[b.len()], &dev).unwrap();
         for (name, got, want) in [
             ("rem", (&ta % &tb).to_vec::<f32>().unwrap(), f("f32_rem")),
-            ("floor_div", ta.floor_div(&tb).to_vec::<f32>().unwrap(), f("f32_floor_div")),
+            (
+                "floor_div",
+                ta.floor_div(&tb).to_vec::<f32>().unwrap(),
+                f("f32_floor_div"),
+            ),
         ] {
             for i in 0..a.len() {
                 let (g, w) = (got[i], want[i]);
@@ -41,7 +48,13 @@ fn float_rem_and_floor_div_match_numpy() {
                 let ok = (g.is_nan() && w.is_nan())
                     || (g == w && g.is_sign_negative() == w.is_sign_negative())
                     || (g.is_finite() && (g - w).abs() <= tol);
-                assert!(ok, "{} {name} {} on {}: {g:e}, numpy {w:e}", a[i], b[i], dev.name());
+                assert!(
+                    ok,
+                    "{} {name} {} on {}: {g:e}, numpy {w:e}",
+                    a[i],
+                    b[i],
+                    dev.name()
+                );
             }
         }
     }
@@ -52,7 +65,10 @@ fn integer_rem_and_floor_div_match_numpy_including_division_by_zero() {
     let fx = fixture();
     for dtype in [DType::I32, DType::U8, DType::I8] {
         let key = dtype.name();
-        let (a, b) = (column(&fx, &format!("{key}_a")), column(&fx, &format!("{key}_b")));
+        let (a, b) = (
+            column(&fx, &format!("{key}_a")),
+            column(&fx, &format!("{key}_b")),
+        );
         for dev in devices() {
             let up = |v: &[i64]| {
                 let t = Tensor::from_slice_on(
@@ -65,7 +81,11 @@ fn integer_rem_and_floor_div_match_numpy_including_division_by_zero() {
             };
             let (ta, tb) = (up(&a), up(&b));
             for (name, got, want) in [
-                ("rem", (&ta % &tb).cast(DType::I32), column(&fx, &format!("{key}_rem"))),
+                (
+                    "rem",
+                    (&ta % &tb).cast(DType::I32),
+                    column(&fx, &format!("{key}_rem")),
+                ),
                 (
                     "floor_div",
                     ta.floor_div(&tb).cast(DType::I32),
@@ -75,9 +95,12 @@ fn integer_rem_and_floor_div_match_numpy_including_division_by_zero() {
                 let got = got.to_vec::<i32>().unwrap();
                 for i in 0..a.len() {
                     assert_eq!(
-                        got[i] as i64, want[i],
+                        got[i] as i64,
+                        want[i],
                         "{key} {} {name} {} on {}",
-                        a[i], b[i], dev.name()
+                        a[i],
+                        b[i],
+                        dev.name()
                     );
                 }
             }
@@ -95,12 +118,17 @@ fn rem_and_floor_div_agree_three_ways_and_keep_integers_integer() {
     });
     let x = rand_input(DType::F32, &[33], 3);
     check3("f32 % 0.7", &[x.clone()], |t| &t[0] % 0.7);
-    check3("f16 rem", &[rand_input(DType::F16, &[5, 5], 4)], |t| &t[0] % 0.75);
+    check3("f16 rem", &[rand_input(DType::F16, &[5, 5], 4)], |t| {
+        &t[0] % 0.75
+    });
     let dev = kiln::Device::cpu();
     let i = Tensor::from_slice_on(&[-7i32, 7], &[2], &dev).unwrap();
     assert_eq!((&i % 3).dtype(), DType::I32);
     assert_eq!((&i % 3).to_vec::<i32>().unwrap(), vec![2, 1]);
-    assert_eq!(i.floor_div(&(&i * 0 + 2)).to_vec::<i32>().unwrap(), vec![-4, 3]);
+    assert_eq!(
+        i.floor_div(&(&i * 0 + 2)).to_vec::<i32>().unwrap(),
+        vec![-4, 3]
+    );
     let msg = panic_message(|| {
         let b = Tensor::full_on(&[2], 1.0, DType::Bool, &dev);
         let _ = &b % &b;

@@ -35,7 +35,12 @@ fn rounding_cases() -> Vec<f32> {
         let hi = f16::from_bits(h + 1).to_f32();
         let mid = (lo as f64 + hi as f64) / 2.0;
         let mid = mid as f32;
-        for v in [lo, mid, f32::from_bits(mid.to_bits() + 1), f32::from_bits(mid.to_bits() - 1)] {
+        for v in [
+            lo,
+            mid,
+            f32::from_bits(mid.to_bits() + 1),
+            f32::from_bits(mid.to_bits() - 1),
+        ] {
             out.extend([v, -v]);
         }
     }
@@ -55,7 +60,11 @@ fn f32_to_f16_and_bf16_round_to_nearest_even_as_half_does() {
         let b = x.cast(DType::BF16).to_vec::<bf16>().unwrap();
         // Rounded in a register and used there (not only stored): the value of those bits.
         let hv = x.cast(DType::F16).cast(DType::F32).to_vec::<f32>().unwrap();
-        let bv = x.cast(DType::BF16).cast(DType::F32).to_vec::<f32>().unwrap();
+        let bv = x
+            .cast(DType::BF16)
+            .cast(DType::F32)
+            .to_vec::<f32>()
+            .unwrap();
         for (i, &v) in values.iter().enumerate() {
             // A native f16 may make a NaN canonical: only NaN's payload may differ.
             let want = f16::from_f32(v);
@@ -133,8 +142,27 @@ fn every_f16_and_bf16_widens_exactly() {
 #[test]
 fn casts_between_every_pair_agree_bit_for_bit() {
     let edges = [
-        0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 127.0, 128.0, -128.0, -129.0, 255.0, 256.0, 300.7,
-        -300.7, 65504.0, 70000.0, 3e9, -3e9, 1e-6, f64::INFINITY, f64::NAN,
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        0.5,
+        -2.5,
+        127.0,
+        128.0,
+        -128.0,
+        -129.0,
+        255.0,
+        256.0,
+        300.7,
+        -300.7,
+        65504.0,
+        70000.0,
+        3e9,
+        -3e9,
+        1e-6,
+        f64::INFINITY,
+        f64::NAN,
     ];
     for from in DType::ALL {
         let values: Vec<Scalar> = edges.iter().map(|&v| Scalar::from_f64(v, from)).collect();
@@ -144,8 +172,8 @@ fn casts_between_every_pair_agree_bit_for_bit() {
                 let x = upload(&values, from, &dev);
                 let got = read(&x.cast(to));
                 for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-                    let same = g.to_bits() == w.to_bits()
-                        || (g.to_f64().is_nan() && w.to_f64().is_nan());
+                    let same =
+                        g.to_bits() == w.to_bits() || (g.to_f64().is_nan() && w.to_f64().is_nan());
                     assert!(
                         same,
                         "{from} {:?} to {to} on {}: got {g:?}, want {w:?} (element {i})",
@@ -184,20 +212,28 @@ fn arithmetic_in_each_packed_dtype_agrees_three_ways_over_odd_sizes_and_views() 
             let a = rand_input(d, &shape, 1);
             let b = rand_input(d, &shape, 2);
             let c = rand_input(d, &shape, 3);
-            check3(&format!("(a+b)*c-a {d} {shape:?}"), &[a.clone(), b.clone(), c], |t| {
-                &(&(&t[0] + &t[1]) * &t[2]) - &t[0]
-            });
-            check3(&format!("max/lt/where {d} {shape:?}"), &[a.clone(), b.clone()], |t| {
-                t[0].lt(&t[1]).where_(&t[0].maximum(&t[1]), &t[1].neg())
-            });
+            check3(
+                &format!("(a+b)*c-a {d} {shape:?}"),
+                &[a.clone(), b.clone(), c],
+                |t| &(&(&t[0] + &t[1]) * &t[2]) - &t[0],
+            );
+            check3(
+                &format!("max/lt/where {d} {shape:?}"),
+                &[a.clone(), b.clone()],
+                |t| t[0].lt(&t[1]).where_(&t[0].maximum(&t[1]), &t[1].neg()),
+            );
             if d.is_float() {
-                check3(&format!("div/exp {d} {shape:?}"), &[a.clone(), b.clone()], |t| {
-                    &t[0].div(&t[1].abs().add(&t[1].ones_like())) + &t[0].exp()
-                });
+                check3(
+                    &format!("div/exp {d} {shape:?}"),
+                    &[a.clone(), b.clone()],
+                    |t| &t[0].div(&t[1].abs().add(&t[1].ones_like())) + &t[0].exp(),
+                );
             } else {
-                check3(&format!("bits {d} {shape:?}"), &[a.clone(), b.clone()], |t| {
-                    &(&t[0] ^ &t[1]) | &(&t[0] >> 3)
-                });
+                check3(
+                    &format!("bits {d} {shape:?}"),
+                    &[a.clone(), b.clone()],
+                    |t| &(&t[0] ^ &t[1]) | &(&t[0] >> 3),
+                );
             }
         }
         // Views: transposed, flipped, sliced and broadcast reads of packed elements, at
@@ -206,7 +242,9 @@ fn arithmetic_in_each_packed_dtype_agrees_three_ways_over_odd_sizes_and_views() 
         check3(&format!("transpose {d}"), &[x.clone()], |t| {
             &t[0].transpose(0, 1) + &t[0].transpose(0, 1)
         });
-        check3(&format!("flip {d}"), &[x.clone()], |t| t[0].flip(&[0, 1]).contiguous());
+        check3(&format!("flip {d}"), &[x.clone()], |t| {
+            t[0].flip(&[0, 1]).contiguous()
+        });
         check3(&format!("shrink {d}"), &[x.clone()], |t| {
             &t[0].shrink(&[(1, 8), (3, 6)]) * &t[0].shrink(&[(0, 7), (1, 4)])
         });
@@ -225,9 +263,15 @@ fn packed_stores_are_right_under_every_kind_of_opt() {
         (vec![5, 13], vec![Opt::new(OptOp::NoLocals, 0, 0)]),
         (vec![6, 14], vec![Opt::new(OptOp::Upcast, 1, 2)]),
         (vec![6, 14], vec![Opt::new(OptOp::Upcast, 0, 2)]),
-        (vec![6, 14], vec![Opt::new(OptOp::Local, 0, 2), Opt::new(OptOp::Upcast, 1, 2)]),
+        (
+            vec![6, 14],
+            vec![Opt::new(OptOp::Local, 0, 2), Opt::new(OptOp::Upcast, 1, 2)],
+        ),
         (vec![6, 12], vec![Opt::new(OptOp::Upcast, 1, 4)]),
-        (vec![6, 12], vec![Opt::new(OptOp::Upcast, 1, 4), Opt::new(OptOp::Upcast, 0, 2)]),
+        (
+            vec![6, 12],
+            vec![Opt::new(OptOp::Upcast, 1, 4), Opt::new(OptOp::Upcast, 0, 2)],
+        ),
     ];
     for d in PACKED {
         for (shape, opts) in &cases {
@@ -271,7 +315,10 @@ fn f16_and_bf16_sums_and_matmuls_accumulate_in_f32() {
         let x = rand_input(DType::F32, &[17, 40], 8).on(&dev);
         let y = rand_input(DType::F32, &[40, 9], 9).on(&dev);
         let (xh, yh) = (x.cast(DType::F16), y.cast(DType::F16));
-        let want = xh.cast(DType::F32).matmul(&yh.cast(DType::F32)).cast(DType::F16);
+        let want = xh
+            .cast(DType::F32)
+            .matmul(&yh.cast(DType::F32))
+            .cast(DType::F16);
         let got = xh.matmul(&yh);
         assert_eq!(got.dtype(), DType::F16);
         assert_eq!(read(&got), read(&want), "{}", dev.name());
@@ -288,7 +335,10 @@ fn f16_and_bf16_sums_and_matmuls_accumulate_in_f32() {
 fn u8_and_i8_wrap_like_numpy() {
     for dev in devices() {
         let u = Tensor::from_slice_on(&[250u8, 3, 0, 128], &[4], &dev).unwrap();
-        assert_eq!((&u + 10u8 as i32).to_vec::<u8>().unwrap(), vec![4, 13, 10, 138]);
+        assert_eq!(
+            (&u + 10u8 as i32).to_vec::<u8>().unwrap(),
+            vec![4, 13, 10, 138]
+        );
         assert_eq!(u.neg().to_vec::<u8>().unwrap(), vec![6, 253, 0, 128]);
         assert_eq!((&u * &u).to_vec::<u8>().unwrap(), vec![36, 9, 0, 0]);
         assert_eq!((&u << 1).to_vec::<u8>().unwrap(), vec![244, 6, 0, 0]);
@@ -353,7 +403,11 @@ const PACKED_CHILD: &str = "KILN_DTYPES_PACKED_CHILD";
 fn f16_packed_on_wgpu_passes_the_same_tests() {
     if std::env::var(PACKED_CHILD).is_ok() {
         if let Some(g) = gpu() {
-            assert!(!g.native_f16(), "KILN_F16=0 but {} runs f16 natively", g.name());
+            assert!(
+                !g.native_f16(),
+                "KILN_F16=0 but {} runs f16 natively",
+                g.name()
+            );
         }
         return;
     }

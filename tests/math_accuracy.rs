@@ -99,7 +99,11 @@ fn atan2_matches_numpy_including_signed_zeros_and_infinities() {
             let ok = (g.is_nan() && w.is_nan())
                 || (g == w && g.is_sign_negative() == w.is_sign_negative())
                 || (w != 0.0 && rel <= 4e-7);
-            assert!(ok, "atan2({:e}, {:e}) on {dev:?}: {g:e}, numpy {w:e}", y[i], x[i]);
+            assert!(
+                ok,
+                "atan2({:e}, {:e}) on {dev:?}: {g:e}, numpy {w:e}",
+                y[i], x[i]
+            );
             if w.is_finite() && w != 0.0 {
                 worst = worst.max(rel);
             }

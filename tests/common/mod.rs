@@ -126,7 +126,11 @@ pub fn positive_input(shape: &[usize], seed: u64) -> Input {
 /// Reads any tensor as scalars.
 pub fn read(t: &Tensor) -> Vec<Scalar> {
     fn all<T: kiln::Element>(t: &Tensor) -> Vec<Scalar> {
-        t.to_vec::<T>().unwrap().into_iter().map(T::to_scalar).collect()
+        t.to_vec::<T>()
+            .unwrap()
+            .into_iter()
+            .map(T::to_scalar)
+            .collect()
     }
     match t.dtype() {
         DType::F32 => all::<f32>(t),

@@ -238,7 +238,10 @@ impl Program {
     }
     /// How many windows buffer `buf` is bound as (1: bound whole).
     pub fn windows(&self, buf: usize) -> usize {
-        self.bufs[buf].numel.div_ceil(self.window_elements(buf)).max(1)
+        self.bufs[buf]
+            .numel
+            .div_ceil(self.window_elements(buf))
+            .max(1)
     }
     /// Every storage binding, in binding order: each buffer's windows in turn. A buffer longer
     /// than one binding may hold (128 MiB on lavapipe) is bound as consecutive windows; the

@@ -211,7 +211,10 @@ mod tests {
         // 1 + 2^-11 is halfway between two f16 values: ties go to the even one, 1.0.
         let tie = 1.0 + f32::powi(2.0, -11);
         assert_eq!(Scalar::F32(tie).cast(DType::F16), Scalar::F16(f16::ONE));
-        assert_eq!(Scalar::F32(1e6).cast(DType::F16), Scalar::F16(f16::INFINITY));
+        assert_eq!(
+            Scalar::F32(1e6).cast(DType::F16),
+            Scalar::F16(f16::INFINITY)
+        );
         assert_eq!(Scalar::F16(f16::MAX).cast(DType::BF16).to_f64(), 65536.0);
         assert_eq!(Scalar::from_f64(-1.0, DType::U8), Scalar::U8(0));
     }

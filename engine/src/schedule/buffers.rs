@@ -53,9 +53,13 @@ pub(super) fn bound_reads(
         }
         let srcs = n.srcs();
         for s in &srcs {
-            reads.bindings.insert(s.id, limits.bindings_for(s.numel(), s.dtype));
+            reads
+                .bindings
+                .insert(s.id, limits.bindings_for(s.numel(), s.dtype));
         }
-        let cap = reads.limit.saturating_sub(limits.bindings_for(n.numel(), n.dtype));
+        let cap = reads
+            .limit
+            .saturating_sub(limits.bindings_for(n.numel(), n.dtype));
         loop {
             let seen = |s: &NodeRef, forced: &HashSet<u64>, of: &HashMap<u64, Vec<u64>>| {
                 if s.is_realized() || forced.contains(&s.id) {

@@ -73,7 +73,10 @@ impl Tensor {
                 let first = start as f32;
                 let delta = (start + step) as f32 - first;
                 let at = |v: f32| Tensor::constant(Scalar::F32(v), &[], device);
-                i.cast(DType::F32).mul(&at(delta)).add(&at(first)).cast(dtype)
+                i.cast(DType::F32)
+                    .mul(&at(delta))
+                    .add(&at(first))
+                    .cast(dtype)
             }
         }
     }

@@ -76,7 +76,12 @@ impl Tensor {
         let divisor = by_zero.where_(&self.scalar_like(1.0), b);
         let shape = self.shape().to_vec();
         let (d, a) = (self.dtype(), self);
-        let q = a.node_of(Op::Binary(BinaryOp::Div), vec![a, &divisor], d, shape.clone());
+        let q = a.node_of(
+            Op::Binary(BinaryOp::Div),
+            vec![a, &divisor],
+            d,
+            shape.clone(),
+        );
         let r = a.node_of(Op::Binary(BinaryOp::Mod), vec![a, &divisor], d, shape);
         let (q, r) = match d.is_signed_int() {
             true => {

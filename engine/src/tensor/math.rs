@@ -98,9 +98,7 @@ impl Tensor {
     #[track_caller]
     pub fn silu(&self) -> Tensor {
         let _op = user_op("silu");
-        self.in_f32(|x| {
-            x.mul(&x.sigmoid())
-        })
+        self.in_f32(|x| x.mul(&x.sigmoid()))
     }
 }
 
@@ -114,9 +112,7 @@ impl Tensor {
     #[track_caller]
     pub fn tan(&self) -> Tensor {
         let _op = user_op("tan");
-        self.in_f32(|x| {
-            x.sin().div(&x.cos())
-        })
+        self.in_f32(|x| x.sin().div(&x.cos()))
     }
 
     /// The arctangent, in (-pi/2, pi/2): Cephes' `atanf` (range reduction to |x| <= tan(pi/8)
@@ -284,9 +280,7 @@ impl Tensor {
     #[track_caller]
     pub fn softplus(&self) -> Tensor {
         let _op = user_op("softplus");
-        self.in_f32(|x| {
-            x.relu().add(&x.abs().neg().exp().log1p())
-        })
+        self.in_f32(|x| x.relu().add(&x.abs().neg().exp().log1p()))
     }
 }
 
@@ -347,4 +341,3 @@ impl Tensor {
         })
     }
 }
-

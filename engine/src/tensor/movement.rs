@@ -268,7 +268,10 @@ impl Tensor {
         );
         if let d @ (DType::F16 | DType::BF16) = DType::promote(a.dtype(), b.dtype()) {
             // Products and their sum in f32, rounded once (f32 accumulation).
-            return self.cast(DType::F32).matmul(&other.cast(DType::F32)).cast(d);
+            return self
+                .cast(DType::F32)
+                .matmul(&other.cast(DType::F32))
+                .cast(d);
         }
         let mut full = batch.clone();
         full.extend([m, n, k]);

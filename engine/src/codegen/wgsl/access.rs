@@ -47,7 +47,9 @@ pub(super) fn stored_only(p: &Program) -> Vec<bool> {
     for me in (0..insts.len()).rev() {
         only[me] = !users[me].is_empty()
             && users[me].iter().all(|&u| match &insts[u].op {
-                UOp::Store { value, index, mask, .. } => {
+                UOp::Store {
+                    value, index, mask, ..
+                } => {
                     value.index() == me
                         && index.index() != me
                         && mask.is_none_or(|m| m.index() != me)
@@ -231,7 +233,13 @@ impl Writer<'_> {
     }
 
     /// A (possibly vector, possibly masked) store; bools are stored as 0/1 words.
-    pub(super) fn store(&mut self, buf: usize, index: Ref, value: Ref, mask: Option<Ref>) -> String {
+    pub(super) fn store(
+        &mut self,
+        buf: usize,
+        index: Ref,
+        value: Ref,
+        mask: Option<Ref>,
+    ) -> String {
         let d = self.p.bufs[buf].dtype;
         let w = self.p.insts[value].width;
         let idx = v(index);

@@ -260,7 +260,9 @@ impl Writer<'_> {
                         self.helpers.f16 = true;
                         format!("let v{i}: f16 = f16(kiln_f16_value({word}));")
                     }
-                    d if d.is_packed() => format!("let v{i}: {t} = {};", self.unpack(d, &word, "0u")),
+                    d if d.is_packed() => {
+                        format!("let v{i}: {t} = {};", self.unpack(d, &word, "0u"))
+                    }
                     d => format!("let v{i}: {t} = bitcast<{}>({word});", self.ty(d)),
                 }
             }

@@ -24,14 +24,38 @@ pub(super) enum Lanes {
 macro_rules! each {
     ($lanes:expr, |$v:ident, $wrap:ident| $body:expr) => {
         match $lanes {
-            Lanes::F32($v) => { let $wrap = Lanes::F32; $body }
-            Lanes::I32($v) => { let $wrap = Lanes::I32; $body }
-            Lanes::U32($v) => { let $wrap = Lanes::U32; $body }
-            Lanes::Bool($v) => { let $wrap = Lanes::Bool; $body }
-            Lanes::F16($v) => { let $wrap = Lanes::F16; $body }
-            Lanes::BF16($v) => { let $wrap = Lanes::BF16; $body }
-            Lanes::U8($v) => { let $wrap = Lanes::U8; $body }
-            Lanes::I8($v) => { let $wrap = Lanes::I8; $body }
+            Lanes::F32($v) => {
+                let $wrap = Lanes::F32;
+                $body
+            }
+            Lanes::I32($v) => {
+                let $wrap = Lanes::I32;
+                $body
+            }
+            Lanes::U32($v) => {
+                let $wrap = Lanes::U32;
+                $body
+            }
+            Lanes::Bool($v) => {
+                let $wrap = Lanes::Bool;
+                $body
+            }
+            Lanes::F16($v) => {
+                let $wrap = Lanes::F16;
+                $body
+            }
+            Lanes::BF16($v) => {
+                let $wrap = Lanes::BF16;
+                $body
+            }
+            Lanes::U8($v) => {
+                let $wrap = Lanes::U8;
+                $body
+            }
+            Lanes::I8($v) => {
+                let $wrap = Lanes::I8;
+                $body
+            }
         }
     };
 }
@@ -41,14 +65,38 @@ macro_rules! each {
 macro_rules! each_pair {
     ($a:expr, $b:expr, |$x:ident, $y:ident, $wrap:ident| $body:expr, $other:expr) => {
         match ($a, $b) {
-            (Lanes::F32($x), Lanes::F32($y)) => { let $wrap = Lanes::F32; $body }
-            (Lanes::I32($x), Lanes::I32($y)) => { let $wrap = Lanes::I32; $body }
-            (Lanes::U32($x), Lanes::U32($y)) => { let $wrap = Lanes::U32; $body }
-            (Lanes::Bool($x), Lanes::Bool($y)) => { let $wrap = Lanes::Bool; $body }
-            (Lanes::F16($x), Lanes::F16($y)) => { let $wrap = Lanes::F16; $body }
-            (Lanes::BF16($x), Lanes::BF16($y)) => { let $wrap = Lanes::BF16; $body }
-            (Lanes::U8($x), Lanes::U8($y)) => { let $wrap = Lanes::U8; $body }
-            (Lanes::I8($x), Lanes::I8($y)) => { let $wrap = Lanes::I8; $body }
+            (Lanes::F32($x), Lanes::F32($y)) => {
+                let $wrap = Lanes::F32;
+                $body
+            }
+            (Lanes::I32($x), Lanes::I32($y)) => {
+                let $wrap = Lanes::I32;
+                $body
+            }
+            (Lanes::U32($x), Lanes::U32($y)) => {
+                let $wrap = Lanes::U32;
+                $body
+            }
+            (Lanes::Bool($x), Lanes::Bool($y)) => {
+                let $wrap = Lanes::Bool;
+                $body
+            }
+            (Lanes::F16($x), Lanes::F16($y)) => {
+                let $wrap = Lanes::F16;
+                $body
+            }
+            (Lanes::BF16($x), Lanes::BF16($y)) => {
+                let $wrap = Lanes::BF16;
+                $body
+            }
+            (Lanes::U8($x), Lanes::U8($y)) => {
+                let $wrap = Lanes::U8;
+                $body
+            }
+            (Lanes::I8($x), Lanes::I8($y)) => {
+                let $wrap = Lanes::I8;
+                $body
+            }
             _ => $other,
         }
     };
@@ -122,7 +170,12 @@ impl Lanes {
                 }
             };
         }
-        each_pair!(self, src, |a, b, _w| copy!(a, b), panic!("interpreter: assign between dtypes"))
+        each_pair!(
+            self,
+            src,
+            |a, b, _w| copy!(a, b),
+            panic!("interpreter: assign between dtypes")
+        )
     }
 }
 
@@ -143,7 +196,12 @@ pub(super) fn binary(op: BinaryOp, a: &Lanes, b: &Lanes) -> Lanes {
             false => wrap(pairs.map(|(&p, &q)| T::binary(op, p, q)).collect()),
         }
     }
-    each_pair!(a, b, |x, y, wrap| each(op, x, y, wrap), panic!("interpreter: {} on {a:?} and {b:?}", op.name()))
+    each_pair!(
+        a,
+        b,
+        |x, y, wrap| each(op, x, y, wrap),
+        panic!("interpreter: {} on {a:?} and {b:?}", op.name())
+    )
 }
 
 pub(super) fn select(c: &[bool], a: &Lanes, b: &Lanes) -> Lanes {
@@ -155,7 +213,12 @@ pub(super) fn select(c: &[bool], a: &Lanes, b: &Lanes) -> Lanes {
                 .collect()
         };
     }
-    each_pair!(a, b, |x, y, wrap| wrap(sel!(x, y)), panic!("interpreter: where between dtypes"))
+    each_pair!(
+        a,
+        b,
+        |x, y, wrap| wrap(sel!(x, y)),
+        panic!("interpreter: where between dtypes")
+    )
 }
 
 /// Value conversions: `Scalar::cast` lane by lane, the one rule on every path.
