@@ -17,7 +17,9 @@ const SHAPES: &[&[usize]] = &[
     &[2, 3, 4],
     &[65, 3],
 ];
-const ALL: &[DType] = &[DType::F32, DType::I32, DType::U32, DType::Bool];
+const ALL: &[DType] = &DType::ALL;
+/// The float dtypes every float function takes.
+const FLOATS: &[DType] = &[DType::F32, DType::F16, DType::BF16];
 
 #[test]
 fn float_unary_ops() {
@@ -33,13 +35,15 @@ fn float_unary_ops() {
         ("relu", |x| x.relu()),
         ("abs", |x| x.abs()),
     ];
-    for (name, op) in ops {
-        for (i, shape) in SHAPES.iter().enumerate() {
-            check3(
-                &format!("{name} {shape:?}"),
-                &[rand_input(DType::F32, shape, i as u64)],
-                |t| op(&t[0]),
-            );
+    for &d in FLOATS {
+        for (name, op) in ops {
+            for (i, shape) in SHAPES.iter().enumerate() {
+                check3(
+                    &format!("{name} {d} {shape:?}"),
+                    &[rand_input(d, shape, i as u64)],
+                    |t| op(&t[0]),
+                );
+            }
         }
     }
     type P = fn(&Tensor) -> Tensor;
@@ -50,20 +54,22 @@ fn float_unary_ops() {
         ("rsqrt", |x| x.rsqrt()),
         ("recip", |x| x.recip()),
     ];
-    for (name, op) in positive {
-        for (i, shape) in SHAPES.iter().enumerate() {
-            check3(
-                &format!("{name} {shape:?}"),
-                &[positive_input(shape, i as u64)],
-                |t| op(&t[0]),
-            );
+    for &d in FLOATS {
+        for (name, op) in positive {
+            for (i, shape) in SHAPES.iter().enumerate() {
+                check3(
+                    &format!("{name} {d} {shape:?}"),
+                    &[positive_input_as(d, shape, i as u64)],
+                    |t| op(&t[0]),
+                );
+            }
         }
     }
 }
 
 #[test]
 fn unary_ops_on_integers_promote_to_float() {
-    for d in [DType::I32, DType::U32, DType::Bool] {
+    for d in [DType::I32, DType::U32, DType::U8, DType::I8, DType::Bool] {
         let x = rand_input(d, &[3, 5], 7);
         check3(&format!("exp of {d}"), std::slice::from_ref(&x), |t| {
             assert_eq!(t[0].exp().dtype(), DType::F32);
@@ -77,9 +83,11 @@ fn unary_ops_on_integers_promote_to_float() {
     check3("neg i32", &[rand_input(DType::I32, &[9], 1)], |t| {
         t[0].neg()
     });
-    check3("neg u32 wraps", &[rand_input(DType::U32, &[9], 1)], |t| {
-        t[0].neg()
-    });
+    for d in [DType::U32, DType::U8, DType::I8] {
+        check3(&format!("neg {d} wraps"), &[rand_input(d, &[9], 1)], |t| {
+            t[0].neg()
+        });
+    }
 }
 
 trait TestExt {

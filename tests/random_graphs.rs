@@ -49,7 +49,7 @@ fn apply(x: &Tensor, other: &Tensor, s: &Step) -> Tensor {
             1 => x.mul(&x.sigmoid()),
             2 => x
                 .abs()
-                .add(&Tensor::full_on(&[], 1.0, DType::F32, x.device()))
+                .add(&Tensor::full_on(&[], 1.0, x.dtype(), x.device()))
                 .sqrt(),
             3 => x.sin(),
             4 => x.relu(),
@@ -73,7 +73,7 @@ fn apply(x: &Tensor, other: &Tensor, s: &Step) -> Tensor {
                 0 => x.add(other),
                 1 => x.mul(other),
                 2 => x.minimum(other),
-                3 => x.ge(other).cast(DType::F32),
+                3 => x.ge(other).cast(x.dtype()),
                 _ => x.sub(other),
             }
         }
@@ -138,7 +138,7 @@ fn apply(x: &Tensor, other: &Tensor, s: &Step) -> Tensor {
             // Odd k stores the narrow values in a buffer of their own between kernels.
             let n = x.cast(d);
             let n = if *k >= 2 { n.contiguous() } else { n };
-            n.cast(DType::F32)
+            n.cast(x.dtype())
         }
         _ => x.clone(),
     }
@@ -152,6 +152,7 @@ proptest! {
         mut shape in prop::collection::vec(0usize..6, 0..4),
         long in prop::option::of(0usize..4),
         steps in prop::collection::vec(step(), 1..7),
+        dtype in 0usize..3,
         seed in any::<u64>(),
     ) {
         // Sometimes one long axis, so that reductions take the grouped (GROUP/PADTO) paths.
@@ -161,11 +162,134 @@ proptest! {
                 *last = [64, 100, 257, 1024][i];
             }
         }
-        let input = rand_input(DType::F32, &shape, seed);
+        // The graph runs in the input's dtype: f16 and bf16 round after every op, so one
+        // ulp of a transcendental may flip a rounding; their tolerances allow a few ulp.
+        let (dtype, atol, rtol) = [(DType::F32, 1e-4, 1e-3), (DType::F16, 1e-2, 4e-3), (DType::BF16, 5e-2, 3e-2)][dtype];
+        let input = rand_input(dtype, &shape, seed);
         let last = shape.last().copied().unwrap_or(1).max(1);
-        let other = rand_input(DType::F32, &[last], seed ^ 1);
-        check3_tol(&format!("{shape:?} {steps:?}"), &[input, other], 1e-4, 1e-3, |t| {
+        let other = rand_input(dtype, &[last], seed ^ 1);
+        check3_tol(&format!("{dtype} {shape:?} {steps:?}"), &[input, other], atol, rtol, |t| {
             steps.iter().fold(t[0].clone(), |x, s| apply(&x, &t[1], s))
+        });
+    }
+}
+
+/// One step of an integer graph: exact on every device, so any difference is a bug.
+#[derive(Clone, Debug)]
+enum IntStep {
+    Unary(u8),
+    BinarySelf(u8),
+    BinaryInput(u8),
+    Reduce(u8, usize, bool),
+    Cast(u8),
+    /// A movement step of the float graph (they do not look at the dtype).
+    Move(Step),
+}
+
+const INTS: [DType; 4] = [DType::I32, DType::U32, DType::U8, DType::I8];
+
+fn int_step() -> impl Strategy<Value = IntStep> {
+    let movement = prop_oneof![
+        (0usize..6).prop_map(Step::Permute),
+        (0usize..4).prop_map(Step::Flip),
+        (0usize..4, 0usize..3, 0usize..3).prop_map(|(a, b, c)| Step::Pad(a, b, c)),
+        (0usize..4, 0usize..3).prop_map(|(a, b)| Step::Shrink(a, b)),
+        Just(Step::ReshapeFlat),
+        (1usize..4).prop_map(Step::ExpandNew),
+        Just(Step::Contiguous),
+    ];
+    prop_oneof![
+        (0u8..4).prop_map(IntStep::Unary),
+        (0u8..8).prop_map(IntStep::BinarySelf),
+        (0u8..4).prop_map(IntStep::BinaryInput),
+        (0u8..3, 0usize..4, any::<bool>()).prop_map(|(o, a, k)| IntStep::Reduce(o, a, k)),
+        (0u8..4).prop_map(IntStep::Cast),
+        movement.prop_map(IntStep::Move),
+    ]
+}
+
+fn apply_int(x: &Tensor, other: &Tensor, s: &IntStep) -> Tensor {
+    let nd = x.ndim();
+    let all_axes: Vec<isize> = (0..nd as isize).collect();
+    match s {
+        IntStep::Unary(k) => match k {
+            0 => x.neg(),
+            1 => x.bitwise_not(),
+            2 => x.abs(),
+            _ => x.square(),
+        },
+        IntStep::BinarySelf(k) => match k {
+            0 => x.add(&x.flip(&all_axes)),
+            1 => x.mul(x),
+            2 => x.sub(&x.flip(&all_axes)),
+            3 => x.bitwise_xor(&(x >> 3)),
+            4 => x << 2,
+            // Divisors that are never zero, and numpy's flooring of negative quotients.
+            5 => x.rem(&(x.flip(&all_axes) | 1)),
+            6 => x.floor_div(&(x.flip(&all_axes) | 3)),
+            _ => x.maximum(&x.flip(&all_axes)),
+        },
+        IntStep::BinaryInput(k) => {
+            if nd == 0 || x.shape()[nd - 1] != other.numel() {
+                return x.clone();
+            }
+            let other = other.cast(x.dtype());
+            match k {
+                0 => x.add(&other),
+                1 => x.mul(&other),
+                // `other` holds zeros: integer remainder by zero is defined as 0.
+                2 => x.rem(&other),
+                _ => x.minimum(&other),
+            }
+        }
+        IntStep::Reduce(op, axis, keep) => {
+            if nd == 0 {
+                return x.clone();
+            }
+            let a = [(*axis % nd) as isize];
+            let op = if x.shape()[a[0] as usize] == 0 {
+                0
+            } else {
+                *op
+            };
+            match (op, keep) {
+                (0, false) => x.sum(&a),
+                (0, true) => x.sum_keepdim(&a),
+                (1, false) => x.max(&a),
+                (1, true) => x.max_keepdim(&a),
+                _ => x.min(&a),
+            }
+        }
+        IntStep::Cast(k) => x.cast(INTS[*k as usize % INTS.len()]),
+        IntStep::Move(m) => apply(x, other, m),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: common::proptest_cases(128), failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_integer_graphs_agree_exactly(
+        mut shape in prop::collection::vec(0usize..6, 0..4),
+        long in prop::option::of(0usize..3),
+        dtype in 0usize..4,
+        steps in prop::collection::vec(int_step(), 1..7),
+        seed in any::<u64>(),
+    ) {
+        if let Some(i) = long {
+            shape.truncate(2);
+            if let Some(last) = shape.last_mut() {
+                *last = [64, 257, 1024][i];
+            }
+        }
+        let dtype = INTS[dtype];
+        let input = rand_input(dtype, &shape, seed);
+        let last = shape.last().copied().unwrap_or(1).max(1);
+        let other = rand_input(DType::I8, &[last], seed ^ 1);
+        check3_tol(&format!("{dtype} {shape:?} {steps:?}"), &[input, other], 0.0, 0.0, |t| {
+            let out = steps.iter().fold(t[0].clone(), |x, s| apply_int(&x, &t[1], s));
+            assert!(out.dtype().is_int(), "{steps:?} left the integers: {}", out.dtype());
+            out
         });
     }
 }

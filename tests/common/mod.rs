@@ -115,10 +115,22 @@ pub fn rand_input(dtype: DType, shape: &[usize], seed: u64) -> Input {
 }
 
 pub fn positive_input(shape: &[usize], seed: u64) -> Input {
+    positive_input_as(DType::F32, shape, seed)
+}
+
+/// Values in [0.1, 3) of a float dtype: the domain of log, sqrt and recip.
+pub fn positive_input_as(dtype: DType, shape: &[usize], seed: u64) -> Input {
     let n: usize = shape.iter().product();
     let mut r = Rng::new(seed);
+    let values = (0..n).map(|_| r.f32(0.1, 3.0));
+    let data = match dtype {
+        DType::F32 => Data::F32(values.collect()),
+        DType::F16 => Data::F16(values.map(f16::from_f32).collect()),
+        DType::BF16 => Data::BF16(values.map(bf16::from_f32).collect()),
+        other => panic!("no positive data for {other}"),
+    };
     Input {
-        data: Data::F32((0..n).map(|_| r.f32(0.1, 3.0)).collect()),
+        data,
         shape: shape.to_vec(),
     }
 }
