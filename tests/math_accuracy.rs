@@ -18,7 +18,7 @@ const FLOOR: f64 = 1e-3;
 type Case = (&'static str, fn(&Tensor) -> Tensor, f64, f64);
 
 // Bounds at about twice the worst error measured on the CPU device and lavapipe.
-const CASES: [Case; 8] = [
+const CASES: [Case; 12] = [
     ("tan", Tensor::tan, 4e-7, 1e-9),
     ("atan", Tensor::atan, 3e-7, 1e-9),
     ("erf", Tensor::erf, 6e-7, 1e-9),
@@ -27,6 +27,10 @@ const CASES: [Case; 8] = [
     ("log1p", Tensor::log1p, 7e-7, 1e-9),
     ("expm1", Tensor::expm1, 2e-6, 1e-9),
     ("softplus", Tensor::softplus, 1e-6, 1e-9),
+    ("exp", Tensor::exp, 1e-6, 1e-9),
+    ("log", Tensor::log, 1e-6, 1e-9),
+    ("sigmoid", Tensor::sigmoid, 1e-6, 1e-9),
+    ("tanh", Tensor::tanh, 1e-6, 1e-9),
 ];
 
 fn words(v: &Value) -> Vec<f32> {
@@ -109,5 +113,44 @@ fn atan2_matches_numpy_including_signed_zeros_and_infinities() {
             }
         }
         println!("atan2 on {dev:?}: worst relative error {worst:.2e}");
+    }
+}
+
+/// `pow` of positive bases against float64 `powf` rounded to f32, over results from 1e-30 to
+/// 1e30. Its error grows with `|y · log2 x|` (the exponent `exp2` is given carries the
+/// rounding of `log2 x` and of the product); the bound is what that allows at 2^100.
+#[test]
+fn pow_error_grows_only_with_the_result_exponent() {
+    let mut r = Rng::new(5);
+    let (mut x, mut y) = (vec![], vec![]);
+    while x.len() < 4000 {
+        let (b, e) = (10f32.powf(r.f32(-2.0, 2.0)), r.f32(-40.0, 40.0));
+        if ((b as f64).log2() * e as f64).abs() < 100.0 {
+            x.push(b);
+            y.push(e);
+        }
+    }
+    for dev in devices() {
+        let tx = Tensor::from_slice_on(&x, &[x.len()], &dev).unwrap();
+        let ty = Tensor::from_slice_on(&y, &[y.len()], &dev).unwrap();
+        let got = tx.pow(&ty).to_vec::<f32>().unwrap();
+        let (mut worst, mut at) = (0f64, 0);
+        for i in 0..x.len() {
+            let want = (x[i] as f64).powf(y[i] as f64) as f32 as f64;
+            let rel = (got[i] as f64 - want).abs() / want;
+            if rel > worst {
+                (worst, at) = (rel, i);
+            }
+        }
+        println!(
+            "pow on {dev:?}: worst relative error {worst:.2e} (at {:e}^{:e})",
+            x[at], y[at]
+        );
+        assert!(
+            worst < 2e-5,
+            "pow on {dev:?}: {worst:e} at {:e}^{:e}",
+            x[at],
+            y[at]
+        );
     }
 }

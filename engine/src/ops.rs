@@ -12,7 +12,13 @@ use crate::dtype::{DType, Scalar};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum UnaryOp {
     Neg,
+    /// `e^x`: its own primitive so that each device computes it with a range reduction
+    /// (`exp2(x · log2 e)` rounds the product, an error growing with `|x|`).
+    Exp,
     Exp2,
+    /// The natural logarithm: its own primitive so that each device can be accurate near 1,
+    /// where WGSL lets `log2` be off by 2^-21 absolute.
+    Log,
     Log2,
     Sin,
     /// A primitive rather than `sin(π/2 - x)`: that shift rounds away the low bits of large
@@ -73,7 +79,9 @@ impl UnaryOp {
     pub fn name(self) -> &'static str {
         match self {
             UnaryOp::Neg => "neg",
+            UnaryOp::Exp => "exp",
             UnaryOp::Exp2 => "exp2",
+            UnaryOp::Log => "log",
             UnaryOp::Log2 => "log2",
             UnaryOp::Sin => "sin",
             UnaryOp::Cos => "cos",
@@ -201,7 +209,9 @@ impl Semantics for f32 {
     fn unary(op: UnaryOp, x: f32) -> f32 {
         match op {
             UnaryOp::Neg => -x,
+            UnaryOp::Exp => x.exp(),
             UnaryOp::Exp2 => x.exp2(),
+            UnaryOp::Log => x.ln(),
             UnaryOp::Log2 => x.log2(),
             UnaryOp::Sin => x.sin(),
             UnaryOp::Cos => x.cos(),

@@ -292,7 +292,7 @@ fn upcast_outputs(plan: &mut Plan, reduces: bool) -> bool {
     let stored = last.map(|i| plan.shaped.parts[i].axis);
     if plan.limits.cpu_adapter
         && !reduces
-        && alu_exprs <= MAX_EXPRS_TO_UPCAST / 4
+        && alu_exprs <= MAX_EXPRS_TO_UPCAST / 2
         && last.is_some_and(|i| cpu_elementwise(plan, i))
     {
         return true;

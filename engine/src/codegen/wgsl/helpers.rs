@@ -22,7 +22,41 @@ pub(super) struct Helpers {
     pub i8: bool,
     /// `nan_max_min` for native f16.
     pub nan_max_min_f16: bool,
+    /// `e^x` with a range reduction.
+    pub exp: bool,
+    /// The natural logarithm, accurate near 1.
+    pub log: bool,
 }
+
+/// `e^x = 2^(x·log2e)` with the product split so that no rounding is lost: `x = hi + lo`
+/// (`hi` keeps 13 significant bits, by masking the bits, which no optimizer sees through),
+/// `log2e = L_HI + L_LO` (`L_HI` 11 bits), so `hi·L_HI` is exact and the small rest
+/// `v = hi·L_LO + lo·log2e` (|v| < 0.05) goes through a cubic for `2^v` (truncation under
+/// 6e-8): `2^(hi·L_HI) · 2^v`. Plain `exp2(x · log2e)` rounds the product, an error growing
+/// with `|x|`; `exp2(a) · exp2(b)` would be refolded into `exp2(a + b)` by shader compilers
+/// (NIR does). Past |x| = 200 the result is inf or 0, which `exp2` gives by itself (an
+/// infinite `x` would make `lo` NaN).
+const EXP: &str = "fn kiln_exp(x: f32) -> f32 {
+  let hi = bitcast<f32>(bitcast<u32>(x) & 0xfffff800u);
+  let v = hi * 3.12228396e-4f + (x - hi) * 1.44269502f;
+  let base = exp2(hi * 1.4423828125f);
+  let p = 1.0f + v * (0.693147181f + v * (0.240226507f + v * 0.0555041087f));
+  return select(base * p, base, abs(x) > 200.0f);
+}
+";
+
+/// `log(x) = log2(x) · ln2`, and within 0.25 of 1 the series of `2 atanh(d / (2 + d))`,
+/// `d = x - 1` (exact there), to the 9th power (truncation under 4e-10 relative): WGSL lets
+/// `log2` be off by 2^-21 absolute near 1, a large relative error on results near 0
+/// (lavapipe's: 1.4e-6 at x = 0.95).
+const LOG: &str = "fn kiln_log(x: f32) -> f32 {
+  let d = x - 1.0f;
+  let s = d / (2.0f + d);
+  let s2 = s * s;
+  let series = 2.0f * s * (1.0f + s2 * (0.333333333f + s2 * (0.2f + s2 * (0.142857143f + s2 * 0.111111111f))));
+  return select(log2(x) * 0.693147181f, series, abs(d) < 0.25f);
+}
+";
 
 /// f32 → f16 bits, `half::f16::from_f32` in integer arithmetic (WGSL's `pack2x16float` may
 /// round either way): round to nearest even, overflow to infinity, below 2^-14 a multiple of
@@ -109,6 +143,12 @@ impl Helpers {
         }
         if self.bf16 {
             s.push_str(BF16);
+        }
+        if self.exp {
+            s.push_str(EXP);
+        }
+        if self.log {
+            s.push_str(LOG);
         }
         if self.i8 {
             s.push_str("fn kiln_wrap_i8(x: i32) -> i32 { return (x << 24u) >> 24u; }\n");

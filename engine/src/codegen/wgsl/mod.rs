@@ -267,6 +267,8 @@ impl Writer<'_> {
                 }
             }
             UOp::Unary(op, a) => {
+                self.helpers.exp |= *op == UnaryOp::Exp;
+                self.helpers.log |= *op == UnaryOp::Log;
                 let e = unary(*op, self.reg(inst.dtype), &v(*a));
                 format!("let v{i}: {t} = {};", self.narrow_result(i, inst.dtype, &e))
             }
@@ -453,7 +455,11 @@ fn unary(op: UnaryOp, dtype: DType, a: &str) -> String {
         UnaryOp::Neg if dtype == DType::U32 => format!("0u - {a}"),
         UnaryOp::Neg if dtype == DType::Bool => a.to_string(),
         UnaryOp::Neg => format!("-{a}"),
+        UnaryOp::Exp if dtype == DType::F16 => format!("f16(kiln_exp(f32({a})))"),
+        UnaryOp::Exp => format!("kiln_exp({a})"),
         UnaryOp::Exp2 => format!("exp2({a})"),
+        UnaryOp::Log if dtype == DType::F16 => format!("f16(kiln_log(f32({a})))"),
+        UnaryOp::Log => format!("kiln_log({a})"),
         UnaryOp::Log2 => format!("log2({a})"),
         UnaryOp::Sin => format!("sin({a})"),
         UnaryOp::Cos => format!("cos({a})"),
