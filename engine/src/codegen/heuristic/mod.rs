@@ -261,11 +261,34 @@ fn unroll_last_reduce(plan: &mut Plan) -> bool {
         && read_contiguously(plan.ast, plan.shaped.parts[last].axis)
         && unroll_runs(plan, last, r)
     {
+        unroll_other_nests(plan, r);
         return true;
     } else if size.is_multiple_of(4) {
         plan.push(Opt::new(OptOp::Unroll, r, 4));
     }
     false
+}
+
+/// `unroll_runs` for the last reduce part of every other nest of a multi-nest kernel, where
+/// it reads contiguously (argmax's second walk over the row it found the maximum of): each
+/// nest's loop reads the row again. `done` is the reduce part already unrolled.
+fn unroll_other_nests(plan: &mut Plan, done: usize) {
+    let nest = |plan: &Plan, r: usize| {
+        let part = plan.shaped.reduce_parts()[r];
+        plan.shaped.nest_of[plan.shaped.parts[part].axis].clone()
+    };
+    let mut unrolled = vec![nest(plan, done)];
+    for r in (0..plan.shaped.reduce_parts().len()).rev() {
+        let n = nest(plan, r);
+        if unrolled.contains(&n) {
+            continue;
+        }
+        unrolled.push(n);
+        let part = plan.shaped.reduce_parts()[r];
+        if read_contiguously(plan.ast, plan.shaped.parts[part].axis) {
+            unroll_runs(plan, part, r);
+        }
+    }
 }
 
 /// With nothing upcast yet, 4 outputs per lane along the output's innermost axis (vec4

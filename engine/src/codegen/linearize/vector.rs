@@ -57,9 +57,11 @@ impl Linearizer<'_> {
             if i0 != idx.add_const(-(t as i64)) || v0 != *valid {
                 continue;
             }
+            // A masked load reads only where valid, where its index is in the buffer: a
+            // negative index elsewhere (a cat's later piece, shifted back) is never used.
             let aligned = i0.const_part() % w as i64 == 0
                 && i0.terms().all(|(_, c)| c % w as i64 == 0)
-                && i0.range(&self.ranges).0 >= 0;
+                && (i0.range(&self.ranges).0 >= 0 || !valid.is_always());
             if !aligned {
                 continue;
             }

@@ -180,7 +180,7 @@ impl Writer<'_> {
     }
 
     /// A (possibly vector, possibly masked) load. The index is only used where valid: a
-    /// masked lane reads element 0.
+    /// masked lane reads nothing and takes zero.
     pub(super) fn load(
         &mut self,
         i: usize,
@@ -190,10 +190,7 @@ impl Writer<'_> {
         valid: Option<Ref>,
     ) -> String {
         let t = self.vec_ty(inst.dtype, inst.width);
-        let idx = match valid {
-            None => v(index),
-            Some(g) => format!("select(0i, {}, {})", v(index), v(g)),
-        };
+        let idx = v(index);
         let d = self.p.bufs[buf].dtype;
         let (k, bits) = packing(d);
         let mut words = String::new();
@@ -227,7 +224,12 @@ impl Writer<'_> {
                 } else {
                     zero
                 };
-                format!("{words}let v{i}: {t} = select({zero}, {raw}, {});", v(g))
+                // A branch rather than a select of a clamped read: lanes whose element is
+                // masked off read nothing (a cat's pieces, a pad's border).
+                format!(
+                    "var v{i}: {t} = {zero}; if ({}) {{ {words}v{i} = {raw}; }}",
+                    v(g)
+                )
             }
         }
     }
