@@ -29,6 +29,7 @@ struct Workload {
 
 fn workloads() -> Vec<Workload> {
     let mut all = f32_workloads();
+    all.extend(shape_workloads());
     let m = 1024usize;
     let mm_flops = 2.0 * (m as f64).powi(3);
     // The packed dtypes: the same elementwise kernel and matmul over f16, bf16 and u8 inputs.
@@ -63,6 +64,74 @@ fn workloads() -> Vec<Workload> {
         });
     }
     all
+}
+
+/// The joining, slicing, arg-reduction and pooling ops (burn's reference rows q, r, u1, u2),
+/// each materialized so that its one kernel runs.
+fn shape_workloads() -> Vec<Workload> {
+    let pool = vec![vec![8, 32, 64, 64]];
+    let copy = |id, name, inputs: Vec<Vec<usize>>, build| Workload {
+        id,
+        name,
+        inputs,
+        flops: 0.0,
+        compute: false,
+        dtype: DType::F32,
+        build,
+    };
+    vec![
+        Workload {
+            flops: 16777216.0,
+            ..copy("q", "argmax(1) 4096x4096", vec![vec![4096, 4096]], |t| {
+                vec![t[0].argmax(1)]
+            })
+        },
+        Workload {
+            flops: 16777216.0,
+            ..copy(
+                "r",
+                "cat 4x(1024,4096) dim0, then +1.0",
+                vec![vec![1024, 4096]; 4],
+                |t| vec![&Tensor::cat(&[&t[0], &t[1], &t[2], &t[3]], 0) + 1.0f32],
+            )
+        },
+        copy(
+            "roll",
+            "roll(1000, 1) 4096x4096",
+            vec![vec![4096, 4096]],
+            |t| vec![t[0].roll(1000, 1).contiguous()],
+        ),
+        copy(
+            "rep",
+            "repeat([1, 4]) 4096x1024",
+            vec![vec![4096, 1024]],
+            |t| vec![t[0].repeat(&[1, 4]).contiguous()],
+        ),
+        copy(
+            "sl",
+            "slice(1, 1, end, 2) 4096x4096",
+            vec![vec![4096, 4096]],
+            |t| vec![t[0].slice(1, 1, isize::MAX, 2).contiguous()],
+        ),
+        copy(
+            "padr",
+            "pad_with reflect 64 4096x4096",
+            vec![vec![4096, 4096]],
+            |t| vec![t[0].pad_with(&[(0, 0), (64, 64)], kiln::PadMode::Reflect)],
+        ),
+        Workload {
+            flops: 8.0 * 32.0 * 64.0 * 64.0,
+            ..copy("u1", "max_pool2d k2 s2 x(8,32,64,64)", pool.clone(), |t| {
+                vec![t[0].max_pool2d(2, 2, 0)]
+            })
+        },
+        Workload {
+            flops: 8.0 * 32.0 * 64.0 * 64.0,
+            ..copy("u2", "avg_pool2d k2 s2 x(8,32,64,64)", pool, |t| {
+                vec![t[0].avg_pool2d(2, 2, 0)]
+            })
+        },
+    ]
 }
 
 fn f32_workloads() -> Vec<Workload> {

@@ -36,7 +36,7 @@ pub use runtime::{cache_dir, Device};
 pub use target::DeviceLimits;
 pub use tensor::{
     default_device, eval_mode, manual_seed, realize, schedule, schedule_noopt, set_eval_mode,
-    EvalMode, Tensor,
+    Conv2dOptions, EvalMode, PadMode, Tensor,
 };
 
 /// Live graph nodes in this process (for leak tests).

@@ -5,16 +5,22 @@
 
 mod bits;
 mod conv;
+pub use conv::Conv2dOptions;
 mod create;
 mod math;
 mod display;
 mod division;
+mod join;
 mod movement;
+mod nn;
 mod operators;
 mod random;
 mod ops;
 mod pow;
 mod reduce;
+mod search;
+mod slicing;
+pub use slicing::PadMode;
 
 pub use random::manual_seed;
 mod softmax;

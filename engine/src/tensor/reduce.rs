@@ -140,6 +140,66 @@ impl Tensor {
         self.reduce(ReduceOp::Prod, "prod", axes, false)
     }
 
+    /// The product over `axes`, kept as axes of size 1.
+    #[track_caller]
+    pub fn prod_keepdim(&self, axes: &[isize]) -> Tensor {
+        self.reduce(ReduceOp::Prod, "prod_keepdim", axes, true)
+    }
+    /// The product of every element, as a 0-d tensor.
+    #[track_caller]
+    pub fn prod_all(&self) -> Tensor {
+        let _op = user_op("prod_all");
+        self.prod(&self.all_axes())
+    }
+
+    /// Whether any element over `axes` is nonzero (NaN counts), as bool; false over an empty
+    /// axis (numpy's `any`).
+    #[track_caller]
+    pub fn any(&self, axes: &[isize]) -> Tensor {
+        let _op = user_op("any");
+        let nonzero = self.ne(&self.scalar_like(0.0)).cast(DType::U32);
+        let count = nonzero.reduce(ReduceOp::Sum, "any", axes, false);
+        count.ne(&count.scalar_like(0.0))
+    }
+    /// Whether every element over `axes` is nonzero (NaN counts), as bool; true over an empty
+    /// axis (numpy's `all`).
+    #[track_caller]
+    pub fn all(&self, axes: &[isize]) -> Tensor {
+        let _op = user_op("all");
+        let zero = self.eq(&self.scalar_like(0.0)).cast(DType::U32);
+        let count = zero.reduce(ReduceOp::Sum, "all", axes, false);
+        count.eq(&count.scalar_like(0.0))
+    }
+
+    /// `log(sum(exp(x)))` over `axes`, shifted by the maximum so that nothing overflows
+    /// (numpy's `logaddexp.reduce`, scipy's `logsumexp`); f32 for integers.
+    #[track_caller]
+    pub fn logsumexp(&self, axes: &[isize]) -> Tensor {
+        let _op = user_op("logsumexp");
+        let x = if self.dtype().is_float() {
+            self.clone()
+        } else {
+            self.cast(DType::F32)
+        };
+        x.in_f32(|x| {
+            let m = x.max_keepdim(axes);
+            // An infinite (or all -inf) maximum shifts by 0: inf - inf would be NaN.
+            let shift = m.isfinite().where_(&m, &m.scalar_like(0.0));
+            let s = x
+                .sub(&shift)
+                .exp_shifted()
+                .sum_keepdim(axes)
+                .log()
+                .add(&shift);
+            let kept: Vec<usize> = normalize_axes("logsumexp", axes, x.shape());
+            let shape: Vec<usize> = (0..x.ndim())
+                .filter(|i| !kept.contains(i))
+                .map(|i| x.shape()[i])
+                .collect();
+            s.reshape_usize(&shape)
+        })
+    }
+
     #[track_caller]
     pub(super) fn mean_impl(&self, axes: &[isize], keepdim: bool) -> Tensor {
         self.in_f32(|x| {

@@ -96,7 +96,7 @@ impl Tensor {
     /// `e^x` for `x <= 0` (values minus their row's max) as plain `exp2(x · log2 e)`: its error
     /// grows with `|x|` only in relative terms, on results under e^-10 that add nothing
     /// visible to a sum of at least 1, and it skips `exp`'s extended-precision split.
-    fn exp_shifted(&self) -> Tensor {
+    pub(super) fn exp_shifted(&self) -> Tensor {
         self.mul_scalar(std::f64::consts::LOG2_E).exp2()
     }
 
