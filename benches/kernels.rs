@@ -119,6 +119,30 @@ fn shape_workloads() -> Vec<Workload> {
             vec![vec![4096, 4096]],
             |t| vec![t[0].pad_with(&[(0, 0), (64, 64)], kiln::PadMode::Reflect)],
         ),
+        copy(
+            "p",
+            "sort(1) values 4096x1024",
+            vec![vec![4096, 1024]],
+            |t| vec![t[0].sort(1, false).0],
+        ),
+        copy(
+            "p2",
+            "sort(1) values and indices 4096x1024",
+            vec![vec![4096, 1024]],
+            |t| {
+                let (v, i) = t[0].sort(1, false);
+                vec![v, i]
+            },
+        ),
+        copy(
+            "p20",
+            "sort of a 2^20 vector, values and indices",
+            vec![vec![1 << 20]],
+            |t| {
+                let (v, i) = t[0].sort(0, false);
+                vec![v, i]
+            },
+        ),
         Workload {
             flops: 8.0 * 32.0 * 64.0 * 64.0,
             ..copy("u1", "max_pool2d k2 s2 x(8,32,64,64)", pool.clone(), |t| {

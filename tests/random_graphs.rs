@@ -22,6 +22,8 @@ enum Step {
     Contiguous,
     /// Through a narrower float dtype and back (its rounding, its packed or native storage).
     Narrow(u8),
+    /// A joining, slicing or sorting op along an axis (`shape_step`).
+    Shape(u8, usize),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -38,7 +40,36 @@ fn step() -> impl Strategy<Value = Step> {
         (1usize..4).prop_map(Step::ExpandNew),
         Just(Step::Contiguous),
         (0u8..4).prop_map(Step::Narrow),
+        (0u8..8, 0usize..4).prop_map(|(k, a)| Step::Shape(k, a)),
     ]
+}
+
+/// roll, cat with its own flip, a backwards strided slice, reflect padding, a sort, argmax,
+/// tril and logsumexp along axis `a` (modulo the rank), where the shape allows.
+fn shape_step(x: &Tensor, k: u8, a: usize) -> Tensor {
+    let nd = x.ndim();
+    if nd == 0 {
+        return x.clone();
+    }
+    let ax = (a % nd) as isize;
+    let len = x.shape()[a % nd];
+    match k {
+        0 => x.roll(len as isize / 2 + 1, ax),
+        1 if x.numel() < 2000 => Tensor::cat(&[x, &x.flip(&[ax])], ax),
+        2 => x.slice(ax, -1, isize::MIN, -2),
+        3 if len > 1 && x.numel() < 2000 => {
+            let mut p = vec![(0, 0); nd];
+            p[a % nd] = (len - 1, 1);
+            x.pad_with(&p, kiln::PadMode::Reflect)
+        }
+        4 if len <= 64 => x.sort(ax, a % 2 == 1).0,
+        5 if len > 0 => x.argmax(ax).cast(x.dtype()),
+        6 if nd >= 2 => x.tril(a as isize % 3 - 1),
+        // Over an empty axis logsumexp is -inf, and -inf - -inf later may fold to 0 under a
+        // driver's fast math (WGSL promises no IEEE infinities): keep graphs finite.
+        7 if len > 0 => x.logsumexp(&[ax]),
+        _ => x.clone(),
+    }
 }
 
 fn apply(x: &Tensor, other: &Tensor, s: &Step) -> Tensor {
@@ -140,6 +171,7 @@ fn apply(x: &Tensor, other: &Tensor, s: &Step) -> Tensor {
             let n = if *k >= 2 { n.contiguous() } else { n };
             n.cast(x.dtype())
         }
+        Step::Shape(k, a) => shape_step(x, *k, *a),
         _ => x.clone(),
     }
 }
@@ -197,6 +229,7 @@ fn int_step() -> impl Strategy<Value = IntStep> {
         Just(Step::ReshapeFlat),
         (1usize..4).prop_map(Step::ExpandNew),
         Just(Step::Contiguous),
+        (0u8..7, 0usize..4).prop_map(|(k, a)| Step::Shape(k, a)),
     ];
     prop_oneof![
         (0u8..4).prop_map(IntStep::Unary),
@@ -261,6 +294,7 @@ fn apply_int(x: &Tensor, other: &Tensor, s: &IntStep) -> Tensor {
             }
         }
         IntStep::Cast(k) => x.cast(INTS[*k as usize % INTS.len()]),
+        IntStep::Move(Step::Shape(7, _)) => x.clone(),
         IntStep::Move(m) => apply(x, other, m),
     }
 }

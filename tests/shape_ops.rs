@@ -420,6 +420,10 @@ fn they_fuse_into_few_kernels() {
     assert!(kernels(&x.softmax(-1).argmax(-1)) <= 2);
     assert_eq!(kernels(&x.roll(3, 1).slice(0, 1, 7, 2).contiguous()), 1);
     assert_eq!(kernels(&x.pad_with(&[(2, 2), (3, 1)], PadMode::Reflect)), 1);
+    // A sort is a fixed sequence: 8 columns are 6 network stages in 3 phases, fused two
+    // at a time within a phase (4 kernels), after the index words and the pair masks.
+    let (v, i) = x.sort(1, false);
+    assert!(kiln::schedule(&[&v, &i]).unwrap().kernels().len() <= 7);
     let img = x.reshape(&[1, 1, 8, 8]);
     assert_eq!(kernels(&img.max_pool2d(2, 2, 0)), 1);
     assert_eq!(kernels(&img.avg_pool2d(3, 1, 1).relu()), 1);
@@ -523,4 +527,54 @@ fn bad_input_panics_naming_the_op() {
         let msg = panic_message(f);
         assert!(msg.contains(want), "expected {want:?} in {msg:?}");
     }
+}
+
+#[test]
+fn sorts_and_what_they_give_match_numpy() {
+    let fx = fixtures();
+    let mut srt = inp(&[3, 13], 7);
+    if let Data::F32(v) = &mut srt.data {
+        v[13 + 4] = f32::NAN;
+        v[13 + 9] = f32::NAN;
+        v[26] = f32::NAN;
+    }
+    let one = std::slice::from_ref(&srt);
+    expect(&fx, "sort1", one, |t| t[0].sort(1, false).0);
+    expect(&fx, "argsort1", one, |t| t[0].argsort(-1, false));
+    expect(&fx, "sort0", one, |t| t[0].sort(0, false).0);
+    expect(&fx, "argsort0", one, |t| t[0].sort(0, false).1);
+    expect(&fx, "sort_desc", one, |t| t[0].sort(1, true).0);
+    expect(&fx, "argsort_desc", one, |t| t[0].argsort(1, true));
+    expect(&fx, "topk4", one, |t| t[0].topk(4, 1).0);
+    expect(&fx, "topk4_idx", one, |t| t[0].topk(4, -1).1);
+    expect(&fx, "median_odd", one, |t| t[0].median(1));
+    let mut even = inp(&[4, 6], 8);
+    if let Data::F32(v) = &mut even.data {
+        v[3 * 6 + 2] = f32::NAN;
+    }
+    expect(&fx, "median_even", &[even], |t| t[0].median(-1));
+    let quant = inp(&[6, 5], 9);
+    for (name, q) in [
+        ("quantile_0.3", 0.3),
+        ("quantile_0.75", 0.75),
+        ("quantile_1", 1.0),
+        ("quantile_0", 0.0),
+    ] {
+        expect(&fx, name, std::slice::from_ref(&quant), |t| {
+            t[0].quantile(q, 0)
+        });
+    }
+    let ints = {
+        let Data::F32(v) = inp(&[2, 37], 3).data else {
+            unreachable!()
+        };
+        Input {
+            data: Data::I32(v.iter().map(|x| (x * 4.0) as i32).collect()),
+            shape: vec![2, 37],
+        }
+    };
+    expect(&fx, "sort_int", std::slice::from_ref(&ints), |t| {
+        t[0].sort(1, false).0
+    });
+    expect(&fx, "argsort_int", &[ints], |t| t[0].argsort(1, false));
 }

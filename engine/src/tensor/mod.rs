@@ -20,6 +20,7 @@ mod pow;
 mod reduce;
 mod search;
 mod slicing;
+mod sort;
 pub use slicing::PadMode;
 
 pub use random::manual_seed;

@@ -172,7 +172,8 @@ impl Tensor {
     }
 
     /// `log(sum(exp(x)))` over `axes`, shifted by the maximum so that nothing overflows
-    /// (numpy's `logaddexp.reduce`, scipy's `logsumexp`); f32 for integers.
+    /// (numpy's `logaddexp.reduce`, scipy's `logsumexp`; -inf over an empty axis); f32 for
+    /// integers.
     #[track_caller]
     pub fn logsumexp(&self, axes: &[isize]) -> Tensor {
         let _op = user_op("logsumexp");
@@ -181,6 +182,15 @@ impl Tensor {
         } else {
             self.cast(DType::F32)
         };
+        let kept: Vec<usize> = normalize_axes("logsumexp", axes, x.shape());
+        let shape: Vec<usize> = (0..x.ndim())
+            .filter(|i| !kept.contains(i))
+            .map(|i| x.shape()[i])
+            .collect();
+        if kept.iter().any(|&a| x.shape()[a] == 0) {
+            // The log of an empty sum, as scipy's logsumexp.
+            return Tensor::full_on(&shape, f64::NEG_INFINITY, x.dtype(), x.device());
+        }
         x.in_f32(|x| {
             let m = x.max_keepdim(axes);
             // An infinite (or all -inf) maximum shifts by 0: inf - inf would be NaN.
@@ -191,11 +201,6 @@ impl Tensor {
                 .sum_keepdim(axes)
                 .log()
                 .add(&shift);
-            let kept: Vec<usize> = normalize_axes("logsumexp", axes, x.shape());
-            let shape: Vec<usize> = (0..x.ndim())
-                .filter(|i| !kept.contains(i))
-                .map(|i| x.shape()[i])
-                .collect();
             s.reshape_usize(&shape)
         })
     }
