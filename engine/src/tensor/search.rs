@@ -52,9 +52,11 @@ impl Tensor {
         } else {
             self.min_keepdim(&[a as isize])
         };
+        // The extreme is NaN exactly when the axis holds one (max and min propagate NaN), so
+        // "equal to it, or NaN" marks the NaNs then and the extremes otherwise.
         let mut hit = self.eq(&best);
         if self.dtype().is_float() {
-            hit = hit.logical_or(&self.isnan().logical_and(&best.isnan()));
+            hit = hit.logical_or(&self.isnan());
         }
         // Each hit scores n - i, everything else 0: the largest score marks the first hit.
         let mut along = vec![1; self.ndim()];
