@@ -320,19 +320,10 @@ pub(super) fn walk_root(root: &NodeRef, forced: &HashSet<u64>, broadcast: bool) 
         }
     }
     // A reduction read both at the kernel's own index and through a movement op cannot be
-    // both its domain's reduce and a nest (lowering keys reductions by node): materialize it.
-    let both: Vec<NodeRef> = w
-        .broadcast
-        .iter()
-        .filter(|b| w.fused.iter().any(|f| f.id == b.id))
-        .cloned()
-        .collect();
-    for b in both {
-        w.broadcast.retain(|x| x.id != b.id);
-        if !w.bad.iter().any(|x| x.id == b.id) {
-            w.bad.push(b);
-        }
-    }
+    // both its domain's reduce and a nest (lowering keys reductions by node): it is a nest,
+    // whose value the identity read takes too (logsumexp's `+ max` after the sum of exp).
+    w.fused
+        .retain(|f| !w.broadcast.iter().any(|b| b.id == f.id));
     w
 }
 
