@@ -416,6 +416,8 @@ fn they_fuse_into_few_kernels() {
     // The max is read inside the sum's nest and by the tail (`+ max`): one nest serves both.
     assert_eq!(kernels(&x.logsumexp(&[1])), 1);
     assert_eq!(kernels(&x.any(&[1])), 1);
+    let targets = Tensor::from_slice_on(&[0i32, 1, 2, 3, 4, 5, 6, 7], &[8], &dev).unwrap();
+    assert_eq!(kernels(&x.cross_entropy(&targets)), 2);
     assert!(kernels(&x.softmax(-1).argmax(-1)) <= 2);
     assert_eq!(kernels(&x.roll(3, 1).slice(0, 1, 7, 2).contiguous()), 1);
     assert_eq!(kernels(&x.pad_with(&[(2, 2), (3, 1)], PadMode::Reflect)), 1);
@@ -563,6 +565,17 @@ fn sorts_and_what_they_give_match_numpy() {
             t[0].quantile(q, 0)
         });
     }
+    let targets = Input {
+        data: Data::I32(vec![0, 4, 2, 2, 1, 3]),
+        shape: vec![6],
+    };
+    expect(&fx, "cross_entropy", &[quant.clone(), targets], |t| {
+        t[0].cross_entropy(&t[1])
+    });
+    let dev = kiln::Device::cpu();
+    let logits = quant.on(&dev);
+    let bad = Tensor::from_slice_on(&[0i32, 5, 2, 2, 1, -1], &[6], &dev).unwrap();
+    assert!(logits.cross_entropy(&bad).item::<f32>().unwrap().is_nan());
     let ints = {
         let Data::F32(v) = inp(&[2, 37], 3).data else {
             unreachable!()

@@ -106,6 +106,43 @@ impl Tensor {
         out
     }
 
+    /// The mean cross-entropy of logits `(N, C)` against i32 class indices `(N,)` (torch's
+    /// `cross_entropy` with mean reduction): `mean(logsumexp(x_n) - x_n[t_n])`, as a 0-d
+    /// tensor, in 2 kernels. A target outside `0..C` makes the loss NaN.
+    #[track_caller]
+    pub fn cross_entropy(&self, targets: &Tensor) -> Tensor {
+        let _op = user_op("cross_entropy");
+        let (xs, ts) = (self.shape(), targets.shape());
+        assert!(
+            xs.len() == 2 && ts.len() == 1 && ts[0] == xs[0],
+            "{}: logits {xs:?} must be (N, C) and targets {ts:?} (N,)",
+            reported("cross_entropy")
+        );
+        assert!(
+            targets.dtype() == DType::I32 && self.dtype().is_float(),
+            "{}: logits must be a float dtype and targets i32, got {} and {}",
+            reported("cross_entropy"),
+            self.dtype(),
+            targets.dtype()
+        );
+        let (n, c) = (xs[0], xs[1]);
+        self.in_f32(|x| {
+            let classes = Tensor::arange_on(0.0, c as f64, 1.0, DType::I32, x.device())
+                .reshape_usize(&[1, c]);
+            let t = targets.reshape_usize(&[n, 1]);
+            let picked = classes.eq(&t).where_(&x, &x.scalar_like(0.0)).sum(&[1]);
+            // A target out of range picks nothing: its row contributes NaN, not a loss.
+            let in_range = t
+                .ge(&t.scalar_like(0.0))
+                .logical_and(&t.lt(&t.scalar_like(c as f64)))
+                .reshape_usize(&[n]);
+            let loss = x.logsumexp(&[1]).sub(&picked);
+            in_range
+                .where_(&loss, &loss.scalar_like(f64::NAN))
+                .mean_all()
+        })
+    }
+
     /// `softmax(q kᵀ / sqrt(E) + mask) v` over the last two axes (torch's
     /// `scaled_dot_product_attention`): `q` is `(..., L, E)`, `k` `(..., S, E)`, `v`
     /// `(..., S, Ev)`. A bool `mask` keeps the scores where it is true (the others are -inf);
