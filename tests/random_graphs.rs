@@ -72,6 +72,19 @@ fn shape_step(x: &Tensor, k: u8, a: usize) -> Tensor {
     }
 }
 
+/// Reduction `op` (0 sum, 1 max, 2 min, 3 mean) over axis `a`; sum and max keep the axis
+/// when `keep`.
+fn reduce_step(x: &Tensor, op: u8, a: isize, keep: bool) -> Tensor {
+    match (op, keep) {
+        (0, false) => x.sum(&[a]),
+        (0, true) => x.sum_keepdim(&[a]),
+        (1, false) => x.max(&[a]),
+        (1, true) => x.max_keepdim(&[a]),
+        (2, _) => x.min(&[a]),
+        _ => x.mean(&[a]),
+    }
+}
+
 fn apply(x: &Tensor, other: &Tensor, s: &Step) -> Tensor {
     let nd = x.ndim();
     match s {
@@ -127,14 +140,7 @@ fn apply(x: &Tensor, other: &Tensor, s: &Step) -> Tensor {
             } else {
                 op
             };
-            match (op, keep) {
-                (0, false) => x.sum(&a),
-                (0, true) => x.sum_keepdim(&a),
-                (1, false) => x.max(&a),
-                (1, true) => x.max_keepdim(&a),
-                (2, _) => x.min(&a),
-                _ => x.mean(&a),
-            }
+            reduce_step(x, *op, a[0], *keep)
         }
         Step::Permute(k) => {
             if nd < 2 {
@@ -285,13 +291,7 @@ fn apply_int(x: &Tensor, other: &Tensor, s: &IntStep) -> Tensor {
             } else {
                 *op
             };
-            match (op, keep) {
-                (0, false) => x.sum(&a),
-                (0, true) => x.sum_keepdim(&a),
-                (1, false) => x.max(&a),
-                (1, true) => x.max_keepdim(&a),
-                _ => x.min(&a),
-            }
+            reduce_step(x, op.min(2), a[0], *keep)
         }
         IntStep::Cast(k) => x.cast(INTS[*k as usize % INTS.len()]),
         IntStep::Move(Step::Shape(7, _)) => x.clone(),
