@@ -493,3 +493,33 @@ fn a_row_along_a_strided_axis_takes_neighbouring_rows_per_lane() {
         check3(name, &inputs, f);
     }
 }
+
+/// A flipped view reads whole aligned vectors and takes their components in reverse: the
+/// lanes of a run read backwards are one vector load, not one scalar each.
+#[test]
+fn a_flipped_axis_is_read_as_reversed_vectors() {
+    let inputs = [rand_input(DType::F32, &[6, 64], 7)];
+    let f = |t: &[Tensor]| t[0].flip(&[1]).contiguous();
+    for k in kernels_of(f, &inputs) {
+        let wgsl = k.wgsl().unwrap();
+        assert!(
+            wgsl.contains("var<storage, read> data0: array<vec4<f32>>"),
+            "{wgsl}"
+        );
+    }
+    check3("flip(1)", &inputs, f);
+    // Flipped pieces of a cat, masked, odd offsets (scalars there) and f16 (packed words).
+    check3("flip in pieces", &inputs, |t| {
+        Tensor::cat(
+            &[
+                &t[0].flip(&[1]),
+                &t[0].slice(1, 60, 3, -1),
+                &t[0].flip(&[0, 1]),
+            ],
+            1,
+        )
+    });
+    check3("flip of f16", &[rand_input(DType::F16, &[5, 32], 8)], |t| {
+        t[0].flip(&[1]).contiguous()
+    });
+}

@@ -512,6 +512,24 @@ impl Linearizer<'_> {
                 );
                 return self.emit(UOp::Gep(vec, t), d);
             }
+            // A flipped view: the same aligned vector, its components read in reverse.
+            if let Some(vector::VectorAccess {
+                width: w, pos: t, ..
+            }) = self.reversed_vector_of(lane, &idx, &v, &of)
+            {
+                let base = self.lin(&idx.add_const(t as i64 + 1 - w as i64));
+                let valid = self.valid(&v);
+                let vec = self.emit_w(
+                    UOp::Load {
+                        buf,
+                        index: base,
+                        valid,
+                    },
+                    d,
+                    w,
+                );
+                return self.emit(UOp::Gep(vec, w - 1 - t), d);
+            }
         }
         let index = self.lin(&idx);
         let valid = self.valid(&v);

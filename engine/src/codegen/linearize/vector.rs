@@ -31,6 +31,31 @@ impl Linearizer<'_> {
         valid: &Valid,
         of: &dyn Fn(&mut Self, usize) -> (Lin, Valid),
     ) -> Option<VectorAccess> {
+        self.vector_along(lane, idx, valid, of, 1)
+    }
+
+    /// [`Self::vector_of`] for lanes that read backwards (a flipped view): component `t`
+    /// reads element `i0 - t`, so one aligned vector at `i0 - (width - 1)` serves them, read
+    /// in reverse. For loads only.
+    pub(super) fn reversed_vector_of(
+        &mut self,
+        lane: usize,
+        idx: &Lin,
+        valid: &Valid,
+        of: &dyn Fn(&mut Self, usize) -> (Lin, Valid),
+    ) -> Option<VectorAccess> {
+        self.vector_along(lane, idx, valid, of, -1)
+    }
+
+    /// The vector of lanes whose index moves by `step` (1 or -1) per component.
+    fn vector_along(
+        &mut self,
+        lane: usize,
+        idx: &Lin,
+        valid: &Valid,
+        of: &dyn Fn(&mut Self, usize) -> (Lin, Valid),
+        step: i64,
+    ) -> Option<VectorAccess> {
         for (k, &i) in self.lanes.parts.clone().iter().enumerate() {
             let p = self.shaped.parts[i];
             let is_unroll = p.kind == AxisKind::Unroll;
@@ -54,20 +79,26 @@ impl Linearizer<'_> {
                 .product();
             let first = lane - t * stride;
             let (i0, v0) = of(self, first);
-            if i0 != idx.add_const(-(t as i64)) || v0 != *valid {
+            if i0 != idx.add_const(-step * t as i64) || v0 != *valid {
                 continue;
             }
+            // The lowest element the vector covers.
+            let low = if step > 0 {
+                i0.clone()
+            } else {
+                i0.add_const(1 - w as i64)
+            };
             // A masked load reads only where valid, where its index is in the buffer: a
             // negative index elsewhere (a cat's later piece, shifted back) is never used.
-            let aligned = i0.const_part() % w as i64 == 0
-                && i0.terms().all(|(_, c)| c % w as i64 == 0)
-                && (i0.range(&self.ranges).0 >= 0 || !valid.is_always());
+            let aligned = low.const_part() % w as i64 == 0
+                && low.terms().all(|(_, c)| c % w as i64 == 0)
+                && (low.range(&self.ranges).0 >= 0 || !valid.is_always());
             if !aligned {
                 continue;
             }
             let contiguous = (1..w).all(|s| {
                 let (is, vs) = of(self, first + s * stride);
-                is == i0.add_const(s as i64) && vs == v0
+                is == i0.add_const(step * s as i64) && vs == v0
             });
             if contiguous {
                 return Some(VectorAccess {
