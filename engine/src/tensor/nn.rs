@@ -71,12 +71,7 @@ impl Tensor {
     pub fn rms_norm(&self, axis: isize, eps: f64) -> Tensor {
         let _op = user_op("rms_norm");
         normalize_axis("rms_norm", axis, self.shape());
-        let x = if self.dtype().is_float() {
-            self.clone()
-        } else {
-            self.cast(DType::F32)
-        };
-        x.in_f32(|x| {
+        self.in_f32(|x| {
             let ms = x.mul(&x).mean_keepdim(&[axis]);
             x.mul(&ms.add_scalar(eps).rsqrt())
         })

@@ -177,21 +177,17 @@ impl Tensor {
     #[track_caller]
     pub fn logsumexp(&self, axes: &[isize]) -> Tensor {
         let _op = user_op("logsumexp");
-        let x = if self.dtype().is_float() {
-            self.clone()
-        } else {
-            self.cast(DType::F32)
-        };
-        let kept: Vec<usize> = normalize_axes("logsumexp", axes, x.shape());
-        let shape: Vec<usize> = (0..x.ndim())
-            .filter(|i| !kept.contains(i))
-            .map(|i| x.shape()[i])
+        let reduced: Vec<usize> = normalize_axes("logsumexp", axes, self.shape());
+        let shape: Vec<usize> = (0..self.ndim())
+            .filter(|i| !reduced.contains(i))
+            .map(|i| self.shape()[i])
             .collect();
-        if kept.iter().any(|&a| x.shape()[a] == 0) {
+        if reduced.iter().any(|&a| self.shape()[a] == 0) {
             // The log of an empty sum, as scipy's logsumexp.
-            return Tensor::full_on(&shape, f64::NEG_INFINITY, x.dtype(), x.device());
+            let dtype = self.float().dtype();
+            return Tensor::full_on(&shape, f64::NEG_INFINITY, dtype, self.device());
         }
-        x.in_f32(|x| {
+        self.in_f32(|x| {
             let m = x.max_keepdim(axes);
             // An infinite (or all -inf) maximum shifts by 0: inf - inf would be NaN.
             let shift = m.isfinite().where_(&m, &m.scalar_like(0.0));

@@ -98,12 +98,7 @@ impl Tensor {
             reported(name),
             self.shape()
         );
-        let x = if self.dtype().is_float() {
-            self.clone()
-        } else {
-            self.cast(DType::F32)
-        };
-        x.in_f32(|x| {
+        self.in_f32(|x| {
             let sorted = x.sort(a as isize, false).0;
             let pos = q * (n - 1) as f64;
             let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
@@ -215,8 +210,7 @@ fn bitonic(x: &Tensor, n: usize, descending: bool) -> (Tensor, Tensor) {
         }
         k *= 2;
     }
-    let keep: Vec<(usize, usize)> = x.shape().iter().map(|&d| (0, d)).collect();
-    let (values, words) = (values.shrink(&keep), indices.shrink(&keep));
+    let (values, words) = (values.narrow(nd - 1, 0, n), indices.narrow(nd - 1, 0, n));
     let class = words.shr(&words.scalar_like(CLASS_SHIFT as f64));
     let indices = words.bitwise_and(&words.scalar_like(((1u32 << CLASS_SHIFT) - 1) as f64));
     let values = if float {

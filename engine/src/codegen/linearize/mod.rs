@@ -495,11 +495,26 @@ impl Linearizer<'_> {
         if d != DType::Bool {
             let (index_ast, valid_ast) = (index.clone(), valid.clone());
             let of = move |lz: &mut Self, l: usize| lz.load_access(&index_ast, &valid_ast, l);
-            if let Some(vector::VectorAccess {
-                width: w, pos: t, ..
-            }) = self.vector_of(lane, &idx, &v, &of)
+            // Lanes reading forwards, or backwards (a flipped view: the same aligned vector,
+            // its components taken in reverse).
+            let access = match self.vector_of(lane, &idx, &v, &of) {
+                Some(a) => Some((a, false)),
+                None => self
+                    .reversed_vector_of(lane, &idx, &v, &of)
+                    .map(|a| (a, true)),
+            };
+            if let Some((
+                vector::VectorAccess {
+                    width: w, pos: t, ..
+                },
+                reversed,
+            )) = access
             {
-                let base = self.lin(&idx.add_const(-(t as i64)));
+                let (low, component) = match reversed {
+                    false => (-(t as i64), t),
+                    true => (t as i64 + 1 - w as i64, w - 1 - t),
+                };
+                let base = self.lin(&idx.add_const(low));
                 let valid = self.valid(&v);
                 let vec = self.emit_w(
                     UOp::Load {
@@ -510,25 +525,7 @@ impl Linearizer<'_> {
                     d,
                     w,
                 );
-                return self.emit(UOp::Gep(vec, t), d);
-            }
-            // A flipped view: the same aligned vector, its components read in reverse.
-            if let Some(vector::VectorAccess {
-                width: w, pos: t, ..
-            }) = self.reversed_vector_of(lane, &idx, &v, &of)
-            {
-                let base = self.lin(&idx.add_const(t as i64 + 1 - w as i64));
-                let valid = self.valid(&v);
-                let vec = self.emit_w(
-                    UOp::Load {
-                        buf,
-                        index: base,
-                        valid,
-                    },
-                    d,
-                    w,
-                );
-                return self.emit(UOp::Gep(vec, w - 1 - t), d);
+                return self.emit(UOp::Gep(vec, component), d);
             }
         }
         let index = self.lin(&idx);
