@@ -85,6 +85,19 @@ pub enum Error {
     #[error("memory: {0}")]
     Memory(String),
 
+    /// An index tensor held an index outside the axis it indexes (`gather`, `index_select`,
+    /// `scatter`, `scatter_add`, `one_hot`). The kernel that met it flags it on the device;
+    /// reading any value computed from it reports it.
+    #[error("{op}: index {index} is out of range for an axis of length {len}")]
+    IndexOutOfRange {
+        /// The op whose index was out of range.
+        op: &'static str,
+        /// One offending index (the first the device reported).
+        index: i64,
+        /// The length of the indexed axis.
+        len: usize,
+    },
+
     /// The program needs something this device does not offer (a feature or a limit).
     #[error("unsupported on {device}: {message}")]
     Unsupported {

@@ -75,6 +75,45 @@ pub enum ReduceOp {
     Min,
 }
 
+/// The op an index check speaks for: what an out-of-range index error names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IndexOp {
+    Gather,
+    IndexSelect,
+    Scatter,
+    ScatterAdd,
+    OneHot,
+}
+
+impl IndexOp {
+    pub fn name(self) -> &'static str {
+        match self {
+            IndexOp::Gather => "gather",
+            IndexOp::IndexSelect => "index_select",
+            IndexOp::Scatter => "scatter",
+            IndexOp::ScatterAdd => "scatter_add",
+            IndexOp::OneHot => "one_hot",
+        }
+    }
+
+    /// Whether a negative index counts from the end of the axis, as numpy's `take`,
+    /// `take_along_axis` and `add.at` do (a class of `one_hot` cannot be negative).
+    pub fn wraps_negative(self) -> bool {
+        !matches!(self, IndexOp::OneHot)
+    }
+
+    /// The position `i` names on an axis of `len`, or `None` when it is out of range.
+    pub fn check(self, i: i64, len: usize) -> Option<usize> {
+        let len = len as i64;
+        let w = if i < 0 && self.wraps_negative() {
+            i + len
+        } else {
+            i
+        };
+        (0..len).contains(&w).then_some(w as usize)
+    }
+}
+
 impl UnaryOp {
     pub fn name(self) -> &'static str {
         match self {

@@ -141,6 +141,8 @@ fn encode_op(op: &Op, w: &mut Vec<u64>, classes: &mut HashMap<(crate::dtype::DTy
             w.extend(axes.iter().map(|&a| a as u64));
         }
         Op::Contiguous => w.push(9),
+        Op::CheckIndex { len, op } => w.extend([17, *len as u64, *op as u64]),
+        Op::Gather(axis) => w.extend([18, *axis as u64]),
         Op::Movement(m) => {
             let (tag, args): (u64, Vec<u64>) = match m {
                 Movement::Reshape(s) => (10, s.iter().map(|&d| d as u64).collect()),

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::graph::{toposort, NodeRef};
 use crate::kernel::{check_index_range, compiled_kernel, Kernel, OptChoice, Schedule};
 use crate::plan_cache;
+use crate::runtime::status::{self, Status};
 use crate::runtime::{Backend, Buffer, Device, Launch};
 use crate::schedule::{schedule, Step};
 use crate::trace;
@@ -193,6 +194,32 @@ fn plan(device: &Device, targets: &[NodeRef], noopt: bool) -> Result<Schedule> {
     Ok(s)
 }
 
+/// The output buffers of a launch of `kernel`, appended to its input buffers `bufs` with its
+/// status words (where it checks indices) last; each output depends on the inputs' index
+/// checks and its own (`runtime/status.rs`).
+fn alloc_outputs(
+    kernel: &Kernel,
+    outputs: &[NodeRef],
+    bufs: &mut Vec<Arc<Buffer>>,
+) -> Result<Vec<Arc<Buffer>>> {
+    let device = kernel.device();
+    let checks = &kernel.kernel_ast().checks;
+    let own = match checks.is_empty() {
+        true => None,
+        false => Some(Status::new(device, checks)?),
+    };
+    let depends = status::union(bufs, own.as_ref());
+    let mut outs = vec![];
+    for out in outputs {
+        let b = device.alloc(out.numel(), out.dtype)?;
+        b.depends.set(depends.clone());
+        outs.push(Arc::new(b));
+    }
+    bufs.extend(outs.iter().cloned());
+    bufs.extend(own.map(|s| s.words()));
+    Ok(outs)
+}
+
 fn execute(s: &Schedule) -> Result<()> {
     let device = &s.device;
     debug::count_realize();
@@ -224,11 +251,12 @@ fn execute(s: &Schedule) -> Result<()> {
                 let kernel = &s.kernels[*index];
                 let mut bufs: Vec<Arc<Buffer>> =
                     inputs.iter().map(|n| buffer_of(n, &produced)).collect();
-                for out in outputs {
-                    let b = Arc::new(device.alloc(out.numel(), out.dtype)?);
+                for (out, b) in outputs
+                    .iter()
+                    .zip(alloc_outputs(kernel, outputs, &mut bufs)?)
+                {
                     produced.insert(out.id, b.clone());
-                    realized.push((out.clone(), b.clone()));
-                    bufs.push(b);
+                    realized.push((out.clone(), b));
                 }
                 // An empty output axis stays a global part of size 0 (opts refuse empty parts):
                 // no workgroups, nothing to compute.
@@ -303,6 +331,7 @@ fn execute(s: &Schedule) -> Result<()> {
         }
     }
     for (node, buf) in realized {
+        buf.depends.bound();
         node.set_realized(buf);
     }
     Ok(())

@@ -19,7 +19,7 @@
 use std::fmt;
 
 use crate::dtype::{DType, Scalar};
-use crate::ops::{BinaryOp, ReduceOp, UnaryOp};
+use crate::ops::{BinaryOp, IndexOp, ReduceOp, UnaryOp};
 use crate::view::symbolic::{Lin, Valid};
 
 use super::arena::{Handle, UniqueArena};
@@ -56,6 +56,32 @@ pub enum AstNode {
         src: ExprRef,
         axes: Vec<usize>,
     },
+    /// An index (i32 or u32) checked as `KernelAst::checks[check]` says: the position it
+    /// names (i32), or 0 where it is out of range, and then, where `valid` holds, the
+    /// kernel's status buffer records the check and the index.
+    CheckIndex {
+        src: ExprRef,
+        check: usize,
+        valid: Valid,
+    },
+    /// `valid ? buf[base + stride * pos] : 0`: a read at a computed position `pos` (an i32
+    /// `CheckIndex`, so within the buffer) along an axis of stride `stride`.
+    Gather {
+        buf: usize,
+        base: Lin,
+        stride: usize,
+        pos: ExprRef,
+        valid: Valid,
+    },
+}
+
+/// One index check of a kernel: the op it speaks for, the length of the axis, and whether
+/// the index is u32 (the status buffer then holds its bits as u32).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct IndexCheck {
+    pub op: IndexOp,
+    pub len: usize,
+    pub unsigned: bool,
 }
 
 /// One expression: an op and its dtype (part of the hash-consing key, so casts of one value
@@ -88,6 +114,10 @@ pub struct KernelAst {
     pub bufs: Vec<BufArg>,
     pub exprs: UniqueArena<Expr>,
     pub stores: Vec<Store>,
+    /// The index checks (`AstNode::CheckIndex`). A kernel with any has one more buffer, last:
+    /// its status (two i32 words, zeroed before the launch: 1 + the failed check's number,
+    /// and the index; see [`KernelAst::status_buf`]).
+    pub checks: Vec<IndexCheck>,
 }
 
 impl KernelAst {
@@ -121,7 +151,13 @@ impl KernelAst {
             bufs: vec![],
             exprs: UniqueArena::new(),
             stores: vec![],
+            checks: vec![],
         }
+    }
+
+    /// The status buffer of a kernel with index checks (the last buffer).
+    pub fn status_buf(&self) -> Option<usize> {
+        (!self.checks.is_empty()).then(|| self.bufs.len() - 1)
     }
 
     /// Inclusive ranges of the axis variables, for the simplifier.
@@ -246,15 +282,9 @@ impl KernelAst {
                     .iter()
                     .flat_map(|o| out[o.index()].iter().copied())
                     .collect();
-            match &e.op {
-                AstNode::Load { index, valid, .. } => {
-                    v.extend(index.vars());
-                    v.extend(valid.vars());
-                }
-                AstNode::Index(index) => v.extend(index.vars()),
-                AstNode::Gate(valid, _) => v.extend(valid.vars()),
-                AstNode::Reduce { axes, .. } => v.retain(|a| !axes.contains(&(*a as usize))),
-                _ => {}
+            v.extend(e.op.index_vars());
+            if let AstNode::Reduce { axes, .. } = &e.op {
+                v.retain(|a| !axes.contains(&(*a as usize)));
             }
             v.sort_unstable();
             v.dedup();
@@ -323,23 +353,8 @@ impl KernelAst {
                 e.op.operands()
                     .iter()
                     .fold(0u64, |m, o| m | axes[o.index()]);
-            match &e.op {
-                AstNode::Load { index, valid, .. } => {
-                    for v in index.vars().into_iter().chain(valid.vars()) {
-                        m |= 1u64.checked_shl(v).unwrap_or(0);
-                    }
-                }
-                AstNode::Index(index) => {
-                    for v in index.vars() {
-                        m |= 1u64.checked_shl(v).unwrap_or(0);
-                    }
-                }
-                AstNode::Gate(valid, _) => {
-                    for v in valid.vars() {
-                        m |= 1u64.checked_shl(v).unwrap_or(0);
-                    }
-                }
-                _ => {}
+            for v in e.op.index_vars() {
+                m |= 1u64.checked_shl(v).unwrap_or(0);
             }
             span.push(m);
             if let AstNode::Reduce { axes: red, .. } = &e.op {
@@ -408,9 +423,24 @@ impl AstNode {
                 vec![]
             }
             AstNode::Unary(_, a) | AstNode::Cast(a) | AstNode::Gate(_, a) => vec![*a],
+            AstNode::CheckIndex { src, .. } => vec![*src],
+            AstNode::Gather { pos, .. } => vec![*pos],
             AstNode::Reduce { src, .. } => vec![*src],
             AstNode::Binary(_, a, b) => vec![*a, *b],
             AstNode::Where(c, a, b) => vec![*c, *a, *b],
+        }
+    }
+
+    /// The domain variables this node's own indices and masks read (not its operands').
+    pub fn index_vars(&self) -> Vec<u32> {
+        match self {
+            AstNode::Load { index, valid, .. }
+            | AstNode::Gather {
+                base: index, valid, ..
+            } => index.vars().into_iter().chain(valid.vars()).collect(),
+            AstNode::Index(index) => index.vars(),
+            AstNode::Gate(valid, _) | AstNode::CheckIndex { valid, .. } => valid.vars(),
+            _ => vec![],
         }
     }
 }
@@ -461,6 +491,27 @@ impl fmt::Display for KernelAst {
                 AstNode::Reduce { op, src, axes } => {
                     let ax: Vec<String> = axes.iter().map(|a| format!("v{a}")).collect();
                     format!("reduce_{op:?} {src} over [{}]", ax.join(", ")).to_lowercase()
+                }
+                AstNode::CheckIndex { src, check, valid } => {
+                    let c = self.checks[*check];
+                    let body = format!("check {src} < {} ({})", c.len, c.op.name());
+                    match valid.is_always() {
+                        true => body,
+                        false => format!("{body} if {}", fmt_valid(valid)),
+                    }
+                }
+                AstNode::Gather {
+                    buf,
+                    base,
+                    stride,
+                    pos,
+                    valid,
+                } => {
+                    let body = format!("gather data{buf}[{base} + {stride}*{pos}]");
+                    match valid.is_always() {
+                        true => body,
+                        false => format!("{body} if {}", fmt_valid(valid)),
+                    }
                 }
             };
             writeln!(f, "  {h:>4} {:<4} {body}", e.dtype.name())?;

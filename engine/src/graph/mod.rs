@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use crate::dtype::{DType, Scalar};
-use crate::ops::{BinaryOp, ReduceOp, UnaryOp};
+use crate::ops::{BinaryOp, IndexOp, ReduceOp, UnaryOp};
 use crate::runtime::{Buffer, Device};
 use crate::view::Movement;
 
@@ -42,6 +42,17 @@ pub enum Op {
     Movement(Movement),
     /// Forces its source to be materialized in a contiguous buffer.
     Contiguous,
+    /// An index (i32 or u32) checked against an axis of `len`: the position it names
+    /// (i32; negative indices wrap where `op` does), or 0 with the kernel's error flag set
+    /// when it is out of range (a read of anything computed from it is then an `Err`).
+    CheckIndex {
+        len: usize,
+        op: IndexOp,
+    },
+    /// `x` read along `axis` at a computed position: sources (x, positions), the positions
+    /// an i32 `CheckIndex` of the node's shape; `x` has that shape but along `axis`, and is
+    /// always read from a buffer (the scheduler materializes it).
+    Gather(usize),
 }
 
 impl Op {
@@ -61,6 +72,8 @@ impl Op {
             Op::Reduce(r, axes) => format!("{} {axes:?}", r.name()),
             Op::Movement(m) => format!("{m:?}").to_lowercase(),
             Op::Contiguous => "contiguous".into(),
+            Op::CheckIndex { len, op } => format!("check_index {} < {len}", op.name()),
+            Op::Gather(axis) => format!("gather [{axis}]"),
         }
     }
     pub fn is_elementwise(&self) -> bool {

@@ -5,8 +5,8 @@
 use crate::hash::FxHashMap as HashMap;
 
 use crate::dtype::{unpack_words, DType, Scalar};
-use crate::error::Result;
-use crate::ops::{eval_binary, eval_unary};
+use crate::error::{Error, Result};
+use crate::ops::{eval_binary, eval_unary, IndexOp};
 use crate::view::Movement;
 
 use super::{toposort, NodeRef, Op};
@@ -89,6 +89,8 @@ fn eval(n: &NodeRef, memo: &HashMap<u64, HostArray>) -> Result<HostArray> {
                 .collect()),
             Op::Cast(d) => out(args[0].data.iter().map(|x| x.cast(*d)).collect()),
             Op::Contiguous => out(args[0].data.clone()),
+            Op::CheckIndex { len, op } => out(check_indices(&args[0].data, *len, *op)?),
+            Op::Gather(axis) => out(gather(args[0], &args[1].data, &n.shape, *axis)),
             Op::Reduce(op, axes) => {
                 let mut acc = vec![op.identity(n.dtype); numel];
                 let src_shape = &srcs[0].shape;
@@ -151,4 +153,39 @@ fn eval(n: &NodeRef, memo: &HashMap<u64, HostArray>) -> Result<HostArray> {
         }
     };
     Ok(result)
+}
+
+/// Each index's position on an axis of `len`, or the error a kernel would report.
+fn check_indices(indices: &[Scalar], len: usize, op: IndexOp) -> Result<Vec<Scalar>> {
+    indices
+        .iter()
+        .map(|x| {
+            let i = match *x {
+                Scalar::I32(i) => i as i64,
+                Scalar::U32(u) => u as i64,
+                other => unreachable!("check_index of {}", other.dtype()),
+            };
+            op.check(i, len)
+                .map(|w| Scalar::I32(w as i32))
+                .ok_or(Error::IndexOutOfRange {
+                    op: op.name(),
+                    index: i,
+                    len,
+                })
+        })
+        .collect()
+}
+
+/// `x` read along `axis` at `positions` (checked, of the result's `shape`).
+fn gather(x: &HostArray, positions: &[Scalar], shape: &[usize], axis: usize) -> Vec<Scalar> {
+    (0..positions.len())
+        .map(|o| {
+            let mut idx = multi_index(o, shape);
+            idx[axis] = match positions[o] {
+                Scalar::I32(i) => i as usize,
+                other => unreachable!("gather at {}", other.dtype()),
+            };
+            x.data[flat_index(&idx, &x.shape)]
+        })
+        .collect()
 }

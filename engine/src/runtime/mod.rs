@@ -10,6 +10,7 @@ mod batch;
 mod bind_groups;
 mod pipeline_cache;
 mod poll;
+pub(crate) mod status;
 mod timestamps;
 pub use pipeline_cache::cache_dir;
 pub mod cpu;
@@ -166,6 +167,7 @@ impl Device {
             numel,
             dtype,
             id,
+            depends: Default::default(),
         })
     }
 
@@ -272,6 +274,8 @@ pub struct Buffer {
     dtype: DType,
     /// A process-wide id (traces name buffers by it).
     id: u64,
+    /// The index checks its value depends on (`status.rs`): verified before it is read.
+    pub(crate) depends: status::Depends,
 }
 
 static NEXT_BUFFER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -289,6 +293,7 @@ impl Buffer {
     /// Reads the buffer back as the 32-bit words its elements are packed in
     /// (`dtype::unpack_words` takes them apart).
     pub(crate) fn read_words(&self) -> Result<Vec<u32>> {
+        self.depends.verify()?;
         let words = self.dtype.buffer_bytes(self.numel) / 4;
         match (self.device.backend(), self.raw()) {
             (Backend::Cpu(_), RawBuffer::Cpu(b)) => Ok(b.read(words)),

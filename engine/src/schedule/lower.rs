@@ -5,9 +5,10 @@
 
 use crate::hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use crate::codegen::ast::{AstNode, BufArg, ExprRef, KernelAst, Store};
+use crate::codegen::ast::{AstNode, BufArg, ExprRef, IndexCheck, KernelAst, Store};
 use crate::dtype::{DType, Scalar};
 use crate::graph::{NodeRef, Op};
+use crate::ops::IndexOp;
 use crate::view::symbolic::{Lin, Valid};
 use crate::view::unflatten;
 
@@ -119,6 +120,13 @@ pub(super) fn lower_kernel_with_nests(
             value: v,
         });
     }
+    if !lw.ast.checks.is_empty() {
+        lw.ast.bufs.push(BufArg {
+            dtype: DType::I32,
+            numel: 2,
+            output: true,
+        });
+    }
     let lowered = Lowered {
         item: ScheduleItem {
             ast: lw.ast,
@@ -132,11 +140,9 @@ pub(super) fn lower_kernel_with_nests(
 }
 
 impl Lowerer<'_> {
-    fn load(&mut self, n: &NodeRef, idx: &[Lin], valid: &Valid) -> ExprRef {
-        if valid.is_never() {
-            return self.ast.constant(Scalar::from_f64(0.0, n.dtype));
-        }
-        let buf = match self.buf_of.get(&n.id) {
+    /// The kernel's buffer argument for `n` (a realized or materialized node).
+    fn input_buf(&mut self, n: &NodeRef) -> usize {
+        match self.buf_of.get(&n.id) {
             Some(&b) => b,
             None => {
                 self.ast.bufs.push(BufArg {
@@ -149,7 +155,14 @@ impl Lowerer<'_> {
                 self.buf_of.insert(n.id, b);
                 b
             }
-        };
+        }
+    }
+
+    fn load(&mut self, n: &NodeRef, idx: &[Lin], valid: &Valid) -> ExprRef {
+        if valid.is_never() {
+            return self.ast.constant(Scalar::from_f64(0.0, n.dtype));
+        }
+        let buf = self.input_buf(n);
         let index = crate::view::flatten(idx, &n.shape);
         self.ast.push(
             AstNode::Load {
@@ -214,6 +227,8 @@ impl Lowerer<'_> {
                 self.ast.push(AstNode::Cast(a), d)
             }
             Op::Contiguous => self.lower(&n.src(0), idx, valid),
+            Op::CheckIndex { len, op } => self.lower_check(n, *len, *op, idx, valid),
+            Op::Gather(axis) => self.lower_gather(n, *axis, idx, valid),
             Op::Reduce(op, axes) if !self.fused.contains(&n.id) => {
                 assert!(
                     self.broadcast.contains(&n.id),
@@ -282,5 +297,56 @@ impl Lowerer<'_> {
                 self.ast.push(AstNode::Gate(own, v), d)
             }
         }
+    }
+
+    fn lower_check(
+        &mut self,
+        n: &NodeRef,
+        len: usize,
+        op: IndexOp,
+        idx: &[Lin],
+        valid: &Valid,
+    ) -> ExprRef {
+        let src = n.src(0);
+        let value = self.lower(&src, idx, valid);
+        let c = IndexCheck {
+            op,
+            len,
+            unsigned: src.dtype == DType::U32,
+        };
+        let check = match self.ast.checks.iter().position(|x| *x == c) {
+            Some(i) => i,
+            None => {
+                self.ast.checks.push(c);
+                self.ast.checks.len() - 1
+            }
+        };
+        let node = AstNode::CheckIndex {
+            src: value,
+            check,
+            valid: valid.clone(),
+        };
+        self.ast.push(node, DType::I32)
+    }
+
+    /// A read of the gathered buffer at the checked positions (the position along `axis`
+    /// is data; the other axes index as the result's).
+    fn lower_gather(&mut self, n: &NodeRef, axis: usize, idx: &[Lin], valid: &Valid) -> ExprRef {
+        if valid.is_never() {
+            return self.ast.constant(Scalar::from_f64(0.0, n.dtype));
+        }
+        let (x, positions) = (n.src(0), n.src(1));
+        let pos = self.lower(&positions, idx, valid);
+        let buf = self.input_buf(&x);
+        let mut at = idx.to_vec();
+        at[axis] = Lin::constant(0);
+        let node = AstNode::Gather {
+            buf,
+            base: crate::view::flatten(&at, &x.shape),
+            stride: x.shape[axis + 1..].iter().product(),
+            pos,
+            valid: valid.clone(),
+        };
+        self.ast.push(node, n.dtype)
     }
 }

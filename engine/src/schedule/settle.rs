@@ -17,14 +17,22 @@ pub(super) struct Settled {
     pub reads: Reads,
 }
 
-/// The barriers known before any walk: `contiguous()`, chains past `MAX_FUSED_DEPTH`, and
-/// expensive producers read through a large expand (`recompute.rs`).
+/// The barriers known before any walk: `contiguous()`, what a gather reads (it loads at
+/// computed positions, so from a buffer), chains past `MAX_FUSED_DEPTH`, and expensive
+/// producers read through a large expand (`recompute.rs`).
 pub(super) fn forced_barriers(nodes: &[NodeRef]) -> HashSet<u64> {
-    let mut forced: HashSet<u64> = nodes
-        .iter()
-        .filter(|n| !n.is_realized() && matches!(n.op, Op::Contiguous))
-        .map(|n| n.id)
-        .collect();
+    let mut forced: HashSet<u64> = HashSet::default();
+    for n in nodes.iter().filter(|n| !n.is_realized()) {
+        match n.op {
+            Op::Contiguous => {
+                forced.insert(n.id);
+            }
+            Op::Gather(_) if !n.src(0).is_realized() => {
+                forced.insert(n.src(0).id);
+            }
+            _ => {}
+        }
+    }
     bound_fused_depth(nodes, &mut forced);
     for p in recompute::expensive_broadcast_producers(nodes, &forced) {
         forced.insert(p.id);

@@ -9,6 +9,7 @@ pub use conv::Conv2dOptions;
 mod create;
 mod math;
 mod display;
+mod indexing;
 mod division;
 mod join;
 mod movement;

@@ -45,6 +45,7 @@ use crate::target::DeviceLimits;
 
 mod group;
 mod index;
+mod indexing;
 mod nest;
 mod share;
 mod stage;
@@ -66,6 +67,9 @@ enum Key {
     SharedChunk(ExprRef, usize),
     /// A shared load's broadcast value of one slot: (load, slot).
     SharedSlot(ExprRef, usize),
+    /// The status stores of a failed index check, by their mask (lanes that check the same
+    /// index store once).
+    Flagged(Ref),
 }
 
 /// A float sum whose accumulators each fold more values than this, one after another, is
@@ -479,6 +483,14 @@ impl Linearizer<'_> {
                     }
                 }
             }
+            AstNode::CheckIndex { src, check, valid } => self.check_index(src, check, &valid, lane),
+            AstNode::Gather {
+                buf,
+                base,
+                stride,
+                pos,
+                valid,
+            } => self.gather(buf, &base, stride, pos, &valid, d, lane),
             AstNode::Reduce { .. } => unreachable!("handled above"),
         };
         self.remember(k, v)

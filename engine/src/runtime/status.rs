@@ -1,0 +1,123 @@
+//! Index checks' verdicts. A kernel with index checks (`gather`, `index_select`, `scatter`,
+//! `scatter_add`, `one_hot`) writes two status words when it meets an index outside its axis:
+//! the failed check's number and the index. Every buffer remembers the statuses its value
+//! depends on (through the kernels that computed it and their inputs), and reading it reads
+//! those first: an `Err` naming the op and the index instead of a value computed from a
+//! position that was never there. A status is read once; a clean one is then forgotten.
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::codegen::ast::IndexCheck;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+
+use super::{Buffer, Device};
+
+/// Unverified statuses a buffer may carry before it verifies them itself (a long chain of
+/// launches that reads nothing back, as a training loop, would otherwise grow the list).
+const MAX_PENDING: usize = 64;
+
+/// The status words of one launch and the checks they report on.
+pub(crate) struct Status {
+    words: Arc<Buffer>,
+    checks: Vec<IndexCheck>,
+    /// `None` until read; then the failure it recorded, if any.
+    verdict: OnceLock<Option<(IndexCheck, i64)>>,
+}
+
+impl Status {
+    /// Zeroed status words for a launch of a kernel with these checks.
+    pub fn new(device: &Device, checks: &[IndexCheck]) -> Result<Arc<Status>> {
+        Ok(Arc::new(Status {
+            words: Arc::new(device.upload(&[0, 0], 2, DType::I32)?),
+            checks: checks.to_vec(),
+            verdict: OnceLock::new(),
+        }))
+    }
+
+    /// The buffer the kernel binds last.
+    pub fn words(&self) -> Arc<Buffer> {
+        self.words.clone()
+    }
+
+    fn known_clean(&self) -> bool {
+        matches!(self.verdict.get(), Some(None))
+    }
+
+    /// Reads the words (once) and says what failed, if anything.
+    fn verify(&self) -> Result<()> {
+        let verdict = match self.verdict.get() {
+            Some(v) => *v,
+            None => {
+                let w = self.words.read_words()?;
+                let v = (w[0] != 0).then(|| {
+                    let check = self.checks[w[0] as usize - 1];
+                    let index = match check.unsigned {
+                        true => w[1] as i64,
+                        false => w[1] as i32 as i64,
+                    };
+                    (check, index)
+                });
+                *self.verdict.get_or_init(|| v)
+            }
+        };
+        match verdict {
+            None => Ok(()),
+            Some((check, index)) => Err(Error::IndexOutOfRange {
+                op: check.op.name(),
+                index,
+                len: check.len,
+            }),
+        }
+    }
+}
+
+/// The statuses a buffer's value depends on, not yet known to be clean.
+#[derive(Default)]
+pub(crate) struct Depends(Mutex<Vec<Arc<Status>>>);
+
+impl Depends {
+    /// The unverified statuses (a failed one stays: every read of the value fails).
+    pub fn pending(&self) -> Vec<Arc<Status>> {
+        let mut list = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        list.retain(|s| !s.known_clean());
+        list.clone()
+    }
+
+    pub fn set(&self, statuses: Vec<Arc<Status>>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = statuses;
+    }
+
+    /// Reads every status the value depends on: the first failure, or `Ok`.
+    pub fn verify(&self) -> Result<()> {
+        for s in self.pending() {
+            s.verify()?;
+        }
+        self.pending();
+        Ok(())
+    }
+
+    /// After a launch: reads the statuses of a value that depends on too many (their
+    /// kernels were submitted, so the reads wait for them), keeping only failures.
+    pub fn bound(&self) {
+        if self.pending().len() > MAX_PENDING {
+            let _ = self.verify(); // a failure stays pending and is reported at the read
+        }
+    }
+}
+
+/// The statuses that outputs of a launch reading `inputs` (and writing `own`) depend on,
+/// each once.
+pub(crate) fn union(inputs: &[Arc<Buffer>], own: Option<&Arc<Status>>) -> Vec<Arc<Status>> {
+    let mut out: Vec<Arc<Status>> = vec![];
+    for s in inputs
+        .iter()
+        .flat_map(|b| b.depends.pending())
+        .chain(own.cloned())
+    {
+        if !out.iter().any(|o| Arc::ptr_eq(o, &s)) {
+            out.push(s);
+        }
+    }
+    out
+}
