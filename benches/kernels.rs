@@ -25,6 +25,9 @@ struct Workload {
     /// The inputs' dtype.
     dtype: DType,
     build: fn(&[Tensor]) -> Vec<Tensor>,
+    /// Bytes the work must move when it reads only part of its inputs (a gather reads its
+    /// indices, the elements they name, and writes as many); `None`: inputs + outputs.
+    touched: Option<f64>,
 }
 
 fn workloads() -> Vec<Workload> {
@@ -46,6 +49,7 @@ fn workloads() -> Vec<Workload> {
             flops: 2.0 * 16777216.0,
             compute: false,
             dtype,
+            touched: None,
             build: |t| vec![&(&t[0] + &t[1]) * &t[2]],
         });
     }
@@ -60,6 +64,7 @@ fn workloads() -> Vec<Workload> {
             flops: mm_flops,
             compute: true,
             dtype,
+            touched: None,
             build: |t| vec![t[0].matmul(&t[1])],
         });
     }
@@ -78,6 +83,7 @@ fn shape_workloads() -> Vec<Workload> {
         compute: false,
         dtype: DType::F32,
         build,
+        touched: None,
     };
     vec![
         Workload {
@@ -119,6 +125,32 @@ fn shape_workloads() -> Vec<Workload> {
             vec![vec![4096, 4096]],
             |t| vec![t[0].pad_with(&[(0, 0), (64, 64)], kiln::PadMode::Reflect)],
         ),
+        Workload {
+            // Reads 4096x512 indices and as many elements, writes as many.
+            touched: Some(3.0 * 4.0 * 4096.0 * 512.0),
+            ..copy(
+                "n",
+                "gather x(4096,4096) dim1 idx(4096,512) (take_along_axis)",
+                vec![vec![4096, 4096], vec![4096, 512]],
+                |t| vec![t[0].gather(1, &positions(&t[1], 4096))],
+            )
+        },
+        Workload {
+            // Reads 4096 indices and 4096 rows of 512, writes as many.
+            touched: Some(4.0 * 4096.0 + 2.0 * 4.0 * 4096.0 * 512.0),
+            ..copy(
+                "s",
+                "embedding: table(32000,512).index_select(0, idx(4096))",
+                vec![vec![32000, 512], vec![4096]],
+                |t| vec![t[0].index_select(0, &positions(&t[1], 32000))],
+            )
+        },
+        copy("o", "cumsum(1) 4096x4096", vec![vec![4096, 4096]], |t| {
+            vec![t[0].cumsum(1)]
+        }),
+        copy("o24", "cumsum of a 2^24 vector", vec![vec![1 << 24]], |t| {
+            vec![t[0].cumsum(0)]
+        }),
         copy(
             "p",
             "sort(1) values 4096x1024",
@@ -169,6 +201,7 @@ fn f32_workloads() -> Vec<Workload> {
             flops: 2.0 * 16777216.0,
             compute: false,
             dtype: DType::F32,
+            touched: None,
             build: |t| vec![&(&t[0] + &t[1]) * &t[2]],
         },
         Workload {
@@ -178,6 +211,7 @@ fn f32_workloads() -> Vec<Workload> {
             flops: 2.0 * 16777216.0,
             compute: false,
             dtype: DType::F32,
+            touched: None,
             build: |t| vec![(&t[0] * &t[1]).sum(&[1])],
         },
         Workload {
@@ -187,6 +221,7 @@ fn f32_workloads() -> Vec<Workload> {
             flops: 5.0 * 16777216.0,
             compute: false,
             dtype: DType::F32,
+            touched: None,
             build: |t| vec![t[0].softmax(-1)],
         },
         Workload {
@@ -196,6 +231,7 @@ fn f32_workloads() -> Vec<Workload> {
             flops: mm_flops,
             compute: true,
             dtype: DType::F32,
+            touched: None,
             build: |t| vec![t[0].matmul(&t[1])],
         },
         Workload {
@@ -205,6 +241,7 @@ fn f32_workloads() -> Vec<Workload> {
             flops: mm_flops,
             compute: true,
             dtype: DType::F32,
+            touched: None,
             build: |t| vec![(&t[0].matmul(&t[1]) + &t[2]).relu()],
         },
         Workload {
@@ -214,6 +251,7 @@ fn f32_workloads() -> Vec<Workload> {
             flops: 8.0 * 4194304.0,
             compute: false,
             dtype: DType::F32,
+            touched: None,
             build: |t| vec![t[0].layer_norm(-1, 1e-5)],
         },
         Workload {
@@ -223,6 +261,7 @@ fn f32_workloads() -> Vec<Workload> {
             flops: 16777216.0,
             compute: false,
             dtype: DType::F32,
+            touched: None,
             build: |t| vec![t[0].sum_all(), t[0].mean_all()],
         },
         Workload {
@@ -232,6 +271,7 @@ fn f32_workloads() -> Vec<Workload> {
             flops: 4.0 * 4194304.0,
             compute: false,
             dtype: DType::F32,
+            touched: None,
             build: |t| vec![t[0].mean(&[0]), t[0].var(&[0], 1.0)],
         },
         Workload {
@@ -241,6 +281,7 @@ fn f32_workloads() -> Vec<Workload> {
             flops: 3.0 * 16777216.0,
             compute: false,
             dtype: DType::F32,
+            touched: None,
             build: |t| vec![t[0].exp().log().sqrt()],
         },
         Workload {
@@ -250,6 +291,7 @@ fn f32_workloads() -> Vec<Workload> {
             flops: 0.0,
             compute: false,
             dtype: DType::F32,
+            touched: None,
             build: |t| {
                 vec![t[0]
                     .reshape(&[64, 64, 64, 64])
@@ -264,6 +306,7 @@ fn f32_workloads() -> Vec<Workload> {
             flops: 16777216.0,
             compute: false,
             dtype: DType::F32,
+            touched: None,
             build: |t| vec![t[0].max(&[1])],
         },
         Workload {
@@ -273,6 +316,7 @@ fn f32_workloads() -> Vec<Workload> {
             flops: 2.0 * (8 * 64 * 64 * 64 * 32 * 9) as f64,
             compute: true,
             dtype: DType::F32,
+            touched: None,
             build: |t| vec![t[0].conv2d(&t[1], 1, 1)],
         },
         Workload {
@@ -282,9 +326,16 @@ fn f32_workloads() -> Vec<Workload> {
             flops: mm_flops,
             compute: true,
             dtype: DType::F32,
+            touched: None,
             build: |t| vec![t[0].transpose(0, 1).matmul(&t[1])],
         },
     ]
+}
+
+/// Indices in `0..len` from an input's values in [0.1, 1.1): computed in the kernel that
+/// reads them (the same bytes as reading i32 indices).
+fn positions(t: &Tensor, len: usize) -> Tensor {
+    ((t - 0.1f32) * len as f32).cast(DType::I32)
 }
 
 /// Values in [0.1, 1.1) (0..=255 for u8), realized in `dtype`.
@@ -405,7 +456,7 @@ fn main() {
             .iter()
             .map(|o| o.numel() * o.dtype().storage_bytes())
             .sum();
-        let bytes = (bytes_in + bytes_out) as f64;
+        let bytes = w.touched.unwrap_or((bytes_in + bytes_out) as f64);
         let fresh = (w.build)(&ins);
         // Each run paired with a probe taken just before it: the machine drifts by 2x within
         // minutes (phases of about 6 and 10 GB/s on this VM), and a ratio means something

@@ -73,6 +73,18 @@ pub enum AstNode {
         pos: ExprRef,
         valid: Valid,
     },
+    /// An inclusive scan along the kernel's scan axis.
+    Scan(ScanOf),
+}
+
+/// The running fold of `src` along the kernel's scan axis (`KernelAst::scan_axis`), from
+/// `init` (which does not vary along it) or the identity: each lane walks the axis in order
+/// and stores as it goes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ScanOf {
+    pub op: ReduceOp,
+    pub src: ExprRef,
+    pub init: Option<ExprRef>,
 }
 
 /// One index check of a kernel: the op it speaks for, the length of the axis, and whether
@@ -118,6 +130,9 @@ pub struct KernelAst {
     /// its status (two i32 words, zeroed before the launch: 1 + the failed check's number,
     /// and the index; see [`KernelAst::status_buf`]).
     pub checks: Vec<IndexCheck>,
+    /// The output axis a scan walks in order, in one lane (a loop around the stores that no
+    /// opt may split).
+    pub scan_axis: Option<usize>,
 }
 
 impl KernelAst {
@@ -152,6 +167,7 @@ impl KernelAst {
             exprs: UniqueArena::new(),
             stores: vec![],
             checks: vec![],
+            scan_axis: None,
         }
     }
 
@@ -283,6 +299,9 @@ impl KernelAst {
                     .flat_map(|o| out[o.index()].iter().copied())
                     .collect();
             v.extend(e.op.index_vars());
+            if let (AstNode::Scan(_), Some(axis)) = (&e.op, self.scan_axis) {
+                v.push(axis as u32);
+            }
             if let AstNode::Reduce { axes, .. } = &e.op {
                 v.retain(|a| !axes.contains(&(*a as usize)));
             }
@@ -425,6 +444,7 @@ impl AstNode {
             AstNode::Unary(_, a) | AstNode::Cast(a) | AstNode::Gate(_, a) => vec![*a],
             AstNode::CheckIndex { src, .. } => vec![*src],
             AstNode::Gather { pos, .. } => vec![*pos],
+            AstNode::Scan(s) => std::iter::once(s.src).chain(s.init).collect(),
             AstNode::Reduce { src, .. } => vec![*src],
             AstNode::Binary(_, a, b) => vec![*a, *b],
             AstNode::Where(c, a, b) => vec![*c, *a, *b],
@@ -454,6 +474,14 @@ fn fmt_valid(v: &Valid) -> String {
         .map(|(l, lo, hi)| format!("{lo} <= {l} <= {hi}"))
         .collect::<Vec<_>>()
         .join(" && ")
+}
+
+/// `body`, with its mask unless it always holds.
+fn masked(body: String, valid: &Valid) -> String {
+    match valid.is_always() {
+        true => body,
+        false => format!("{body} if {}", fmt_valid(valid)),
+    }
 }
 
 /// A readable listing: the domain, one line per expression, one per store. Axis variable `i`
@@ -495,10 +523,12 @@ impl fmt::Display for KernelAst {
                 AstNode::CheckIndex { src, check, valid } => {
                     let c = self.checks[*check];
                     let body = format!("check {src} < {} ({})", c.len, c.op.name());
-                    match valid.is_always() {
-                        true => body,
-                        false => format!("{body} if {}", fmt_valid(valid)),
-                    }
+                    masked(body, valid)
+                }
+                AstNode::Scan(ScanOf { op, src, init }) => {
+                    let axis = self.scan_axis.expect("a scan kernel has a scan axis");
+                    let from = init.map(|i| format!(" from {i}")).unwrap_or_default();
+                    format!("cum{} {src} along v{axis}{from}", op.name())
                 }
                 AstNode::Gather {
                     buf,
@@ -506,13 +536,7 @@ impl fmt::Display for KernelAst {
                     stride,
                     pos,
                     valid,
-                } => {
-                    let body = format!("gather data{buf}[{base} + {stride}*{pos}]");
-                    match valid.is_always() {
-                        true => body,
-                        false => format!("{body} if {}", fmt_valid(valid)),
-                    }
-                }
+                } => masked(format!("gather data{buf}[{base} + {stride}*{pos}]"), valid),
             };
             writeln!(f, "  {h:>4} {:<4} {body}", e.dtype.name())?;
         }

@@ -39,7 +39,7 @@
 use std::fmt;
 
 use super::ast::KernelAst;
-use super::shaped::{AxisKind, Shaped};
+use super::shaped::{AxisKind, Part, Shaped};
 use super::share::{share_buffer, shared_loads};
 use super::stage::{stage_buffer, stage_tile};
 use crate::target::DeviceLimits;
@@ -205,6 +205,12 @@ fn apply_opt(
             if part.size == 0 {
                 return Err("the axis is empty".into());
             }
+            if ast.scan_axis == Some(part.axis) && !scan_upcast(s, opt, part) {
+                return Err(
+                    "a scan walks its axis in order, in one lane: only one UPCAST of its loop"
+                        .into(),
+                );
+            }
             if !applies_to(opt.op, part.kind) {
                 return Err(format!("it does not apply to a {:?} part", part.kind));
             }
@@ -273,6 +279,13 @@ fn target_part(s: &Shaped, opt: Opt) -> Result<usize, String> {
         )),
         _ => Ok(opt.axis),
     }
+}
+
+/// UPCAST of a scan's loop, once: the lane then folds that many neighbours in order.
+fn scan_upcast(s: &Shaped, opt: Opt, part: Part) -> bool {
+    opt.op == OptOp::Upcast
+        && part.kind == AxisKind::Loop
+        && s.parts.iter().filter(|p| p.axis == part.axis).count() == 1
 }
 
 /// Which kinds of part each opt on a part applies to.

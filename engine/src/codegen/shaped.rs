@@ -83,6 +83,8 @@ impl Shaped {
                     size,
                     kind: if red.contains(&axis) {
                         AxisKind::Reduce
+                    } else if ast.scan_axis == Some(axis) {
+                        AxisKind::Loop
                     } else {
                         AxisKind::Global
                     },

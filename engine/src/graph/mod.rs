@@ -53,6 +53,10 @@ pub enum Op {
     /// an i32 `CheckIndex` of the node's shape; `x` has that shape but along `axis`, and is
     /// always read from a buffer (the scheduler materializes it).
     Gather(usize),
+    /// The inclusive scan (running sum, product, max or min) along the axis. Sources `(x)`,
+    /// or `(x, init)` with `init` of `x`'s shape but 1 along the axis: the value the running
+    /// fold starts from (a chunk's offset). Always the root of its own kernel.
+    Scan(ReduceOp, usize),
 }
 
 impl Op {
@@ -74,6 +78,7 @@ impl Op {
             Op::Contiguous => "contiguous".into(),
             Op::CheckIndex { len, op } => format!("check_index {} < {len}", op.name()),
             Op::Gather(axis) => format!("gather [{axis}]"),
+            Op::Scan(op, axis) => format!("cum{} [{axis}]", op.name()),
         }
     }
     pub fn is_elementwise(&self) -> bool {

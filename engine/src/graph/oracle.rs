@@ -6,7 +6,7 @@ use crate::hash::FxHashMap as HashMap;
 
 use crate::dtype::{unpack_words, DType, Scalar};
 use crate::error::{Error, Result};
-use crate::ops::{eval_binary, eval_unary, IndexOp};
+use crate::ops::{eval_binary, eval_unary, IndexOp, ReduceOp};
 use crate::view::Movement;
 
 use super::{toposort, NodeRef, Op};
@@ -91,6 +91,7 @@ fn eval(n: &NodeRef, memo: &HashMap<u64, HostArray>) -> Result<HostArray> {
             Op::Contiguous => out(args[0].data.clone()),
             Op::CheckIndex { len, op } => out(check_indices(&args[0].data, *len, *op)?),
             Op::Gather(axis) => out(gather(args[0], &args[1].data, &n.shape, *axis)),
+            Op::Scan(op, axis) => out(scan(*op, *axis, args[0], args.get(1).copied())),
             Op::Reduce(op, axes) => {
                 let mut acc = vec![op.identity(n.dtype); numel];
                 let src_shape = &srcs[0].shape;
@@ -188,4 +189,28 @@ fn gather(x: &HostArray, positions: &[Scalar], shape: &[usize], axis: usize) -> 
             x.data[flat_index(&idx, &x.shape)]
         })
         .collect()
+}
+
+/// The inclusive scan of `x` along `axis`, each row starting from `init`'s value (or the
+/// identity).
+fn scan(op: ReduceOp, axis: usize, x: &HostArray, init: Option<&HostArray>) -> Vec<Scalar> {
+    let mut data = x.data.clone();
+    let len = x.shape[axis];
+    let inner: usize = x.shape[axis + 1..].iter().product();
+    let rows = x.data.len() / (len * inner).max(1);
+    for r in 0..rows {
+        for i in 0..inner {
+            let start = match init {
+                Some(init) => init.data[r * inner + i],
+                None => op.identity(x.dtype),
+            };
+            let mut acc = start;
+            for k in 0..len {
+                let at = (r * len + k) * inner + i;
+                acc = op.combine(acc, data[at]);
+                data[at] = acc;
+            }
+        }
+    }
+    data
 }

@@ -5,10 +5,10 @@
 
 use crate::hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use crate::codegen::ast::{AstNode, BufArg, ExprRef, IndexCheck, KernelAst, Store};
+use crate::codegen::ast::{AstNode, BufArg, ExprRef, IndexCheck, KernelAst, ScanOf, Store};
 use crate::dtype::{DType, Scalar};
 use crate::graph::{NodeRef, Op};
-use crate::ops::IndexOp;
+use crate::ops::{IndexOp, ReduceOp};
 use crate::view::symbolic::{Lin, Valid};
 use crate::view::unflatten;
 
@@ -64,12 +64,13 @@ pub(super) fn lower_kernel(
 /// [`lower_kernel`], also saying which graph reduction each broadcast nest's `Reduce`
 /// expression computes (the scheduler materializes single nests by it).
 pub(super) fn lower_kernel_with_nests(
-    (full_shape, reduce_axes): Domain,
+    (full_shape, reduce_axes, scan_axis): Domain,
     roots: &[NodeRef],
     walks: &HashMap<u64, Walk>,
     forced: &HashSet<u64>,
 ) -> (Lowered, HashMap<ExprRef, u64>) {
-    let ast = KernelAst::new(full_shape.clone());
+    let mut ast = KernelAst::new(full_shape.clone());
+    ast.scan_axis = scan_axis;
     let ranges = ast.var_ranges();
     // Outputs are stored row-major over the output axes of the domain.
     let out_axes: Vec<usize> = (0..full_shape.len())
@@ -229,6 +230,7 @@ impl Lowerer<'_> {
             Op::Contiguous => self.lower(&n.src(0), idx, valid),
             Op::CheckIndex { len, op } => self.lower_check(n, *len, *op, idx, valid),
             Op::Gather(axis) => self.lower_gather(n, *axis, idx, valid),
+            Op::Scan(op, axis) => self.lower_scan(n, *op, *axis, idx, valid),
             Op::Reduce(op, axes) if !self.fused.contains(&n.id) => {
                 assert!(
                     self.broadcast.contains(&n.id),
@@ -348,5 +350,29 @@ impl Lowerer<'_> {
             valid: valid.clone(),
         };
         self.ast.push(node, n.dtype)
+    }
+
+    /// A scan, at the root of its kernel: its source along the walk, its start (which does
+    /// not vary along the axis) at position 0 of it.
+    fn lower_scan(
+        &mut self,
+        n: &NodeRef,
+        op: ReduceOp,
+        axis: usize,
+        idx: &[Lin],
+        valid: &Valid,
+    ) -> ExprRef {
+        assert!(
+            n.id == self.root.id && self.ast.scan_axis == Some(axis),
+            "scheduler: a scan not at the root of its kernel (kiln bug)"
+        );
+        let src = self.lower(&n.src(0), idx, valid);
+        let init = n.srcs().get(1).map(|init| {
+            let mut at = idx.to_vec();
+            at[axis] = Lin::constant(0);
+            self.lower(init, &at, valid)
+        });
+        self.ast
+            .push(AstNode::Scan(ScanOf { op, src, init }), n.dtype)
     }
 }

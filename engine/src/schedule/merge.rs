@@ -167,7 +167,7 @@ pub(super) fn ride_along(
     limits: &DeviceLimits,
     has_broadcast: &dyn Fn(&NodeRef) -> bool,
 ) {
-    let out_numel = |(full, axes): &Domain| -> usize {
+    let out_numel = |(full, axes, _): &Domain| -> usize {
         full.iter()
             .enumerate()
             .filter(|(a, _)| !axes.contains(a))
@@ -183,7 +183,11 @@ pub(super) fn ride_along(
         }
     }
     for g in 0..groups.len() {
-        if !groups[g].0 .1.is_empty() || groups[g].1.is_empty() || !plain(&groups[g].1) {
+        let (_, reduce_axes, scan) = &groups[g].0;
+        if !reduce_axes.is_empty() || scan.is_some() || groups[g].1.is_empty() {
+            continue;
+        }
+        if !plain(&groups[g].1) {
             continue;
         }
         let candidates = by_numel

@@ -107,8 +107,8 @@ pub struct Scheduled {
     pub kernels: Vec<ScheduleItem>,
 }
 
-/// The loop domain of a kernel: (full shape, reduce axes).
-type Domain = (Vec<usize>, Vec<usize>);
+/// The loop domain of a kernel: (full shape, reduce axes, the axis a scan walks in order).
+type Domain = (Vec<usize>, Vec<usize>, Option<usize>);
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Mode {
@@ -259,15 +259,16 @@ pub(super) fn bound_fused_depth(nodes: &[NodeRef], forced: &mut HashSet<u64>) {
 
 pub(super) fn reduce_domain(r: &NodeRef) -> Domain {
     match &r.op {
-        Op::Reduce(_, axes) => (r.src(0).shape.clone(), axes.clone()),
+        Op::Reduce(_, axes) => (r.src(0).shape.clone(), axes.clone(), None),
         _ => unreachable!("not a reduce"),
     }
 }
 
 pub(super) fn root_domain(root: &NodeRef, w: &Walk) -> Domain {
-    match w.fused.first() {
-        Some(r) => reduce_domain(r),
-        None => (root.shape.clone(), vec![]),
+    match (&root.op, w.fused.first()) {
+        (Op::Scan(_, axis), _) => (root.shape.clone(), vec![], Some(*axis)),
+        (_, Some(r)) => reduce_domain(r),
+        (_, None) => (root.shape.clone(), vec![], None),
     }
 }
 

@@ -30,6 +30,17 @@ pub(super) fn forced_barriers(nodes: &[NodeRef]) -> HashSet<u64> {
             Op::Gather(_) if !n.src(0).is_realized() => {
                 forced.insert(n.src(0).id);
             }
+            // A scan is a kernel of its own whose lanes walk its axis; what it folds (and
+            // starts from) is computed inside that walk, so a reduction there is
+            // materialized first.
+            Op::Scan(..) => {
+                forced.insert(n.id);
+                for s in n.srcs() {
+                    if holds_reduction(&s) {
+                        forced.insert(s.id);
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -38,6 +49,23 @@ pub(super) fn forced_barriers(nodes: &[NodeRef]) -> HashSet<u64> {
         forced.insert(p.id);
     }
     forced
+}
+
+/// Whether computing `n` in a kernel would fold something: a reduction or a scan reached
+/// without passing a realized node.
+fn holds_reduction(n: &NodeRef) -> bool {
+    let mut seen = HashSet::default();
+    let mut stack = vec![n.clone()];
+    while let Some(m) = stack.pop() {
+        if m.is_realized() || !seen.insert(m.id) {
+            continue;
+        }
+        if matches!(m.op, Op::Reduce(..) | Op::Scan(..) | Op::Contiguous) {
+            return true;
+        }
+        stack.extend(m.srcs());
+    }
+    false
 }
 
 /// The fixpoint: materializes reductions until every remaining one fuses cleanly and every

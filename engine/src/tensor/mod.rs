@@ -19,6 +19,7 @@ mod random;
 mod ops;
 mod pow;
 mod reduce;
+mod scan;
 mod search;
 mod slicing;
 mod sort;

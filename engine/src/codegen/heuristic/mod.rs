@@ -206,6 +206,7 @@ fn bound_loops(plan: &mut Plan) {
 
 /// Every step but `bound_loops`, in order (see the module docs).
 fn choose(plan: &mut Plan) {
+    scan_by_vectors(plan);
     let uses = axis_uses(plan.ast);
     let reduces = !plan.shaped.reduce_parts().is_empty();
     if own_rows(plan) || matvec(plan) || group_few_outputs(plan, &uses) {
@@ -227,6 +228,20 @@ fn choose(plan: &mut Plan) {
     }
     fill_workgroup(plan, &uses);
     stage_shared_inputs(plan);
+}
+
+/// A scan's lane folds 4 neighbours per step of its walk: one vector load and store for
+/// four scalar ones, and a quarter of the loop's steps.
+fn scan_by_vectors(plan: &mut Plan) {
+    let Some(axis) = plan.ast.scan_axis else {
+        return;
+    };
+    let walk = plan.shaped.parts.iter().position(|p| p.axis == axis);
+    if let Some(i) = walk {
+        if plan.shaped.parts[i].size.is_multiple_of(4) {
+            plan.push(Opt::new(OptOp::Upcast, i, 4));
+        }
+    }
 }
 
 /// Bit i set for the i-th load of the kernel (the first 64, as `AxisUse::broadcast_by`).

@@ -47,6 +47,7 @@ mod group;
 mod index;
 mod indexing;
 mod nest;
+mod scan;
 mod share;
 mod stage;
 mod store;
@@ -139,6 +140,8 @@ struct Linearizer<'a> {
     share_lane: Option<(u32, usize)>,
     /// Per shared load and nest (its reduce axes), how its accesses map to slots.
     share_tiles: HashMap<(ExprRef, Vec<usize>), std::rc::Rc<share::ShareTile>>,
+    /// Each scan's accumulator per upcast lane, defined before the store loops.
+    scan_accs: HashMap<(ExprRef, usize), Ref>,
 }
 
 /// Lowers `ast` shaped by `shaped` (from `apply_opts`) to a [`Program`].
@@ -199,6 +202,7 @@ pub fn linearize(ast: &KernelAst, shaped: &Shaped, limits: &DeviceLimits) -> Pro
         shared_exprs: vec![],
         share_lane: None,
         share_tiles: HashMap::new(),
+        scan_accs: HashMap::new(),
     };
     lz.var_refs[VAR_GROUP as usize] = Some(lz.emit(UOp::Special(Special::GroupId), DType::I32));
     lz.var_refs[VAR_LOCAL as usize] = Some(if shaped.local_size() > 1 {
@@ -491,6 +495,7 @@ impl Linearizer<'_> {
                 pos,
                 valid,
             } => self.gather(buf, &base, stride, pos, &valid, d, lane),
+            AstNode::Scan(s) => self.scan_step(e, &s, lane),
             AstNode::Reduce { .. } => unreachable!("handled above"),
         };
         self.remember(k, v)

@@ -29,6 +29,7 @@ impl Linearizer<'_> {
         } else {
             None
         };
+        self.define_scans();
         for (j, &i) in loop_parts.iter().enumerate() {
             let r = self.open(UOp::Range {
                 end: self.shaped.parts[i].size as i64,
