@@ -230,6 +230,10 @@ enum IntStep {
     Cast(u8),
     /// A movement step of the float graph (they do not look at the dtype).
     Move(Step),
+    /// A scan (sum, max, prod) along an axis.
+    Scan(u8, usize),
+    /// A gather along an axis, at positions computed from the values (and flipped).
+    Gather(usize),
 }
 
 const INTS: [DType; 4] = [DType::I32, DType::U32, DType::U8, DType::I8];
@@ -243,6 +247,8 @@ fn int_step() -> impl Strategy<Value = IntStep> {
         (0u8..4).prop_map(IntStep::Cast),
         // logsumexp (shape kind 7) would leave the integers.
         movement(7).prop_map(IntStep::Move),
+        (0u8..3, 0usize..4).prop_map(|(o, a)| IntStep::Scan(o, a)),
+        (0usize..4).prop_map(IntStep::Gather),
     ]
 }
 
@@ -294,6 +300,24 @@ fn apply_int(x: &Tensor, other: &Tensor, s: &IntStep) -> Tensor {
         }
         IntStep::Cast(k) => x.cast(INTS[*k as usize % INTS.len()]),
         IntStep::Move(m) => apply(x, other, m),
+        IntStep::Scan(_, _) | IntStep::Gather(_) if nd == 0 => x.clone(),
+        IntStep::Scan(op, axis) => {
+            let a = (*axis % nd) as isize;
+            match op {
+                0 => x.cumsum(a),
+                1 => x.cummax(a),
+                _ => x.cumprod(a),
+            }
+        }
+        IntStep::Gather(axis) => {
+            let a = *axis % nd;
+            let len = x.shape()[a];
+            if len == 0 {
+                return x.clone();
+            }
+            let positions = (&x.cast(DType::I32) % len as i32).flip(&[a as isize]);
+            x.gather(a as isize, &positions)
+        }
     }
 }
 
