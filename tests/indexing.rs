@@ -235,3 +235,32 @@ fn index_contract_violations_panic_with_the_op() {
     let msg = panic_message(|| drop(i.one_hot(0)));
     assert!(msg.contains("one_hot"), "{msg}");
 }
+
+/// A kernel's status words take a binding too: a sum of 40 gathers is cut into kernels that
+/// each bind at most what the device allows, counting them.
+#[test]
+fn kernels_with_index_checks_fit_the_bindings() {
+    for dev in devices() {
+        let idx = Tensor::from_slice_on(&[2i32, 0, -1], &[3], &dev).unwrap();
+        let ins: Vec<Tensor> = (0..40)
+            .map(|i| rand_input(DType::F32, &[3, 4], 50 + i).on(&dev))
+            .collect();
+        let total = ins[1..]
+            .iter()
+            .fold(ins[0].index_select(0, &idx), |acc, t| {
+                acc + t.index_select(0, &idx)
+            });
+        let s = kiln::schedule(&[&total]).unwrap();
+        let limit = dev.limits().max_storage_buffers;
+        for k in s.kernels() {
+            assert!(
+                k.buffers().len() <= limit,
+                "{} binds {}",
+                k.name(),
+                k.buffers().len()
+            );
+        }
+        let want = total.oracle().unwrap().data;
+        assert_close(&dev.name(), &read(&total), &want, 1e-5, 1e-5);
+    }
+}

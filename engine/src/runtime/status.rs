@@ -93,7 +93,6 @@ impl Depends {
         for s in self.pending() {
             s.verify()?;
         }
-        self.pending();
         Ok(())
     }
 

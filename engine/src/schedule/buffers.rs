@@ -1,7 +1,8 @@
 //! Keeping kernels within the adapter's storage buffers per shader stage.
 //!
 //! Every buffer a kernel reads or writes takes a storage binding (a buffer longer than one
-//! binding holds takes several windows, see `Program::bindings`), and adapters allow few:
+//! binding holds takes several windows, see `Program::bindings`; a kernel that checks indices
+//! binds its status words too), and adapters allow few:
 //! WebGPU guarantees 8, browsers give 8-10, lavapipe 32. A wide expression (a sum of 200
 //! tensors) would read more inputs than that, and a realize of 1,000 outputs would write more.
 //! The scheduler materializes partial results of wide expressions here, and the grouping
@@ -10,6 +11,10 @@
 use crate::graph::{NodeRef, Op};
 use crate::hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use crate::target::DeviceLimits;
+
+/// The id that stands for a kernel's status words among the buffers it reads: a node that
+/// checks indices binds them (node ids start at 1 and never reach it).
+const STATUS_WORDS: u64 = u64::MAX;
 
 /// The buffers (node ids, sorted) that each unrealized node's fused computation loads, as it
 /// would be lowered in a kernel of its own, and the bindings each buffer takes.
@@ -43,7 +48,7 @@ pub(super) fn bound_reads(
 ) -> (Reads, bool) {
     let mut reads = Reads {
         of: HashMap::default(),
-        bindings: HashMap::default(),
+        bindings: HashMap::from_iter([(STATUS_WORDS, 1)]),
         limit: limits.max_storage_buffers,
     };
     let mut changed = false;
@@ -72,6 +77,9 @@ pub(super) fn bound_reads(
                 .iter()
                 .flat_map(|s| seen(s, forced, &reads.of))
                 .collect();
+            if matches!(n.op, Op::CheckIndex { .. }) {
+                set.push(STATUS_WORDS);
+            }
             set.sort_unstable();
             set.dedup();
             if reads.bindings(&set) <= cap {
