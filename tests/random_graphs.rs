@@ -234,6 +234,9 @@ enum IntStep {
     Scan(u8, usize),
     /// A gather along an axis, at positions computed from the values (and flipped).
     Gather(usize),
+    /// A scatter (or scatter_add) of the flipped values along an axis, at positions computed
+    /// from the values: repeats are common.
+    Scatter(usize, bool),
 }
 
 const INTS: [DType; 4] = [DType::I32, DType::U32, DType::U8, DType::I8];
@@ -249,6 +252,7 @@ fn int_step() -> impl Strategy<Value = IntStep> {
         movement(7).prop_map(IntStep::Move),
         (0u8..3, 0usize..4).prop_map(|(o, a)| IntStep::Scan(o, a)),
         (0usize..4).prop_map(IntStep::Gather),
+        (0usize..4, any::<bool>()).prop_map(|(a, add)| IntStep::Scatter(a, add)),
     ]
 }
 
@@ -300,7 +304,7 @@ fn apply_int(x: &Tensor, other: &Tensor, s: &IntStep) -> Tensor {
         }
         IntStep::Cast(k) => x.cast(INTS[*k as usize % INTS.len()]),
         IntStep::Move(m) => apply(x, other, m),
-        IntStep::Scan(_, _) | IntStep::Gather(_) if nd == 0 => x.clone(),
+        IntStep::Scan(..) | IntStep::Gather(_) | IntStep::Scatter(..) if nd == 0 => x.clone(),
         IntStep::Scan(op, axis) => {
             let a = (*axis % nd) as isize;
             match op {
@@ -317,6 +321,20 @@ fn apply_int(x: &Tensor, other: &Tensor, s: &IntStep) -> Tensor {
             }
             let positions = (&x.cast(DType::I32) % len as i32).flip(&[a as isize]);
             x.gather(a as isize, &positions)
+        }
+        IntStep::Scatter(axis, add) => {
+            let a = *axis % nd;
+            let len = x.shape()[a];
+            if len == 0 {
+                return x.clone();
+            }
+            let positions = &x.cast(DType::I32) % len as i32;
+            let all_axes: Vec<isize> = (0..nd as isize).collect();
+            let src = x.flip(&all_axes);
+            match add {
+                true => x.scatter_add(a as isize, &positions, &src),
+                false => x.scatter(a as isize, &positions, &src),
+            }
         }
     }
 }

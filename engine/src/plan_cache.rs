@@ -144,6 +144,7 @@ fn encode_op(op: &Op, w: &mut Vec<u64>, classes: &mut HashMap<(crate::dtype::DTy
         Op::CheckIndex { len, op } => w.extend([17, *len as u64, *op as u64]),
         Op::Gather(axis) => w.extend([18, *axis as u64]),
         Op::Scan(op, axis) => w.extend([19, *op as u64, *axis as u64]),
+        Op::Scatter(op, axis) => w.extend([20, *op as u64, *axis as u64]),
         Op::Movement(m) => {
             let (tag, args): (u64, Vec<u64>) = match m {
                 Movement::Reshape(s) => (10, s.iter().map(|&d| d as u64).collect()),

@@ -196,7 +196,7 @@ fn plan(device: &Device, targets: &[NodeRef], noopt: bool) -> Result<Schedule> {
 
 /// The output buffers of a launch of `kernel`, appended to its input buffers `bufs` with its
 /// status words (where it checks indices) last; each output depends on the inputs' index
-/// checks and its own (`runtime/status.rs`).
+/// checks and its own (`runtime/status.rs`). A scatter's output starts zeroed.
 fn alloc_outputs(
     kernel: &Kernel,
     outputs: &[NodeRef],
@@ -209,9 +209,18 @@ fn alloc_outputs(
         false => Some(Status::new(device, checks)?),
     };
     let depends = status::union(bufs, own.as_ref());
+    let ast = kernel.kernel_ast();
     let mut outs = vec![];
-    for out in outputs {
-        let b = device.alloc(out.numel(), out.dtype)?;
+    for (i, out) in outputs.iter().enumerate() {
+        let arg = bufs.len() + i;
+        let b = match ast
+            .stores
+            .iter()
+            .any(|s| s.buf == arg && s.scatter.is_some())
+        {
+            true => device.alloc_zeroed(out.numel(), out.dtype)?,
+            false => device.alloc(out.numel(), out.dtype)?,
+        };
         b.depends.set(depends.clone());
         outs.push(Arc::new(b));
     }

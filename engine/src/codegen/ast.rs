@@ -111,13 +111,35 @@ pub struct BufArg {
     pub output: bool,
 }
 
-/// `if valid { buf[index] = value }`, over the output axes.
+/// `if valid { buf[index] = value }`, over the output axes; or, for a scatter, a fold of
+/// `value` into `buf[index + stride * pos]`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Store {
     pub buf: usize,
     pub index: Lin,
     pub valid: Valid,
     pub value: ExprRef,
+    pub scatter: Option<ScatterAt>,
+}
+
+/// Where a scatter's store lands and how it combines: `buf[index + stride * pos]` becomes
+/// `op(buf[..], value)`, atomically (lanes may meet at one element), and the buffer starts
+/// at `op`'s identity (zero bits: a sum, or the max of u32).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ScatterAt {
+    pub op: ReduceOp,
+    /// An i32 `CheckIndex`: within the axis.
+    pub pos: ExprRef,
+    pub stride: usize,
+}
+
+impl Store {
+    /// The expressions the store reads: its value, and a scatter's position.
+    pub fn operands(&self) -> Vec<ExprRef> {
+        std::iter::once(self.value)
+            .chain(self.scatter.as_ref().map(|s| s.pos))
+            .collect()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -390,8 +412,10 @@ impl KernelAst {
         // nest and by the tail) is computed in both, not over their union.
         let mut context: Vec<Vec<u64>> = vec![vec![]; n];
         for st in &self.stores {
-            if !context[st.value.index()].contains(&out_mask) {
-                context[st.value.index()].push(out_mask);
+            for o in st.operands() {
+                if !context[o.index()].contains(&out_mask) {
+                    context[o.index()].push(out_mask);
+                }
             }
         }
         for (h, e) in self.exprs.iter().collect::<Vec<_>>().into_iter().rev() {
@@ -541,18 +565,15 @@ impl fmt::Display for KernelAst {
             writeln!(f, "  {h:>4} {:<4} {body}", e.dtype.name())?;
         }
         for s in &self.stores {
-            if s.valid.is_always() {
-                writeln!(f, "  store data{}[{}] = {}", s.buf, s.index, s.value)?;
-            } else {
-                writeln!(
-                    f,
-                    "  store data{}[{}] = {} if {}",
-                    s.buf,
-                    s.index,
-                    s.value,
-                    fmt_valid(&s.valid)
-                )?;
-            }
+            let (at, op) = match &s.scatter {
+                None => (format!("{}", s.index), "=".to_string()),
+                Some(sc) => (
+                    format!("{} + {}*{}", s.index, sc.stride, sc.pos),
+                    format!("{}=", sc.op.name()),
+                ),
+            };
+            let store = format!("store data{}[{at}] {op} {}", s.buf, s.value);
+            writeln!(f, "  {}", masked(store, &s.valid))?;
         }
         Ok(())
     }

@@ -64,6 +64,15 @@ pub enum UOp {
         value: Ref,
         mask: Option<Ref>,
     },
+    /// `if mask { buf[index] = op(buf[index], value) }` as one atomic step (scalar; sum of
+    /// i32, u32, f32 or max of u32): a scatter's store, where lanes may meet.
+    Scatter {
+        buf: usize,
+        index: Ref,
+        value: Ref,
+        mask: Option<Ref>,
+        op: ReduceOp,
+    },
     /// Component `lane` of a vector.
     Gep(Ref, u8),
     /// A vector of scalars (the instruction's width).
@@ -132,6 +141,9 @@ impl UOp {
             UOp::Where(c, a, b) => vec![*c, *a, *b],
             UOp::Load { index, valid, .. } => std::iter::once(*index).chain(*valid).collect(),
             UOp::Store {
+                index, value, mask, ..
+            }
+            | UOp::Scatter {
                 index, value, mask, ..
             } => [*index, *value].into_iter().chain(*mask).collect(),
             UOp::Vectorize(v) => v.clone(),
@@ -348,6 +360,19 @@ impl fmt::Display for Program {
                     None => format!("{ind}store data{buf}[{index}] = {value}"),
                     Some(m) => format!("{ind}store data{buf}[{index}] = {value} if {m}"),
                 },
+                UOp::Scatter {
+                    buf,
+                    index,
+                    value,
+                    mask,
+                    op,
+                } => {
+                    let line = format!("{ind}atomic data{buf}[{index}] {}= {value}", op.name());
+                    match mask {
+                        None => line,
+                        Some(m) => format!("{line} if {m}"),
+                    }
+                }
                 UOp::Gep(v, lane) => format!("{def}{v}.{lane}"),
                 UOp::Vectorize(v) => {
                     let parts: Vec<String> = v.iter().map(|r| r.to_string()).collect();

@@ -73,6 +73,7 @@ fn softmax2_ast() -> KernelAst {
         index: row.add(&Lin::var(1)),
         valid: Valid::always(),
         value: out,
+        scatter: None,
     });
     ast
 }

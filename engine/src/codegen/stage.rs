@@ -78,7 +78,11 @@ pub fn stage_buffer(ast: &KernelAst, buf: usize) -> Result<(ExprRef, Vec<usize>)
             || (!matches!(e.op, AstNode::Reduce { .. })
                 && e.op.operands().iter().any(|o| reaches[o.index()]));
     }
-    if ast.stores.iter().any(|s| reaches[s.value.index()]) {
+    if ast
+        .stores
+        .iter()
+        .any(|s| s.operands().iter().any(|o| reaches[o.index()]))
+    {
         return Err(format!(
             "buffer {buf} is also read outside any reduction (a tile lives in one reduce loop)"
         ));

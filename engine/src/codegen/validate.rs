@@ -9,7 +9,7 @@
 //! Debug builds and tests run it on every program ([`super::compile`]).
 
 use crate::dtype::DType;
-use crate::ops::BinaryOp;
+use crate::ops::{BinaryOp, ReduceOp};
 
 use super::ir::{Inst, Program, Ref, UOp};
 
@@ -106,6 +106,7 @@ pub fn validate(p: &Program) -> Result<(), IrError> {
         let defines = !matches!(
             inst.op,
             UOp::Store { .. }
+                | UOp::Scatter { .. }
                 | UOp::Assign { .. }
                 | UOp::StoreLocal { .. }
                 | UOp::Barrier
@@ -147,6 +148,13 @@ fn check_types(p: &Program, inst: &Inst) -> Result<(), String> {
             value,
             mask,
         } => c.store(*buf, *index, *value, *mask),
+        UOp::Scatter {
+            buf,
+            index,
+            value,
+            mask,
+            op,
+        } => c.scatter(*buf, *index, *value, *mask, *op),
         UOp::Gep(v, lane) => c.gep(*v, *lane),
         UOp::Vectorize(parts) => c.vectorize(parts),
         UOp::DefineAcc(init) => c.same_dtype(init.dtype(), "accumulator's initial value"),
@@ -297,6 +305,27 @@ impl TypeCheck<'_> {
             ));
         }
         Ok(())
+    }
+    /// A scalar store of an op that device atomics have: sum of i32, u32, f32, max of u32.
+    fn scatter(
+        &self,
+        buf: usize,
+        index: Ref,
+        value: Ref,
+        mask: Option<Ref>,
+        op: ReduceOp,
+    ) -> Result<(), String> {
+        self.store(buf, index, value, mask)?;
+        let d = self.p.bufs[buf].dtype;
+        let atomic = matches!(
+            (op, d),
+            (ReduceOp::Sum, DType::I32 | DType::U32 | DType::F32) | (ReduceOp::Max, DType::U32)
+        );
+        match (atomic, self.ty(value).1) {
+            (false, _) => Err(format!("no atomic {} of {d}", op.name())),
+            (true, 1) => Ok(()),
+            (true, w) => Err(format!("an atomic of width {w}")),
+        }
     }
     fn gep(&self, v: Ref, lane: u8) -> Result<(), String> {
         if lane >= self.ty(v).1 || self.inst.width != 1 || self.ty(v).0 != self.inst.dtype {

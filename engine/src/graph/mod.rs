@@ -57,6 +57,13 @@ pub enum Op {
     /// or `(x, init)` with `init` of `x`'s shape but 1 along the axis: the value the running
     /// fold starts from (a chunk's offset). Always the root of its own kernel.
     Scan(ReduceOp, usize),
+    /// Values combined into positions along `axis`: sources (positions, values), both of
+    /// the index's shape, the positions an i32 `CheckIndex`. The node (of the target's
+    /// shape) starts at `op`'s identity, and each value, in row-major order of the index,
+    /// folds into the element at its position along `axis` and its own index on the other
+    /// axes (which are within the target's). Sum of i32, u32, f32 or max of u32: what
+    /// device atomics do. Always the root of its own kernel, whose lanes walk the index.
+    Scatter(ReduceOp, usize),
 }
 
 impl Op {
@@ -79,6 +86,7 @@ impl Op {
             Op::CheckIndex { len, op } => format!("check_index {} < {len}", op.name()),
             Op::Gather(axis) => format!("gather [{axis}]"),
             Op::Scan(op, axis) => format!("cum{} [{axis}]", op.name()),
+            Op::Scatter(op, axis) => format!("scatter_{} [{axis}]", op.name()),
         }
     }
     pub fn is_elementwise(&self) -> bool {

@@ -92,6 +92,7 @@ fn eval(n: &NodeRef, memo: &HashMap<u64, HostArray>) -> Result<HostArray> {
             Op::CheckIndex { len, op } => out(check_indices(&args[0].data, *len, *op)?),
             Op::Gather(axis) => out(gather(args[0], &args[1].data, &n.shape, *axis)),
             Op::Scan(op, axis) => out(scan(*op, *axis, args[0], args.get(1).copied())),
+            Op::Scatter(op, axis) => out(scatter(*op, *axis, args[0], &args[1].data, n)),
             Op::Reduce(op, axes) => {
                 let mut acc = vec![op.identity(n.dtype); numel];
                 let src_shape = &srcs[0].shape;
@@ -211,6 +212,28 @@ fn scan(op: ReduceOp, axis: usize, x: &HostArray, init: Option<&HostArray>) -> V
                 data[at] = acc;
             }
         }
+    }
+    data
+}
+
+/// `values` folded with `op` into the node's shape at `positions` along `axis` (both of the
+/// index's shape), from the identity, in row-major order of the index.
+fn scatter(
+    op: ReduceOp,
+    axis: usize,
+    positions: &HostArray,
+    values: &[Scalar],
+    n: &NodeRef,
+) -> Vec<Scalar> {
+    let mut data = vec![op.identity(n.dtype); n.numel()];
+    for (e, &v) in values.iter().enumerate() {
+        let mut idx = multi_index(e, &positions.shape);
+        idx[axis] = match positions.data[e] {
+            Scalar::I32(i) => i as usize,
+            other => unreachable!("scatter at {}", other.dtype()),
+        };
+        let o = flat_index(&idx, &n.shape);
+        data[o] = op.combine(data[o], v);
     }
     data
 }

@@ -171,6 +171,17 @@ impl Device {
         })
     }
 
+    /// A buffer of zero words for the kernels run after this call (a scatter's start).
+    pub(crate) fn alloc_zeroed(&self, numel: usize, dtype: DType) -> Result<Buffer> {
+        let buf = self.alloc(numel, dtype)?;
+        match (&self.0.backend, buf.raw()) {
+            (Backend::Cpu(_), _) => {} // the host's allocations are zeroed
+            (Backend::Wgpu(w), RawBuffer::Wgpu(b)) => w.clear(b),
+            _ => unreachable!("buffer of another backend"),
+        }
+        Ok(buf)
+    }
+
     /// Uploads `numel` elements of `dtype` packed in host words (`dtype::pack_words`).
     pub(crate) fn upload(&self, words: &[u32], numel: usize, dtype: DType) -> Result<Buffer> {
         debug_assert_eq!(words.len() * 4, dtype.buffer_bytes(numel));

@@ -5,14 +5,16 @@
 
 use crate::hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use crate::codegen::ast::{AstNode, BufArg, ExprRef, IndexCheck, KernelAst, ScanOf, Store};
+use crate::codegen::ast::{
+    AstNode, BufArg, ExprRef, IndexCheck, KernelAst, ScanOf, ScatterAt, Store,
+};
 use crate::dtype::{DType, Scalar};
 use crate::graph::{NodeRef, Op};
 use crate::ops::{IndexOp, ReduceOp};
 use crate::view::symbolic::{Lin, Valid};
 use crate::view::unflatten;
 
-use super::{is_barrier, Domain, ScheduleItem, Walk};
+use super::{is_barrier, Domain, ScheduleItem, Walk, Walker};
 
 struct Lowerer<'a> {
     ast: KernelAst,
@@ -64,13 +66,15 @@ pub(super) fn lower_kernel(
 /// [`lower_kernel`], also saying which graph reduction each broadcast nest's `Reduce`
 /// expression computes (the scheduler materializes single nests by it).
 pub(super) fn lower_kernel_with_nests(
-    (full_shape, reduce_axes, scan_axis): Domain,
+    (full_shape, reduce_axes, walker): Domain,
     roots: &[NodeRef],
     walks: &HashMap<u64, Walk>,
     forced: &HashSet<u64>,
 ) -> (Lowered, HashMap<ExprRef, u64>) {
     let mut ast = KernelAst::new(full_shape.clone());
-    ast.scan_axis = scan_axis;
+    if let Walker::Scan(axis) = walker {
+        ast.scan_axis = Some(axis);
+    }
     let ranges = ast.var_ranges();
     // Outputs are stored row-major over the output axes of the domain.
     let out_axes: Vec<usize> = (0..full_shape.len())
@@ -102,12 +106,19 @@ pub(super) fn lower_kernel_with_nests(
         } else {
             unflatten(&out_index, &root.shape, &lw.ranges)
         };
-        let v = lw.lower(root, &idx, &Valid::always());
-        values.push(v);
+        let store = match &root.op {
+            Op::Scatter(op, axis) => lw.lower_scatter(root, *op, *axis, &idx),
+            _ => (
+                lw.lower(root, &idx, &Valid::always()),
+                out_index.clone(),
+                None,
+            ),
+        };
+        values.push(store);
         outputs.push(root.clone());
     }
     // Outputs come after inputs in the buffer list.
-    for (root, v) in outputs.iter().zip(values) {
+    for (root, (value, index, scatter)) in outputs.iter().zip(values) {
         lw.ast.bufs.push(BufArg {
             dtype: root.dtype,
             numel: root.numel(),
@@ -116,9 +127,10 @@ pub(super) fn lower_kernel_with_nests(
         let b = lw.ast.bufs.len() - 1;
         lw.ast.stores.push(Store {
             buf: b,
-            index: out_index.clone(),
+            index,
             valid: Valid::always(),
-            value: v,
+            value,
+            scatter,
         });
     }
     if !lw.ast.checks.is_empty() {
@@ -231,6 +243,9 @@ impl Lowerer<'_> {
             Op::CheckIndex { len, op } => self.lower_check(n, *len, *op, idx, valid),
             Op::Gather(axis) => self.lower_gather(n, *axis, idx, valid),
             Op::Scan(op, axis) => self.lower_scan(n, *op, *axis, idx, valid),
+            Op::Scatter(..) => {
+                unreachable!("scheduler: a scatter not at its kernel's root (kiln bug)")
+            }
             Op::Reduce(op, axes) if !self.fused.contains(&n.id) => {
                 assert!(
                     self.broadcast.contains(&n.id),
@@ -350,6 +365,25 @@ impl Lowerer<'_> {
             valid: valid.clone(),
         };
         self.ast.push(node, n.dtype)
+    }
+
+    /// A scatter, at the root of its kernel (whose domain is the index): the value and the
+    /// position at each index element, and where along the other axes it lands.
+    fn lower_scatter(
+        &mut self,
+        n: &NodeRef,
+        op: ReduceOp,
+        axis: usize,
+        idx: &[Lin],
+    ) -> (ExprRef, Lin, Option<ScatterAt>) {
+        let always = Valid::always();
+        let pos = self.lower(&n.src(0), idx, &always);
+        let value = self.lower(&n.src(1), idx, &always);
+        let mut at = idx.to_vec();
+        at[axis] = Lin::constant(0);
+        let base = crate::view::flatten(&at, &n.shape);
+        let stride = n.shape[axis + 1..].iter().product();
+        (value, base, Some(ScatterAt { op, pos, stride }))
     }
 
     /// A scan, at the root of its kernel: its source along the walk, its start (which does

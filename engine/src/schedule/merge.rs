@@ -10,7 +10,7 @@ use crate::target::DeviceLimits;
 use super::group::{groups_acyclic, resolve_alias};
 use super::lower::lower_kernel;
 use super::nest_cost::{nest_cost, NestCost};
-use super::{buffers, reduce_domain, walk_root, Domain, Walk};
+use super::{buffers, reduce_domain, walk_root, Domain, Walk, Walker};
 
 /// How many reduce groups an elementwise group tries to ride along with.
 const RIDE_ALONG_CANDIDATES: usize = 8;
@@ -183,8 +183,8 @@ pub(super) fn ride_along(
         }
     }
     for g in 0..groups.len() {
-        let (_, reduce_axes, scan) = &groups[g].0;
-        if !reduce_axes.is_empty() || scan.is_some() || groups[g].1.is_empty() {
+        let (_, reduce_axes, walker) = &groups[g].0;
+        if !reduce_axes.is_empty() || *walker != Walker::Plain || groups[g].1.is_empty() {
             continue;
         }
         if !plain(&groups[g].1) {

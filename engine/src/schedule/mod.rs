@@ -107,8 +107,18 @@ pub struct Scheduled {
     pub kernels: Vec<ScheduleItem>,
 }
 
-/// The loop domain of a kernel: (full shape, reduce axes, the axis a scan walks in order).
-type Domain = (Vec<usize>, Vec<usize>, Option<usize>);
+/// The loop domain of a kernel: (full shape, reduce axes, how its lanes walk it).
+type Domain = (Vec<usize>, Vec<usize>, Walker);
+
+/// How a kernel's lanes walk its domain, beyond a plain loop over it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) enum Walker {
+    Plain,
+    /// Along this axis in order (a scan).
+    Scan(usize),
+    /// Over the index of this scatter node (a kernel of its own), storing at positions.
+    Scatter(u64),
+}
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Mode {
@@ -259,16 +269,17 @@ pub(super) fn bound_fused_depth(nodes: &[NodeRef], forced: &mut HashSet<u64>) {
 
 pub(super) fn reduce_domain(r: &NodeRef) -> Domain {
     match &r.op {
-        Op::Reduce(_, axes) => (r.src(0).shape.clone(), axes.clone(), None),
+        Op::Reduce(_, axes) => (r.src(0).shape.clone(), axes.clone(), Walker::Plain),
         _ => unreachable!("not a reduce"),
     }
 }
 
 pub(super) fn root_domain(root: &NodeRef, w: &Walk) -> Domain {
     match (&root.op, w.fused.first()) {
-        (Op::Scan(_, axis), _) => (root.shape.clone(), vec![], Some(*axis)),
+        (Op::Scan(_, axis), _) => (root.shape.clone(), vec![], Walker::Scan(*axis)),
+        (Op::Scatter(..), _) => (root.src(0).shape.clone(), vec![], Walker::Scatter(root.id)),
         (_, Some(r)) => reduce_domain(r),
-        (_, None) => (root.shape.clone(), vec![], None),
+        (_, None) => (root.shape.clone(), vec![], Walker::Plain),
     }
 }
 

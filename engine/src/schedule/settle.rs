@@ -33,7 +33,8 @@ pub(super) fn forced_barriers(nodes: &[NodeRef]) -> HashSet<u64> {
             // A scan is a kernel of its own whose lanes walk its axis; what it folds (and
             // starts from) is computed inside that walk, so a reduction there is
             // materialized first.
-            Op::Scan(..) => {
+            // A scatter is a kernel of its own too, whose lanes walk the index.
+            Op::Scan(..) | Op::Scatter(..) => {
                 forced.insert(n.id);
                 for s in n.srcs() {
                     if holds_reduction(&s) {

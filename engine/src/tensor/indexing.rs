@@ -153,7 +153,13 @@ impl Tensor {
 
     /// `source` read along `axis` at the checked `positions` (of the result's shape;
     /// `source` has it too but along `axis`).
-    fn gather_node(&self, op: IndexOp, axis: usize, source: &Tensor, positions: &Tensor) -> Tensor {
+    pub(super) fn gather_node(
+        &self,
+        op: IndexOp,
+        axis: usize,
+        source: &Tensor,
+        positions: &Tensor,
+    ) -> Tensor {
         let len = source.shape()[axis];
         let pos = positions.checked_positions(op, len);
         // Nothing to read on an empty axis: every index fails its check, and the load reads

@@ -20,6 +20,7 @@ mod ops;
 mod pow;
 mod reduce;
 mod scan;
+mod scatter;
 mod search;
 mod slicing;
 mod sort;

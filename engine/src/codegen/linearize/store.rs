@@ -5,6 +5,7 @@ use crate::dtype::{DType, Scalar};
 use crate::ops::BinaryOp;
 use crate::view::symbolic::{Lin, Valid};
 
+use super::super::ast::{ScatterAt, Store};
 use super::super::ir::{Ref, UOp};
 use super::{vector, Linearizer, VAR_LOCAL};
 
@@ -38,6 +39,10 @@ impl Linearizer<'_> {
         }
         self.in_store_loops = true;
         for s in self.ast.stores.clone() {
+            if let Some(at) = &s.scatter {
+                self.scatter_stores(&s, at, leader);
+                continue;
+            }
             let buf = s.buf;
             let d = self.ast.bufs[buf].dtype;
             let mut done = vec![false; self.lanes.upcast];
@@ -100,6 +105,43 @@ impl Linearizer<'_> {
         for j in (0..loop_parts.len()).rev() {
             self.close(UOp::EndRange);
             self.var_refs[first_var + j] = None;
+        }
+    }
+
+    /// A scatter's stores: each lane folds its value into the element at its position,
+    /// atomically (lanes of any workgroup may meet there).
+    fn scatter_stores(&mut self, s: &Store, at: &ScatterAt, leader: Option<Ref>) {
+        let d = self.ast.bufs[s.buf].dtype;
+        for u in 0..self.lanes.upcast {
+            let lane = self.lanes.id(u, 0);
+            let (idx, v) = self.store_access(&s.index, &s.valid, lane);
+            if v.is_never() {
+                continue;
+            }
+            let pos = self.node(at.pos, lane);
+            let offset = match at.stride {
+                1 => pos,
+                stride => {
+                    let stride = self.constant(Scalar::I32(stride as i32));
+                    self.binary(BinaryOp::Mul, pos, stride, DType::I32)
+                }
+            };
+            let base = self.lin(&idx);
+            let index = self.binary(BinaryOp::Add, base, offset, DType::I32);
+            let value = self.node(s.value, lane);
+            let valid = self.valid(&v);
+            let mask = self.and(valid, leader);
+            self.push(
+                UOp::Scatter {
+                    buf: s.buf,
+                    index,
+                    value,
+                    mask,
+                    op: at.op,
+                },
+                d,
+                1,
+            );
         }
     }
 

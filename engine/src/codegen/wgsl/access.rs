@@ -20,13 +20,18 @@ fn packing(d: DType) -> (u32, u32) {
     (32 / bits, bits)
 }
 
-/// Per buffer, whether some store writes part of a word (it is then bound as atomics).
+/// Per buffer, whether some store writes part of a word or scatters (it is then bound as
+/// atomics).
 pub(super) fn atomic_buffers(p: &Program) -> Vec<bool> {
     let mut atomic = vec![false; p.bufs.len()];
     for (_, inst) in p.insts.iter() {
-        if let UOp::Store { buf, value, .. } = &inst.op {
-            let w = p.insts[*value].width as u32;
-            atomic[*buf] |= p.packed(*buf) && w % packing(p.bufs[*buf].dtype).0 != 0;
+        match &inst.op {
+            UOp::Store { buf, value, .. } => {
+                let w = p.insts[*value].width as u32;
+                atomic[*buf] |= p.packed(*buf) && w % packing(p.bufs[*buf].dtype).0 != 0;
+            }
+            UOp::Scatter { buf, .. } => atomic[*buf] = true,
+            _ => {}
         }
     }
     atomic

@@ -12,6 +12,7 @@ use std::fmt::Write;
 
 mod access;
 mod helpers;
+mod scatter;
 
 use super::CompileError;
 use crate::dtype::{DType, Scalar};
@@ -172,6 +173,11 @@ impl Writer<'_> {
             let t = self.storage_ty(buf);
             access::window_accessors(&mut self.out, p, buf, t, self.atomic[buf]);
         }
+        for buf in 0..p.bufs.len() {
+            if let Some(op) = scatter::scatter_op(p, buf) {
+                scatter::scatter_helper(&mut self.out, p, buf, op);
+            }
+        }
     }
 
     fn write_workgroup_arrays(&mut self) {
@@ -287,6 +293,19 @@ impl Writer<'_> {
                 value,
                 mask,
             } => self.store(*buf, *index, *value, *mask),
+            UOp::Scatter {
+                buf,
+                index,
+                value,
+                mask,
+                ..
+            } => {
+                let call = format!("kiln_scatter{buf}({}, {});", v(*index), v(*value));
+                match mask {
+                    None => call,
+                    Some(m) => format!("if ({}) {{ {call} }}", v(*m)),
+                }
+            }
             UOp::Gep(a, lane) => format!("let v{i}: {t} = {}[{lane}];", v(*a)),
             UOp::Vectorize(parts) => {
                 let parts: Vec<String> = parts.iter().map(|r| v(*r)).collect();
@@ -543,6 +562,7 @@ mod tests {
             index: Lin::var(0),
             valid: Valid::always(),
             value: any,
+            scatter: None,
         });
         let p = compile(
             &ast,

@@ -133,6 +133,16 @@ impl<'a> Workgroups<'a> {
                 self.store(*buf, *index, *value, *mask, mem);
                 None
             }
+            UOp::Scatter {
+                buf,
+                index,
+                value,
+                mask,
+                op,
+            } => {
+                self.scatter(*buf, *index, *value, *mask, *op, mem);
+                None
+            }
             UOp::Gep(a, lane) => {
                 let v = self.def(*a);
                 let w = self.p.insts[*a].width as usize;
@@ -316,6 +326,36 @@ impl<'a> Workgroups<'a> {
                 );
                 write_element(data, v.dtype(), i as usize, v.bits(l * w + c));
             }
+        }
+    }
+
+    /// Each active lane in order folds its value into its element (the lanes of a batch run
+    /// one after another, as atomics would serialize them).
+    fn scatter(
+        &self,
+        buf: usize,
+        index: Ref,
+        value: Ref,
+        store_mask: Option<Ref>,
+        op: ReduceOp,
+        mem: &mut Memory<'_>,
+    ) {
+        let idx = self.def(index).i32s();
+        let v = self.def(value);
+        let (mask, m) = (self.mask(), store_mask.map(|g| self.def(g).bools()));
+        let numel = self.p.bufs[buf].numel;
+        let d = self.p.bufs[buf].dtype;
+        let data = mem.arg_mut(buf);
+        for l in (0..self.n).filter(|&l| mask[l] && m.is_none_or(|m| m[l])) {
+            let i = idx[l];
+            assert!(
+                i >= 0 && (i as usize) < numel,
+                "interpreter: scatter out of bounds: data{buf}[{i}] in {}",
+                self.p.name
+            );
+            let old = Scalar::from_bits(read_element(data, d, i as usize), d);
+            let new = op.combine(old, Scalar::from_bits(v.bits(l), d));
+            write_element(data, d, i as usize, new.to_bits());
         }
     }
 

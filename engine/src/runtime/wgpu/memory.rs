@@ -32,6 +32,13 @@ impl WgpuDevice {
         Ok(PooledBuffer { buffer, class })
     }
 
+    /// Zeroes `b` in the open batch: after the kernels recorded before (a pooled buffer may
+    /// still be in their use), before those recorded after.
+    pub fn clear(&self, b: &PooledBuffer) {
+        let mut batch = self.batch.lock().unwrap_or_else(|e| e.into_inner());
+        batch.encoder(&self.device).clear_buffer(&b.buffer, 0, None);
+    }
+
     pub fn free(&self, b: PooledBuffer) {
         self.in_use.fetch_sub(b.class as usize, Ordering::Relaxed);
         if self.pooled_bytes.load(Ordering::Relaxed) + b.class as usize <= POOL_CAP_BYTES {
