@@ -102,3 +102,57 @@ fn bit_ops_refuse_floats_naming_themselves() {
     let m = panic_message(|| drop(!&f));
     assert!(m.starts_with("bitwise_not:") && m.contains("f32"), "{m}");
 }
+
+#[test]
+fn bitcast_reads_the_same_bits() {
+    let floats = [
+        1.0f32,
+        -2.0,
+        0.0,
+        -0.0,
+        f32::INFINITY,
+        f32::MIN_POSITIVE,
+        3.25e-38,
+        7.5,
+    ];
+    for dev in devices() {
+        let x = Tensor::from_slice_on(&floats, &[2, 4], &dev).unwrap();
+        let want: Vec<u32> = floats.iter().map(|f| f.to_bits()).collect();
+        assert_eq!(
+            x.bitcast(DType::U32).to_vec::<u32>().unwrap(),
+            want,
+            "{dev:?}"
+        );
+        let signed: Vec<i32> = want.iter().map(|&b| b as i32).collect();
+        // Through a view and computed values, and back: the bits survive the round trip.
+        let t = x.transpose(0, 1);
+        let back = t.bitcast(DType::I32).bitcast(DType::F32);
+        assert_eq!(
+            back.to_vec::<f32>().unwrap(),
+            t.contiguous().to_vec::<f32>().unwrap()
+        );
+        let i = Tensor::from_slice_on(&signed, &[8], &dev).unwrap();
+        assert_eq!(
+            (&i.bitcast(DType::F32) * 2.0f32).to_vec::<f32>().unwrap(),
+            floats.map(|f| f * 2.0).to_vec()
+        );
+    }
+    let x = rand_input(DType::F32, &[3, 5], 1);
+    check3("bitcast three ways", &[x], |t| {
+        t[0].bitcast(DType::U32)
+            .bitwise_xor(&Tensor::full_on(
+                &[],
+                2147483648.0,
+                DType::U32,
+                t[0].device(),
+            ))
+            .bitcast(DType::F32)
+            .transpose(0, 1)
+    });
+    let msg = panic_message(|| {
+        Tensor::from_slice_on(&[1u8], &[1], &Device::cpu())
+            .unwrap()
+            .bitcast(DType::F32);
+    });
+    assert!(msg.contains("bitcast") && msg.contains("u8"), "{msg}");
+}

@@ -309,3 +309,64 @@ fn bad_shapes_panic_with_the_op_and_shapes() {
     });
     assert!(msg.contains("i32 or u32"), "{msg}");
 }
+
+/// numpy's linear quantile of one row, on the host in f64 (NaN where the row holds one).
+fn host_quantile(row: &[f32], q: f64) -> f64 {
+    if row.iter().any(|v| v.is_nan()) {
+        return f64::NAN;
+    }
+    let mut s: Vec<f64> = row.iter().map(|&v| v as f64).collect();
+    s.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let pos = q * (s.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    match lo == hi {
+        true => s[lo],
+        false => s[lo] + (s[hi] - s[lo]) * (pos - lo as f64),
+    }
+}
+
+#[test]
+fn quantiles_of_long_axes_select_by_radix() {
+    // Rows past the radix threshold: signed values with repeats, zeros of both signs, an
+    // infinity, a constant row, and a row holding a NaN.
+    let (rows, n) = (5, 3001);
+    let mut r = Rng::new(41);
+    let mut data: Vec<f32> = (0..rows * n)
+        .map(|_| ((r.next() % 2001) as f32 - 1000.0) / 8.0)
+        .collect();
+    data[7] = -0.0;
+    data[8] = f32::INFINITY;
+    data[n + 3] = f32::NEG_INFINITY;
+    data[2 * n..3 * n].fill(2.5);
+    data[4 * n + 17] = f32::NAN;
+    for dev in devices() {
+        let x = Tensor::from_slice_on(&data, &[rows, n], &dev).unwrap();
+        for q in [0.0, 0.01, 0.5, 0.99, 1.0, 0.3337] {
+            let got = x.quantile(q, 1).to_vec::<f32>().unwrap();
+            for (i, g) in got.iter().enumerate() {
+                let want = host_quantile(&data[i * n..(i + 1) * n], q);
+                let ok = (want.is_nan() && g.is_nan())
+                    || *g as f64 == want
+                    || (*g as f64 - want).abs() <= 1e-6 * (1.0 + want.abs());
+                assert!(
+                    ok,
+                    "quantile {q} of row {i} on {}: {g} vs {want}",
+                    dev.name()
+                );
+            }
+        }
+        // Along the first axis of a transposed view, even length: the middle pair's mean.
+        let t = Tensor::from_slice_on(&data[..4 * n], &[4, n], &dev)
+            .unwrap()
+            .transpose(0, 1);
+        let even = t.slice(0, 0, 2048, 1);
+        let got = even.median(0).to_vec::<f32>().unwrap();
+        for (i, g) in got.iter().enumerate() {
+            let want = host_quantile(&data[i * n..i * n + 2048], 0.5);
+            assert!(
+                (*g as f64 - want).abs() <= 1e-6 * (1.0 + want.abs()),
+                "median {i}: {g} vs {want}"
+            );
+        }
+    }
+}

@@ -136,6 +136,7 @@ fn encode_op(op: &Op, w: &mut Vec<u64>, classes: &mut HashMap<(crate::dtype::DTy
         Op::Binary(b) => w.extend([5, *b as u64]),
         Op::Where => w.push(6),
         Op::Cast(d) => w.extend([7, *d as u64]),
+        Op::Bitcast(d) => w.extend([21, *d as u64]),
         Op::Reduce(r, axes) => {
             w.extend([8, *r as u64, axes.len() as u64]);
             w.extend(axes.iter().map(|&a| a as u64));

@@ -48,6 +48,8 @@ pub enum AstNode {
     Where(ExprRef, ExprRef, ExprRef),
     /// Conversion to the expression's dtype.
     Cast(ExprRef),
+    /// The operand's 32 bits as the expression's dtype.
+    Bitcast(ExprRef),
     /// `valid ? src : 0`: the zeros of a padded computed value.
     Gate(Valid, ExprRef),
     /// Reduction of `src` over `axes` (sorted, non-empty) of the kernel's domain.
@@ -465,7 +467,9 @@ impl AstNode {
             AstNode::Load { .. } | AstNode::Const(_) | AstNode::Param(_) | AstNode::Index(_) => {
                 vec![]
             }
-            AstNode::Unary(_, a) | AstNode::Cast(a) | AstNode::Gate(_, a) => vec![*a],
+            AstNode::Unary(_, a) | AstNode::Cast(a) | AstNode::Bitcast(a) | AstNode::Gate(_, a) => {
+                vec![*a]
+            }
             AstNode::CheckIndex { src, .. } => vec![*src],
             AstNode::Gather { pos, .. } => vec![*pos],
             AstNode::Scan(s) => std::iter::once(s.src).chain(s.init).collect(),
@@ -539,6 +543,7 @@ impl fmt::Display for KernelAst {
                 AstNode::Binary(op, a, b) => format!("{} {a} {b}", op.name()),
                 AstNode::Where(c, a, b) => format!("where {c} {a} {b}"),
                 AstNode::Cast(a) => format!("cast {a}"),
+                AstNode::Bitcast(a) => format!("bitcast {a}"),
                 AstNode::Gate(v, a) => format!("gate {a} if {}", fmt_valid(v)),
                 AstNode::Reduce { op, src, axes } => {
                     let ax: Vec<String> = axes.iter().map(|a| format!("v{a}")).collect();

@@ -50,6 +50,8 @@ pub enum UOp {
     Where(Ref, Ref, Ref),
     /// Conversion to the instruction's dtype.
     Cast(Ref),
+    /// The operand's 32 bits as the instruction's (32-bit) dtype.
+    Bitcast(Ref),
     /// `valid ? buf[index .. index + width] : 0` (the memory is not touched when `valid` is
     /// false).
     Load {
@@ -133,7 +135,9 @@ impl UOp {
             | UOp::EndIf
             | UOp::DefineLocal { .. }
             | UOp::Barrier => vec![],
-            UOp::Unary(_, a) | UOp::Cast(a) | UOp::Gep(a, _) | UOp::If(a) => vec![*a],
+            UOp::Unary(_, a) | UOp::Cast(a) | UOp::Bitcast(a) | UOp::Gep(a, _) | UOp::If(a) => {
+                vec![*a]
+            }
             UOp::SubgroupReduce { value, .. } | UOp::SubgroupBroadcast { value, .. } => {
                 vec![*value]
             }
@@ -347,6 +351,7 @@ impl fmt::Display for Program {
                 UOp::Binary(op, a, b) => format!("{def}{} {a} {b}", op.name()),
                 UOp::Where(c, a, b) => format!("{def}where {c} {a} {b}"),
                 UOp::Cast(a) => format!("{def}cast {a}"),
+                UOp::Bitcast(a) => format!("{def}bitcast {a}"),
                 UOp::Load { buf, index, valid } => match valid {
                     None => format!("{def}load data{buf}[{index}]"),
                     Some(v) => format!("{def}load data{buf}[{index}] if {v}"),

@@ -168,6 +168,10 @@ pub fn register_budget(limits: &DeviceLimits) -> (usize, usize) {
         (MAX_UPCAST, MAX_UPCAST_UNROLL)
     }
 }
+/// Most combinations of upcast and unroll part values one kernel may have: the linearizer
+/// enumerates them all, also where each nest is unrolled on its own and few are live at once.
+pub const MAX_LANE_COMBINATIONS: usize = 1 << 14;
+
 /// Largest single UPCAST / UNROLL amount.
 pub const MAX_UPCAST_AMOUNT: usize = 16;
 pub const MAX_UNROLL_AMOUNT: usize = 32;
@@ -413,6 +417,11 @@ fn check_limits(ast: &KernelAst, s: &Shaped, limits: &DeviceLimits) -> Result<()
     // The product over all parts bounds the per-nest count from above: only a list over it
     // needs the expression-level count (the search applies lists on its hot path).
     let mut values = upcast * s.size_of(AxisKind::Unroll);
+    if values > MAX_LANE_COMBINATIONS {
+        return Err(format!(
+            "{values} combinations of upcast and unroll lanes exceed {MAX_LANE_COMBINATIONS} (unrolls of several nests multiply)"
+        ));
+    }
     if values > max_values {
         values = s.register_values(ast);
     }

@@ -139,6 +139,7 @@ fn check_types(p: &Program, inst: &Inst) -> Result<(), String> {
         UOp::Param(i) => c.param(*i),
         UOp::Unary(_, a) => c.unary(*a, true),
         UOp::Cast(a) => c.unary(*a, false),
+        UOp::Bitcast(a) => c.bitcast(*a),
         UOp::Binary(op, a, b) => c.binary(*op, *a, *b),
         UOp::Where(cond, a, b) => c.select(*cond, *a, *b),
         UOp::Load { buf, index, valid } => c.load(*buf, *index, *valid),
@@ -249,6 +250,18 @@ impl TypeCheck<'_> {
             ));
         }
         Ok(())
+    }
+    fn bitcast(&self, a: Ref) -> Result<(), String> {
+        self.unary(a, false)?;
+        let words = [DType::F32, DType::I32, DType::U32];
+        match words.contains(&self.ty(a).0) && words.contains(&self.inst.dtype) {
+            true => Ok(()),
+            false => Err(format!(
+                "bitcast of {} to {}: only between f32, i32 and u32",
+                self.ty(a).0,
+                self.inst.dtype
+            )),
+        }
     }
     fn binary(&self, op: BinaryOp, a: Ref, b: Ref) -> Result<(), String> {
         if self.ty(a) != self.ty(b) {

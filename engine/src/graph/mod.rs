@@ -37,6 +37,8 @@ pub enum Op {
     /// `cond ? a : b`, sources (cond, a, b).
     Where,
     Cast(DType),
+    /// The same 32 bits read as another 32-bit dtype (f32, i32, u32).
+    Bitcast(DType),
     /// Reduce over the given (sorted) axes, keeping them as size 1.
     Reduce(ReduceOp, Vec<usize>),
     Movement(Movement),
@@ -80,6 +82,7 @@ impl Op {
             Op::Binary(b) => b.name().into(),
             Op::Where => "where".into(),
             Op::Cast(d) => format!("cast {}", d.name()),
+            Op::Bitcast(d) => format!("bitcast {}", d.name()),
             Op::Reduce(r, axes) => format!("{} {axes:?}", r.name()),
             Op::Movement(m) => format!("{m:?}").to_lowercase(),
             Op::Contiguous => "contiguous".into(),
@@ -90,7 +93,10 @@ impl Op {
         }
     }
     pub fn is_elementwise(&self) -> bool {
-        matches!(self, Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast(_))
+        matches!(
+            self,
+            Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast(_) | Op::Bitcast(_)
+        )
     }
     pub fn const_value(&self) -> Option<Scalar> {
         match self {

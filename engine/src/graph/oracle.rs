@@ -88,6 +88,11 @@ fn eval(n: &NodeRef, memo: &HashMap<u64, HostArray>) -> Result<HostArray> {
                 })
                 .collect()),
             Op::Cast(d) => out(args[0].data.iter().map(|x| x.cast(*d)).collect()),
+            Op::Bitcast(d) => out(args[0]
+                .data
+                .iter()
+                .map(|x| Scalar::from_bits(x.to_bits(), *d))
+                .collect()),
             Op::Contiguous => out(args[0].data.clone()),
             Op::CheckIndex { len, op } => out(check_indices(&args[0].data, *len, *op)?),
             Op::Gather(axis) => out(gather(args[0], &args[1].data, &n.shape, *axis)),

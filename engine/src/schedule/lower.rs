@@ -239,6 +239,10 @@ impl Lowerer<'_> {
                 let a = self.lower(&n.src(0), idx, valid);
                 self.ast.push(AstNode::Cast(a), d)
             }
+            Op::Bitcast(_) => {
+                let a = self.lower(&n.src(0), idx, valid);
+                self.ast.push(AstNode::Bitcast(a), d)
+            }
             Op::Contiguous => self.lower(&n.src(0), idx, valid),
             Op::CheckIndex { len, op } => self.lower_check(n, *len, *op, idx, valid),
             Op::Gather(axis) => self.lower_gather(n, *axis, idx, valid),

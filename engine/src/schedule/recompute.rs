@@ -32,7 +32,7 @@ fn op_cost(op: &Op) -> u32 {
             | UnaryOp::SignBit,
         ) => 1,
         Op::Unary(_) => 4,
-        Op::Binary(_) | Op::Where | Op::Cast(_) => 1,
+        Op::Binary(_) | Op::Where | Op::Cast(_) | Op::Bitcast(_) => 1,
         _ => 0,
     }
 }

@@ -1,6 +1,7 @@
 //! Logical and bitwise ops, and shifts with every amount defined.
 
 use crate::dtype::{DType, Scalar};
+use crate::graph::Op;
 use crate::ops::BinaryOp;
 
 use super::ops::user_op;
@@ -100,6 +101,31 @@ impl Tensor {
             false => zero,
         };
         shifted_past_width(&s, x.dtype()).where_(&fill, &shifted)
+    }
+
+    /// The same 32 bits read as `dtype` (torch's `view(dtype)`, tinygrad's `bitcast`):
+    /// between f32, i32 and u32.
+    ///
+    /// ```
+    /// use kiln_engine::{DType, Device, Tensor};
+    /// let x = Tensor::from_slice_on(&[1.0f32, -2.0], &[2], &Device::cpu())?;
+    /// assert_eq!(x.bitcast(DType::U32).to_vec::<u32>()?, vec![0x3f80_0000, 0xc000_0000]);
+    /// # Ok::<(), kiln_engine::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn bitcast(&self, dtype: DType) -> Tensor {
+        let _op = user_op("bitcast");
+        let words = [DType::F32, DType::I32, DType::U32];
+        assert!(
+            words.contains(&self.dtype()) && words.contains(&dtype),
+            "bitcast: {} to {}: only between f32, i32 and u32",
+            self.dtype(),
+            dtype
+        );
+        if dtype == self.dtype() {
+            return self.clone();
+        }
+        self.node_of(Op::Bitcast(dtype), vec![self], dtype, self.shape().to_vec())
     }
 
     #[track_caller]

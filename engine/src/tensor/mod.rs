@@ -22,6 +22,7 @@ mod reduce;
 mod scan;
 mod scatter;
 mod search;
+mod select;
 mod slicing;
 mod sort;
 pub use slicing::PadMode;

@@ -138,7 +138,7 @@ impl Tensor {
 
     /// `values` (of `index`'s shape) folded with `op` into zeros of `self`'s shape at the
     /// checked positions of `index` along `axis`.
-    fn scatter_node(
+    pub(super) fn scatter_node(
         &self,
         check: IndexOp,
         op: ReduceOp,

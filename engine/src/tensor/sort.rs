@@ -3,6 +3,8 @@
 //! elementwise kernel that compare-exchanges every element with its partner (a view), so the
 //! sort is a fixed sequence of log2(n)·(log2(n)+1)/2 kernels that the scheduler, the opts and
 //! `DEBUG` see like any other. Stable: ties keep their index order, compared as a second key.
+//! `median` and `quantile` of long axes need two ranks, not the order: they select them by
+//! radix (`select.rs`) instead.
 
 use crate::dtype::DType;
 
@@ -76,7 +78,10 @@ impl Tensor {
 
     /// The `q`-th quantile along `axis`, `q` in [0, 1] (numpy's default `linear` method: the
     /// value at position `q·(n-1)` of the sorted axis, interpolated between its neighbours;
-    /// NaN where the axis holds one); f32 for integers.
+    /// NaN where the axis holds one); f32 for integers. A position that is an exact rank
+    /// gives that value, also an infinite one (numpy's arithmetic makes it NaN). Axes of
+    /// 2048 or more select the two ranks by radix (four passes over the data), shorter
+    /// ones sort.
     #[track_caller]
     pub fn quantile(&self, q: f64, axis: isize) -> Tensor {
         let _op = user_op("quantile");
@@ -99,23 +104,41 @@ impl Tensor {
             self.shape()
         );
         self.in_f32(|x| {
-            let sorted = x.sort(a as isize, false).0;
             let pos = q * (n - 1) as f64;
             let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
             let t = pos - lo as f64;
-            let at = |i: usize| sorted.narrow(a, i, i + 1).squeeze(a as isize);
-            let (below, above) = (at(lo), at(hi));
+            let (below, above) = x.values_at_ranks(a, lo, hi);
             // numpy's `_lerp`: from the nearer end, so that t = 1 gives `above` exactly.
             let diff = above.sub(&below);
-            let v = if t >= 0.5 {
+            // An exact rank is that value (numpy's arithmetic makes an infinite one NaN).
+            let v = if lo == hi {
+                below
+            } else if t >= 0.5 {
                 above.sub(&diff.mul_scalar(1.0 - t))
             } else {
                 below.add(&diff.mul_scalar(t))
             };
-            // NaN sorts last: the axis holds one where its last value is NaN.
-            let nan = at(n - 1).isnan();
+            let nan = x.isnan().any(&[a as isize]);
             nan.where_(&v.scalar_like(f64::NAN), &v)
         })
+    }
+
+    /// The values of ascending ranks `lo` and `hi` along axis `a` of f32 `self` (the axis
+    /// removed): by radix select on long axes, from the sorted axis on short ones.
+    fn values_at_ranks(&self, a: usize, lo: usize, hi: usize) -> (Tensor, Tensor) {
+        if self.shape()[a] >= super::select::SELECT_FROM {
+            let last = self.ndim() - 1;
+            let ranks: &[usize] = if lo == hi { &[lo] } else { &[lo, hi] };
+            let v = self
+                .transpose(a as isize, last as isize)
+                .select_ranks(ranks)
+                .transpose(a as isize, last as isize);
+            let at = |i: usize| v.narrow(a, i, i + 1).squeeze(a as isize);
+            return (at(0), at(ranks.len() - 1));
+        }
+        let sorted = self.sort(a as isize, false).0;
+        let at = |i: usize| sorted.narrow(a, i, i + 1).squeeze(a as isize);
+        (at(lo), at(hi))
     }
 }
 

@@ -476,6 +476,10 @@ impl Linearizer<'_> {
                 let a = self.node(a, lane);
                 self.emit(UOp::Cast(a), d)
             }
+            AstNode::Bitcast(a) => {
+                let a = self.node(a, lane);
+                self.emit(UOp::Bitcast(a), d)
+            }
             AstNode::Gate(valid, a) => {
                 let valid = self.subst_valid(&valid, lane);
                 let a = self.node(a, lane);
@@ -562,6 +566,7 @@ fn cse_key(op: &UOp, dtype: DType, width: u8) -> Option<CseKey> {
         UOp::Binary(o, a, b) => (3, *o as u64, r(*a), r(*b), 0),
         UOp::Where(c, a, b) => (4, r(*c), r(*a), r(*b), 0),
         UOp::Cast(a) => (5, r(*a), 0, 0, 0),
+        UOp::Bitcast(a) => (9, r(*a), 0, 0, 0),
         UOp::Load { buf, index, valid } => (6, *buf as u64, r(*index), valid.map_or(0, r), 0),
         UOp::Gep(a, lane) => (7, r(*a), *lane as u64, 0, 0),
         UOp::Param(i) => (8, *i as u64, 0, 0, 0),

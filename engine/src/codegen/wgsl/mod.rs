@@ -286,6 +286,7 @@ impl Writer<'_> {
                 format!("let v{i}: {t} = select({}, {}, {});", v(*b), v(*a), v(*c))
             }
             UOp::Cast(a) => self.cast(i, self.p.insts[*a].dtype, inst.dtype, &v(*a)),
+            UOp::Bitcast(a) => format!("let v{i}: {t} = bitcast<{t}>({});", v(*a)),
             UOp::Load { buf, index, valid } => self.load(i, inst, *buf, *index, *valid),
             UOp::Store {
                 buf,

@@ -123,6 +123,10 @@ impl<'a> Workgroups<'a> {
             UOp::Binary(op, a, b) => Some(binary(*op, self.def(*a), self.def(*b))),
             UOp::Where(c, a, b) => Some(select(self.def(*c).bools(), self.def(*a), self.def(*b))),
             UOp::Cast(a) => Some(cast(self.def(*a), inst.dtype)),
+            UOp::Bitcast(a) => {
+                let v = self.def(*a);
+                Some(Lanes::from_bits((0..n).map(|l| v.bits(l)), inst.dtype))
+            }
             UOp::Load { buf, index, valid } => Some(self.load(inst, *buf, *index, *valid, mem)),
             UOp::Store {
                 buf,
