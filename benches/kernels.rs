@@ -176,6 +176,31 @@ fn shape_workloads() -> Vec<Workload> {
             },
         ),
         Workload {
+            // Reads the table and 4096 rows of updates, writes the table.
+            touched: Some(4.0 * (2.0 * 32000.0 * 512.0 + 4096.0 * 512.0 + 4096.0)),
+            ..copy(
+                "sa",
+                "embedding grad: table(32000,512).scatter_add(0, idx(4096) rows, src(4096,512))",
+                vec![vec![32000, 512], vec![4096, 1], vec![4096, 512]],
+                |t| vec![t[0].scatter_add(0, &rows_of(&t[1], 32000, 512), &t[2])],
+            )
+        },
+        Workload {
+            touched: Some(4.0 * (2.0 * 32000.0 * 512.0 + 4096.0 * 512.0 + 4096.0)),
+            ..copy(
+                "sc",
+                "table(32000,512).scatter(0, idx(4096) rows, src(4096,512))",
+                vec![vec![32000, 512], vec![4096, 1], vec![4096, 512]],
+                |t| vec![t[0].scatter(0, &rows_of(&t[1], 32000, 512), &t[2])],
+            )
+        },
+        copy(
+            "md",
+            "median of a 2^24 vector (radix select)",
+            vec![vec![1 << 24]],
+            |t| vec![t[0].median(0)],
+        ),
+        Workload {
             flops: 8.0 * 32.0 * 64.0 * 64.0,
             ..copy("u1", "max_pool2d k2 s2 x(8,32,64,64)", pool.clone(), |t| {
                 vec![t[0].max_pool2d(2, 2, 0)]
@@ -336,6 +361,12 @@ fn f32_workloads() -> Vec<Workload> {
 /// reads them (the same bytes as reading i32 indices).
 fn positions(t: &Tensor, len: usize) -> Tensor {
     ((t - 0.1f32) * len as f32).cast(DType::I32)
+}
+
+/// Row indices into `len` rows from `[k, 1]` values, repeated along `width` columns (the
+/// index of a scatter of whole rows).
+fn rows_of(t: &Tensor, len: usize, width: usize) -> Tensor {
+    positions(t, len).expand(&[t.shape()[0], width])
 }
 
 /// Values in [0.1, 1.1) (0..=255 for u8), realized in `dtype`.

@@ -10,21 +10,6 @@ fn f32s(shape: &[usize], seed: u64) -> Input {
     rand_input(DType::F32, shape, seed)
 }
 
-fn i32s(data: Vec<i32>, shape: &[usize]) -> Input {
-    Input {
-        data: Data::I32(data),
-        shape: shape.to_vec(),
-    }
-}
-
-/// `n` indices in `[-len, len)` (negative ones count from the end).
-fn indices(n: usize, len: usize, seed: u64) -> Vec<i32> {
-    let mut r = Rng::new(seed);
-    (0..n)
-        .map(|_| (r.next() % (2 * len as u64)) as i32 - len as i32)
-        .collect()
-}
-
 #[test]
 fn gather_agrees_three_ways() {
     let x = f32s(&[5, 7], 1);

@@ -7,21 +7,6 @@ mod common;
 use common::*;
 use kiln::{DType, Device, Error, Tensor};
 
-fn i32s(data: Vec<i32>, shape: &[usize]) -> Input {
-    Input {
-        data: Data::I32(data),
-        shape: shape.to_vec(),
-    }
-}
-
-/// `n` indices in `[-len, len)`: many repeats when `n` is large against `len`.
-fn indices(n: usize, len: usize, seed: u64) -> Vec<i32> {
-    let mut r = Rng::new(seed);
-    (0..n)
-        .map(|_| (r.next() % (2 * len as u64)) as i32 - len as i32)
-        .collect()
-}
-
 /// Row-major strides of `shape`.
 fn strides(shape: &[usize]) -> Vec<usize> {
     let mut s = vec![1; shape.len()];
@@ -101,15 +86,7 @@ fn scatter_agrees_three_ways() {
         t[0].scatter(1, &t[1], &t[2]).sum(&[2])
     });
     // Every dtype moves its bits.
-    for d in [
-        DType::I32,
-        DType::U32,
-        DType::F16,
-        DType::BF16,
-        DType::U8,
-        DType::I8,
-        DType::Bool,
-    ] {
+    for d in OTHER_DTYPES {
         let xs = rand_input(d, &[4, 9], 8);
         let ss = rand_input(d, &[4, 5], 9);
         let ix = i32s(indices(4 * 5, 9, 10), &[4, 5]);
@@ -133,15 +110,7 @@ fn scatter_add_agrees_three_ways() {
         &[x.clone(), i0, src.clone()],
         |t| (&t[0] + 1.0f32).scatter_add(0, &t[1], &t[2].exp()),
     );
-    for d in [
-        DType::I32,
-        DType::U32,
-        DType::F16,
-        DType::BF16,
-        DType::U8,
-        DType::I8,
-        DType::Bool,
-    ] {
+    for d in OTHER_DTYPES {
         let xs = rand_input(d, &[4, 9], 15);
         let ss = rand_input(d, &[4, 12], 16);
         let ix = i32s(indices(4 * 12, 9, 17), &[4, 12]);

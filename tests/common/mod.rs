@@ -94,6 +94,34 @@ impl Rng {
     }
 }
 
+/// An i32 input.
+pub fn i32s(data: Vec<i32>, shape: &[usize]) -> Input {
+    Input {
+        data: Data::I32(data),
+        shape: shape.to_vec(),
+    }
+}
+
+/// `n` indices in `[-len, len)` (negative ones count from the end; many repeats when `n` is
+/// large against `len`).
+pub fn indices(n: usize, len: usize, seed: u64) -> Vec<i32> {
+    let mut r = Rng::new(seed);
+    (0..n)
+        .map(|_| (r.next() % (2 * len as u64)) as i32 - len as i32)
+        .collect()
+}
+
+/// The dtypes besides f32, for the tests that check every dtype moves its bits.
+pub const OTHER_DTYPES: [DType; 7] = [
+    DType::I32,
+    DType::U32,
+    DType::F16,
+    DType::BF16,
+    DType::U8,
+    DType::I8,
+    DType::Bool,
+];
+
 pub fn rand_input(dtype: DType, shape: &[usize], seed: u64) -> Input {
     let n: usize = shape.iter().product();
     let mut r = Rng::new(seed);

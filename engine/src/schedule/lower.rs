@@ -251,40 +251,7 @@ impl Lowerer<'_> {
                 unreachable!("scheduler: a scatter not at its kernel's root (kiln bug)")
             }
             Op::Reduce(op, axes) if !self.fused.contains(&n.id) => {
-                assert!(
-                    self.broadcast.contains(&n.id),
-                    "scheduler: unfused reduce reached lowering (kiln bug)"
-                );
-                // A nest of its own: fresh domain axes for the reduced ones, the output index
-                // for the others (reduced axes are kept as size 1: their index is 0).
-                let src = n.src(0);
-                let mut fresh = vec![];
-                let src_idx: Vec<Lin> = (0..src.shape.len())
-                    .map(|a| {
-                        if axes.contains(&a) {
-                            let v = self.ast.full_shape.len();
-                            self.ast.full_shape.push(src.shape[a]);
-                            self.ranges.push((0, src.shape[a] as i64 - 1));
-                            fresh.push(v);
-                            Lin::var(v as u32)
-                        } else {
-                            idx[a].clone()
-                        }
-                    })
-                    .collect();
-                // The output's mask guards the reduction's loads too (a padded row reads
-                // nothing).
-                let v = self.lower(&src, &src_idx, valid);
-                let r = self.ast.push(
-                    AstNode::Reduce {
-                        op: *op,
-                        src: v,
-                        axes: fresh,
-                    },
-                    d,
-                );
-                self.nest_nodes.insert(r, n.id);
-                r
+                self.lower_nest(n, *op, axes, idx, valid)
             }
             Op::Reduce(op, axes) => {
                 let src = n.src(0);
@@ -318,6 +285,53 @@ impl Lowerer<'_> {
                 self.ast.push(AstNode::Gate(own, v), d)
             }
         }
+    }
+
+    /// A reduction that is not the kernel's own: a broadcast nest with fresh domain axes for
+    /// the reduced ones, the output index for the others.
+    fn lower_nest(
+        &mut self,
+        n: &NodeRef,
+        op: ReduceOp,
+        axes: &[usize],
+        idx: &[Lin],
+        valid: &Valid,
+    ) -> ExprRef {
+        let d = n.dtype;
+        assert!(
+            self.broadcast.contains(&n.id),
+            "scheduler: unfused reduce reached lowering (kiln bug)"
+        );
+        // A nest of its own: fresh domain axes for the reduced ones, the output index
+        // for the others (reduced axes are kept as size 1: their index is 0).
+        let src = n.src(0);
+        let mut fresh = vec![];
+        let src_idx: Vec<Lin> = (0..src.shape.len())
+            .map(|a| {
+                if axes.contains(&a) {
+                    let v = self.ast.full_shape.len();
+                    self.ast.full_shape.push(src.shape[a]);
+                    self.ranges.push((0, src.shape[a] as i64 - 1));
+                    fresh.push(v);
+                    Lin::var(v as u32)
+                } else {
+                    idx[a].clone()
+                }
+            })
+            .collect();
+        // The output's mask guards the reduction's loads too (a padded row reads
+        // nothing).
+        let v = self.lower(&src, &src_idx, valid);
+        let r = self.ast.push(
+            AstNode::Reduce {
+                op,
+                src: v,
+                axes: fresh,
+            },
+            d,
+        );
+        self.nest_nodes.insert(r, n.id);
+        r
     }
 
     fn lower_check(

@@ -100,16 +100,21 @@ impl Linearizer<'_> {
             return self.constant(Scalar::from_f64(0.0, d));
         }
         let p = self.node(pos, lane);
-        let offset = match stride {
-            1 => p,
-            s => {
-                let s = self.constant(Scalar::I32(s as i32));
-                self.binary(BinaryOp::Mul, p, s, DType::I32)
-            }
-        };
-        let base = self.lin(&base);
-        let index = self.binary(BinaryOp::Add, base, offset, DType::I32);
+        let index = self.at_position(&base, stride, p);
         let valid = self.valid(&v);
         self.emit(UOp::Load { buf, index, valid }, d)
+    }
+
+    /// `base + stride * pos`: the element a computed position names.
+    pub(super) fn at_position(&mut self, base: &Lin, stride: usize, pos: Ref) -> Ref {
+        let offset = match stride {
+            1 => pos,
+            s => {
+                let s = self.constant(Scalar::I32(s as i32));
+                self.binary(BinaryOp::Mul, pos, s, DType::I32)
+            }
+        };
+        let base = self.lin(base);
+        self.binary(BinaryOp::Add, base, offset, DType::I32)
     }
 }

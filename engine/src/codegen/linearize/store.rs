@@ -119,15 +119,7 @@ impl Linearizer<'_> {
                 continue;
             }
             let pos = self.node(at.pos, lane);
-            let offset = match at.stride {
-                1 => pos,
-                stride => {
-                    let stride = self.constant(Scalar::I32(stride as i32));
-                    self.binary(BinaryOp::Mul, pos, stride, DType::I32)
-                }
-            };
-            let base = self.lin(&idx);
-            let index = self.binary(BinaryOp::Add, base, offset, DType::I32);
+            let index = self.at_position(&idx, at.stride, pos);
             let value = self.node(s.value, lane);
             let valid = self.valid(&v);
             let mask = self.and(valid, leader);
