@@ -170,7 +170,7 @@ pub fn register_budget(limits: &DeviceLimits) -> (usize, usize) {
 }
 /// Most combinations of upcast and unroll part values one kernel may have: the linearizer
 /// enumerates them all, also where each nest is unrolled on its own and few are live at once.
-pub const MAX_LANE_COMBINATIONS: usize = 1 << 14;
+pub const MAX_LANE_COMBINATIONS: usize = 1 << 21;
 
 /// Largest single UPCAST / UNROLL amount.
 pub const MAX_UPCAST_AMOUNT: usize = 16;

@@ -22,6 +22,7 @@ mod reduce;
 mod scan;
 mod scatter;
 mod search;
+mod radix_sort;
 mod select;
 mod slicing;
 mod sort;

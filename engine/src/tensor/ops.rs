@@ -208,6 +208,14 @@ impl Tensor {
     #[track_caller]
     pub(super) fn binary_same(&self, op: BinaryOp, b: &Tensor) -> Tensor {
         let d = self.dtype();
+        assert!(
+            self.shape() == b.shape() && d == b.dtype(),
+            "{}: operands of shapes {:?} and {:?}, dtypes {d} and {} reached a primitive unbroadcast (kiln bug)",
+            op.name(),
+            self.shape(),
+            b.shape(),
+            b.dtype()
+        );
         if matches!(op, BinaryOp::Div | BinaryOp::Mod) {
             assert!(
                 d.is_float(),

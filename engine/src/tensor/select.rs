@@ -18,6 +18,16 @@ const DIGIT_BITS: u32 = 8;
 const BINS: usize = 1 << DIGIT_BITS;
 
 impl Tensor {
+    /// The u32 key of each element of an f32 `self` that orders as the values do (negatives'
+    /// bits flipped, positives' sign bit set); a NaN orders as its bits say.
+    pub(super) fn order_key(&self) -> Tensor {
+        let u32s = |v: u32| Tensor::full_on(&[], v as f64, DType::U32, self.device());
+        let bits = self.bitcast(DType::U32);
+        let negative = bits.binary(BinaryOp::Shr, &u32s(31)).eq(&u32s(1));
+        let flip = negative.where_(&u32s(u32::MAX), &u32s(1 << 31));
+        bits.binary(BinaryOp::Xor, &flip)
+    }
+
     /// The values of the 0-based ascending `ranks` along the last axis of f32 `self`
     /// (`[.., n]` → `[.., ranks.len()]`); NaN orders as the largest value.
     pub(super) fn select_ranks(&self, ranks: &[usize]) -> Tensor {
@@ -25,15 +35,9 @@ impl Tensor {
         let (n, r) = (self.shape()[nd - 1], ranks.len());
         let dev = self.device();
         let u32s = |v: u32| Tensor::full_on(&[], v as f64, DType::U32, dev);
-        let bits = self.bitcast(DType::U32);
-        let negative = bits.binary_same(BinaryOp::Shr, &u32s(31)).eq(&u32s(1));
-        let flip = negative.where_(&u32s(u32::MAX), &u32s(1 << 31));
         let mut rows = self.shape()[..nd - 1].to_vec();
         rows.extend([r, n]);
-        let key = bits
-            .binary_same(BinaryOp::Xor, &flip)
-            .unsqueeze(-2)
-            .expand(&rows);
+        let key = self.order_key().unsqueeze(-2).expand(&rows);
         let mut per_rank = rows.clone();
         per_rank[nd] = 1;
         let mut bins_shape = rows.clone();
@@ -55,13 +59,13 @@ impl Tensor {
         for pass in 0..32 / DIGIT_BITS {
             let shift = 32 - DIGIT_BITS * (pass + 1);
             let digit = key
-                .binary_same(BinaryOp::Shr, &u32s(shift))
-                .binary_same(BinaryOp::And, &u32s(BINS as u32 - 1))
+                .binary(BinaryOp::Shr, &u32s(shift))
+                .binary(BinaryOp::And, &u32s(BINS as u32 - 1))
                 .cast(DType::I32);
             let counted = match pass {
                 0 => key.full_like(1.0).cast(DType::I32),
                 _ => {
-                    let high = |t: &Tensor| t.binary_same(BinaryOp::Shr, &u32s(shift + DIGIT_BITS));
+                    let high = |t: &Tensor| t.binary(BinaryOp::Shr, &u32s(shift + DIGIT_BITS));
                     high(&key).eq(&high(&prefix)).cast(DType::I32)
                 }
             };
@@ -85,16 +89,14 @@ impl Tensor {
             rank = rank.sub(&below);
             prefix = prefix.binary_same(
                 BinaryOp::Or,
-                &chosen
-                    .cast(DType::U32)
-                    .binary_same(BinaryOp::Shl, &u32s(shift)),
+                &chosen.cast(DType::U32).binary(BinaryOp::Shl, &u32s(shift)),
             );
         }
         // Back from the key: a set top bit was a non-negative float.
-        let positive = prefix.binary_same(BinaryOp::Shr, &u32s(31)).eq(&u32s(1));
+        let positive = prefix.binary(BinaryOp::Shr, &u32s(31)).eq(&u32s(1));
         let unflip = positive.where_(&u32s(1 << 31), &u32s(u32::MAX));
         prefix
-            .binary_same(BinaryOp::Xor, &unflip)
+            .binary(BinaryOp::Xor, &unflip)
             .bitcast(DType::F32)
             .squeeze(-1)
     }

@@ -3,8 +3,9 @@
 //! elementwise kernel that compare-exchanges every element with its partner (a view), so the
 //! sort is a fixed sequence of log2(n)·(log2(n)+1)/2 kernels that the scheduler, the opts and
 //! `DEBUG` see like any other. Stable: ties keep their index order, compared as a second key.
-//! `median` and `quantile` of long axes need two ranks, not the order: they select them by
-//! radix (`select.rs`) instead.
+//! Axes of 2048 or more sort by radix instead (`radix_sort.rs`: 8 passes of a few kernels
+//! each, for any length). `median` and `quantile` of long axes need two ranks, not the
+//! order: they select them by radix (`select.rs`).
 
 use crate::dtype::DType;
 
@@ -38,7 +39,13 @@ impl Tensor {
         // The axis last, the network along it, then the axes back.
         let last = self.ndim() - 1;
         let x = self.transpose(a as isize, last as isize);
-        let (values, indices) = bitonic(&x, n, descending);
+        let (values, indices) = match n >= super::radix_sort::RADIX_FROM {
+            true => {
+                let indices = x.radix_argsort(descending);
+                (x.gather(last as isize, &indices), indices)
+            }
+            false => bitonic(&x, n, descending),
+        };
         (
             values.transpose(a as isize, last as isize),
             indices.transpose(a as isize, last as isize),
