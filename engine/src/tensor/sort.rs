@@ -134,14 +134,14 @@ impl Tensor {
     /// removed): by radix select on long axes, from the sorted axis on short ones.
     fn values_at_ranks(&self, a: usize, lo: usize, hi: usize) -> (Tensor, Tensor) {
         if self.shape()[a] >= super::select::SELECT_FROM {
-            let last = self.ndim() - 1;
-            let ranks: &[usize] = if lo == hi { &[lo] } else { &[lo, hi] };
-            let v = self
-                .transpose(a as isize, last as isize)
-                .select_ranks(ranks)
-                .transpose(a as isize, last as isize);
-            let at = |i: usize| v.narrow(a, i, i + 1).squeeze(a as isize);
-            return (at(0), at(ranks.len() - 1));
+            let x = self.transpose(a as isize, self.ndim() as isize - 1);
+            return match lo == hi {
+                true => {
+                    let v = x.select_rank(lo);
+                    (v.clone(), v)
+                }
+                false => x.select_rank_and_next(lo),
+            };
         }
         let sorted = self.sort(a as isize, false).0;
         let at = |i: usize| sorted.narrow(a, i, i + 1).squeeze(a as isize);
