@@ -142,6 +142,7 @@ fn encode_op(op: &Op, w: &mut Vec<u64>, classes: &mut HashMap<(crate::dtype::DTy
             w.extend(axes.iter().map(|&a| a as u64));
         }
         Op::Contiguous => w.push(9),
+        Op::Detach => w.push(22),
         Op::CheckIndex { len, op } => w.extend([17, *len as u64, *op as u64]),
         Op::Gather(axis) => w.extend([18, *axis as u64]),
         Op::Scan(op, axis) => w.extend([19, *op as u64, *axis as u64]),

@@ -44,6 +44,8 @@ pub enum Op {
     Movement(Movement),
     /// Forces its source to be materialized in a contiguous buffer.
     Contiguous,
+    /// Its source's value, through which no gradient flows (`Tensor::detach`).
+    Detach,
     /// An index (i32 or u32) checked against an axis of `len`: the position it names
     /// (i32; negative indices wrap where `op` does), or 0 with the kernel's error flag set
     /// when it is out of range (a read of anything computed from it is then an `Err`).
@@ -86,6 +88,7 @@ impl Op {
             Op::Reduce(r, axes) => format!("{} {axes:?}", r.name()),
             Op::Movement(m) => format!("{m:?}").to_lowercase(),
             Op::Contiguous => "contiguous".into(),
+            Op::Detach => "detach".into(),
             Op::CheckIndex { len, op } => format!("check_index {} < {len}", op.name()),
             Op::Gather(axis) => format!("gather [{axis}]"),
             Op::Scan(op, axis) => format!("cum{} [{axis}]", op.name()),

@@ -93,7 +93,7 @@ fn eval(n: &NodeRef, memo: &HashMap<u64, HostArray>) -> Result<HostArray> {
                 .iter()
                 .map(|x| Scalar::from_bits(x.to_bits(), *d))
                 .collect()),
-            Op::Contiguous => out(args[0].data.clone()),
+            Op::Contiguous | Op::Detach => out(args[0].data.clone()),
             Op::CheckIndex { len, op } => out(check_indices(&args[0].data, *len, *op)?),
             Op::Gather(axis) => out(gather(args[0], &args[1].data, &n.shape, *axis)),
             Op::Scan(op, axis) => out(scan(*op, *axis, args[0], args.get(1).copied())),

@@ -243,7 +243,7 @@ impl Lowerer<'_> {
                 let a = self.lower(&n.src(0), idx, valid);
                 self.ast.push(AstNode::Bitcast(a), d)
             }
-            Op::Contiguous => self.lower(&n.src(0), idx, valid),
+            Op::Contiguous | Op::Detach => self.lower(&n.src(0), idx, valid),
             Op::CheckIndex { len, op } => self.lower_check(n, *len, *op, idx, valid),
             Op::Gather(axis) => self.lower_gather(n, *axis, idx, valid),
             Op::Scan(op, axis) => self.lower_scan(n, *op, *axis, idx, valid),

@@ -315,7 +315,9 @@ pub(super) fn walk_root(root: &NodeRef, forced: &HashSet<u64>, broadcast: bool) 
                     w.bad.push(n.clone());
                 }
             }
-            Op::Movement(Movement::Reshape(_)) | Op::Contiguous => stack.push((n.src(0), mode)),
+            Op::Movement(Movement::Reshape(_)) | Op::Contiguous | Op::Detach => {
+                stack.push((n.src(0), mode))
+            }
             Op::Movement(_) => {
                 let m = if mode == Mode::Identity {
                     Mode::Other

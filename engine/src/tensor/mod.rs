@@ -11,6 +11,7 @@ mod math;
 mod display;
 mod indexing;
 mod division;
+mod gradient;
 mod join;
 mod movement;
 mod nn;
