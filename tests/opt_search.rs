@@ -23,7 +23,7 @@ struct Case {
 }
 
 fn case() -> impl Strategy<Value = Case> {
-    (0u8..8, 1usize..9, 0usize..LONG.len(), 1usize..40).prop_map(|(kind, m, n, k)| Case {
+    (0u8..10, 1usize..9, 0usize..LONG.len(), 1usize..40).prop_map(|(kind, m, n, k)| Case {
         kind,
         m,
         n: LONG[n],
@@ -62,6 +62,16 @@ fn graph(kind: u8, t: &[Tensor]) -> Tensor {
         4 => a.transpose(0, 1).contiguous(),
         5 => a.sum(&[0]),
         6 => a.softmax(1),
+        // Scatter kernels: lanes walk the index and fold into computed positions (repeats
+        // are common), under every opt list.
+        8 | 9 => {
+            let n = a.shape()[1] as i32;
+            let index = &(b * 1000.0f32).cast(DType::I32) % n;
+            match kind {
+                8 => a.scatter_add(1, &index, &b.exp()),
+                _ => a.scatter(1, &index, b),
+            }
+        }
         _ => (&a.pad(&[(1, 2), (0, 3)]) * 2.0).sum(&[0]),
     }
 }

@@ -3,7 +3,8 @@
 //! took and its time, and the histogram drawn to a PNG.
 //!
 //! `cargo run --release --example statistics [samples] [resamples]` (defaults 10^7 and 1,000;
-//! `DEBUG=2` lists every kernel). Writes `target/statistics.png`.
+//! `DEBUG=2` lists every kernel). Writes `target/statistics.png`. On lavapipe the bootstrap
+//! (10^10 random reads) takes about two and a half minutes of it.
 
 mod stats;
 
