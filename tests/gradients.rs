@@ -8,7 +8,7 @@ use kiln::{DType, Device, Tensor};
 
 /// `n` f32 values in [lo, hi) from `seed`.
 fn values(n: usize, lo: f32, hi: f32, seed: u64) -> Vec<f32> {
-    let mut r = Rng::new(seed);
+    let mut r = common::Rng::new(seed);
     (0..n).map(|_| r.f32(lo, hi)).collect()
 }
 
@@ -246,4 +246,88 @@ fn forward_and_backward_kernel_counts() {
         forward <= 2 && both <= 5,
         "forward {forward}, forward + backward {both}"
     );
+}
+
+/// One step of a random differentiable graph over a [3, 4] tensor (smooth everywhere, so
+/// that central differences are accurate).
+#[derive(Clone, Debug)]
+enum Step {
+    Sin,
+    ScaledExp,
+    Square,
+    MulOther,
+    AddOther,
+    /// A reduction broadcast back: sum (false) or logsumexp (true) over an axis.
+    Reduce(usize, bool),
+    Transpose,
+    Flip(usize),
+    PadShrink,
+    Cumsum(usize),
+    Matmul,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        Just(Step::Sin),
+        Just(Step::ScaledExp),
+        Just(Step::Square),
+        Just(Step::MulOther),
+        Just(Step::AddOther),
+        (0usize..2, any::<bool>()).prop_map(|(a, l)| Step::Reduce(a, l)),
+        Just(Step::Transpose),
+        (0usize..2).prop_map(Step::Flip),
+        Just(Step::PadShrink),
+        (0usize..2).prop_map(Step::Cumsum),
+        Just(Step::Matmul),
+    ]
+}
+
+fn apply(x: &Tensor, other: &Tensor, s: &Step) -> Tensor {
+    let shape = x.shape().to_vec();
+    match s {
+        Step::Sin => x.sin(),
+        Step::ScaledExp => (x * 0.3f32).exp(),
+        Step::Square => &x.square() * 0.5f32,
+        Step::MulOther => x * &other.reshape(&[shape[0] as isize, shape[1] as isize]),
+        Step::AddOther => x + &other.reshape(&[shape[0] as isize, shape[1] as isize]),
+        Step::Reduce(a, false) => x.sum_keepdim(&[*a as isize]).expand(&shape) * 0.5f32,
+        Step::Reduce(a, true) => x
+            .logsumexp(&[*a as isize])
+            .unsqueeze(*a as isize)
+            .expand(&shape),
+        Step::Transpose => x
+            .transpose(0, 1)
+            .reshape(&[shape[0] as isize, shape[1] as isize]),
+        Step::Flip(a) => x.flip(&[*a as isize]),
+        Step::PadShrink => x
+            .pad(&[(1, 0), (0, 2)])
+            .shrink(&[(0, shape[0]), (1, shape[1] + 1)]),
+        Step::Cumsum(a) => x.cumsum(*a as isize) * 0.5f32,
+        Step::Matmul => {
+            let n = shape[1];
+            let m = Tensor::arange_on(0.0, (n * n) as f64, 1.0, DType::F32, x.device())
+                .reshape(&[n as isize, n as isize]);
+            x.matmul(&(m * 0.05f32).sin())
+        }
+    }
+}
+
+use proptest::prelude::*;
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: common::proptest_cases(24), failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_differentiable_graphs_match_finite_differences(
+        steps in prop::collection::vec(step(), 1..6),
+        seed in any::<u64>(),
+    ) {
+        let x = input(12, &[3, 4], -1.0, 1.0, seed);
+        let other = input(12, &[12], -1.0, 1.0, seed ^ 5);
+        check_grad(&format!("{steps:?}"), &[x, other], |t| {
+            let out = steps.iter().fold(t[0].clone(), |x, s| apply(&x, &t[1], s));
+            let w = Tensor::arange_on(0.0, 12.0, 1.0, DType::F32, t[0].device()).reshape(&[3, 4]);
+            (&out * &(w * 0.1f32).cos()).sum_all()
+        });
+    }
 }
