@@ -23,6 +23,8 @@ pub mod trace;
 mod realize;
 pub mod roofline;
 mod tensor;
+pub mod nn;
+pub mod optim;
 
 pub use cache::{cache_bytes, set_cache_bytes, CacheUsage};
 pub use codegen::opt::{Opt, OptError, OptOp};

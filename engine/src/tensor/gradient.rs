@@ -70,7 +70,12 @@ impl Tensor {
             let Some(g) = grads.get(&n.id).cloned() else {
                 continue;
             };
-            for (src, dsrc) in n.srcs().iter().zip(vjp(n, &g)) {
+            // A realized node may have let its sources go: it is a leaf.
+            let srcs = n.srcs();
+            if srcs.is_empty() {
+                continue;
+            }
+            for (src, dsrc) in srcs.iter().zip(vjp(n, &g)) {
                 let Some(d) = dsrc else { continue };
                 if !reaches.contains(&src.id) {
                     continue;

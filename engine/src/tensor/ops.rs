@@ -398,11 +398,11 @@ impl Tensor {
     }
 
     #[track_caller]
-    pub(super) fn add_scalar(&self, v: f64) -> Tensor {
+    pub(crate) fn add_scalar(&self, v: f64) -> Tensor {
         self.binary_same(BinaryOp::Add, &self.scalar_like(v))
     }
     #[track_caller]
-    pub(super) fn mul_scalar(&self, v: f64) -> Tensor {
+    pub(crate) fn mul_scalar(&self, v: f64) -> Tensor {
         self.binary_same(BinaryOp::Mul, &self.scalar_like(v))
     }
 
