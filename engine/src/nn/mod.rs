@@ -8,6 +8,13 @@ use crate::error::Result;
 use crate::runtime::Device;
 use crate::tensor::{Conv2dOptions, Tensor};
 
+/// `value` everywhere, uploaded: a parameter must be a buffer, not a constant, which the
+/// graph would fold into the ops that read it (`x + 0` is `x`) and no gradient would reach.
+fn filled(shape: &[usize], value: f32, device: &Device) -> Result<Tensor> {
+    let n: usize = shape.iter().product();
+    Tensor::from_slice_on(&vec![value; n], shape, device)
+}
+
 /// Uniform in `[-bound, bound)` of `shape`, realized.
 fn uniform(shape: &[usize], bound: f64, device: &Device) -> Result<Tensor> {
     let u = Tensor::rand_on(shape, DType::F32, device);
@@ -50,7 +57,7 @@ impl Linear {
     pub fn new(inputs: usize, outputs: usize, device: &Device) -> Result<Linear> {
         Ok(Linear {
             weight: kaiming_uniform(&[inputs, outputs], inputs, device)?,
-            bias: Tensor::zeros_on(&[outputs], DType::F32, device).realize()?,
+            bias: filled(&[outputs], 0.0, device)?,
         })
     }
     /// `x` `[.., inputs]` → `[.., outputs]`.
@@ -90,7 +97,7 @@ impl Conv2d {
                 fan_in,
                 device,
             )?,
-            bias: Tensor::zeros_on(&[outputs], DType::F32, device).realize()?,
+            bias: filled(&[outputs], 0.0, device)?,
             options,
         })
     }
@@ -118,8 +125,8 @@ impl LayerNorm {
     /// Over `features` (the last axis), eps 1e-5 (torch's default).
     pub fn new(features: usize, device: &Device) -> Result<LayerNorm> {
         Ok(LayerNorm {
-            weight: Tensor::ones_on(&[features], DType::F32, device).realize()?,
-            bias: Tensor::zeros_on(&[features], DType::F32, device).realize()?,
+            weight: filled(&[features], 1.0, device)?,
+            bias: filled(&[features], 0.0, device)?,
             eps: 1e-5,
         })
     }
