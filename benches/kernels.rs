@@ -250,6 +250,26 @@ fn f32_workloads() -> Vec<Workload> {
             build: |t| vec![t[0].softmax(-1)],
         },
         Workload {
+            id: "w",
+            name: "MLP train step: B=512, 784-1024-1024-10 (ReLU), cross-entropy, gradients, SGD",
+            inputs: vec![
+                vec![512, 784],
+                vec![784, 1024],
+                vec![1024],
+                vec![1024, 1024],
+                vec![1024],
+                vec![1024, 10],
+                vec![10],
+                vec![512],
+            ],
+            // burn's count: the forward, dW of the 3 layers and dX of layers 2 and 3.
+            flops: 4.897e9,
+            compute: true,
+            dtype: DType::F32,
+            touched: None,
+            build: mlp_step,
+        },
+        Workload {
             id: "d",
             name: "matmul 1024^3",
             inputs: vec![vec![m, m]; 2],
@@ -361,6 +381,22 @@ fn f32_workloads() -> Vec<Workload> {
 /// reads them (the same bytes as reading i32 indices).
 fn positions(t: &Tensor, len: usize) -> Tensor {
     ((t - 0.1f32) * len as f32).cast(DType::I32)
+}
+
+/// One SGD step of an MLP (burn's reference row w): the loss and the six new parameters.
+fn mlp_step(t: &[Tensor]) -> Vec<Tensor> {
+    // The parameters are the realized inputs, as in training (their values in [0.1, 1.1)
+    // make large but finite logits; the time does not depend on them).
+    let params = &t[1..7];
+    let h1 = (t[0].matmul(&params[0]) + &params[1]).relu();
+    let h2 = (h1.matmul(&params[2]) + &params[3]).relu();
+    let logits = h2.matmul(&params[4]) + &params[5];
+    let loss = logits.cross_entropy(&positions(&t[7], 10));
+    let refs: Vec<&Tensor> = params.iter().collect();
+    let grads = loss.gradient(&refs);
+    let mut out = vec![loss];
+    out.extend(params.iter().zip(&grads).map(|(p, g)| p - &(g * 0.01f32)));
+    out
 }
 
 /// Row indices into `len` rows from `[k, 1]` values, repeated along `width` columns (the
