@@ -139,22 +139,6 @@ fn gather_then_elementwise_is_one_kernel() {
     assert_eq!(kiln::schedule(&[&z]).unwrap().kernels().len(), 1);
 }
 
-/// The error an out-of-range read gives, on every device.
-fn expect_out_of_range(what: &str, t: &Tensor, op: &str, index: i64, len: usize) {
-    let read = match t.dtype() {
-        DType::I32 => t.to_vec::<i32>().map(|_| ()),
-        _ => t.to_vec::<f32>().map(|_| ()),
-    };
-    match read {
-        Err(Error::IndexOutOfRange {
-            op: o,
-            index: i,
-            len: l,
-        }) => assert_eq!((o, i, l), (op, index, len), "{what}"),
-        other => panic!("{what}: expected an out-of-range error, got {other:?}"),
-    }
-}
-
 #[test]
 fn out_of_range_indices_are_errors() {
     for dev in devices() {

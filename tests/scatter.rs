@@ -5,7 +5,7 @@
 
 mod common;
 use common::*;
-use kiln::{DType, Device, Error, Tensor};
+use kiln::{DType, Device, Tensor};
 
 /// Row-major strides of `shape`.
 fn strides(shape: &[usize]) -> Vec<usize> {
@@ -218,17 +218,6 @@ fn scatter_takes_two_kernels() {
     assert_eq!(kiln::schedule(&[&y]).unwrap().kernels().len(), 3);
     let z = (x.scatter_add(1, &i, &src.exp()) * 2.0f32).sum(&[1]);
     assert_eq!(kiln::schedule(&[&z]).unwrap().kernels().len(), 2);
-}
-
-fn expect_out_of_range(what: &str, t: &Tensor, op: &str, index: i64, len: usize) {
-    match t.to_vec::<f32>() {
-        Err(Error::IndexOutOfRange {
-            op: o,
-            index: i,
-            len: l,
-        }) => assert_eq!((o, i, l), (op, index, len), "{what}"),
-        other => panic!("{what}: expected an out-of-range error, got {other:?}"),
-    }
 }
 
 #[test]

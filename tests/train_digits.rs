@@ -7,7 +7,7 @@ mod digits;
 
 mod common;
 use common::devices;
-use digits::{Digits, Mlp, Model};
+use digits::{Cnn, Digits, Mlp};
 
 /// The steady-state checks read process-wide counters: the tests here run one at a time.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -46,6 +46,20 @@ fn a_short_training_run_learns_in_steady_state() {
         assert!(
             acc > 0.85 && acc > chance + 0.5,
             "{name}: accuracy {chance} -> {acc}"
+        );
+        // The CNN learns too (one epoch).
+        let mut cnn = Cnn::new(&dev).unwrap();
+        let mut cnn_losses = vec![];
+        digits::train(&mut cnn, &x, &y, 1, 64, 1e-2, |_, loss| {
+            cnn_losses.push(loss.item::<f32>()?);
+            Ok(())
+        })
+        .unwrap();
+        let tail: f32 = cnn_losses[cnn_losses.len() - 5..].iter().sum::<f32>() / 5.0;
+        assert!(
+            tail < cnn_losses[0] / 2.0,
+            "{name}: CNN loss {} -> {tail}",
+            cnn_losses[0]
         );
         // After a few steps: one schedule-cache hit per step, no compile, flat memory.
         for w in steady[5..].windows(2) {

@@ -6,13 +6,13 @@
 //! `DEBUG=2` lists every kernel). Writes `target/statistics.png`. On lavapipe the bootstrap
 //! (10^10 random reads) takes about two and a half minutes of it.
 
+#[path = "../common/png_out.rs"]
+mod png_out;
 mod stats;
 
 use plotters::prelude::*;
 use stats::{measured, Cost, Histogram, BINS, MIXTURE};
 
-/// The plot's text face (examples/data/DejaVuSans.LICENSE).
-const FONT: &[u8] = include_bytes!("../data/DejaVuSans.ttf");
 const PLOT: &str = "target/statistics.png";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -82,8 +82,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 fn plot(h: &Histogram, path: &str) -> Result<(), Box<dyn std::error::Error>> {
     let (w, ht) = (960u32, 540u32);
     let mut rgb = vec![0u8; (w * ht * 3) as usize];
-    plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
-        .map_err(|_| "the plot's font does not load")?;
+    png_out::register_font()?;
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (w, ht)).into_drawing_area();
         root.fill(&WHITE)?;
@@ -129,10 +128,5 @@ fn plot(h: &Histogram, path: &str) -> Result<(), Box<dyn std::error::Error>> {
         ))?;
         root.present()?;
     }
-    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut png = png::Encoder::new(file, w, ht);
-    png.set_color(png::ColorType::Rgb);
-    png.set_depth(png::BitDepth::Eight);
-    png.write_header()?.write_image_data(&rgb)?;
-    Ok(())
+    png_out::write_png(path, w, ht, &rgb)
 }

@@ -6,12 +6,13 @@
 //! `cargo run --release --example train_digits`
 
 mod digits;
+#[path = "../common/png_out.rs"]
+mod png_out;
 
 use digits::{Cnn, Digits, Mlp, Model};
 use indicatif::{ProgressBar, ProgressStyle};
 use plotters::prelude::*;
 
-const FONT: &[u8] = include_bytes!("../data/DejaVuSans.ttf");
 const PLOT: &str = "target/train_digits.png";
 const EPOCHS: usize = 20;
 const BATCH: usize = 64;
@@ -75,8 +76,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 fn plot(curves: &[(&str, Vec<f32>)], path: &str) -> Result<(), Box<dyn std::error::Error>> {
     let (w, h) = (960u32, 480u32);
     let mut rgb = vec![0u8; (w * h * 3) as usize];
-    plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
-        .map_err(|_| "the plot's font does not load")?;
+    png_out::register_font()?;
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
         root.fill(&WHITE)?;
@@ -115,10 +115,5 @@ fn plot(curves: &[(&str, Vec<f32>)], path: &str) -> Result<(), Box<dyn std::erro
             .draw()?;
         root.present()?;
     }
-    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut png = png::Encoder::new(file, w, h);
-    png.set_color(png::ColorType::Rgb);
-    png.set_depth(png::BitDepth::Eight);
-    png.write_header()?.write_image_data(&rgb)?;
-    Ok(())
+    png_out::write_png(path, w, h, &rgb)
 }

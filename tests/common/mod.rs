@@ -337,3 +337,19 @@ pub fn panic_message(f: impl FnOnce()) -> String {
         .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
         .expect("a panic message")
 }
+
+/// The error an out-of-range read gives, on every device.
+pub fn expect_out_of_range(what: &str, t: &Tensor, op: &str, index: i64, len: usize) {
+    let read = match t.dtype() {
+        DType::I32 => t.to_vec::<i32>().map(|_| ()),
+        _ => t.to_vec::<f32>().map(|_| ()),
+    };
+    match read {
+        Err(kiln::Error::IndexOutOfRange {
+            op: o,
+            index: i,
+            len: l,
+        }) => assert_eq!((o, i, l), (op, index, len), "{what}"),
+        other => panic!("{what}: expected an out-of-range error, got {other:?}"),
+    }
+}

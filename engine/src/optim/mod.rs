@@ -179,36 +179,46 @@ impl Moments {
     }
 }
 
+/// The builder methods and the `Optimizer` impl of an optimizer over [`Moments`].
+macro_rules! moments_optimizer {
+    ($name:ident, $decoupled:expr) => {
+        impl $name {
+            /// The moments' decay rates.
+            pub fn betas(mut self, b1: f64, b2: f64) -> $name {
+                self.0.betas = (b1, b2);
+                self
+            }
+            /// The weight decay.
+            pub fn weight_decay(mut self, weight_decay: f64) -> $name {
+                self.0.weight_decay = weight_decay;
+                self
+            }
+        }
+
+        impl Optimizer for $name {
+            fn step_with(
+                &mut self,
+                params: &mut [&mut Tensor],
+                grads: &[Tensor],
+                also: &[&Tensor],
+            ) -> Result<()> {
+                self.0.step(params, grads, also, $decoupled)
+            }
+        }
+    };
+}
+
 /// Adam (Kingma and Ba), with optional L2 weight decay added to the gradient (torch's `Adam`).
 pub struct Adam(Moments);
 
 impl Adam {
-    /// At learning rate `lr`, betas (0.9, 0.999), eps 1e-8.
+    /// At learning rate `lr`, betas (0.9, 0.999), eps 1e-8, no weight decay.
     pub fn new(lr: f64) -> Adam {
         Adam(Moments::new(lr))
     }
-    /// The moments' decay rates.
-    pub fn betas(mut self, b1: f64, b2: f64) -> Adam {
-        self.0.betas = (b1, b2);
-        self
-    }
-    /// With L2 weight decay added to the gradient.
-    pub fn weight_decay(mut self, weight_decay: f64) -> Adam {
-        self.0.weight_decay = weight_decay;
-        self
-    }
 }
 
-impl Optimizer for Adam {
-    fn step_with(
-        &mut self,
-        params: &mut [&mut Tensor],
-        grads: &[Tensor],
-        also: &[&Tensor],
-    ) -> Result<()> {
-        self.0.step(params, grads, also, false)
-    }
-}
+moments_optimizer!(Adam, false);
 
 /// AdamW (Loshchilov and Hutter): Adam with the weight decay applied to the parameter itself
 /// (torch's `AdamW`, default decay 0.01).
@@ -221,25 +231,6 @@ impl AdamW {
         m.weight_decay = 0.01;
         AdamW(m)
     }
-    /// The moments' decay rates.
-    pub fn betas(mut self, b1: f64, b2: f64) -> AdamW {
-        self.0.betas = (b1, b2);
-        self
-    }
-    /// The decoupled weight decay.
-    pub fn weight_decay(mut self, weight_decay: f64) -> AdamW {
-        self.0.weight_decay = weight_decay;
-        self
-    }
 }
 
-impl Optimizer for AdamW {
-    fn step_with(
-        &mut self,
-        params: &mut [&mut Tensor],
-        grads: &[Tensor],
-        also: &[&Tensor],
-    ) -> Result<()> {
-        self.0.step(params, grads, also, true)
-    }
-}
+moments_optimizer!(AdamW, true);
