@@ -169,6 +169,23 @@ fn indexing_scan_and_sort_rules_match_finite_differences() {
             (t[0].cumsum(0) * w).sum_all()
         },
     );
+    // cummax: values 0.05 apart (the differences reorder nothing), short rows and a row of
+    // 1500 (chunked: its chunks start from the max before them).
+    let mut perm: Vec<f32> = (0..1500).map(|k| k as f32 * 0.05 - 37.0).collect();
+    let mut r = common::Rng::new(13);
+    for i in (1..perm.len()).rev() {
+        perm.swap(i, (r.next() % (i as u64 + 1)) as usize);
+    }
+    check_grad("cummax of a long row", &[(perm.clone(), vec![1500])], |t| {
+        let w = Tensor::arange_on(0.0, 1500.0, 1.0, DType::F32, t[0].device()) * 1e-3f32;
+        // Near the row's top, so that the loss keeps the differences' digits in f32.
+        ((t[0].cummax(0) - 37.45f32) * w).sum_all()
+    });
+    check_grad(
+        "cummax along both axes",
+        &[(perm[..12].to_vec(), vec![3, 4])],
+        |t| (t[0].cummax(1).square().sum_all() + t[0].cummax(0).sum_all()) * 0.1f32,
+    );
     // Values 0.1 apart, so that the differences do not reorder them.
     let spaced: Vec<f32> = [7, 2, 11, 0, 5, 9, 1, 4, 10, 3, 8, 6]
         .iter()

@@ -161,12 +161,63 @@ fn vjp(n: &NodeRef, g: &Tensor) -> Vec<Option<Tensor>> {
             }
             out
         }
+        Op::Scan(ReduceOp::Max, axis) => {
+            let init = (n.srcs().len() == 2).then(|| src(1));
+            let (dx, dinit) = cummax_vjp(&src(0), init.as_ref(), &y, *axis, g);
+            std::iter::once(Some(dx))
+                .chain(init.map(|_| dinit))
+                .collect()
+        }
         Op::Scan(op, _) => panic!(
-            "{}: cum{} has no gradient rule yet (cumsum has)",
+            "{}: cum{} has no gradient rule yet (cumsum and cummax have)",
             reported("gradient"),
             op.name()
         ),
     }
+}
+
+/// The running max's gradient: each output's goes to the element that set the max it holds
+/// (the first of equal ones), or to `init` where no element of the row has passed it yet.
+fn cummax_vjp(
+    x: &Tensor,
+    init: Option<&Tensor>,
+    y: &Tensor,
+    axis: usize,
+    g: &Tensor,
+) -> (Tensor, Option<Tensor>) {
+    let len = x.shape()[axis];
+    let mut along = vec![1; x.ndim()];
+    along[axis] = len;
+    let position = Tensor::arange_on(0.0, len as f64, 1.0, crate::dtype::DType::I32, x.device())
+        .reshape_usize(&along)
+        .expand(x.shape());
+    // The max before each position: the previous output, or `init` (-inf without one).
+    let mut pad = vec![(0, 0); x.ndim()];
+    pad[axis] = (1, 0);
+    let before = y
+        .pad_with(&pad, super::slicing::PadMode::Constant(f64::NEG_INFINITY))
+        .narrow(axis, 0, len);
+    let first = position.eq(&position.zeros_like());
+    let before = match init {
+        Some(i) => first.where_(&i.expand(x.shape()), &before),
+        None => before,
+    };
+    let mut new = x.gt(&before);
+    if init.is_none() {
+        new = new.logical_or(&first);
+    }
+    let owner = new
+        .where_(&position, &position.full_like(-1.0))
+        .cummax(axis as isize);
+    let owned = owner.ge(&owner.zeros_like());
+    let zero = g.zeros_like();
+    let dx = Tensor::zeros_on(x.shape(), g.dtype(), x.device()).scatter_add(
+        axis as isize,
+        &owned.where_(&owner, &owner.zeros_like()),
+        &owned.where_(g, &zero),
+    );
+    let dinit = init.map(|_| owned.where_(&zero, g).sum_keepdim(&[axis as isize]));
+    (dx, dinit)
 }
 
 fn unary_vjp(op: UnaryOp, x: &Tensor, y: &Tensor, g: &Tensor) -> Option<Tensor> {
