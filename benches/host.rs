@@ -8,6 +8,9 @@
 //!   which stops before the driver.
 //! - `realize/cached_step`: a cached step realized on the default device (planning, buffer
 //!   allocation, dispatch; not waiting for the result).
+//! - `train/mlp_step_plan`: the host's part of a training step of examples/train_digits'
+//!   MLP (batch 64, 64-128-10): building the forward, the cross-entropy, the gradients of
+//!   the four parameters and their SGD updates, and planning them (a schedule-cache hit).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
@@ -58,6 +61,28 @@ fn host(c: &mut Criterion) {
                 total += t0.elapsed();
             }
             total
+        })
+    });
+
+    let w1 = Tensor::from_slice_on(&vec![0.01f32; 64 * 128], &[64, 128], &cpu).expect("upload");
+    let b1 = input(&cpu, 128);
+    let w2 = Tensor::from_slice_on(&vec![0.01f32; 128 * 10], &[128, 10], &cpu).expect("upload");
+    let b2 = input(&cpu, 10);
+    let batch = Tensor::from_slice_on(&vec![0.5f32; 64 * 64], &[64, 64], &cpu).expect("upload");
+    let labels = Tensor::from_slice_on(&[3i32; 64], &[64], &cpu).expect("upload");
+    c.bench_function("train/mlp_step_plan", |b| {
+        b.iter(|| {
+            let h = (batch.matmul(&w1) + &b1).relu();
+            let loss = (h.matmul(&w2) + &b2).cross_entropy(&labels);
+            let grads = loss.gradient(&[&w1, &b1, &w2, &b2]);
+            let new: Vec<Tensor> = [&w1, &b1, &w2, &b2]
+                .iter()
+                .zip(&grads)
+                .map(|(p, g)| *p - &(g * 0.01f32))
+                .collect();
+            let mut outs: Vec<&Tensor> = new.iter().collect();
+            outs.push(&loss);
+            black_box(kiln::schedule(&outs).expect("schedule"))
         })
     });
 
