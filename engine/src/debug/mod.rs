@@ -77,6 +77,8 @@ pub struct Stats {
     pub kernel_time_ns: u64,
     /// Realizes whose plan came from the schedule cache (no scheduling, lowering or codegen).
     pub schedule_cache_hits: u64,
+    /// Buffers read back to the host: values asked for, and index checks' status words.
+    pub buffers_read: u64,
 }
 
 /// A snapshot of the process-wide counters.
@@ -88,6 +90,7 @@ pub fn stats() -> Stats {
         program_cache_hits: PROGRAM_CACHE_HITS.load(Ordering::Relaxed),
         kernel_time_ns: KERNEL_NANOS.load(Ordering::Relaxed),
         schedule_cache_hits: SCHEDULE_CACHE_HITS.load(Ordering::Relaxed),
+        buffers_read: crate::runtime::buffers_read(),
     }
 }
 

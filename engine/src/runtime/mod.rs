@@ -305,6 +305,7 @@ impl Buffer {
     /// (`dtype::unpack_words` takes them apart).
     pub(crate) fn read_words(&self) -> Result<Vec<u32>> {
         self.depends.verify()?;
+        BUFFERS_READ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let words = self.dtype.buffer_bytes(self.numel) / 4;
         match (self.device.backend(), self.raw()) {
             (Backend::Cpu(_), RawBuffer::Cpu(b)) => Ok(b.read(words)),
@@ -312,6 +313,14 @@ impl Buffer {
             _ => unreachable!("buffer of another backend"),
         }
     }
+}
+
+/// Buffers read back to the host (values and index-check status words), for `kiln::stats`.
+static BUFFERS_READ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many buffers the host has read back so far.
+pub(crate) fn buffers_read() -> u64 {
+    BUFFERS_READ.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 impl Drop for Buffer {
