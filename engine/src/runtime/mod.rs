@@ -315,6 +315,40 @@ impl Buffer {
     }
 }
 
+/// The words of several buffers of one device and one size, read back together: one wait on
+/// wgpu (counted as one read).
+pub(crate) fn read_words_many(bufs: &[&Buffer]) -> Result<Vec<Vec<u32>>> {
+    let Some(first) = bufs.first() else {
+        return Ok(vec![]);
+    };
+    let words = first.dtype.buffer_bytes(first.numel) / 4;
+    assert!(
+        bufs.iter()
+            .all(|b| b.device == first.device && b.dtype.buffer_bytes(b.numel) / 4 == words),
+        "read_words_many: buffers of one device and one size (kiln bug)"
+    );
+    BUFFERS_READ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    match first.device.backend() {
+        Backend::Cpu(_) => Ok(bufs
+            .iter()
+            .map(|b| match b.raw() {
+                RawBuffer::Cpu(c) => c.read(words),
+                RawBuffer::Wgpu(_) => unreachable!("wgpu buffer on the CPU device"),
+            })
+            .collect()),
+        Backend::Wgpu(w) => {
+            let raws: Vec<&wgpu::PooledBuffer> = bufs
+                .iter()
+                .map(|b| match b.raw() {
+                    RawBuffer::Wgpu(p) => p,
+                    RawBuffer::Cpu(_) => unreachable!("CPU buffer on wgpu"),
+                })
+                .collect();
+            w.read_many(&raws, words)
+        }
+    }
+}
+
 /// Buffers read back to the host (values and index-check status words), for `kiln::stats`.
 static BUFFERS_READ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 

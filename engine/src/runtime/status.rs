@@ -44,23 +44,25 @@ impl Status {
         matches!(self.verdict.get(), Some(None))
     }
 
+    /// Records what the words say failed, if anything (the first reader's words win).
+    fn settle(&self, w: &[u32]) {
+        let v = (w[0] != 0).then(|| {
+            let check = self.checks[w[0] as usize - 1];
+            let index = match check.unsigned {
+                true => w[1] as i64,
+                false => w[1] as i32 as i64,
+            };
+            (check, index)
+        });
+        let _ = self.verdict.set(v);
+    }
+
     /// Reads the words (once) and says what failed, if anything.
     fn verify(&self) -> Result<()> {
-        let verdict = match self.verdict.get() {
-            Some(v) => *v,
-            None => {
-                let w = self.words.read_words()?;
-                let v = (w[0] != 0).then(|| {
-                    let check = self.checks[w[0] as usize - 1];
-                    let index = match check.unsigned {
-                        true => w[1] as i64,
-                        false => w[1] as i32 as i64,
-                    };
-                    (check, index)
-                });
-                *self.verdict.get_or_init(|| v)
-            }
-        };
+        if self.verdict.get().is_none() {
+            self.settle(&self.words.read_words()?);
+        }
+        let verdict = *self.verdict.get().expect("settled above");
         match verdict {
             None => Ok(()),
             Some((check, index)) => Err(Error::IndexOutOfRange {
@@ -88,9 +90,25 @@ impl Depends {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = statuses;
     }
 
-    /// Reads every status the value depends on: the first failure, or `Ok`.
+    /// Reads every status the value depends on, those of one device together (one wait):
+    /// the first failure, or `Ok`.
     pub fn verify(&self) -> Result<()> {
-        for s in self.pending() {
+        let pending = self.pending();
+        let unread: Vec<&Arc<Status>> = pending
+            .iter()
+            .filter(|s| s.verdict.get().is_none())
+            .collect();
+        if unread.len() > 1
+            && unread
+                .iter()
+                .all(|s| s.words.device == unread[0].words.device)
+        {
+            let bufs: Vec<&Buffer> = unread.iter().map(|s| &*s.words).collect();
+            for (s, w) in unread.iter().zip(super::read_words_many(&bufs)?) {
+                s.settle(&w);
+            }
+        }
+        for s in pending {
             s.verify()?;
         }
         Ok(())

@@ -99,6 +99,30 @@ impl WgpuDevice {
         self.map_and_read(&staging, bytes)
     }
 
+    /// The first `words` words of each of `bufs`, copied into one staging buffer and read
+    /// with one wait (status words: a sync each would stall the device as often).
+    pub fn read_many(&self, bufs: &[&PooledBuffer], words: usize) -> Result<Vec<Vec<u32>>> {
+        let bytes = (words * 4) as u64;
+        if bufs.is_empty() || bytes == 0 {
+            return bufs.iter().map(|b| self.read(b, words)).collect();
+        }
+        let staging = self.device.create_buffer(&::wgpu::BufferDescriptor {
+            label: Some("kiln readback"),
+            size: bytes * bufs.len() as u64,
+            usage: ::wgpu::BufferUsages::MAP_READ | ::wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut batch = self.batch.lock().unwrap_or_else(|e| e.into_inner());
+        let encoder = batch.encoder(&self.device);
+        for (i, b) in bufs.iter().enumerate() {
+            encoder.copy_buffer_to_buffer(&b.buffer, 0, &staging, i as u64 * bytes, bytes);
+        }
+        batch.submit(&self.queue);
+        drop(batch);
+        let all = self.map_and_read(&staging, bytes * bufs.len() as u64)?;
+        Ok(all.chunks(words).map(<[u32]>::to_vec).collect())
+    }
+
     pub(super) fn map_and_read(&self, staging: &::wgpu::Buffer, bytes: u64) -> Result<Vec<u32>> {
         let (tx, rx) = mpsc::channel();
         staging.map_async(::wgpu::MapMode::Read, 0..bytes, move |r| {
