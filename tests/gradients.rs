@@ -243,6 +243,12 @@ fn bad_requests_panic_at_the_callers_line() {
         msg.contains("i32") && msg.contains("floating-point"),
         "{msg}"
     );
+    // A constant folds into the ops that read it (a reshaped zeros is new zeros): refused.
+    let zeros = Tensor::zeros_on(&[2], DType::F32, &dev);
+    let msg = panic_message(|| {
+        (&x * &zeros.reshape(&[2])).sum_all().gradient(&[&zeros]);
+    });
+    assert!(msg.contains("constant") && msg.contains("[2]"), "{msg}");
 }
 
 #[test]

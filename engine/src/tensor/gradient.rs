@@ -16,7 +16,8 @@ impl Tensor {
     /// The gradients of the scalar `self` (one element) with respect to each of `wrt`, as
     /// lazy tensors of their shapes and dtypes; zeros for a tensor `self` does not depend on.
     /// Panics when `self` has more than one element (use [`Tensor::gradient_with`]) or a
-    /// tensor of `wrt` is not floating-point.
+    /// tensor of `wrt` is not floating-point or is a constant (`zeros`, `full`: ops fold
+    /// constants, so take gradients with respect to buffers).
     ///
     /// ```
     /// use kiln_engine::{Device, Tensor};
@@ -60,6 +61,12 @@ impl Tensor {
                 w.dtype()
             );
             self.assert_same_device("gradient", w);
+            assert!(
+                w.node.op.const_value().is_none(),
+                "{}: a tensor of shape {:?} is a constant (zeros, ones, full): ops fold constants into new ones, so no gradient would reach it; make it a buffer (Tensor::from_slice, or a kiln::nn initializer)",
+                reported("gradient"),
+                w.shape()
+            );
         }
         let targets: HashSet<u64> = wrt.iter().map(|w| w.node.id).collect();
         let order = toposort(std::slice::from_ref(&self.node));
