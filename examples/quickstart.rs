@@ -51,6 +51,18 @@ fn main() -> kiln::Result<()> {
         a.flip(&[1]).pad(&[(0, 0), (1, 1)]).to_vec::<f32>()?
     );
 
+    // Gradients are lazy tensors too: the loss and its gradients in one schedule.
+    let loss = a.matmul(&w).add(&bias).relu().sum_all();
+    let grads = loss.gradient(&[&w, &bias]);
+    let before = kiln::stats().kernels_launched;
+    kiln::realize(&[&loss, &grads[0], &grads[1]])?;
+    println!(
+        "d relu(a @ w + bias).sum() / d w = {:?}, / d bias = {:?}",
+        grads[0].to_vec::<f32>()?,
+        grads[1].to_vec::<f32>()?
+    );
+    println!("  kernels: {}", kiln::stats().kernels_launched - before);
+
     println!("total kernels launched: {}", kiln::stats().kernels_launched);
     Ok(())
 }
