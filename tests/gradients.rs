@@ -186,6 +186,25 @@ fn indexing_scan_and_sort_rules_match_finite_differences() {
         &[(perm[..12].to_vec(), vec![3, 4])],
         |t| (t[0].cummax(1).square().sum_all() + t[0].cummax(0).sum_all()) * 0.1f32,
     );
+    // cumprod, exact where rows hold zeros: none, one, two; and a chunked row of 1500 near 1
+    // with a zero in a later chunk (that chunk starts from the product before it).
+    let rows = vec![
+        0.9, -1.2, 0.8, 1.1, 0.7, //
+        1.3, 0.0, -0.9, 1.2, 0.8, //
+        0.0, 1.1, 0.9, 0.0, -1.4,
+    ];
+    check_grad("cumprod with zeros", &[(rows, vec![3, 5])], |t| {
+        let w = Tensor::arange_on(1.0, 6.0, 1.0, DType::F32, t[0].device());
+        (t[0].cumprod(1) * w).sum_all()
+    });
+    let mut near_one: Vec<f32> = (0..1500)
+        .map(|k| 1.0 + ((k * 37 % 101) as f32 - 50.0) * 1e-4)
+        .collect();
+    near_one[1300] = 0.0;
+    check_grad("cumprod of a long row", &[(near_one, vec![1500])], |t| {
+        let w = Tensor::arange_on(0.0, 1500.0, 1.0, DType::F32, t[0].device()) * 1e-3f32;
+        (t[0].cumprod(0) * w).sum_all()
+    });
     // Values 0.1 apart, so that the differences do not reorder them.
     let spaced: Vec<f32> = [7, 2, 11, 0, 5, 9, 1, 4, 10, 3, 8, 6]
         .iter()

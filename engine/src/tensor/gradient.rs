@@ -175,8 +175,24 @@ fn vjp(n: &NodeRef, g: &Tensor) -> Vec<Option<Tensor>> {
                 .chain(init.map(|_| dinit))
                 .collect()
         }
+        Op::Scan(ReduceOp::Prod, axis) => {
+            let (x, a) = (src(0), *axis);
+            match n.srcs().len() {
+                1 => vec![Some(cumprod_vjp(&x, &y, a, g))],
+                // A row that starts from `init`: the row [init, x..] without its first output.
+                _ => {
+                    let init = src(1);
+                    let row = Tensor::cat(&[&init, &x], a as isize);
+                    let row_y = Tensor::cat(&[&init, &y], a as isize);
+                    let row_g = Tensor::cat(&[&init.zeros_like(), g], a as isize);
+                    let d = cumprod_vjp(&row, &row_y, a, &row_g);
+                    let len = x.shape()[a];
+                    vec![Some(d.narrow(a, 1, len + 1)), Some(d.narrow(a, 0, 1))]
+                }
+            }
+        }
         Op::Scan(op, _) => panic!(
-            "{}: cum{} has no gradient rule yet (cumsum and cummax have)",
+            "{}: cum{} has no gradient rule",
             reported("gradient"),
             op.name()
         ),
@@ -225,6 +241,31 @@ fn cummax_vjp(
     );
     let dinit = init.map(|_| owned.where_(&zero, g).sum_keepdim(&[axis as isize]));
     (dx, dinit)
+}
+
+/// The running product's gradient, exact where the row holds zeros: before the first zero,
+/// `Σ_{i≥j} g_i y_i / x_j`; at it, the product before it times `Σ_{i≥j} g_i` times the
+/// products after it; past it, 0 (every product there holds that zero).
+fn cumprod_vjp(x: &Tensor, y: &Tensor, axis: usize, g: &Tensor) -> Tensor {
+    let a = axis as isize;
+    let rev_cumsum = |t: &Tensor| t.flip(&[a]).cumsum(a).flip(&[a]);
+    let zero = x.zeros_like();
+    let one = x.full_like(1.0);
+    let is_zero = x.eq(&zero);
+    let zeros_so_far = is_zero.cast(crate::dtype::DType::I32).cumsum(a);
+    let before = zeros_so_far.eq(&zeros_so_far.zeros_like());
+    let first = is_zero.logical_and(&zeros_so_far.eq(&zeros_so_far.full_like(1.0)));
+    let before_zero = rev_cumsum(&g.mul(y)).div(&is_zero.where_(&one, x));
+    // At the first zero: the products of the elements after it, and of those before it.
+    let after = before.logical_or(&first).where_(&one, x).cumprod(a);
+    let mut pad = vec![(0, 0); x.ndim()];
+    pad[axis] = (1, 0);
+    let len = x.shape()[axis];
+    let exclusive = y
+        .pad_with(&pad, super::slicing::PadMode::Constant(1.0))
+        .narrow(axis, 0, len);
+    let at_zero = exclusive.mul(&rev_cumsum(&g.mul(&after)));
+    before.where_(&before_zero, &first.where_(&at_zero, &zero))
 }
 
 fn unary_vjp(op: UnaryOp, x: &Tensor, y: &Tensor, g: &Tensor) -> Option<Tensor> {
