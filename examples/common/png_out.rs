@@ -1,6 +1,7 @@
 //! What the examples' plots share: the text face, and an RGB buffer written as a PNG.
 
 /// The plots' text face (examples/data/DejaVuSans.LICENSE), registered as "sans-serif".
+#[allow(dead_code)] // the fluid's frames have no text
 pub fn register_font() -> Result<(), Box<dyn std::error::Error>> {
     const FONT: &[u8] = include_bytes!("../data/DejaVuSans.ttf");
     plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, FONT)
