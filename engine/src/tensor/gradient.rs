@@ -154,9 +154,10 @@ fn vjp(n: &NodeRef, g: &Tensor) -> Vec<Option<Tensor>> {
         }
         Op::Scatter(ReduceOp::Sum, axis) => {
             let pos = src(0);
-            let mut corner: Vec<(usize, usize)> = pos.shape().iter().map(|&d| (0, d)).collect();
-            corner[*axis] = (0, g.shape()[*axis]);
-            vec![None, Some(g.shrink(&corner).gather(*axis as isize, &pos))]
+            // The part of `g` the index covers off the axis, then read at the positions.
+            let mut covered = pos.shape().to_vec();
+            covered[*axis] = g.shape()[*axis];
+            vec![None, Some(g.corner(&covered).gather(*axis as isize, &pos))]
         }
         Op::Scatter(..) => vec![None, None],
         Op::Scan(ReduceOp::Sum, axis) => {

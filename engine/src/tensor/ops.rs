@@ -3,9 +3,10 @@
 //! Contract violations (shapes that do not broadcast, bad axes, bad reshapes) panic with a
 //! message naming the op, the shapes and the dtypes, like ndarray and numpy.
 
-use crate::dtype::DType;
+use crate::dtype::{DType, Scalar};
 use crate::graph::{self, Op};
 use crate::ops::{BinaryOp, UnaryOp};
+use crate::runtime::Device;
 
 use super::Tensor;
 
@@ -37,6 +38,11 @@ impl Drop for UserOp {
 }
 
 /// The name under which a violation found by `op` is reported (see [`user_op`]).
+/// A 0-d u32 constant (bit patterns and shift amounts of the random, select and sort code).
+pub(super) fn u32_const(v: u32, device: &Device) -> Tensor {
+    Tensor::constant(Scalar::U32(v), &[], device)
+}
+
 pub(super) fn reported(op: &str) -> &str {
     USER_OP.with(|u| u.get()).unwrap_or(op)
 }

@@ -14,6 +14,7 @@
 use crate::dtype::DType;
 use crate::ops::{BinaryOp, IndexOp, ReduceOp};
 
+use super::ops::u32_const;
 use super::slicing::PadMode;
 use super::Tensor;
 
@@ -35,7 +36,7 @@ impl Tensor {
         let n = self.shape()[nd - 1];
         let rows: usize = self.shape()[..nd - 1].iter().product();
         let dev = self.device();
-        let u32s = |v: u32| Tensor::full_on(&[], v as f64, DType::U32, dev);
+        let u32s = |v: u32| u32_const(v, dev);
         let mut key = self.sort_key().reshape_usize(&[rows, n]);
         if descending {
             key = key.binary(BinaryOp::Xor, &u32s(u32::MAX));
@@ -97,7 +98,7 @@ impl Tensor {
     /// zeros equal.
     fn sort_key(&self) -> Tensor {
         let dev = self.device();
-        let u32s = |v: u32| Tensor::full_on(&[], v as f64, DType::U32, dev);
+        let u32s = |v: u32| u32_const(v, dev);
         match self.dtype() {
             DType::U32 => self.clone(),
             d if d.is_float() => {

@@ -13,7 +13,7 @@ use crate::graph::Op;
 use crate::ops::BinaryOp;
 use crate::runtime::Device;
 
-use super::ops::user_op;
+use super::ops::{u32_const, user_op};
 use super::{default_device, Tensor};
 
 /// (seed, next counter) of the process's stream.
@@ -37,10 +37,6 @@ fn take_counters(n: usize) -> (u64, u64) {
 const ROTATIONS: [u32; 8] = [13, 15, 26, 6, 17, 29, 16, 24];
 /// Threefry's key-schedule parity constant.
 const PARITY: u32 = 0x1BD1_1BDA;
-
-fn u32_const(v: u32, device: &Device) -> Tensor {
-    Tensor::constant(Scalar::U32(v), &[], device)
-}
 
 impl Tensor {
     /// Two u32 words of Threefry-2x32-20 of counter `(c0, c1)` under `key`, elementwise.

@@ -156,7 +156,7 @@ impl Tensor {
     }
 
     /// The leading `shape` of every axis (a view).
-    fn corner(&self, shape: &[usize]) -> Tensor {
+    pub(super) fn corner(&self, shape: &[usize]) -> Tensor {
         if shape == self.shape() {
             return self.clone();
         }

@@ -10,6 +10,7 @@
 use crate::dtype::DType;
 use crate::ops::{BinaryOp, IndexOp, ReduceOp};
 
+use super::ops::u32_const;
 use super::Tensor;
 
 /// Axes at least this long select by radix rather than sort: shorter rows make the 256-bin
@@ -23,7 +24,7 @@ const BINS: usize = 1 << DIGIT_BITS;
 const SPARE: usize = 4096;
 
 fn u32s(v: u32, like: &Tensor) -> Tensor {
-    Tensor::full_on(&[], v as f64, DType::U32, like.device())
+    u32_const(v, like.device())
 }
 
 impl Tensor {
