@@ -106,6 +106,16 @@ pub enum Error {
         /// What it lacks.
         message: String,
     },
+
+    /// A blocking call in the browser, where the page's one thread cannot wait for the GPU:
+    /// the JS event loop delivers the GPU's answers only after the call returns.
+    #[error("{call} would block, and a browser page cannot wait for the GPU; use {use_instead}")]
+    WouldBlock {
+        /// The blocking call, e.g. `Tensor::to_vec`.
+        call: &'static str,
+        /// The async call to use instead, e.g. `Tensor::to_vec_async(..).await`.
+        use_instead: &'static str,
+    },
 }
 
 /// `std::result::Result` with kiln's [`Error`].

@@ -289,6 +289,25 @@ impl Kernel {
     /// outputs' sizes (contents unspecified) and returns the median time: GPU timestamps on
     /// wgpu where the adapter has them, else a host clock around each synchronized launch.
     pub fn time(&self, device: &Device, runs: usize) -> Result<Duration> {
+        if !device.is_cpu() {
+            crate::target::blocking_call("Kernel::time", "Kernel::time_async(..).await")?;
+        }
+        let launches = self.timing_launches(device, runs)?;
+        let times = device.run(&launches, true)?;
+        Ok(median(
+            times.into_iter().map(|t| t.unwrap_or(0.0)).collect(),
+        ))
+    }
+
+    /// [`Kernel::time`] without blocking: the kernel timer in the browser, where there are no
+    /// timestamp queries and each run is timed by the clock from submit to done.
+    pub async fn time_async(&self, device: &Device, runs: usize) -> Result<Duration> {
+        let launches = self.timing_launches(device, runs)?;
+        Ok(median(device.run_timed_async(&launches).await?))
+    }
+
+    /// `runs` launches of this kernel, built for `device`, over scratch buffers.
+    fn timing_launches(&self, device: &Device, runs: usize) -> Result<Vec<Launch>> {
         let compiled = if *device == self.device {
             self.compiled.clone()
         } else {
@@ -308,14 +327,7 @@ impl Kernel {
             bufs,
             params: self.params.to_vec(),
         };
-        let launches = vec![launch; runs.max(1)];
-        let mut times: Vec<f64> = device
-            .run(&launches, true)?
-            .into_iter()
-            .map(|t| t.unwrap_or(0.0))
-            .collect();
-        times.sort_by(f64::total_cmp);
-        Ok(Duration::from_secs_f64(times[times.len() / 2]))
+        Ok(vec![launch; runs.max(1)])
     }
 
     pub(crate) fn compiled(&self) -> &Arc<CompiledKernel> {
@@ -349,6 +361,12 @@ impl fmt::Debug for Kernel {
             self.device
         )
     }
+}
+
+/// The median of `seconds` (not empty).
+fn median(mut seconds: Vec<f64>) -> Duration {
+    seconds.sort_by(f64::total_cmp);
+    Duration::from_secs_f64(seconds[seconds.len() / 2])
 }
 
 /// The kernels a realize of some tensors would run, in order, without running them.

@@ -37,8 +37,8 @@ pub use kernel::{program_cache_usage, Kernel, KernelBuffer, Schedule};
 pub use runtime::{cache_dir, Device};
 pub use target::DeviceLimits;
 pub use tensor::{
-    default_device, eval_mode, manual_seed, realize, schedule, schedule_noopt, set_eval_mode,
-    Conv2dOptions, EvalMode, PadMode, Tensor,
+    default_device, eval_mode, manual_seed, realize, realize_async, schedule, schedule_noopt,
+    set_eval_mode, Conv2dOptions, EvalMode, PadMode, Tensor,
 };
 
 /// Live graph nodes in this process (for leak tests).

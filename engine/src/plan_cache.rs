@@ -170,7 +170,7 @@ fn encode_op(op: &Op, w: &mut Vec<u64>, classes: &mut HashMap<(crate::dtype::DTy
 
 /// The cached plan for `s` on `device`, rebuilt over `s`'s nodes, if there is one.
 pub(crate) fn lookup(s: &Structure, device: &Device, targets: &[NodeRef]) -> Option<Schedule> {
-    let t0 = std::time::Instant::now();
+    let t0 = web_time::Instant::now();
     let plan = plans().lock().unwrap().get(&s.hash)?;
     if plan.words != s.words {
         return None; // a hash collision

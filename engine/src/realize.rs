@@ -148,7 +148,7 @@ fn by_device(targets: &[NodeRef]) -> Vec<(Device, Vec<NodeRef>)> {
 /// Schedules `targets` and builds each kernel with the heuristics' opts (`noopt`: as NOOPT=1
 /// does, without broadcast nests or opts).
 fn plan(device: &Device, targets: &[NodeRef], noopt: bool) -> Result<Schedule> {
-    let t0 = std::time::Instant::now();
+    let t0 = web_time::Instant::now();
     let nodes = toposort(targets);
     let structure =
         plan_cache::structure(targets, &nodes, &device.limits(), device.is_cpu(), noopt);

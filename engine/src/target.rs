@@ -69,11 +69,24 @@ impl DeviceLimits {
     }
 }
 
+/// Whether kiln runs in a browser page (wasm32 without an OS): one thread, no blocking waits
+/// for the GPU, no files, no environment variables.
+pub const ON_WEB: bool = cfg!(all(target_arch = "wasm32", target_os = "unknown"));
+
+/// `Err(WouldBlock)` in the browser, where `call` would wait forever for the event loop.
+pub(crate) fn blocking_call(call: &'static str, use_instead: &'static str) -> crate::Result<()> {
+    match ON_WEB {
+        true => Err(crate::Error::WouldBlock { call, use_instead }),
+        false => Ok(()),
+    }
+}
+
 /// Whether kernels may use subgroup operations where the device has them: yes unless
 /// `KILN_SUBGROUPS=0`.
 pub(crate) fn subgroups_enabled() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| std::env::var("KILN_SUBGROUPS").map_or(true, |v| v != "0"))
+    // In the browser WGSL needs `enable subgroups;`, which kiln's kernels do not declare.
+    *ON.get_or_init(|| !ON_WEB && std::env::var("KILN_SUBGROUPS").map_or(true, |v| v != "0"))
 }
 
 /// Whether kernels may compute f16 natively where the device has it: yes unless

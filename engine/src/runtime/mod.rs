@@ -58,6 +58,17 @@ pub struct Device(Arc<DeviceInner>);
 
 static NEXT_DEVICE: AtomicU64 = AtomicU64::new(1);
 
+/// The process's one wgpu device, or why there is none.
+static GPU: OnceLock<std::result::Result<Device, String>> = OnceLock::new();
+
+fn gpu_or_message(made: Result<wgpu::WgpuDevice>) -> std::result::Result<Device, String> {
+    made.map(|d| Device::wrap(Backend::Wgpu(d)))
+        .map_err(|e| match e {
+            Error::Device(msg) => msg,
+            other => other.to_string(),
+        })
+}
+
 impl Device {
     fn wrap(backend: Backend) -> Device {
         Device(Arc::new(DeviceInner {
@@ -73,19 +84,28 @@ impl Device {
             .clone()
     }
 
-    /// The best wgpu adapter (one device per process, created on first use).
+    /// The best wgpu adapter (one device per process, created on first use). In the browser
+    /// it cannot be created by a blocking call: there this is the device that
+    /// [`Device::gpu_async`] opened, and `Err(WouldBlock)` before it has.
     pub fn gpu() -> Result<Device> {
-        static GPU: OnceLock<std::result::Result<Device, String>> = OnceLock::new();
-        GPU.get_or_init(|| {
-            wgpu::WgpuDevice::new()
-                .map(|d| Device::wrap(Backend::Wgpu(d)))
-                .map_err(|e| match e {
-                    Error::Device(msg) => msg,
-                    other => other.to_string(),
-                })
-        })
-        .clone()
-        .map_err(Error::Device)
+        if let Some(made) = GPU.get() {
+            return made.clone().map_err(Error::Device);
+        }
+        crate::target::blocking_call("Device::gpu", "Device::gpu_async().await")?;
+        GPU.get_or_init(|| gpu_or_message(wgpu::WgpuDevice::new()))
+            .clone()
+            .map_err(Error::Device)
+    }
+
+    /// The best wgpu adapter, opened without blocking: the way to get the GPU in the
+    /// browser, and usable natively with any executor. The same device as [`Device::gpu`]
+    /// (one per process); the first call opens it.
+    pub async fn gpu_async() -> Result<Device> {
+        if GPU.get().is_none() {
+            let made = gpu_or_message(wgpu::WgpuDevice::open().await);
+            let _ = GPU.set(made); // a call that finished first keeps its device
+        }
+        Device::gpu()
     }
 
     pub(crate) fn id(&self) -> u64 {
@@ -202,6 +222,26 @@ impl Device {
         }
     }
 
+    /// Each launch's device seconds, measured without blocking (the async kernel timer).
+    pub(crate) async fn run_timed_async(&self, launches: &[Launch]) -> Result<Vec<f64>> {
+        match &self.0.backend {
+            Backend::Cpu(c) => Ok(c
+                .run(launches, true)?
+                .into_iter()
+                .map(|t| t.unwrap_or(0.0))
+                .collect()),
+            Backend::Wgpu(w) => w.run_timed_async(launches).await,
+        }
+    }
+
+    /// Resolves once the device has run everything launched before the call.
+    pub(crate) async fn idle_async(&self) -> Result<()> {
+        match &self.0.backend {
+            Backend::Cpu(_) => Ok(()), // the interpreter runs launches as they come
+            Backend::Wgpu(w) => w.idle_async().await,
+        }
+    }
+
     /// Checks that `kernel` can run here (and builds its pipeline on wgpu, cached).
     pub(crate) fn prepare(&self, kernel: &Arc<CompiledKernel>) -> Result<Prepared> {
         let program = &kernel.program;
@@ -305,46 +345,77 @@ impl Buffer {
     /// (`dtype::unpack_words` takes them apart).
     pub(crate) fn read_words(&self) -> Result<Vec<u32>> {
         self.depends.verify()?;
-        BUFFERS_READ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let words = self.dtype.buffer_bytes(self.numel) / 4;
-        match (self.device.backend(), self.raw()) {
-            (Backend::Cpu(_), RawBuffer::Cpu(b)) => Ok(b.read(words)),
-            (Backend::Wgpu(w), RawBuffer::Wgpu(b)) => w.read(b, words),
-            _ => unreachable!("buffer of another backend"),
-        }
+        Ok(read_words_many(&[self])?.pop().expect("one buffer"))
+    }
+
+    /// [`Buffer::read_words`] without blocking.
+    pub(crate) async fn read_words_async(&self) -> Result<Vec<u32>> {
+        self.depends.verify_async().await?;
+        Ok(read_words_many_async(&[self])
+            .await?
+            .pop()
+            .expect("one buffer"))
     }
 }
 
 /// The words of several buffers of one device and one size, read back together: one wait on
 /// wgpu (counted as one read).
 pub(crate) fn read_words_many(bufs: &[&Buffer]) -> Result<Vec<Vec<u32>>> {
-    let Some(first) = bufs.first() else {
-        return Ok(vec![]);
-    };
-    let words = first.dtype.buffer_bytes(first.numel) / 4;
-    assert!(
-        bufs.iter()
-            .all(|b| b.device == first.device && b.dtype.buffer_bytes(b.numel) / 4 == words),
-        "read_words_many: buffers of one device and one size (kiln bug)"
-    );
-    BUFFERS_READ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    match first.device.backend() {
-        Backend::Cpu(_) => Ok(bufs
-            .iter()
-            .map(|b| match b.raw() {
-                RawBuffer::Cpu(c) => c.read(words),
-                RawBuffer::Wgpu(_) => unreachable!("wgpu buffer on the CPU device"),
-            })
-            .collect()),
-        Backend::Wgpu(w) => {
-            let raws: Vec<&wgpu::PooledBuffer> = bufs
-                .iter()
-                .map(|b| match b.raw() {
-                    RawBuffer::Wgpu(p) => p,
-                    RawBuffer::Cpu(_) => unreachable!("CPU buffer on wgpu"),
-                })
-                .collect();
-            w.read_many(&raws, words)
+    match ReadMany::of(bufs) {
+        ReadMany::Nothing => Ok(vec![]),
+        ReadMany::Cpu(words) => Ok(words),
+        ReadMany::Wgpu(w, raws, words) => w.read_many(&raws, words),
+    }
+}
+
+/// [`read_words_many`] without blocking.
+pub(crate) async fn read_words_many_async(bufs: &[&Buffer]) -> Result<Vec<Vec<u32>>> {
+    match ReadMany::of(bufs) {
+        ReadMany::Nothing => Ok(vec![]),
+        ReadMany::Cpu(words) => Ok(words),
+        ReadMany::Wgpu(w, raws, words) => w.read_many_async(&raws, words).await,
+    }
+}
+
+/// A read of several buffers: done already (the CPU device's memory is the host's), or
+/// wgpu's buffers and the words to read of each.
+enum ReadMany<'a> {
+    Nothing,
+    Cpu(Vec<Vec<u32>>),
+    Wgpu(&'a wgpu::WgpuDevice, Vec<&'a wgpu::PooledBuffer>, usize),
+}
+
+impl<'a> ReadMany<'a> {
+    fn of(bufs: &[&'a Buffer]) -> ReadMany<'a> {
+        let Some(first) = bufs.first() else {
+            return ReadMany::Nothing;
+        };
+        let words = first.dtype.buffer_bytes(first.numel) / 4;
+        assert!(
+            bufs.iter()
+                .all(|b| b.device == first.device && b.dtype.buffer_bytes(b.numel) / 4 == words),
+            "read_words_many: buffers of one device and one size (kiln bug)"
+        );
+        BUFFERS_READ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match first.device.backend() {
+            Backend::Cpu(_) => ReadMany::Cpu(
+                bufs.iter()
+                    .map(|b| match b.raw() {
+                        RawBuffer::Cpu(c) => c.read(words),
+                        RawBuffer::Wgpu(_) => unreachable!("wgpu buffer on the CPU device"),
+                    })
+                    .collect(),
+            ),
+            Backend::Wgpu(w) => ReadMany::Wgpu(
+                w,
+                bufs.iter()
+                    .map(|b| match b.raw() {
+                        RawBuffer::Wgpu(p) => p,
+                        RawBuffer::Cpu(_) => unreachable!("CPU buffer on wgpu"),
+                    })
+                    .collect(),
+                words,
+            ),
         }
     }
 }

@@ -14,7 +14,8 @@
 
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 pub(crate) struct DiskPipelineCache {
     pub cache: ::wgpu::PipelineCache,

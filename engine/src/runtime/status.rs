@@ -57,13 +57,9 @@ impl Status {
         let _ = self.verdict.set(v);
     }
 
-    /// Reads the words (once) and says what failed, if anything.
-    fn verify(&self) -> Result<()> {
-        if self.verdict.get().is_none() {
-            self.settle(&self.words.read_words()?);
-        }
-        let verdict = *self.verdict.get().expect("settled above");
-        match verdict {
+    /// What the settled words say failed, if anything.
+    fn failure(&self) -> Result<()> {
+        match *self.verdict.get().expect("settled") {
             None => Ok(()),
             Some((check, index)) => Err(Error::IndexOutOfRange {
                 op: check.op.name(),
@@ -94,33 +90,55 @@ impl Depends {
     /// the first failure, or `Ok`.
     pub fn verify(&self) -> Result<()> {
         let pending = self.pending();
-        let unread: Vec<&Arc<Status>> = pending
-            .iter()
-            .filter(|s| s.verdict.get().is_none())
-            .collect();
-        if unread.len() > 1
-            && unread
-                .iter()
-                .all(|s| s.words.device == unread[0].words.device)
-        {
-            let bufs: Vec<&Buffer> = unread.iter().map(|s| &*s.words).collect();
-            for (s, w) in unread.iter().zip(super::read_words_many(&bufs)?) {
+        for group in unread_by_device(&pending) {
+            let bufs: Vec<&Buffer> = group.iter().map(|s| &*s.words).collect();
+            for (s, w) in group.iter().zip(super::read_words_many(&bufs)?) {
                 s.settle(&w);
             }
         }
-        for s in pending {
-            s.verify()?;
+        first_failure(&pending)
+    }
+
+    /// [`Depends::verify`] without blocking.
+    pub async fn verify_async(&self) -> Result<()> {
+        let pending = self.pending();
+        for group in unread_by_device(&pending) {
+            let bufs: Vec<&Buffer> = group.iter().map(|s| &*s.words).collect();
+            for (s, w) in group.iter().zip(super::read_words_many_async(&bufs).await?) {
+                s.settle(&w);
+            }
         }
-        Ok(())
+        first_failure(&pending)
     }
 
     /// After a launch: reads the statuses of a value that depends on too many (their
     /// kernels were submitted, so the reads wait for them), keeping only failures.
     pub fn bound(&self) {
-        if self.pending().len() > MAX_PENDING {
+        // A page cannot wait here: its statuses are read at its next async read.
+        if self.pending().len() > MAX_PENDING && !crate::target::ON_WEB {
             let _ = self.verify(); // a failure stays pending and is reported at the read
         }
     }
+}
+
+/// The statuses of `pending` not read yet, grouped by device (each group one read).
+fn unread_by_device(pending: &[Arc<Status>]) -> Vec<Vec<&Arc<Status>>> {
+    let mut groups: Vec<Vec<&Arc<Status>>> = vec![];
+    for s in pending.iter().filter(|s| s.verdict.get().is_none()) {
+        match groups
+            .iter_mut()
+            .find(|g| g[0].words.device == s.words.device)
+        {
+            Some(g) => g.push(s),
+            None => groups.push(vec![s]),
+        }
+    }
+    groups
+}
+
+/// The first failure among settled statuses, in order.
+fn first_failure(pending: &[Arc<Status>]) -> Result<()> {
+    pending.iter().try_for_each(|s| s.failure())
 }
 
 /// The statuses that outputs of a launch reading `inputs` (and writing `own`) depend on,

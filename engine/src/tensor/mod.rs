@@ -31,6 +31,8 @@ pub use slicing::PadMode;
 
 pub use random::manual_seed;
 mod softmax;
+mod asynchronous;
+pub use asynchronous::realize_async;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
@@ -113,9 +115,14 @@ fn inner(e: Error) -> String {
 
 /// The device tensors are created on when none is named: `KILN_DEVICE=cpu|gpu` if set, else the
 /// best wgpu adapter, else the CPU device (with a one-line notice on stderr). With
-/// `KILN_REQUIRE_GPU=1` a missing adapter is an error instead.
+/// `KILN_REQUIRE_GPU=1` a missing adapter is an error instead. In the browser: the GPU once
+/// [`Device::gpu_async`] has opened it, else the CPU device.
 #[track_caller]
 pub fn default_device() -> Result<Device> {
+    if crate::target::ON_WEB {
+        // No environment, and the GPU opens only by `Device::gpu_async().await`.
+        return Ok(Device::gpu().unwrap_or_else(|_| Device::cpu()));
+    }
     static DEFAULT: OnceLock<std::result::Result<Device, String>> = OnceLock::new();
     DEFAULT
         .get_or_init(|| {
@@ -337,17 +344,38 @@ impl Tensor {
     /// ```
     #[track_caller]
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
-        if T::DTYPE != self.dtype() {
-            return Err(Error::DTypeMismatch {
+        self.check_read_dtype::<T>()?;
+        self.blocking_read("Tensor::to_vec", "Tensor::to_vec_async(..).await")?;
+        self.readable("to_vec")?;
+        let words = self.node.buffer().expect("realized").read_words()?;
+        Ok(self.values(&words))
+    }
+
+    /// `Err` unless `T` is this tensor's dtype.
+    fn check_read_dtype<T: Element>(&self) -> Result<()> {
+        match T::DTYPE == self.dtype() {
+            true => Ok(()),
+            false => Err(Error::DTypeMismatch {
                 requested: T::DTYPE,
                 actual: self.dtype(),
-            });
+            }),
         }
-        Ok(self
-            .scalars("to_vec")?
+    }
+
+    /// The elements packed in `words`, as `T` (the dtype checked before).
+    fn values<T: Element>(&self, words: &[u32]) -> Vec<T> {
+        unpack_words(words, self.dtype(), self.numel())
             .into_iter()
             .map(|s| T::from_scalar(s).expect("dtype checked"))
-            .collect())
+            .collect()
+    }
+
+    /// `Err(WouldBlock)` for a read of a GPU tensor by a blocking `call` in the browser.
+    fn blocking_read(&self, call: &'static str, use_instead: &'static str) -> Result<()> {
+        match self.device().is_cpu() {
+            true => Ok(()),
+            false => crate::target::blocking_call(call, use_instead),
+        }
     }
 
     /// The values, row-major, computed now if they are not yet (`op` names the caller in
@@ -370,6 +398,7 @@ impl Tensor {
                 expected: 1,
             });
         }
+        self.blocking_read("Tensor::item", "Tensor::item_async(..).await")?;
         Ok(self.to_vec::<T>()?[0])
     }
 
@@ -382,8 +411,9 @@ impl Tensor {
         if let Some(s) = self.node.op.const_value() {
             return Ok(Tensor::constant(s, self.shape(), device));
         }
+        self.blocking_read("Tensor::to", "Tensor::to_async(..).await")?;
         self.readable("to")?;
-        let t0 = std::time::Instant::now();
+        let t0 = web_time::Instant::now();
         let words = self.node.buffer().expect("realized").read_words()?;
         let buf = device.upload(&words, self.numel(), self.dtype())?;
         crate::debug::print_copy(

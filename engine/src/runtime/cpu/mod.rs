@@ -85,7 +85,7 @@ impl CpuDevice {
     pub fn run(&self, launches: &[Launch], timed: bool) -> Result<Vec<Option<f64>>> {
         let mut times = vec![];
         for l in launches {
-            let start = std::time::Instant::now();
+            let start = web_time::Instant::now();
             let bufs: Vec<Arc<CpuBuffer>> = l
                 .bufs
                 .iter()

@@ -74,38 +74,50 @@ impl WgpuDevice {
         }
     }
 
-    /// The first `words` words of `b`.
-    pub fn read(&self, b: &PooledBuffer, words: usize) -> Result<Vec<u32>> {
+    /// The first `words` words of each of `bufs`, copied into one staging buffer and read
+    /// with one wait (status words: a sync each would stall the device as often). Blocks.
+    pub fn read_many(&self, bufs: &[&PooledBuffer], words: usize) -> Result<Vec<Vec<u32>>> {
+        crate::target::blocking_call("Tensor::to_vec", "Tensor::to_vec_async(..).await")?;
+        if bufs.is_empty() {
+            return Ok(vec![]);
+        }
         if words == 0 {
             // Nothing to copy, but a read still means "after the work before it": wait like
             // any other read, so a program that ends on it leaves an idle device.
             self.wait_idle()?;
-            return Ok(vec![]);
+            return Ok(vec![vec![]; bufs.len()]);
         }
-        let bytes = (words * 4) as u64;
-        let staging = self.device.create_buffer(&::wgpu::BufferDescriptor {
-            label: Some("kiln readback"),
-            size: bytes,
-            usage: ::wgpu::BufferUsages::MAP_READ | ::wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        // The copy goes at the end of the open batch: one submit for the kernels and the copy.
-        let mut batch = self.batch.lock().unwrap_or_else(|e| e.into_inner());
-        batch
-            .encoder(&self.device)
-            .copy_buffer_to_buffer(&b.buffer, 0, &staging, 0, bytes);
-        batch.submit(&self.queue);
-        drop(batch);
-        self.map_and_read(&staging, bytes)
+        let (staging, bytes) = self.copy_to_staging(bufs, words);
+        let all = self.map_and_read(&staging, bytes)?;
+        Ok(all.chunks(words).map(<[u32]>::to_vec).collect())
     }
 
-    /// The first `words` words of each of `bufs`, copied into one staging buffer and read
-    /// with one wait (status words: a sync each would stall the device as often).
-    pub fn read_many(&self, bufs: &[&PooledBuffer], words: usize) -> Result<Vec<Vec<u32>>> {
-        let bytes = (words * 4) as u64;
-        if bufs.is_empty() || bytes == 0 {
-            return bufs.iter().map(|b| self.read(b, words)).collect();
+    /// `read_many` without blocking: what the browser needs, and any native executor can run.
+    pub async fn read_many_async(
+        &self,
+        bufs: &[&PooledBuffer],
+        words: usize,
+    ) -> Result<Vec<Vec<u32>>> {
+        if bufs.is_empty() {
+            return Ok(vec![]);
         }
+        if words == 0 {
+            self.idle_async().await?;
+            return Ok(vec![vec![]; bufs.len()]);
+        }
+        let (staging, bytes) = self.copy_to_staging(bufs, words);
+        let (mapped, deliver) = poll::Callback::new();
+        staging.map_async(::wgpu::MapMode::Read, 0..bytes, deliver);
+        mapped.wait(&self.device).await?.map_err(mapping)?;
+        self.take_compile_failure()?;
+        let all = take_mapped(&staging, bytes)?;
+        Ok(all.chunks(words).map(<[u32]>::to_vec).collect())
+    }
+
+    /// A staging buffer holding the first `words` words of each of `bufs` once the open batch
+    /// (submitted here, the copies at its end: one submit for kernels and copies) has run.
+    fn copy_to_staging(&self, bufs: &[&PooledBuffer], words: usize) -> (::wgpu::Buffer, u64) {
+        let bytes = (words * 4) as u64;
         let staging = self.device.create_buffer(&::wgpu::BufferDescriptor {
             label: Some("kiln readback"),
             size: bytes * bufs.len() as u64,
@@ -118,11 +130,10 @@ impl WgpuDevice {
             encoder.copy_buffer_to_buffer(&b.buffer, 0, &staging, i as u64 * bytes, bytes);
         }
         batch.submit(&self.queue);
-        drop(batch);
-        let all = self.map_and_read(&staging, bytes * bufs.len() as u64)?;
-        Ok(all.chunks(words).map(<[u32]>::to_vec).collect())
+        (staging, bytes * bufs.len() as u64)
     }
 
+    /// Maps `staging` and reads its first `bytes`, blocking until the device got there.
     pub(super) fn map_and_read(&self, staging: &::wgpu::Buffer, bytes: u64) -> Result<Vec<u32>> {
         let (tx, rx) = mpsc::channel();
         staging.map_async(::wgpu::MapMode::Read, 0..bytes, move |r| {
@@ -138,14 +149,23 @@ impl WgpuDevice {
         mapped
             .map_or_else(|| rx.recv(), Ok)
             .map_err(|_| Error::Memory("readback callback never ran".into()))?
-            .map_err(|e| Error::Memory(format!("mapping a readback buffer: {e}")))?;
-        let out = {
-            let view = staging
-                .get_mapped_range(0..bytes)
-                .map_err(|e| Error::Memory(format!("{e}")))?;
-            bytemuck::cast_slice::<u8, u32>(&view).to_vec()
-        };
-        staging.unmap();
-        Ok(out)
+            .map_err(mapping)?;
+        take_mapped(staging, bytes)
     }
+}
+
+fn mapping(e: ::wgpu::BufferAsyncError) -> Error {
+    Error::Memory(format!("mapping a readback buffer: {e}"))
+}
+
+/// The first `bytes` of a mapped `staging` buffer, as words; unmaps it.
+pub(super) fn take_mapped(staging: &::wgpu::Buffer, bytes: u64) -> Result<Vec<u32>> {
+    let out = {
+        let view = staging
+            .get_mapped_range(0..bytes)
+            .map_err(|e| Error::Memory(format!("{e}")))?;
+        bytemuck::cast_slice::<u8, u32>(&view).to_vec()
+    };
+    staging.unmap();
+    Ok(out)
 }

@@ -67,6 +67,9 @@ pub(crate) struct WgpuDevice {
     bind_groups: Mutex<BindGroupCache>,
     /// Kernels recorded but not yet submitted, with their parameters (see `batch.rs`).
     batch: Mutex<Batch>,
+    /// Pipelines the browser refused: there the verdict arrives after `prepare` returned, so
+    /// the next async wait reports it (`take_compile_failure`).
+    compile_failures: Arc<Mutex<Vec<Error>>>,
 }
 
 /// One kernel launch, ready to encode: pipeline, bind group, parameter offset, grid.
@@ -120,18 +123,27 @@ impl Drop for WgpuDevice {
 }
 
 impl WgpuDevice {
+    /// Opens the best adapter, blocking until it is ready (not in the browser: see `open`).
     pub fn new() -> Result<WgpuDevice> {
+        crate::target::blocking_call("Device::gpu", "Device::gpu_async().await")?;
+        pollster::block_on(WgpuDevice::open())
+    }
+
+    /// Opens the best adapter: the browser's WebGPU adapter on the web, else Vulkan, Metal,
+    /// DX12 or GL.
+    pub async fn open() -> Result<WgpuDevice> {
         let mut desc = ::wgpu::InstanceDescriptor::new_without_display_handle_from_env();
         // Validation layers slow every call down; wgpu-core still validates everything we do.
         desc.flags = ::wgpu::InstanceFlags::empty().with_env();
         let instance = ::wgpu::Instance::new(desc);
-        let adapter =
-            pollster::block_on(instance.request_adapter(&::wgpu::RequestAdapterOptions {
+        let adapter = instance
+            .request_adapter(&::wgpu::RequestAdapterOptions {
                 power_preference: ::wgpu::PowerPreference::HighPerformance,
                 force_fallback_adapter: false,
                 compatible_surface: None,
                 apply_limit_buckets: false,
-            }))
+            })
+            .await
             .map_err(|e| Error::Device(format!("no wgpu adapter: {e}")))?;
         let info = adapter.get_info();
         let limits = adapter.limits();
@@ -145,9 +157,12 @@ impl WgpuDevice {
                 info.name, limits.max_storage_buffers_per_shader_stage
             );
         }
-        let timestamps = adapter
-            .features()
-            .contains(::wgpu::Features::TIMESTAMP_QUERY);
+        // Timestamps are read back by waiting, which a browser page cannot do inside a
+        // realize: there kernels are timed by the clock (`Kernel::time_async`).
+        let timestamps = !crate::target::ON_WEB
+            && adapter
+                .features()
+                .contains(::wgpu::Features::TIMESTAMP_QUERY);
         let mut required_features = if timestamps {
             ::wgpu::Features::TIMESTAMP_QUERY
         } else {
@@ -164,8 +179,8 @@ impl WgpuDevice {
         if native_f16 {
             required_features |= ::wgpu::Features::SHADER_F16;
         }
-        let (device, queue) =
-            pollster::block_on(adapter.request_device(&::wgpu::DeviceDescriptor {
+        let (device, queue) = adapter
+            .request_device(&::wgpu::DeviceDescriptor {
                 label: Some("kiln"),
                 required_features,
                 required_limits: limits.clone(),
@@ -174,7 +189,8 @@ impl WgpuDevice {
                 // under `Performance` they kept the memory of freed upload staging buffers.
                 memory_hints: ::wgpu::MemoryHints::MemoryUsage,
                 trace: ::wgpu::Trace::Off,
-            }))
+            })
+            .await
             .map_err(|e| Error::Device(format!("creating a device on {}: {e}", info.name)))?;
         device.on_uncaptured_error(Arc::new(|e| log::error!("wgpu: {e}")));
         let pipeline_cache = DiskPipelineCache::open(&device, &info);
@@ -193,6 +209,7 @@ impl WgpuDevice {
             by_program: Mutex::new(Lru::default()),
             bind_groups: Mutex::new(BindGroupCache::default()),
             batch: Mutex::new(Batch::default()),
+            compile_failures: Arc::new(Mutex::new(vec![])),
         })
     }
 
@@ -255,6 +272,55 @@ impl WgpuDevice {
         poll::wait_until(&self.device, |queue_empty| queue_empty)
     }
 
+    /// Submits the recorded kernels and waits, without blocking, until the device has run
+    /// them; then reports a pipeline the browser refused meanwhile.
+    pub async fn idle_async(&self) -> Result<()> {
+        self.submit_batch();
+        let (done, deliver) = poll::Callback::new();
+        self.queue.on_submitted_work_done(move || deliver(()));
+        done.wait(&self.device).await?;
+        self.take_compile_failure()
+    }
+
+    /// The first pipeline the browser refused since the last call, as `Err`.
+    fn take_compile_failure(&self) -> Result<()> {
+        let mut failures = self
+            .compile_failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match failures.is_empty() {
+            true => Ok(()),
+            false => Err(failures.remove(0)),
+        }
+    }
+
+    /// Each launch's device seconds, without blocking: timestamps where the adapter has them,
+    /// else the clock around each launch run alone (the browser's way).
+    pub async fn run_timed_async(&self, launches: &[Launch]) -> Result<Vec<f64>> {
+        if self.timestamps && !launches.is_empty() {
+            let timer = PassTimer::new(&self.device, launches.len());
+            self.record(launches, Some(&timer))?;
+            let (mapped, deliver) = poll::Callback::new();
+            timer
+                .staging
+                .map_async(::wgpu::MapMode::Read, 0..timer.bytes(), deliver);
+            mapped
+                .wait(&self.device)
+                .await?
+                .map_err(|e| Error::Device(format!("reading timestamps: {e}")))?;
+            return Ok(self.pass_seconds(&memory::take_mapped(&timer.staging, timer.bytes())?));
+        }
+        self.idle_async().await?;
+        let mut out = vec![];
+        for l in launches {
+            let start = web_time::Instant::now();
+            self.record(std::slice::from_ref(l), None)?;
+            self.idle_async().await?;
+            out.push(start.elapsed().as_secs_f64());
+        }
+        Ok(out)
+    }
+
     fn grid(&self, n: usize) -> (u32, u32, u32) {
         let max = self.limits.max_compute_workgroups_per_dimension as usize;
         let x = n.clamp(1, max);
@@ -268,12 +334,17 @@ impl WgpuDevice {
         if launches.is_empty() {
             return Ok(vec![]);
         }
+        if timed && crate::target::ON_WEB {
+            // A page cannot wait inside a realize; `Kernel::time_async` times kernels there.
+            self.record(launches, None)?;
+            return Ok(vec![None; launches.len()]);
+        }
         if timed && !self.timestamps {
             // Host clock around each synchronized kernel.
             self.wait_idle()?;
             let mut out = vec![];
             for l in launches {
-                let start = std::time::Instant::now();
+                let start = web_time::Instant::now();
                 self.record(std::slice::from_ref(l), None)?;
                 self.wait_idle()?;
                 out.push(Some(start.elapsed().as_secs_f64()));
@@ -296,15 +367,20 @@ impl WgpuDevice {
     /// Per-pass GPU seconds recorded by `timer` (waits for the device).
     fn read_pass_times(&self, timer: &PassTimer) -> Result<Vec<f64>> {
         let words = self.map_and_read(&timer.staging, timer.bytes())?;
+        Ok(self.pass_seconds(&words))
+    }
+
+    /// Seconds between each pair of timestamps in `words` (two u64 per pass).
+    fn pass_seconds(&self, words: &[u32]) -> Vec<f64> {
         let period = self.queue.get_timestamp_period() as f64;
-        Ok(words
+        words
             .chunks(4)
             .map(|w| {
                 let start = w[0] as u64 | (w[1] as u64) << 32;
                 let end = w[2] as u64 | (w[3] as u64) << 32;
                 end.saturating_sub(start) as f64 * period * 1e-9
             })
-            .collect())
+            .collect()
     }
 
     /// Records `launches` into the open batch, and submits it when the batch policy says so
@@ -410,7 +486,7 @@ impl WgpuDevice {
             batch.submit(&self.queue);
         }
         drop(batch);
-        if first_dispatch {
+        if first_dispatch && !crate::target::ON_WEB {
             // Drivers may compile a pipeline at its first dispatch, on their own thread
             // (llvmpipe does). A program that returned from `main` while that compile ran
             // crashed in LLVM's exit-time cleanup (59 of 60 runs of a 2-kernel program on

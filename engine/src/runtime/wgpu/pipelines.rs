@@ -90,13 +90,7 @@ impl WgpuDevice {
                 compilation_options: Default::default(),
                 cache: self.pipeline_cache.as_ref().map(|c| &c.cache),
             });
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Compile {
-                kernel: program.name.clone(),
-                message: e.to_string(),
-                wgsl: source.to_string(),
-            });
-        }
+        self.compile_verdict(scope, &program.name, source)?;
         if let Some(c) = &self.pipeline_cache {
             c.pipeline_added();
         }
@@ -110,6 +104,42 @@ impl WgpuDevice {
         pipelines.insert(source.clone(), Arc::downgrade(&p));
         drop(pipelines);
         Ok(Prepared { pipeline: Some(p) })
+    }
+
+    /// What the driver said of the pipeline built inside `scope`: natively `Err` at once; in
+    /// the browser the answer comes later, and the next async wait reports a refusal.
+    fn compile_verdict(
+        &self,
+        scope: ::wgpu::ErrorScopeGuard,
+        kernel: &str,
+        source: &str,
+    ) -> Result<()> {
+        let refused = {
+            let (kernel, source) = (kernel.to_string(), source.to_string());
+            move |e: ::wgpu::Error| Error::Compile {
+                kernel,
+                message: e.to_string(),
+                wgsl: source,
+            }
+        };
+        #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+        {
+            let failures = self.compile_failures.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Some(e) = scope.pop().await {
+                    failures
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(refused(e));
+                }
+            });
+            Ok(())
+        }
+        #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+        match pollster::block_on(scope.pop()) {
+            Some(e) => Err(refused(e)),
+            None => Ok(()),
+        }
     }
 
     /// The shader module of `source`, without wgpu's runtime checks unless `KILN_CHECKED=1`.
@@ -232,13 +262,7 @@ impl WgpuDevice {
             layout: &pipeline.get_bind_group_layout(0),
             entries: &entries,
         });
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Compile {
-                kernel: label.to_string(),
-                message: e.to_string(),
-                wgsl: source.to_string(),
-            });
-        }
+        self.compile_verdict(scope, label, source)?;
         let (x, y, z) = self.grid(groups);
         let runs = runs.max(1);
         let encode = |enc: &mut ::wgpu::CommandEncoder, timer: Option<(&PassTimer, usize)>| {
@@ -254,7 +278,7 @@ impl WgpuDevice {
             // Host clock around each synchronized run.
             let mut times = vec![];
             for _ in 0..runs {
-                let start = std::time::Instant::now();
+                let start = web_time::Instant::now();
                 let mut enc = self.device.create_command_encoder(&Default::default());
                 encode(&mut enc, None);
                 self.queue.submit([enc.finish()]);
