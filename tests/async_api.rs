@@ -61,7 +61,10 @@ fn reads_agree_with_the_blocking_reads() {
         ));
         assert!(matches!(
             pollster::block_on(x.item_async::<f32>()),
-            Err(Error::DataLength { op: "item_async", .. })
+            Err(Error::DataLength {
+                op: "item_async",
+                ..
+            })
         ));
     }
 }
@@ -77,7 +80,10 @@ fn realize_async_shares_one_schedule_and_resolves_when_done() {
         assert_eq!(kiln::stats().kernels_launched - before, 1, "{dev:?}");
         assert!(sum.is_realized() && mean.is_realized());
         let (s, m) = pollster::block_on(async {
-            (sum.item_async::<f32>().await, mean.item_async::<f32>().await)
+            (
+                sum.item_async::<f32>().await,
+                mean.item_async::<f32>().await,
+            )
         });
         assert_eq!((s.unwrap(), m.unwrap()), (10.0, 2.5));
     }
@@ -104,7 +110,14 @@ fn an_index_out_of_range_is_reported_by_the_async_read() {
         let picked = table.index_select(0, &index);
         let (got, _) = spin(picked.to_vec_async::<f32>());
         assert!(
-            matches!(got, Err(Error::IndexOutOfRange { index: 5, len: 3, .. })),
+            matches!(
+                got,
+                Err(Error::IndexOutOfRange {
+                    index: 5,
+                    len: 3,
+                    ..
+                })
+            ),
             "{dev:?}: {got:?}"
         );
     }

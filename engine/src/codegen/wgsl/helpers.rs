@@ -26,6 +26,8 @@ pub(super) struct Helpers {
     pub exp: bool,
     /// The natural logarithm, accurate near 1.
     pub log: bool,
+    /// An f32 from its bits at run time: how infinities and NaN are written (`reg_literal`).
+    pub f32_bits: bool,
 }
 
 /// `e^x = 2^(x·log2e)` with the product split so that no rounding is lost: `x = hi + lo`
@@ -109,6 +111,9 @@ impl Helpers {
     /// The declarations of the helpers used.
     pub fn source(&self) -> String {
         let mut s = String::new();
+        if self.f32_bits {
+            s.push_str("fn kiln_f32_bits(b: u32) -> f32 { return bitcast<f32>(b); }\n");
+        }
         if self.nan_max_min || self.nan_max_min_f16 || self.float_to_int || self.subgroup_nan {
             s.push_str(
                 "fn kiln_isnan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }\n",

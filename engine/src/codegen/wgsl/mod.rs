@@ -34,12 +34,14 @@ fn reg_ty(d: DType) -> &'static str {
 }
 
 /// A WGSL literal that round-trips a register value (see [`Writer::reg`]) exactly.
+/// Infinities and NaN go through `kiln_f32_bits`: `bitcast<f32>(0xff800000u)` is a constant
+/// expression, and browsers (Tint) reject one whose value is not finite.
 fn reg_literal(s: Scalar) -> String {
     match s {
         Scalar::F32(v) if v.is_finite() => format!("{v:?}f"),
-        Scalar::F32(v) => format!("bitcast<f32>({:#x}u)", v.to_bits()),
+        Scalar::F32(v) => format!("kiln_f32_bits({:#x}u)", v.to_bits()),
         Scalar::F16(v) if v.is_finite() => format!("{:?}h", v.to_f32()),
-        Scalar::F16(v) => format!("f16(bitcast<f32>({:#x}u))", v.to_f32().to_bits()),
+        Scalar::F16(v) => format!("f16(kiln_f32_bits({:#x}u))", v.to_f32().to_bits()),
         Scalar::I32(i32::MIN) => "i32(-2147483648)".into(),
         Scalar::I32(v) => format!("{v}i"),
         Scalar::U32(v) => format!("{v}u"),
@@ -119,7 +121,8 @@ impl Writer<'_> {
         }
     }
     /// A WGSL literal of `s` in its register.
-    fn literal(&self, s: Scalar) -> String {
+    fn literal(&mut self, s: Scalar) -> String {
+        self.helpers.f32_bits |= s.dtype().is_float() && !s.to_f64().is_finite();
         match s {
             Scalar::F16(_) if self.p.native_f16 => reg_literal(s),
             s => reg_literal(s.widen()),
@@ -530,6 +533,19 @@ mod tests {
     use crate::ops::ReduceOp;
     use crate::runtime::Device;
     use crate::view::symbolic::{Lin, Valid};
+
+    /// Browsers (Tint) refuse a constant expression whose value is not finite, which naga
+    /// accepts: infinities and NaN are made at run time, by a function call.
+    #[test]
+    fn non_finite_literals_are_not_constant_expressions() {
+        for v in [f32::INFINITY, f32::NEG_INFINITY, f32::NAN] {
+            let lit = reg_literal(Scalar::F32(v));
+            assert!(lit.starts_with("kiln_f32_bits("), "{lit}");
+            let lit = reg_literal(Scalar::F16(half::f16::from_f32(v)));
+            assert!(lit.starts_with("f16(kiln_f32_bits("), "{lit}");
+        }
+        assert_eq!(reg_literal(Scalar::F32(1.5)), "1.5f");
+    }
 
     /// A grouped reduction of bools goes through a `bool` workgroup array, read back as bool.
     #[test]

@@ -214,7 +214,12 @@ impl WgpuDevice {
     }
 
     pub fn adapter_name(&self) -> String {
-        format!("{} ({:?})", self.info.name, self.info.backend)
+        // Browsers do not tell wgpu the adapter's name.
+        let name = match self.info.name.as_str() {
+            "" => "WebGPU adapter",
+            name => name,
+        };
+        format!("{name} ({:?})", self.info.backend)
     }
 
     pub fn has_timestamps(&self) -> bool {

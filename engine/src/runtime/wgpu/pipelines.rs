@@ -125,8 +125,9 @@ impl WgpuDevice {
         #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
         {
             let failures = self.compile_failures.clone();
+            let verdict = scope.pop(); // now: scopes pop in the reverse order of their pushes
             wasm_bindgen_futures::spawn_local(async move {
-                if let Some(e) = scope.pop().await {
+                if let Some(e) = verdict.await {
                     failures
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
