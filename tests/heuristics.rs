@@ -523,3 +523,28 @@ fn a_flipped_axis_is_read_as_reversed_vectors() {
         t[0].flip(&[1]).contiguous()
     });
 }
+
+/// A long expression over inputs broadcast along different axes is not register-tiled: the
+/// tile copies the expression per output. The fluid demo's advection with its forces, tiled
+/// 8x8, was 0.5 MB of WGSL that lavapipe and SwiftShader compiled for minutes.
+#[test]
+fn long_expressions_over_broadcast_inputs_are_not_tiled() {
+    let inputs = [
+        rand_input(DType::F32, &[256, 1], 1),
+        rand_input(DType::F32, &[1, 256], 2),
+    ];
+    for k in kernels_of(
+        |t| {
+            let mut e = &t[0] + &t[1];
+            for _ in 0..40 {
+                e = &(&e * &t[0]).sin() + &t[1];
+            }
+            e
+        },
+        &inputs,
+    ) {
+        let upcast: usize = amounts(&k, OptOp::Upcast).iter().product();
+        assert!(upcast <= 16, "{k:?}");
+        assert!(k.wgsl().unwrap().len() < 64 << 10, "{k:?}");
+    }
+}

@@ -5,6 +5,9 @@
 //! A missing WebGPU adapter fails every GPU test: the suite must not pass by skipping.
 #![cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 
+#[path = "../examples/fluid/solver.rs"]
+mod solver;
+
 use kiln::{DType, Device, Error, Tensor};
 use wasm_bindgen_test::{console_log, wasm_bindgen_test, wasm_bindgen_test_configure};
 
@@ -304,4 +307,61 @@ async fn random_numbers_are_the_cpu_devices_bit_for_bit() {
     let on_cpu = Tensor::rand_on(&[1000], DType::F32, &Device::cpu());
     assert_eq!(on_gpu, on_cpu.to_vec::<f32>().unwrap());
     assert!(on_gpu.iter().all(|v| (0.0..1.0).contains(v)));
+}
+
+/// The fluid demo's solver in the page: steps per second and kernels per step at 256x256
+/// (BENCHMARKS.md, "Fluid"), and its invariants: the projection leaves little divergence and
+/// advection keeps the dye.
+#[wasm_bindgen_test]
+async fn the_fluid_solver_steps_in_the_page() {
+    let gpu = gpu().await;
+    let n = 256;
+    let mut f = solver::Fluid::new(n, &gpu);
+    let blob: Vec<f32> = (0..n * n)
+        .map(|k| {
+            let (y, x) = ((k / n) as f32 - 128.0, (k % n) as f32 - 100.0);
+            (-(y * y + x * x) / 200.0).exp()
+        })
+        .collect();
+    f.dye = Tensor::from_slice_on(&blob, &[n, n], &gpu).unwrap();
+    f.u = &f.dye * 3.0f32;
+    f.v = &f.dye * -2.0f32;
+    let total = |t: &Tensor| t.sum_all();
+    let start = total(&f.dye).item_async::<f32>().await.unwrap();
+    let zero = Tensor::zeros_on(&[n, n], DType::F32, &gpu);
+    let mut timed = (0, 0.0, 0);
+    for step in 0..12 {
+        let (k0, t0) = (kiln::stats().kernels_launched, web_time_now());
+        f.step((&zero, &zero), &zero, 0.5, 40).unwrap();
+        kiln::realize_async(&[&f.dye]).await.unwrap();
+        console_log!("step {step}: {:.0} ms", web_time_now() - t0);
+        if step >= 2 {
+            // Past the first steps' compiling.
+            timed.0 += 1;
+            timed.1 += web_time_now() - t0;
+            timed.2 += kiln::stats().kernels_launched - k0;
+        }
+    }
+    console_log!(
+        "fluid 256x256 in the page: {:.1} steps/s, {} kernels a step",
+        timed.0 as f64 * 1000.0 / timed.1,
+        timed.2 / timed.0
+    );
+    let end = total(&f.dye).item_async::<f32>().await.unwrap();
+    assert!((end - start).abs() < 0.05 * start, "dye {start} -> {end}");
+    let div = solver::divergence(&f.u, &f.v).abs().max_all();
+    let speed = f.u.abs().max_all();
+    let (div, speed) = (
+        div.item_async::<f32>().await.unwrap(),
+        speed.item_async::<f32>().await.unwrap(),
+    );
+    assert!(
+        div < 0.05 * speed.max(1e-3),
+        "divergence {div} at speed {speed}"
+    );
+}
+
+/// Milliseconds on the page's clock.
+fn web_time_now() -> f64 {
+    js_sys::Date::now()
 }
