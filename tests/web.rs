@@ -365,3 +365,22 @@ async fn the_fluid_solver_steps_in_the_page() {
 fn web_time_now() -> f64 {
     js_sys::Date::now()
 }
+
+/// A trace recorded in the page names its kernels and says they were not timed (a realize
+/// cannot wait there); `Kernel::time_async` is the way to time them.
+#[wasm_bindgen_test]
+async fn a_trace_in_the_page_says_its_kernels_are_untimed() {
+    let gpu = gpu().await;
+    let x = Tensor::from_slice_on(&values(4096, 17, -1.0, 1.0), &[64, 64], &gpu).unwrap();
+    kiln::trace::start().unwrap();
+    let y = x.softmax(-1);
+    kiln::realize_async(&[&y]).await.unwrap();
+    let trace = kiln::trace::stop();
+    let kernels: Vec<_> = trace.kernels().collect();
+    assert!(!kernels.is_empty());
+    for k in kernels {
+        assert_eq!(k.clock, "none (browser)", "{}", k.name);
+        assert_eq!(k.time_us, None);
+        assert!(k.wgsl.contains("@compute"), "{}", k.name);
+    }
+}

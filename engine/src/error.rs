@@ -121,6 +121,14 @@ pub enum Error {
 /// `std::result::Result` with kiln's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// `Err(WouldBlock)` in the browser, where `call` would wait forever for the event loop.
+pub(crate) fn blocking_call(call: &'static str, use_instead: &'static str) -> Result<()> {
+    match crate::target::ON_WEB {
+        true => Err(Error::WouldBlock { call, use_instead }),
+        false => Ok(()),
+    }
+}
+
 impl From<CompileError> for Error {
     fn from(e: CompileError) -> Error {
         match e {

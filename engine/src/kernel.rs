@@ -290,7 +290,7 @@ impl Kernel {
     /// wgpu where the adapter has them, else a host clock around each synchronized launch.
     pub fn time(&self, device: &Device, runs: usize) -> Result<Duration> {
         if !device.is_cpu() {
-            crate::target::blocking_call("Kernel::time", "Kernel::time_async(..).await")?;
+            crate::error::blocking_call("Kernel::time", "Kernel::time_async(..).await")?;
         }
         let launches = self.timing_launches(device, runs)?;
         let times = device.run(&launches, true)?;

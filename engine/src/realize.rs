@@ -318,6 +318,8 @@ fn execute(s: &Schedule) -> Result<()> {
     debug::count_launches(launches.len() as u64);
     let clock = match device.backend() {
         Backend::Wgpu(w) if w.has_timestamps() => "timestamp",
+        // A page cannot wait inside a realize: its kernels are timed by Kernel::time_async.
+        Backend::Wgpu(_) if crate::target::ON_WEB => "none (browser)",
         _ => "host clock",
     };
     if tracing {

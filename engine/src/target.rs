@@ -73,14 +73,6 @@ impl DeviceLimits {
 /// for the GPU, no files, no environment variables.
 pub const ON_WEB: bool = cfg!(all(target_arch = "wasm32", target_os = "unknown"));
 
-/// `Err(WouldBlock)` in the browser, where `call` would wait forever for the event loop.
-pub(crate) fn blocking_call(call: &'static str, use_instead: &'static str) -> crate::Result<()> {
-    match ON_WEB {
-        true => Err(crate::Error::WouldBlock { call, use_instead }),
-        false => Ok(()),
-    }
-}
-
 /// Whether kernels may use subgroup operations where the device has them: yes unless
 /// `KILN_SUBGROUPS=0`.
 pub(crate) fn subgroups_enabled() -> bool {

@@ -91,7 +91,7 @@ impl Device {
         if let Some(made) = GPU.get() {
             return made.clone().map_err(Error::Device);
         }
-        crate::target::blocking_call("Device::gpu", "Device::gpu_async().await")?;
+        crate::error::blocking_call("Device::gpu", "Device::gpu_async().await")?;
         GPU.get_or_init(|| gpu_or_message(wgpu::WgpuDevice::new()))
             .clone()
             .map_err(Error::Device)

@@ -374,7 +374,7 @@ impl Tensor {
     fn blocking_read(&self, call: &'static str, use_instead: &'static str) -> Result<()> {
         match self.device().is_cpu() {
             true => Ok(()),
-            false => crate::target::blocking_call(call, use_instead),
+            false => crate::error::blocking_call(call, use_instead),
         }
     }
 

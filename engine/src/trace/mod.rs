@@ -25,7 +25,7 @@
 //! | `device` | `name`, `cpu` (the interpreter, not wgpu), `limits` (storage buffers, workgroup size and memory, binding size, loop bound) |
 //! | `probes` | `device`, `copy_gbs`, `fma_gflops`: the roofline probes, when measured while tracing |
 //! | `realize` | `id`, `device`, `at_us`, `schedule_us` (scheduling and codegen), `kernels` (ids), `nodes`: the lazy graph it computed, each node with `id`, `op`, `dtype`, `shape`, `srcs` (node ids) and `kernel` (the kernel it was fused into; `null` for inputs and aliases) |
-//! | `kernel` | `id`, `realize`, `device`, `name`, `parts` (`axis`, `kind`: global, loop, local, group, upcast, reduce or unroll, `size`), `domain` (the axis sizes before opts), `opts`, `buffers` (`index`, `dtype`, `numel`, `output`, `node`, `shape`, `views`: strides over the domain, as DEBUG=3 prints them), `wgsl`, `ir`, `ast`, `global_size`, `local_size`, `flops`, `bytes` (estimates), `start_us`, `time_us` and `clock` (`timestamp`: the GPU's own; `host clock`: around a synchronized launch) |
+//! | `kernel` | `id`, `realize`, `device`, `name`, `parts` (`axis`, `kind`: global, loop, local, group, upcast, reduce or unroll, `size`), `domain` (the axis sizes before opts), `opts`, `buffers` (`index`, `dtype`, `numel`, `output`, `node`, `shape`, `views`: strides over the domain, as DEBUG=3 prints them), `wgsl`, `ir`, `ast`, `global_size`, `local_size`, `flops`, `bytes` (estimates), `start_us`, `time_us` and `clock` (`timestamp`: the GPU's own; `host clock`: around a synchronized launch; `none (browser)`: not measured, a page cannot wait inside a realize) |
 //! | `alloc` | `buffer` (a process-wide id), `device`, `bytes`, `at_us`: a buffer taken from the device's pool |
 //! | `free` | `buffer`, `at_us`: the buffer went back to the pool |
 //!
@@ -225,7 +225,7 @@ pub struct KernelInfo {
     pub start_us: f64,
     /// Its device time, when measured.
     pub time_us: Option<f64>,
-    /// What measured it: `timestamp` (the GPU's own) or `host clock`.
+    /// What measured it: `timestamp` (the GPU's own), `host clock`, or `none (browser)`.
     pub clock: String,
 }
 

@@ -77,7 +77,7 @@ impl WgpuDevice {
     /// The first `words` words of each of `bufs`, copied into one staging buffer and read
     /// with one wait (status words: a sync each would stall the device as often). Blocks.
     pub fn read_many(&self, bufs: &[&PooledBuffer], words: usize) -> Result<Vec<Vec<u32>>> {
-        crate::target::blocking_call("Tensor::to_vec", "Tensor::to_vec_async(..).await")?;
+        crate::error::blocking_call("Tensor::to_vec", "Tensor::to_vec_async(..).await")?;
         if bufs.is_empty() {
             return Ok(vec![]);
         }

@@ -125,7 +125,7 @@ impl Drop for WgpuDevice {
 impl WgpuDevice {
     /// Opens the best adapter, blocking until it is ready (not in the browser: see `open`).
     pub fn new() -> Result<WgpuDevice> {
-        crate::target::blocking_call("Device::gpu", "Device::gpu_async().await")?;
+        crate::error::blocking_call("Device::gpu", "Device::gpu_async().await")?;
         pollster::block_on(WgpuDevice::open())
     }
 
