@@ -1,6 +1,7 @@
 //! The fluid demo in a web page: `examples/fluid`'s solver, unchanged, on the browser's WebGPU
 //! adapter (the CPU device where the browser has none). The page (`index.html`, `main.js`)
-//! steps it, draws the dye and the speed on a canvas, and stirs it with the mouse.
+//! steps it, draws the dye and the speed on a canvas, and stirs it with the mouse; it can
+//! pause on a recorded step and open kiln's inspector on it, in the page.
 //!
 //! Build: `bash examples/web/build.sh`; serve `examples/web/` and open it (README).
 #![cfg(all(target_arch = "wasm32", target_os = "unknown"))]
@@ -113,6 +114,17 @@ impl Demo {
         Ok(())
     }
 
+    /// Starts recording kiln's trace (the kernels of the next steps), or stops and drops it.
+    pub fn record(&mut self, on: bool) -> Result<(), JsValue> {
+        match on {
+            true => kiln::trace::start().map_err(js),
+            false => {
+                kiln::trace::stop();
+                Ok(())
+            }
+        }
+    }
+
     /// Kernels the last step launched.
     pub fn kernels_last_step(&self) -> u32 {
         self.kernels_last_step as u32
@@ -149,5 +161,23 @@ impl Demo {
         };
         let d2 = &coord([n as isize, 1], cy) + &coord([1, n as isize], cx);
         (d2 * (-1.0 / (r * r))).exp()
+    }
+}
+
+/// kiln's inspector on a canvas of the page, showing the page's recording live (its kernel
+/// lab times kernels on the page's GPU).
+#[wasm_bindgen]
+pub struct Inspector(kiln_inspector::web::WebInspector);
+
+#[wasm_bindgen]
+impl Inspector {
+    pub async fn open(canvas: web_sys::HtmlCanvasElement) -> Result<Inspector, JsValue> {
+        Ok(Inspector(
+            kiln_inspector::web::WebInspector::start(canvas).await?,
+        ))
+    }
+
+    pub fn close(&self) {
+        self.0.close();
     }
 }

@@ -1,6 +1,6 @@
 // Steps the fluid, draws each frame, and turns drags into stirs. Exposes the measured rates
 // as `window.kilnFluid` (headless measurement reads them).
-import init, { Demo } from './pkg/kiln_fluid_web.js';
+import init, { Demo, Inspector } from './pkg/kiln_fluid_web.js';
 
 await init();
 const N = 256;
@@ -26,11 +26,31 @@ canvas.addEventListener('pointermove', (e) => {
   last = { y, x };
 });
 
+// "Pause and inspect a step": record the next step and its frame, pause, and open kiln's
+// inspector on that recording below; "Resume" closes it and steps on.
+const inspectButton = document.getElementById('inspect');
+const inspectorCanvas = document.getElementById('inspector');
+let inspectRequested = false, inspector = null;
+inspectButton.addEventListener('click', () => {
+  if (inspector) {
+    inspector.close();
+    inspector = null;
+    demo.record(false);
+    inspectorCanvas.hidden = true;
+    inspectButton.textContent = 'Pause and inspect a step';
+    requestAnimationFrame(frame);
+  } else {
+    inspectRequested = true;
+  }
+});
+
 const rate = { steps: 0, since: performance.now(), stepsPerSecond: 0, kernels: 0, total: 0 };
 window.kilnFluid = rate;
 async function frame() {
   for (const [y, x, dy, dx] of stirs.splice(0)) demo.stir(y, x, dy, dx);
   if (jetChanged) { demo.set_jet(jet.checked); jetChanged = false; }
+  const recording = inspectRequested;
+  if (recording) { inspectRequested = false; demo.record(true); }
   await demo.step();
   const pixels = await demo.frame();
   ctx.putImageData(new ImageData(new Uint8ClampedArray(pixels.buffer, pixels.byteOffset, pixels.length), N, N), 0, 0);
@@ -47,6 +67,13 @@ async function frame() {
       `device          ${demo.device_name()}\n` +
       `steps/s         ${rate.stepsPerSecond.toFixed(1)} (one frame drawn a step)\n` +
       `kernels a step  ${rate.kernels}`;
+  }
+  if (recording) {
+    inspectorCanvas.hidden = false;
+    inspectButton.textContent = 'Resume';
+    inspector = await Inspector.open(inspectorCanvas);
+    window.kilnInspectorOpen = true;
+    return; // paused until Resume
   }
   requestAnimationFrame(frame);
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Opens the fluid demo in headless Chromium (WebGPU through SwiftShader), lets it run, and
-prints its steps per second and kernels per step; saves a screenshot. Build it first
-(build.sh). Talks WebDriver to chromedriver directly: no packages beyond Python's own.
+"""Opens the fluid demo in headless Chromium (WebGPU through SwiftShader), lets it run, stirs
+it with a drag, and prints its steps per second and kernels per step; saves a screenshot.
+Then presses "Pause and inspect a step" and saves a screenshot of kiln's inspector in the
+page (`<shot>_inspector.png`). Build it first (build.sh). Talks WebDriver to chromedriver
+directly: no packages beyond Python's own.
 
     python3 examples/web/measure.py [seconds] [screenshot.png]
 """
@@ -12,7 +14,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ARGS = ["--headless=new", "--no-sandbox", "--enable-unsafe-webgpu",
         "--use-webgpu-adapter=swiftshader", "--disable-dev-shm-usage",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run", "--window-size=1100,800"]
+        "--no-first-run", "--enable-unsafe-swiftshader", "--window-size=1400,1650"]
 
 
 def free_port():
@@ -79,6 +81,20 @@ def main():
         os.makedirs(os.path.dirname(shot) or ".", exist_ok=True)
         with open(shot, "wb") as f:
             f.write(png)
+        button = call(base, "POST", s + "/element",
+                      {"using": "css selector", "value": "#inspect"})
+        call(base, "POST", s + f"/element/{next(iter(button.values()))}/click", {})
+        opened = False
+        for _ in range(120):
+            time.sleep(0.5)
+            opened = call(base, "POST", s + "/execute/sync",
+                          {"script": "return window.kilnInspectorOpen === true", "args": []})
+            if opened:
+                break
+        time.sleep(4)  # the inspector's first frames
+        inspector_shot = shot.replace(".png", "_inspector.png")
+        with open(inspector_shot, "wb") as f:
+            f.write(base64.b64decode(call(base, "GET", s + "/screenshot")))
         logs = call(base, "POST", s + "/se/log", {"type": "browser"})
         call(base, "DELETE", s)
         for entry in logs:
@@ -86,6 +102,7 @@ def main():
         print(text)
         print(json.dumps(rate))
         print(f"screenshot: {shot}")
+        print(f"inspector {'opened' if opened else 'did NOT open'}: {inspector_shot}")
         if not rate or rate["stepsPerSecond"] <= 0:
             sys.exit("the demo did not step (see the screenshot)")
     finally:

@@ -66,31 +66,24 @@ impl Lab {
         self.job.is_some()
     }
 
-    /// Times the lab's list and the heuristic's, one after the other, on a worker thread.
-    /// `done` runs when the result is ready (the window asks for a repaint).
+    /// Times the lab's list and the heuristic's, one after the other: on a worker thread, or
+    /// in the browser on the page's event loop (`Kernel::time_async`). `done` runs when the
+    /// result is ready (the window asks for a repaint).
     pub fn start_timing(&mut self, done: impl FnOnce() + Send + 'static) {
         let Ok(lab) = self.built.clone() else { return };
         let base = self.base.clone();
         let (id, opts) = (self.kernel_id, self.opts.clone());
         let (tx, rx) = channel();
         self.job = Some(rx);
-        std::thread::spawn(move || {
-            let device = base.device().clone();
-            let result = (|| -> kiln::Result<Timing> {
-                let heuristic = base.time(&device, RUNS)?.as_secs_f64() * 1e6;
-                let mine = lab.time(&device, RUNS)?.as_secs_f64() * 1e6;
-                Ok(Timing {
-                    kernel_id: id,
-                    opts,
-                    lab_us: mine,
-                    heuristic_us: heuristic,
-                    lab: Rates::of(lab.flops(), lab.bytes(), mine),
-                    heuristic: Rates::of(base.flops(), base.bytes(), heuristic),
-                })
-            })();
+        let work = async move {
+            let result = time_both(&base, &lab, id, opts).await;
             let _ = tx.send(result.map_err(|e| e.to_string()));
             done();
-        });
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        std::thread::spawn(move || pollster::block_on(work));
+        #[cfg(target_arch = "wasm32")]
+        wasm_bindgen_futures::spawn_local(work);
     }
 
     /// A finished timing, once.
@@ -258,4 +251,24 @@ pub fn timing_text(t: &Timing) -> String {
         rates(&t.heuristic),
         t.heuristic_us / t.lab_us.max(1e-9)
     )
+}
+
+/// The heuristic's kernel `base` and the lab's `lab` timed one after the other.
+async fn time_both(
+    base: &Kernel,
+    lab: &Kernel,
+    kernel_id: u64,
+    opts: Vec<Opt>,
+) -> kiln::Result<Timing> {
+    let device = base.device().clone();
+    let heuristic = base.time_async(&device, RUNS).await?.as_secs_f64() * 1e6;
+    let mine = lab.time_async(&device, RUNS).await?.as_secs_f64() * 1e6;
+    Ok(Timing {
+        kernel_id,
+        opts,
+        lab_us: mine,
+        heuristic_us: heuristic,
+        lab: Rates::of(lab.flops(), lab.bytes(), mine),
+        heuristic: Rates::of(base.flops(), base.bytes(), heuristic),
+    })
 }

@@ -21,12 +21,15 @@ pub mod model;
 pub mod source;
 pub mod style;
 pub mod views;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 
 use std::path::Path;
 
 pub use app::{Inspector, View};
 pub use source::Source;
 
+#[cfg(not(target_arch = "wasm32"))]
 /// The window's options: its title and size.
 pub fn native_options() -> eframe::NativeOptions {
     eframe::NativeOptions {
@@ -37,6 +40,7 @@ pub fn native_options() -> eframe::NativeOptions {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// Opens the inspector on `app` and returns when its window is closed. eframe needs the
 /// main thread on most platforms.
 pub fn run(app: Inspector) -> eframe::Result {
@@ -47,6 +51,7 @@ pub fn run(app: Inspector) -> eframe::Result {
     )
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// The one call: opens the inspector on this process's recording (`kiln::trace::start`
 /// or `KILN_TRACE`), live — it keeps up while other threads work — with the kernel lab on
 /// the kernels recorded. Blocks until the window is closed.
@@ -54,11 +59,13 @@ pub fn show_recent() -> eframe::Result {
     run(Inspector::new(Source::live()))
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// Opens the inspector on a trace taken with `kiln::trace::stop` or `snapshot`.
 pub fn show_trace(trace: kiln::trace::Trace) -> eframe::Result {
     run(Inspector::new(Source::fixed(trace)))
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// Opens the inspector on a trace file, reloaded whenever it changes.
 pub fn show_file(path: impl AsRef<Path>) -> eframe::Result {
     run(Inspector::new(Source::file(path.as_ref())))

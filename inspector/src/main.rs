@@ -5,11 +5,19 @@
 //! `--view kernels|graph|timeline|roofline`, `--select N` (a kernel's row in launch order)
 //! and `--detail overview|wgsl|ir|ast|ops|lab` choose what it shows first.
 
+#[cfg(not(target_arch = "wasm32"))]
 use kiln_inspector::views::detail::DetailTab;
+#[cfg(not(target_arch = "wasm32"))]
 use kiln_inspector::{demo, Inspector, Source, View};
 
+#[cfg(not(target_arch = "wasm32"))]
 const USAGE: &str = "usage: kiln-inspector (TRACE.json | --demo [--save PATH]) [--screenshot PATH] [--view kernels|graph|timeline|roofline] [--select N] [--detail overview|wgsl|ir|ast|ops|lab]";
 
+/// In a browser the page starts the inspector (`kiln_inspector::web`); there is no binary.
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
 fn main() {
     env_logger::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -19,6 +27,7 @@ fn main() {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn run(args: &[String]) -> Result<(), String> {
     let mut it = args.iter();
     let (mut demo, mut file, mut save, mut shot) = (false, None, None, None);

@@ -3,7 +3,9 @@
 //! own recording (`kiln::trace`, live, with the kernel lab), or a trace handed over once.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
+
+use web_time::Instant;
 
 use kiln::trace::Trace;
 
