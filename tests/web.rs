@@ -384,3 +384,21 @@ async fn a_trace_in_the_page_says_its_kernels_are_untimed() {
         assert!(k.wgsl.contains("@compute"), "{}", k.name);
     }
 }
+
+/// A loop of gathers realized without reading: their index checks pile up on the value, and
+/// past 64 they are read on the page's event loop (a blocking read is not possible there).
+#[wasm_bindgen_test]
+async fn index_checks_of_a_long_loop_are_read_on_the_event_loop() {
+    let gpu = gpu().await;
+    let index = Tensor::from_slice_on(&[1i32, 2, 3, 0], &[4], &gpu).unwrap();
+    let mut x = Tensor::from_slice_on(&[1.0f32, 2.0, 3.0, 4.0], &[4], &gpu).unwrap();
+    let before = kiln::stats().buffers_read;
+    for _ in 0..100 {
+        x = &x.index_select(0, &index) + 1.0;
+        kiln::realize_async(&[&x]).await.unwrap();
+    }
+    assert!(kiln::stats().buffers_read > before, "no status was read");
+    // 100 rotations by one of 4 elements, each plus 1.
+    let v = x.to_vec_async::<f32>().await.unwrap();
+    assert_eq!(v, vec![101.0, 102.0, 103.0, 104.0]);
+}

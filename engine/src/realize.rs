@@ -342,7 +342,7 @@ fn execute(s: &Schedule) -> Result<()> {
         }
     }
     for (node, buf) in realized {
-        buf.depends.bound();
+        status::bound(&buf);
         node.set_realized(buf);
     }
     Ok(())

@@ -110,15 +110,25 @@ impl Depends {
         }
         first_failure(&pending)
     }
+}
 
-    /// After a launch: reads the statuses of a value that depends on too many (their
-    /// kernels were submitted, so the reads wait for them), keeping only failures.
-    pub fn bound(&self) {
-        // A page cannot wait here: its statuses are read at its next async read.
-        if self.pending().len() > MAX_PENDING && !crate::target::ON_WEB {
-            let _ = self.verify(); // a failure stays pending and is reported at the read
-        }
+/// After a launch: reads the statuses of a value that depends on too many (their kernels
+/// were submitted, so the reads wait for them), keeping only failures, which stay pending and
+/// are reported at the value's read. In the browser, where nothing may wait, the read is
+/// left to the page's event loop.
+pub(crate) fn bound(buf: &Arc<Buffer>) {
+    if buf.depends.pending().len() <= MAX_PENDING {
+        return;
     }
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    {
+        let buf = buf.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = buf.depends.verify_async().await;
+        });
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    let _ = buf.depends.verify();
 }
 
 /// The statuses of `pending` not read yet, grouped by device (each group one read).
