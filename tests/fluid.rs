@@ -1,6 +1,6 @@
-//! The fluid of `examples/fluid`: its projection leaves the divergence near zero, advection
-//! keeps a constant field and moves dye without losing much of it, and the CPU device and
-//! wgpu agree.
+//! The fluid of `examples/fluid`: its projection leaves the divergence near zero, diffusion
+//! is the implicit step's Jacobi iterations and keeps the total, advection keeps a constant
+//! field and moves dye without losing much of it, and the CPU device and wgpu agree.
 
 #[path = "../examples/fluid/solver.rs"]
 mod solver;
@@ -8,7 +8,7 @@ mod solver;
 mod common;
 use common::devices;
 use kiln::Tensor;
-use solver::{divergence, Fluid};
+use solver::{diffuse, divergence, Fluid};
 
 fn field(n: usize, seed: u64, dev: &kiln::Device) -> Tensor {
     let mut r = common::Rng::new(seed);
@@ -80,5 +80,41 @@ fn advection_keeps_constants_and_dye() {
             .zip(b)
             .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
         assert!(diff < 1e-3, "CPU and wgpu differ by {diff}");
+    }
+}
+
+#[test]
+fn diffusion_is_jacobi_on_the_implicit_step_and_keeps_the_total() {
+    let n = 24;
+    let (k, dt, iterations) = (0.5f32, 0.5f32, 4);
+    for dev in devices() {
+        let q = field(n, 6, &dev).abs();
+        let host = q.to_vec::<f32>().unwrap();
+        let got = diffuse(&q, k, dt, iterations).to_vec::<f32>().unwrap();
+        // The host's Jacobi iterations of (1 - k dt laplacian) x = q, periodic.
+        let a = k * dt;
+        let mut x = host.clone();
+        for _ in 0..iterations {
+            x = (0..n * n)
+                .map(|c| {
+                    let (i, j) = (c / n, c % n);
+                    let around = x[(i + 1) % n * n + j]
+                        + x[(i + n - 1) % n * n + j]
+                        + x[i * n + (j + 1) % n]
+                        + x[i * n + (j + n - 1) % n];
+                    (host[c] + a * around) / (1.0 + 4.0 * a)
+                })
+                .collect();
+        }
+        for (c, (g, w)) in got.iter().zip(&x).enumerate() {
+            assert!((g - w).abs() < 1e-5, "{}: cell {c}: {g} vs {w}", dev.name());
+        }
+        let (before, after) = (host.iter().sum::<f32>(), got.iter().sum::<f32>());
+        assert!(
+            (after - before).abs() < 1e-4 * before,
+            "total {before} -> {after}"
+        );
+        let peak = |v: &[f32]| v.iter().fold(0.0f32, |m, x| m.max(*x));
+        assert!(peak(&got) < peak(&host), "diffusion smooths");
     }
 }

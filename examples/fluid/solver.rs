@@ -1,6 +1,7 @@
 //! A 2-D incompressible fluid on a periodic N x N grid, written once with kiln ops (Stam's
-//! stable fluids): semi-Lagrangian advection (a gather of the four cells around each
-//! back-traced point), and a pressure projection by Jacobi iterations. Axis 0 is y (rows),
+//! stable fluids): implicit diffusion (viscosity, and the dye's own) by Jacobi iterations,
+//! semi-Lagrangian advection (a gather of the four cells around each back-traced point), and
+//! a pressure projection by Jacobi iterations. Axis 0 is y (rows),
 //! axis 1 is x; `u` moves along rows, `v` along columns, in cells per unit time.
 //!
 //! The divergence is the central difference and the pressure solve uses the matching wide
@@ -14,11 +15,32 @@ pub struct Fluid {
     pub u: Tensor,
     pub v: Tensor,
     pub dye: Tensor,
+    /// The velocity's diffusion rate (viscosity), in cells^2 per unit time.
+    pub viscosity: f32,
+    /// The dye's diffusion rate, in cells^2 per unit time.
+    pub diffusion: f32,
 }
+
+/// Jacobi iterations of each implicit diffusion (its system is diagonally dominant: a few
+/// iterations converge for the rates used here).
+const DIFFUSE_JACOBI: usize = 4;
 
 /// `t[i + k]` along `axis`, periodic.
 fn at(t: &Tensor, k: isize, axis: isize) -> Tensor {
     t.roll(-k, axis)
+}
+
+/// `q` diffused for `dt` at rate `k`: the implicit step `(1 - k dt laplacian) q' = q`,
+/// solved by `iterations` Jacobi steps from `q`. On the periodic grid every step keeps the
+/// total of `q`.
+pub fn diffuse(q: &Tensor, k: f32, dt: f32, iterations: usize) -> Tensor {
+    let a = k * dt;
+    let mut x = q.clone();
+    for _ in 0..iterations {
+        let around = &(&at(&x, 1, 0) + &at(&x, -1, 0)) + &(&at(&x, 1, 1) + &at(&x, -1, 1));
+        x = ((q + &(&around * a)) * (1.0 / (1.0 + 4.0 * a))).contiguous();
+    }
+    x
 }
 
 /// The central divergence of `(u, v)`.
@@ -35,6 +57,8 @@ impl Fluid {
             u: zeros(),
             v: zeros(),
             dye: zeros(),
+            viscosity: 0.05,
+            diffusion: 0.01,
         }
     }
 
@@ -82,8 +106,8 @@ impl Fluid {
         self.v = &self.v - &((&at(&p, 1, 1) - &at(&p, -1, 1)) * 0.5f32);
     }
 
-    /// One step: add `force` (to `u`, `v`) and `source` (to the dye), advect everything, and
-    /// project, all realized in one schedule.
+    /// One step, Stam's: add `force` (to `u`, `v`) and `source` (to the dye), diffuse,
+    /// project, advect everything, and project again, all realized in one schedule.
     pub fn step(
         &mut self,
         force: (&Tensor, &Tensor),
@@ -91,13 +115,17 @@ impl Fluid {
         dt: f32,
         iterations: usize,
     ) -> kiln::Result<()> {
-        self.u = &self.u + &(force.0 * dt);
-        self.v = &self.v + &(force.1 * dt);
+        let u = &self.u + &(force.0 * dt);
+        let v = &self.v + &(force.1 * dt);
+        let dye = &self.dye + &(source * dt);
+        self.u = diffuse(&u, self.viscosity, dt, DIFFUSE_JACOBI);
+        self.v = diffuse(&v, self.viscosity, dt, DIFFUSE_JACOBI);
+        let dye = diffuse(&dye, self.diffusion, dt, DIFFUSE_JACOBI);
         self.project(iterations);
         let (u, v, dye) = (
             self.advect(&self.u, dt),
             self.advect(&self.v, dt),
-            self.advect(&(&self.dye + &(source * dt)), dt),
+            self.advect(&dye, dt),
         );
         self.u = u;
         self.v = v;
