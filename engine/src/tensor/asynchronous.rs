@@ -3,7 +3,7 @@
 
 use super::{realize, Tensor};
 use crate::dtype::Element;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::graph;
 use crate::runtime::Device;
 
@@ -26,14 +26,7 @@ impl Tensor {
 
     /// The single value of a one-element tensor, without blocking.
     pub async fn item_async<T: Element>(&self) -> Result<T> {
-        if self.numel() != 1 {
-            return Err(Error::DataLength {
-                op: "item_async",
-                len: self.numel(),
-                shape: self.shape().to_vec(),
-                expected: 1,
-            });
-        }
+        self.check_one_element("item_async")?;
         Ok(self.to_vec_async::<T>().await?[0])
     }
 

@@ -351,6 +351,19 @@ impl Tensor {
         Ok(self.values(&words))
     }
 
+    /// `Err` unless the tensor holds exactly one element (`op` names the caller).
+    fn check_one_element(&self, op: &'static str) -> Result<()> {
+        match self.numel() {
+            1 => Ok(()),
+            len => Err(Error::DataLength {
+                op,
+                len,
+                shape: self.shape().to_vec(),
+                expected: 1,
+            }),
+        }
+    }
+
     /// `Err` unless `T` is this tensor's dtype.
     fn check_read_dtype<T: Element>(&self) -> Result<()> {
         match T::DTYPE == self.dtype() {
@@ -390,14 +403,7 @@ impl Tensor {
     /// The single value of a one-element tensor.
     #[track_caller]
     pub fn item<T: Element>(&self) -> Result<T> {
-        if self.numel() != 1 {
-            return Err(Error::DataLength {
-                op: "item",
-                len: self.numel(),
-                shape: self.shape().to_vec(),
-                expected: 1,
-            });
-        }
+        self.check_one_element("item")?;
         self.blocking_read("Tensor::item", "Tensor::item_async(..).await")?;
         Ok(self.to_vec::<T>()?[0])
     }
