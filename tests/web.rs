@@ -402,3 +402,26 @@ async fn index_checks_of_a_long_loop_are_read_on_the_event_loop() {
     let v = x.to_vec_async::<f32>().await.unwrap();
     assert_eq!(v, vec![101.0, 102.0, 103.0, 104.0]);
 }
+
+/// DEBUG output in a page goes to the browser's console (stderr goes nowhere there).
+#[wasm_bindgen_test]
+async fn debug_output_goes_to_the_console() {
+    let gpu = gpu().await;
+    js_sys::eval(
+        "globalThis.kilnLines = []; globalThis.kilnLog = console.log; \
+         console.log = (...a) => { globalThis.kilnLines.push(a.join(' ')); globalThis.kilnLog(...a); };",
+    )
+    .unwrap();
+    kiln::debug::set_level(3);
+    let x = Tensor::from_slice_on(&values(300, 18, -1.0, 1.0), &[300], &gpu).unwrap();
+    let y = &(&x * 3.0).exp().sum_all() * 7.25;
+    let done = kiln::realize_async(&[&y]).await;
+    kiln::debug::set_level(0);
+    let lines = js_sys::eval("console.log = globalThis.kilnLog; globalThis.kilnLines.join('\\n')")
+        .unwrap()
+        .as_string()
+        .unwrap();
+    done.unwrap();
+    assert!(lines.contains("scheduled"), "DEBUG=1's line: {lines}");
+    assert!(lines.contains("opts: ("), "DEBUG=3's kernel: {lines}");
+}

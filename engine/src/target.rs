@@ -73,6 +73,15 @@ impl DeviceLimits {
 /// for the GPU, no files, no environment variables.
 pub const ON_WEB: bool = cfg!(all(target_arch = "wasm32", target_os = "unknown"));
 
+/// Writes one line of kiln's diagnostics (`DEBUG` output): to stderr natively, to the
+/// browser's console in a page (where stderr goes nowhere).
+pub(crate) fn console_line(text: &str) {
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    web_sys::console::log_1(&text.into());
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    eprintln!("{text}");
+}
+
 /// Whether kernels may use subgroup operations where the device has them: yes unless
 /// `KILN_SUBGROUPS=0`.
 pub(crate) fn subgroups_enabled() -> bool {

@@ -19,6 +19,13 @@ use crate::codegen::CompiledKernel;
 use crate::graph::{fused_nodes, NodeRef};
 use crate::view::symbolic::{Atom, Lin};
 
+/// `format!`s a line of DEBUG output to stderr, or to the browser's console in a page.
+macro_rules! say {
+    ($($t:tt)*) => {
+        crate::target::console_line(&format!($($t)*))
+    };
+}
+
 /// `LEVEL` before `DEBUG` was read.
 const UNSET: u32 = u32::MAX;
 static LEVEL: AtomicU32 = AtomicU32::new(UNSET);
@@ -121,7 +128,7 @@ pub(crate) fn print_schedule(
         SCHEDULE_CACHE_HITS.fetch_add(1, Ordering::Relaxed);
     }
     if level() >= 1 {
-        eprintln!(
+        say!(
             "scheduled {kernels:5} kernels in {:8.2} ms | schedule cache {} | {aliases} aliased | programs: {hits} cache hit, {misses} cache miss | mem {:.2} GB",
             seconds * 1e3,
             if schedule_cached { "hit" } else { "miss" },
@@ -143,10 +150,10 @@ pub(crate) fn print_program(
     let lvl = level();
     if lvl >= 3 {
         let opts: Vec<String> = p.opts.iter().map(|o| o.to_string()).collect();
-        eprintln!("{}  opts: ({})", p.colored_name, opts.join(", "));
+        say!("{}  opts: ({})", p.colored_name, opts.join(", "));
         let domain: Vec<String> = ast.full_shape.iter().map(|d| d.to_string()).collect();
         for (i, (b, node)) in p.bufs.iter().zip(inputs.iter().chain(outputs)).enumerate() {
-            eprintln!(
+            say!(
                 "  buf {i}: {:<3} {:<4} shape {:?}, {} over domain ({})",
                 if b.output { "out" } else { "in" },
                 b.dtype.name(),
@@ -158,20 +165,18 @@ pub(crate) fn print_program(
     }
     if lvl >= 4 {
         if on_cpu {
-            eprintln!(
-                "// CPU device: the interpreter runs the linear IR; a GPU would run this WGSL"
-            );
+            say!("// CPU device: the interpreter runs the linear IR; a GPU would run this WGSL");
         }
         match kernel.wgsl() {
-            Ok(src) => eprintln!("{src}"),
-            Err(e) => eprintln!("// {e}"),
+            Ok(src) => say!("{src}"),
+            Err(e) => say!("// {e}"),
         }
     }
     if lvl >= 5 {
-        eprintln!("graph (the ops fused into {}):", p.name);
+        say!("graph (the ops fused into {}):", p.name);
         for n in fused_nodes(outputs, inputs) {
             let srcs: Vec<String> = n.srcs().iter().map(|s| format!("%{}", s.id)).collect();
-            eprintln!(
+            say!(
                 "  %{:<6} {:<4} {:?} = {}({})",
                 n.id,
                 n.dtype.name(),
@@ -226,7 +231,7 @@ pub(crate) fn buffer_views(ast: &KernelAst, buf: usize) -> Vec<String> {
 /// DEBUG=2: a copy between devices gets its own line (host clock: read back, then upload).
 pub(crate) fn print_copy(from: &str, to: &str, bytes: usize, seconds: f64) {
     if level() >= 2 {
-        eprintln!(
+        say!(
             "*** COPY {from} -> {to} {:>10} bytes tm {:9.2}ms ({:7.2} GB/s) [host clock]",
             bytes,
             seconds * 1e3,
@@ -261,7 +266,7 @@ pub(crate) fn print_kernel(
         ),
         _ => (0.0, 0.0, 0.0),
     };
-    eprintln!(
+    say!(
         "*** {device:<10} {index:4} {}{:pad$} arg {:2} mem {:6.2} GB tm {tm:9.2}ms/{:9.2}ms ({gflops:7.0} GFLOPS {gbs:7.2} GB/s) [{clock}]",
         p.colored_name,
         "",
