@@ -4,7 +4,6 @@
 use super::{realize, Tensor};
 use crate::dtype::Element;
 use crate::error::Result;
-use crate::graph;
 use crate::runtime::Device;
 
 impl Tensor {
@@ -32,23 +31,14 @@ impl Tensor {
 
     /// A copy of this tensor's value on `device`, as [`Tensor::to`] makes it, without blocking.
     pub async fn to_async(&self, device: &Device) -> Result<Tensor> {
-        if self.device() == device {
-            return Ok(self.clone());
-        }
-        if let Some(s) = self.node.op.const_value() {
-            return Ok(Tensor::constant(s, self.shape(), device));
+        if let Some(t) = self.without_copy_to(device) {
+            return Ok(t);
         }
         self.readable("to_async")?;
-        let words = self
-            .node
-            .buffer()
-            .expect("realized")
-            .read_words_async()
-            .await?;
-        let buf = device.upload(&words, self.numel(), self.dtype())?;
-        Ok(Tensor {
-            node: graph::source(buf, self.dtype(), self.shape().to_vec()),
-        })
+        let t0 = web_time::Instant::now();
+        let buffer = self.node.buffer().expect("realized");
+        let words = buffer.read_words_async().await?;
+        self.uploaded_to(device, &words, t0)
     }
 }
 

@@ -411,17 +411,28 @@ impl Tensor {
     /// A copy of this tensor's value on `device` (the same tensor if it is already there).
     #[track_caller]
     pub fn to(&self, device: &Device) -> Result<Tensor> {
-        if self.device() == device {
-            return Ok(self.clone());
-        }
-        if let Some(s) = self.node.op.const_value() {
-            return Ok(Tensor::constant(s, self.shape(), device));
+        if let Some(t) = self.without_copy_to(device) {
+            return Ok(t);
         }
         self.blocking_read("Tensor::to", "Tensor::to_async(..).await")?;
         self.readable("to")?;
         let t0 = web_time::Instant::now();
         let words = self.node.buffer().expect("realized").read_words()?;
-        let buf = device.upload(&words, self.numel(), self.dtype())?;
+        self.uploaded_to(device, &words, t0)
+    }
+
+    /// This tensor on `device` where no copy is needed: it is there already, or a constant.
+    fn without_copy_to(&self, device: &Device) -> Option<Tensor> {
+        if self.device() == device {
+            return Some(self.clone());
+        }
+        let s = self.node.op.const_value()?;
+        Some(Tensor::constant(s, self.shape(), device))
+    }
+
+    /// A tensor like this one holding `words` (its value, read at `t0`) on `device`.
+    fn uploaded_to(&self, device: &Device, words: &[u32], t0: web_time::Instant) -> Result<Tensor> {
+        let buf = device.upload(words, self.numel(), self.dtype())?;
         crate::debug::print_copy(
             self.device().short_name(),
             device.short_name(),

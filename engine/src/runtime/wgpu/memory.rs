@@ -106,12 +106,22 @@ impl WgpuDevice {
             return Ok(vec![vec![]; bufs.len()]);
         }
         let (staging, bytes) = self.copy_to_staging(bufs, words);
+        let all = self.map_and_read_async(&staging, bytes).await?;
+        Ok(all.chunks(words).map(<[u32]>::to_vec).collect())
+    }
+
+    /// [`WgpuDevice::map_and_read`] without blocking; then reports a pipeline the browser
+    /// refused meanwhile.
+    pub(super) async fn map_and_read_async(
+        &self,
+        staging: &::wgpu::Buffer,
+        bytes: u64,
+    ) -> Result<Vec<u32>> {
         let (mapped, deliver) = poll::Callback::new();
         staging.map_async(::wgpu::MapMode::Read, 0..bytes, deliver);
         mapped.wait(&self.device).await?.map_err(mapping)?;
         self.take_compile_failure()?;
-        let all = take_mapped(&staging, bytes)?;
-        Ok(all.chunks(words).map(<[u32]>::to_vec).collect())
+        take_mapped(staging, bytes)
     }
 
     /// A staging buffer holding the first `words` words of each of `bufs` once the open batch
@@ -159,7 +169,7 @@ fn mapping(e: ::wgpu::BufferAsyncError) -> Error {
 }
 
 /// The first `bytes` of a mapped `staging` buffer, as words; unmaps it.
-pub(super) fn take_mapped(staging: &::wgpu::Buffer, bytes: u64) -> Result<Vec<u32>> {
+fn take_mapped(staging: &::wgpu::Buffer, bytes: u64) -> Result<Vec<u32>> {
     let out = {
         let view = staging
             .get_mapped_range(0..bytes)

@@ -305,15 +305,10 @@ impl WgpuDevice {
         if self.timestamps && !launches.is_empty() {
             let timer = PassTimer::new(&self.device, launches.len());
             self.record(launches, Some(&timer))?;
-            let (mapped, deliver) = poll::Callback::new();
-            timer
-                .staging
-                .map_async(::wgpu::MapMode::Read, 0..timer.bytes(), deliver);
-            mapped
-                .wait(&self.device)
-                .await?
-                .map_err(|e| Error::Device(format!("reading timestamps: {e}")))?;
-            return Ok(self.pass_seconds(&memory::take_mapped(&timer.staging, timer.bytes())?));
+            let words = self
+                .map_and_read_async(&timer.staging, timer.bytes())
+                .await?;
+            return Ok(self.pass_seconds(&words));
         }
         self.idle_async().await?;
         let mut out = vec![];
